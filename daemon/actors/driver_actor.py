@@ -1,0 +1,437 @@
+"""One configured service account as an actor: its own task, mailbox, concurrency and rate limit.
+
+The actor owns every conversation with its MIS driver. It never changes state itself: it claims
+work and reports results through `Engine.apply`, so each step is an event in the inbox and a
+history row. Its mailbox carries only hints (`Wake`, `Poll`, `RunImport`); the work itself is
+read from the store, so a lost hint (a crash, a full restart) loses nothing: on start the actor
+first reconciles what it left in `pushing`, then looks for ready work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import traceback
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+
+from daemon.actors.rate_limit import TokenBucket
+from daemon.actors.supervisor import Health
+from daemon.config import Account
+from daemon.engine.engine import Engine
+from daemon.engine.handlers import order_subject
+from daemon.errors import DriverError, PermanentError, TransientError
+from daemon.logs import REDACTOR
+from daemon.orders.model import Order
+from daemon.providers.contract import (
+    Driver,
+    ImportKind,
+    ItemRef,
+    PushResult,
+    StatusMode,
+    push_reference,
+)
+from daemon.store.inbox import NewEvent
+from daemon.store.items import items_of_order
+from daemon.store.journal import StoreJournal
+from daemon.store.timers import set_timer
+
+__all__ = ["DriverActor", "Poll", "RunImport", "Wake"]
+
+log = structlog.get_logger("esd.actor")
+
+#: MIS statuses after which status polling stops for an item
+FINAL_STATUSES = frozenset({"shipped", "closed", "complete", "completed", "cancelled", "invoiced"})
+_FINAL_MARKS = ",".join("?" * len(FINAL_STATUSES))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Wake:
+    """Ready items may be waiting."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Poll:
+    """Fetch status and tracking of pushed items."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunImport:
+    """Run (or resume) an import batch."""
+
+    batch_id: int
+
+
+Message = Wake | Poll | RunImport
+
+
+class DriverActor:
+    """The actor of one service account."""
+
+    def __init__(self, account: Account, driver: Driver, engine: Engine) -> None:
+        self.account = account
+        self.driver = driver
+        self.engine = engine
+        self.health = Health(account.name)
+        self._limiter = anyio.CapacityLimiter(account.concurrency)
+        self._bucket = TokenBucket(account.rate_per_second)
+        self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
+        self._in_flight: set[tuple[str, str]] = set()
+        self._accepting = True
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    # --- the mailbox --------------------------------------------------------------------
+
+    def tell(self, message: Message) -> None:
+        """Post a message; never blocks."""
+        self._send.send_nowait(message)
+
+    @property
+    def queued(self) -> int:
+        return self._receive.statistics().current_buffer_used
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def stop_accepting(self) -> None:
+        """Drain: finish what runs, start nothing new."""
+        self._accepting = False
+
+    async def wait_idle(self) -> None:
+        """Return once no push is in flight."""
+        await self._idle.wait()
+
+    # --- the loop -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The actor's life (restarted by the supervisor after a crash)."""
+        self._in_flight.clear()
+        self._idle.set()
+        async with anyio.create_task_group() as tg:
+            await self.reconcile()
+            await self._resume_imports()
+            if self.driver.capabilities.status is StatusMode.POLL:
+                await self._ensure_poll_timer()
+            self.tell(Wake())
+            async for message in self._receive:
+                if not self._accepting:
+                    continue
+                if isinstance(message, Wake):
+                    await self._start_ready(tg)
+                elif isinstance(message, Poll):
+                    tg.start_soon(self.poll_status)
+                elif isinstance(message, RunImport):
+                    tg.start_soon(self.run_import, message.batch_id)
+
+    async def _resume_imports(self) -> None:
+        async with self.engine.db.reading() as txn:
+            rows = await txn.fetchall(
+                "SELECT id, state FROM import_batches WHERE account = ?"
+                " AND state IN ('running', 'pending') ORDER BY id",
+                (self.account.name,),
+            )
+        for batch_id, state in rows:
+            if state == "running":  # the daemon stopped mid-import: back to pending
+                await self._emit_batch("import.result", batch_id, {"outcome": "interrupted"})
+            self.tell(RunImport(batch_id))
+
+    async def _emit_batch(self, kind: str, batch_id: int, payload: Mapping[str, Any]) -> Any:
+        applied = await self.engine.apply(
+            NewEvent(
+                source=f"actor:{self.account.name}",
+                dedupe_key=uuid.uuid4().hex,
+                kind=kind,
+                payload={"batch_id": batch_id, **payload},
+            )
+        )
+        return applied.result
+
+    async def _ensure_poll_timer(self) -> None:
+        async with self.engine.db.transaction() as txn:
+            exists = await txn.scalar(
+                "SELECT 1 FROM timers WHERE kind = 'status_poll' AND subject = ?",
+                (self.account.name,),
+            )
+            if not exists:
+                due = self.engine.clock.now() + self.account.status_poll_seconds
+                await set_timer(
+                    txn, "status_poll", self.account.name, due, {"account": self.account.name}
+                )
+        self.engine.notify_timers()
+
+    async def _start_ready(self, tg: TaskGroup) -> None:
+        async with self.engine.db.reading() as txn:
+            rows = await txn.fetchall(
+                "SELECT DISTINCT site, order_number FROM items"
+                " WHERE account = ? AND state = 'ready'"
+                " ORDER BY id",
+                (self.account.name,),
+            )
+        for site, order_number in rows:
+            key = (site, order_number)
+            if key in self._in_flight:
+                continue
+            self._in_flight.add(key)
+            self._idle = anyio.Event()
+            tg.start_soon(self._push_guarded, site, order_number)
+
+    # --- pushing ------------------------------------------------------------------------
+
+    async def _push_guarded(self, site: str, order_number: str) -> None:
+        again = False
+        try:
+            async with self._limiter:
+                if not self._accepting:
+                    return
+                await self._bucket.acquire()
+                again = await self.push(site, order_number)
+        finally:
+            self._in_flight.discard((site, order_number))
+            if not self._in_flight:
+                self._idle.set()
+        if again:
+            self.tell(Wake())
+
+    async def _emit(
+        self, kind: str, site: str, order_number: str, payload: Mapping[str, Any]
+    ) -> Any:
+        applied = await self.engine.apply(
+            NewEvent(
+                source=f"actor:{self.account.name}",
+                dedupe_key=uuid.uuid4().hex,
+                kind=kind,
+                payload={
+                    "site": site,
+                    "order": order_number,
+                    "account": self.account.name,
+                    **payload,
+                },
+                subject=order_subject(site, order_number),
+            )
+        )
+        return applied.result
+
+    async def _order(self, site: str, order_number: str) -> Order:
+        async with self.engine.db.reading() as txn:
+            snapshot = await txn.scalar(
+                "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?",
+                (site, order_number),
+            )
+        import json
+
+        return Order.from_json(json.loads(snapshot))
+
+    async def push(self, site: str, order_number: str) -> bool:
+        """Claim the ready items of one order and push them; True if more may be ready."""
+        seqs: list[int] = await self._emit("push.claim", site, order_number, {}) or []
+        if not seqs:
+            return False
+        log.info(
+            "push.started", account=self.account.name, site=site, order=order_number, items=seqs
+        )
+        result_payload: dict[str, Any]
+        try:
+            order = await self._order(site, order_number)
+            items = [order.item(seq) for seq in seqs]
+            journal = await StoreJournal.load(
+                self.engine.db, site, order_number, self.account.name, self.engine.clock
+            )
+            reference = push_reference(self.account.name, site, order_number)
+            result = await self.driver.push_order(order, items, journal, reference)
+            result_payload = _pushed(result, "push")
+        except Exception as exc:
+            result_payload = _failure(exc)
+        result_payload["seqs"] = seqs
+        await self._emit("push.result", site, order_number, result_payload)
+        return True
+
+    async def reconcile(self) -> None:
+        """Ask the MIS what it holds for every order this account left in `pushing`."""
+        async with self.engine.db.reading() as txn:
+            rows = await txn.fetchall(
+                "SELECT DISTINCT site, order_number FROM items"
+                " WHERE account = ? AND state = 'pushing'",
+                (self.account.name,),
+            )
+        for site, order_number in rows:
+            async with self.engine.db.reading() as txn:
+                items = [
+                    i
+                    for i in await items_of_order(txn, site, order_number, self.account.name)
+                    if i.state == "pushing"
+                ]
+            seqs = [i.seq for i in items]
+            payload: dict[str, Any]
+            try:
+                order = await self._order(site, order_number)
+                journal = await StoreJournal.load(
+                    self.engine.db, site, order_number, self.account.name, self.engine.clock
+                )
+                found = await self.driver.find_pushed(
+                    order,
+                    [order.item(s) for s in seqs],
+                    journal,
+                    push_reference(self.account.name, site, order_number),
+                )
+                payload = (
+                    _pushed(found, "reconcile")
+                    if found
+                    else {"outcome": "absent", "via": "reconcile"}
+                )
+            except Exception as exc:
+                payload = _failure(exc)
+            payload["seqs"] = seqs
+            log.info(
+                "push.reconciled",
+                account=self.account.name,
+                site=site,
+                order=order_number,
+                outcome=payload["outcome"],
+            )
+            await self._emit("push.result", site, order_number, payload)
+
+    # --- status -------------------------------------------------------------------------
+
+    async def poll_status(self) -> int:
+        """Fetch status and tracking of unfinished pushed items; return how many orders."""
+        async with self.engine.db.reading() as txn:
+            rows = await txn.fetchall(
+                "SELECT DISTINCT site, order_number FROM items"
+                " WHERE account = ? AND state = 'pushed'"
+                f" AND (mis_status IS NULL OR lower(mis_status) NOT IN ({_FINAL_MARKS}))",
+                (self.account.name, *sorted(FINAL_STATUSES)),
+            )
+        polled = 0
+        for site, order_number in rows:
+            async with self._limiter:
+                await self._bucket.acquire()
+                async with self.engine.db.reading() as txn:
+                    items = [
+                        i
+                        for i in await items_of_order(txn, site, order_number, self.account.name)
+                        if i.state == "pushed" and i.external_id
+                    ]
+                if not items:
+                    continue
+                try:
+                    order = await self._order(site, order_number)
+                    reports = await self.driver.fetch_status(
+                        order,
+                        [ItemRef(i.seq, str(i.external_id)) for i in items],
+                        str(items[0].order_external_id),
+                    )
+                except DriverError as exc:
+                    log.warning(
+                        "status.poll_failed",
+                        account=self.account.name,
+                        site=site,
+                        order=order_number,
+                        error=REDACTOR.redact(str(exc)),
+                    )
+                    continue
+                await self._emit(
+                    "status.report",
+                    site,
+                    order_number,
+                    {
+                        "reports": [
+                            {"seq": r.item_seq, "status": r.status, "tracking": list(r.tracking)}
+                            for r in reports
+                        ],
+                    },
+                )
+                polled += 1
+        return polled
+
+    # --- imports ------------------------------------------------------------------------
+
+    async def run_import(self, batch_id: int) -> None:
+        """Run one import batch: claim it, stream its pages into the store, report the end."""
+        if not await self._emit_batch("import.claim", batch_id, {}):
+            return
+        async with self.engine.db.reading() as txn:
+            kind = await txn.scalar("SELECT kind FROM import_batches WHERE id = ?", (batch_id,))
+        payload: dict[str, Any]
+        try:
+            async with self._limiter:
+                pages = _import_pages(self.driver, ImportKind(kind))
+                async for page in pages:
+                    await self._bucket.acquire()
+                    await self._emit_batch(
+                        "import.page", batch_id, {"records": [_record(r) for r in page]}
+                    )
+            payload = {"outcome": "done"}
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._emit_batch("import.result", batch_id, {"outcome": "interrupted"})
+            raise
+        except Exception as exc:
+            payload = _failure(exc)
+        await self._emit_batch("import.result", batch_id, payload)
+
+
+def _pushed(result: PushResult, via: str) -> dict[str, Any]:
+    return {
+        "outcome": "pushed",
+        "via": via,
+        "order_external_id": result.order_external_id,
+        "items": [{"seq": i.item_seq, "external_id": i.external_id} for i in result.items],
+    }
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    """Classify a driver failure: transient (retry later) or permanent (operator must act)."""
+    if isinstance(exc, TransientError):
+        return {
+            "outcome": "transient",
+            "error": REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
+            "retry_after": exc.retry_after,
+        }
+    if isinstance(exc, PermanentError):
+        return {"outcome": "permanent", "error": REDACTOR.redact(f"{type(exc).__name__}: {exc}")}
+    # Anything else is a driver bug: permanent, with the traceback kept for the developer.
+    log.error(
+        "driver.bug",
+        error=REDACTOR.redact(repr(exc)),
+        traceback=REDACTOR.redact("".join(traceback.format_exception(exc))),
+    )
+    return {
+        "outcome": "permanent",
+        "error": REDACTOR.redact(f"driver bug: {type(exc).__name__}: {exc}"),
+    }
+
+
+def _import_pages(driver: Driver, kind: ImportKind) -> Any:
+    return {
+        ImportKind.PRODUCTS: driver.fetch_products,
+        ImportKind.CATEGORIES: driver.fetch_categories,
+        ImportKind.PRICES: driver.fetch_prices,
+        ImportKind.STOCK: driver.fetch_stock,
+    }[kind]()
+
+
+def _record(record: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for field in dataclasses.fields(record):
+        value = getattr(record, field.name)
+        data[field.name] = (
+            value
+            if isinstance(value, str | int | float | type(None))
+            else (
+                list(value)
+                if isinstance(value, tuple)
+                else dict(value)
+                if isinstance(value, Mapping)
+                else str(value)
+            )
+        )
+    key_field = next(f for f in ("sku", "category_id") if f in data)
+    data["key"] = f"{data[key_field]}" + (f"@{data['quantity']}" if "quantity" in data else "")
+    return data

@@ -1,0 +1,794 @@
+"""The daemon's one TOML config file: parsed, validated in full, secrets resolved.
+
+`parse_config` reads the whole file before it gives up, so an operator sees every problem at
+once, each with its dotted key path (`accounts.pace-main.concurrency`,
+`sites.printshop.activations[0].account`) and what was expected. Secrets (every value under
+`accounts.X.credentials` and a site's `security_key`) come inline, from the environment
+(`{env = "VAR"}`) or from a systemd credential (`{credential = "name"}`, read from
+`$CREDENTIALS_DIRECTORY`); no message and no repr ever shows one.
+
+systemd hands the daemon its directories in `STATE_DIRECTORY` and `RUNTIME_DIRECTORY`; those
+beat the built-in defaults but never a value the operator wrote in the file.
+
+Reference: docs/config.md (every key, type and default) and examples/esd.toml.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import ipaddress
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from daemon.errors import ConfigError, ConfigProblem
+from daemon.providers import registry
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "PUBLIC_CREDENTIAL_KEYS",
+    "Account",
+    "Activation",
+    "Config",
+    "DaemonSettings",
+    "Listener",
+    "RetryPolicy",
+    "Site",
+    "check_config",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_PATH: Final = Path("/etc/esd/esd.toml")
+
+#: credential keys whose values identify rather than authenticate: not redacted
+PUBLIC_CREDENTIAL_KEYS = frozenset({"url", "login", "username", "user"})
+
+_DEFAULT_STATE_DIR: Final = Path("/var/lib/esd")
+_DEFAULT_SOCKET: Final = Path("/run/esd/esd.sock")
+_SOCKET_NAME: Final = "esd.sock"
+_LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+_LISTENER_NAMES: Final = ("webhook",)
+# sockaddr_un.sun_path is 108 bytes on Linux, one of which is the terminating NUL.
+_MAX_SOCKET_PATH_BYTES: Final = 107
+
+# Account names and site keys end up in push references `esd:{account}:{site}:{order}`
+# (daemon.providers.contract.push_reference), so neither may contain ":".
+_ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_SITE_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+_HOSTNAME: Final = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+_OCTAL_MODE: Final = re.compile(r"0?[0-7]{3}")
+_BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+_TOP_KEYS: Final = ("daemon", "retry", "listeners", "accounts", "sites")
+_DAEMON_KEYS: Final = (
+    "state_dir",
+    "database",
+    "socket",
+    "socket_mode",
+    "log_level",
+    "drain_seconds",
+    "watchdog",
+)
+_RETRY_KEYS: Final = (
+    "initial_seconds",
+    "multiplier",
+    "max_seconds",
+    "give_up_after_seconds",
+    "jitter",
+)
+_LISTENER_KEYS: Final = ("address", "port", "max_body_bytes", "enabled")
+_ACCOUNT_KEYS: Final = (
+    "provider",
+    "concurrency",
+    "rate_per_second",
+    "status_poll_seconds",
+    "credentials",
+    "settings",
+)
+_SITE_KEYS: Final = ("name", "security_key", "activations")
+_ACTIVATION_KEYS: Final = ("account", "enable", "is_live", "settings")
+
+_SECRET_FORMS: Final = "expected a string or {env=...} or {credential=...}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """Where the daemon keeps its state and socket, and how it runs."""
+
+    state_dir: Path
+    database: Path  # absolute: a relative `database` is resolved against state_dir
+    socket: Path
+    socket_mode: int
+    log_level: str
+    drain_seconds: float
+    watchdog: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Durable retry of network errors: exponential backoff with jitter, then give up."""
+
+    initial_seconds: float = 30.0
+    multiplier: float = 2.0
+    max_seconds: float = 3600.0
+    give_up_after_seconds: float = 86400.0
+    jitter: float = 0.2
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Listener:
+    """One HTTP listener (the storefront webhook receiver)."""
+
+    name: str
+    address: str
+    port: int
+    max_body_bytes: int
+    enabled: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Account:
+    """One service account: a connection to one MIS through one provider."""
+
+    name: str
+    provider: str
+    concurrency: int
+    rate_per_second: float
+    status_poll_seconds: float
+    credentials: Mapping[str, str]  # every value is a secret
+    settings: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        # Credential values are secrets: the repr names the keys only.
+        return (
+            f"Account(name={self.name!r}, provider={self.provider!r}, "
+            f"concurrency={self.concurrency!r}, rate_per_second={self.rate_per_second!r}, "
+            f"status_poll_seconds={self.status_poll_seconds!r}, "
+            f"credentials=<keys: {', '.join(sorted(self.credentials)) or 'none'}>, "
+            f"settings={dict(self.settings)!r})"
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Activation:
+    """A site's use of one account. `enable` without `is_live`: configured, not pushing."""
+
+    account: str
+    enable: bool
+    is_live: bool
+    settings: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Site:
+    """One storefront site, keyed by the site id/domain its events carry."""
+
+    key: str
+    name: str
+    security_key: str | None  # a secret
+    activations: tuple[Activation, ...]
+
+    def live_accounts(self) -> tuple[str, ...]:
+        """Names of the accounts this site pushes to (enabled and live), in file order."""
+        return tuple(a.account for a in self.activations if a.enable and a.is_live)
+
+    def __repr__(self) -> str:
+        hidden = "None" if self.security_key is None else "<hidden>"
+        return (
+            f"Site(key={self.key!r}, name={self.name!r}, security_key={hidden}, "
+            f"activations={self.activations!r})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: Path | None
+    daemon: DaemonSettings
+    retry: RetryPolicy
+    listeners: Mapping[str, Listener]
+    accounts: Mapping[str, Account]
+    sites: Mapping[str, Site]
+
+    def secrets(self) -> frozenset[str]:
+        """Every resolved secret value, for log and error scrubbing (empty strings skipped).
+
+        A credential's address and user name (`PUBLIC_CREDENTIAL_KEYS`) are not secrets:
+        scrubbing a short login such as "esd" would mangle every log line that contains it.
+        """
+        values = [
+            v
+            for account in self.accounts.values()
+            for k, v in account.credentials.items()
+            if k not in PUBLIC_CREDENTIAL_KEYS
+        ]
+        values += [site.security_key for site in self.sites.values() if site.security_key]
+        return frozenset(v for v in values if v)
+
+    def site(self, key: str) -> Site:
+        """Return the site `key`, or raise ConfigError naming it."""
+        try:
+            return self.sites[key]
+        except KeyError:
+            known = ", ".join(sorted(self.sites)) or "none"
+            problem = ConfigProblem(
+                str(self.path or ""), _join("sites", key), f"unknown site; configured: {known}"
+            )
+            raise ConfigError([problem]) from None
+
+
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config file at `path`; ConfigError lists every problem."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError([ConfigProblem(file, "", f"cannot read the file: {reason}")]) from None
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text (byte {exc.start})"
+        raise ConfigError([ConfigProblem(file, "", message)]) from None
+    config = parse_config(text, file=file, environ=environ)
+    return dataclasses.replace(config, path=path)
+
+
+def parse_config(
+    text: str, *, file: str = "<string>", environ: Mapping[str, str] | None = None
+) -> Config:
+    """Validate config `text`; ConfigError lists every problem found, not just the first."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's messages end in "(at line L, column C)" and never quote the text.
+        problem = ConfigProblem(file, "", f"TOML syntax error: {exc}")
+        raise ConfigError([problem]) from None
+    reader = _Reader(file, os.environ if environ is None else environ)
+    config = reader.config(data)
+    if reader.problems or config is None:
+        raise ConfigError(reader.problems)
+    return config
+
+
+def check_config(path: Path, *, environ: Mapping[str, str] | None = None) -> list[ConfigProblem]:
+    """Every problem with the config file at `path`; [] when it is valid."""
+    try:
+        load_config(path, environ=environ)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _join(path: str, key: str) -> str:
+    """Append one key to a dotted path, quoted the TOML way unless it is a bare key."""
+    part = key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+    return f"{path}.{part}" if path else part
+
+
+def _show(value: object) -> str:
+    """A non-secret value as the operator wrote it, for "got ..." in a message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = json.dumps(value, ensure_ascii=False)
+        return shown if len(shown) <= 60 else shown[:56] + '..."'
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"  # TOML dates and times
+
+
+def _bounds(above: float | None, at_least: float | None, at_most: float | None) -> str:
+    def num(x: float) -> str:
+        return str(int(x)) if float(x).is_integer() else str(x)
+
+    if at_least is not None and at_most is not None:
+        return f" from {num(at_least)} to {num(at_most)}"
+    if above is not None:
+        return f" > {num(above)}"
+    if at_least is not None:
+        return f" >= {num(at_least)}"
+    if at_most is not None:
+        return f" <= {num(at_most)}"
+    return ""
+
+
+def _is_number(value: object) -> bool:
+    # TOML booleans are Python bools, which are ints; TOML also allows nan and inf.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _frozen(table: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only private copy of a free-form settings table."""
+    return MappingProxyType(copy.deepcopy(dict(table)))
+
+
+def _first_dir(value: str | None) -> str | None:
+    """The first entry of a systemd directory variable (it lists several when configured so)."""
+    if not value:
+        return None
+    return value.split(":", 1)[0] or None
+
+
+class _Reader:
+    """Walks the parsed TOML once, collecting every problem and falling back to defaults."""
+
+    def __init__(self, file: str, environ: Mapping[str, str]) -> None:
+        self.file = file
+        self.environ = environ
+        self.problems: list[ConfigProblem] = []
+        self._secrets: list[str] = []
+        self._provider_problems: list[ConfigProblem] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(ConfigProblem(self.file, key, message))
+
+    # generic readers: each records a problem and returns the default when the value is wrong
+
+    def known_keys(self, table: Mapping[str, Any], path: str, allowed: Iterable[str]) -> None:
+        allowed = tuple(allowed)
+        for key in table:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            self.problem(
+                _join(path, key), f"unknown key{hint}; expected one of: {', '.join(allowed)}"
+            )
+
+    def table(self, parent: Mapping[str, Any], name: str, path: str) -> dict[str, Any]:
+        value = parent.get(name, {})
+        if isinstance(value, dict):
+            return value
+        self.problem(_join(path, name), f"expected a table, got {_show(value)}")
+        return {}
+
+    def string(
+        self,
+        parent: Mapping[str, Any],
+        name: str,
+        path: str,
+        *,
+        default: str | None = None,
+        choices: tuple[str, ...] = (),
+    ) -> str | None:
+        key = _join(path, name)
+        expected = f"one of {', '.join(choices)}" if choices else "a non-empty string"
+        if name not in parent:
+            if default is None:
+                self.problem(key, f"required key is missing; expected {expected}")
+            return default
+        value = parent[name]
+        if isinstance(value, str) and value and (not choices or value in choices):
+            return value
+        self.problem(key, f"expected {expected}, got {_show(value)}")
+        return default
+
+    def integer(
+        self,
+        parent: Mapping[str, Any],
+        name: str,
+        path: str,
+        *,
+        default: int,
+        at_least: int | None = None,
+        at_most: int | None = None,
+    ) -> int:
+        value = parent.get(name, default)
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and (at_least is None or value >= at_least)
+            and (at_most is None or value <= at_most)
+        ):
+            return value
+        expected = "an integer" + _bounds(None, at_least, at_most)
+        self.problem(_join(path, name), f"expected {expected}, got {_show(value)}")
+        return default
+
+    def number(
+        self,
+        parent: Mapping[str, Any],
+        name: str,
+        path: str,
+        *,
+        default: float,
+        above: float | None = None,
+        at_least: float | None = None,
+        at_most: float | None = None,
+    ) -> float:
+        value = parent.get(name, default)
+        if (
+            _is_number(value)
+            and (above is None or value > above)
+            and (at_least is None or value >= at_least)
+            and (at_most is None or value <= at_most)
+        ):
+            return float(value)
+        expected = "a finite number" + _bounds(above, at_least, at_most)
+        self.problem(_join(path, name), f"expected {expected}, got {_show(value)}")
+        return default
+
+    def boolean(self, parent: Mapping[str, Any], name: str, path: str, *, default: bool) -> bool:
+        value = parent.get(name, default)
+        if isinstance(value, bool):
+            return value
+        self.problem(_join(path, name), f"expected true or false, got {_show(value)}")
+        return default
+
+    def path(
+        self,
+        parent: Mapping[str, Any],
+        name: str,
+        path: str,
+        *,
+        default: Path,
+        absolute: bool,
+    ) -> Path:
+        if name not in parent:
+            return default
+        value = parent[name]
+        expected = "an absolute path" if absolute else "a path"
+        well_formed = isinstance(value, str) and bool(value) and "\0" not in value
+        if well_formed and (not absolute or value.startswith("/")):
+            return Path(value)
+        self.problem(_join(path, name), f"expected {expected}, got {_show(value)}")
+        return default
+
+    def secret(self, value: object, key: str) -> str | None:
+        """Resolve a secret written inline, as {env=...} or as {credential=...}.
+
+        Messages name the variable or credential, never the value: even a malformed entry may
+        be a pasted password.
+        """
+        if isinstance(value, str):
+            self._secrets.append(value)
+            return value
+        if not isinstance(value, dict) or len(value) != 1:
+            self.problem(key, _SECRET_FORMS)
+            return None
+        ((form, ref),) = value.items()
+        if form == "env":
+            if not isinstance(ref, str) or not ref or "=" in ref or "\0" in ref:
+                self.problem(key, 'expected {env = "VARIABLE"} naming an environment variable')
+                return None
+            resolved = self.environ.get(ref)
+            if resolved is None:
+                self.problem(key, f"environment variable {ref} is not set")
+                return None
+        elif form == "credential":
+            if not isinstance(ref, str) or not _is_file_name(ref):
+                self.problem(key, 'expected {credential = "name"} with a plain file name')
+                return None
+            resolved = self.credential(ref, key)
+            if resolved is None:
+                return None
+        else:
+            self.problem(key, _SECRET_FORMS)
+            return None
+        self._secrets.append(resolved)
+        return resolved
+
+    def credential(self, name: str, key: str) -> str | None:
+        """Read a systemd credential (LoadCredential=/SetCredential= in the unit)."""
+        directory = _first_dir(self.environ.get("CREDENTIALS_DIRECTORY"))
+        if directory is None:
+            self.problem(
+                key,
+                f"credential {name!r} needs $CREDENTIALS_DIRECTORY, which is not set "
+                f"(give the unit LoadCredential={name}:...)",
+            )
+            return None
+        try:
+            data = (Path(directory) / name).read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            self.problem(
+                key, f"cannot read credential {name!r} in $CREDENTIALS_DIRECTORY: {reason}"
+            )
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.problem(key, f"credential {name!r} is not UTF-8 text")
+            return None
+        # `echo secret > file` adds one newline; a second one would be deliberate.
+        return text.removesuffix("\n")
+
+    # sections
+
+    def config(self, data: Mapping[str, Any]) -> Config | None:
+        self.known_keys(data, "", _TOP_KEYS)
+        daemon = self.daemon(self.table(data, "daemon", ""))
+        retry = self.retry(self.table(data, "retry", ""))
+        listeners = self.listeners(self.table(data, "listeners", ""))
+        accounts_table = self.table(data, "accounts", "")
+        accounts = self.accounts(accounts_table)
+        # Activations are checked against every account written, even a broken one, so a
+        # broken account is reported once, not again by each site that activates it.
+        sites = self.sites(self.table(data, "sites", ""), frozenset(accounts_table))
+        if self.problems:
+            # Only now is every secret known, including those read after the provider spoke.
+            self.scrub_provider_messages()
+            return None
+        return Config(
+            path=None,
+            daemon=daemon,
+            retry=retry,
+            listeners=MappingProxyType(listeners),
+            accounts=MappingProxyType(accounts),
+            sites=MappingProxyType(sites),
+        )
+
+    def daemon(self, table: Mapping[str, Any]) -> DaemonSettings:
+        at = "daemon"
+        self.known_keys(table, at, _DAEMON_KEYS)
+
+        state_default = _DEFAULT_STATE_DIR
+        env_state = _first_dir(self.environ.get("STATE_DIRECTORY"))
+        if env_state is not None and "state_dir" not in table:
+            if env_state.startswith("/"):
+                state_default = Path(env_state)
+            else:
+                message = f"$STATE_DIRECTORY must be an absolute path, got {_show(env_state)}"
+                self.problem(_join(at, "state_dir"), message)
+        state_dir = self.path(table, "state_dir", at, default=state_default, absolute=True)
+
+        database = self.path(table, "database", at, default=Path("esd.sqlite3"), absolute=False)
+
+        socket_default = _DEFAULT_SOCKET
+        env_runtime = _first_dir(self.environ.get("RUNTIME_DIRECTORY"))
+        if env_runtime is not None and "socket" not in table:
+            if env_runtime.startswith("/"):
+                socket_default = Path(env_runtime) / _SOCKET_NAME
+            else:
+                message = f"$RUNTIME_DIRECTORY must be an absolute path, got {_show(env_runtime)}"
+                self.problem(_join(at, "socket"), message)
+        socket = self.path(table, "socket", at, default=socket_default, absolute=True)
+        size = len(os.fsencode(socket))
+        if size > _MAX_SOCKET_PATH_BYTES:
+            self.problem(
+                _join(at, "socket"),
+                f"expected a unix socket path of at most {_MAX_SOCKET_PATH_BYTES} bytes, "
+                f"got {size} bytes",
+            )
+
+        raw_mode = table.get("socket_mode", "0660")
+        socket_mode = 0o660
+        if isinstance(raw_mode, str) and _OCTAL_MODE.fullmatch(raw_mode):
+            socket_mode = int(raw_mode, 8)
+        else:
+            # A bare TOML integer 660 is decimal (0o1224): insist on the quoted form.
+            self.problem(
+                _join(at, "socket_mode"),
+                f'expected an octal string such as "0660", got {_show(raw_mode)}',
+            )
+
+        log_level = self.string(table, "log_level", at, default="info", choices=_LOG_LEVELS)
+        return DaemonSettings(
+            state_dir=state_dir,
+            database=state_dir / database,  # an absolute database path stays as it is
+            socket=socket,
+            socket_mode=socket_mode,
+            log_level=log_level or "info",
+            drain_seconds=self.number(table, "drain_seconds", at, default=20.0, at_least=0),
+            watchdog=self.boolean(table, "watchdog", at, default=True),
+        )
+
+    def retry(self, table: Mapping[str, Any]) -> RetryPolicy:
+        at = "retry"
+        self.known_keys(table, at, _RETRY_KEYS)
+        d = RetryPolicy()
+        initial = self.number(table, "initial_seconds", at, default=d.initial_seconds, above=0)
+        multiplier = self.number(table, "multiplier", at, default=d.multiplier, at_least=1)
+        # The later bounds follow initial_seconds: a cap below the first delay is a typo.
+        maximum = self.number(table, "max_seconds", at, default=d.max_seconds, at_least=initial)
+        give_up = self.number(
+            table, "give_up_after_seconds", at, default=d.give_up_after_seconds, at_least=initial
+        )
+        jitter = self.number(table, "jitter", at, default=d.jitter, at_least=0, at_most=1)
+        return RetryPolicy(initial, multiplier, maximum, give_up, jitter)
+
+    def listeners(self, table: Mapping[str, Any]) -> dict[str, Listener]:
+        self.known_keys(table, "listeners", _LISTENER_NAMES)
+        # Every known listener exists, with its defaults when the file leaves it out.
+        return {"webhook": self.listener("webhook", self.table(table, "webhook", "listeners"))}
+
+    def listener(self, name: str, table: Mapping[str, Any]) -> Listener:
+        at = _join("listeners", name)
+        self.known_keys(table, at, _LISTENER_KEYS)
+        address = table.get("address", "127.0.0.1")
+        if not (isinstance(address, str) and _is_host(address)):
+            message = f"expected an IP address or host name, got {_show(address)}"
+            self.problem(_join(at, "address"), message)
+            address = "127.0.0.1"
+        return Listener(
+            name=name,
+            address=address,
+            # 0 lets the OS choose a free port: tests use it.
+            port=self.integer(table, "port", at, default=8780, at_least=0, at_most=65535),
+            max_body_bytes=self.integer(table, "max_body_bytes", at, default=1048576, at_least=1),
+            enabled=self.boolean(table, "enabled", at, default=True),
+        )
+
+    def accounts(self, table: Mapping[str, Any]) -> dict[str, Account]:
+        accounts: dict[str, Account] = {}
+        for name, raw in table.items():
+            at = _join("accounts", name)
+            if not _ACCOUNT_NAME.fullmatch(name):
+                self.problem(
+                    at,
+                    'expected an account name of up to 64 letters, digits, "-" and "_" '
+                    f"(starting with a letter or digit), got {_show(name)}",
+                )
+            if not isinstance(raw, dict):
+                self.problem(at, f"expected a table, got {_show(raw)}")
+                continue
+            account = self.account(name, raw, at)
+            if account is not None:
+                accounts[name] = account
+        return accounts
+
+    def account(self, name: str, table: Mapping[str, Any], at: str) -> Account | None:
+        self.known_keys(table, at, _ACCOUNT_KEYS)
+        provider = self.string(table, "provider", at)
+        if provider is not None and provider not in registry.PROVIDERS:
+            known = ", ".join(sorted(registry.PROVIDERS))
+            self.problem(
+                _join(at, "provider"), f"unknown provider {_show(provider)}; known: {known}"
+            )
+            provider = None
+        credentials: dict[str, str] = {}
+        credentials_at = _join(at, "credentials")
+        for key, value in self.table(table, "credentials", at).items():
+            resolved = self.secret(value, _join(credentials_at, key))
+            if resolved is not None:
+                credentials[key] = resolved
+        settings = _frozen(self.table(table, "settings", at))
+        if provider is not None:
+            self.provider_settings(provider, settings, at)
+        concurrency = self.integer(table, "concurrency", at, default=4, at_least=1)
+        rate = self.number(table, "rate_per_second", at, default=10.0, above=0)
+        poll = self.number(table, "status_poll_seconds", at, default=300.0, at_least=10)
+        if provider is None:
+            return None
+        return Account(
+            name=name,
+            provider=provider,
+            concurrency=concurrency,
+            rate_per_second=rate,
+            status_poll_seconds=poll,
+            credentials=MappingProxyType(credentials),
+            settings=settings,
+        )
+
+    def provider_settings(self, provider: str, settings: Mapping[str, Any], at: str) -> None:
+        try:
+            found = registry.settings_problems(provider, settings)
+        except ImportError as exc:
+            package = registry.PROVIDERS[provider].rpartition(".")[0]
+            if exc.name is not None and (exc.name == package or exc.name.startswith(package + ".")):
+                # The provider's own package is missing or half-written: the reference driver is
+                # being built alongside this module. Its settings cannot be checked until it
+                # exists, and the driver will refuse bad settings when it starts anyway.
+                return
+            # A dependency the provider needs is missing: that is an installation problem.
+            self.problem(_join(at, "provider"), f"provider {provider!r} cannot be loaded: {exc}")
+            return
+        settings_at = _join(at, "settings")
+        for key, message in found:
+            problem = ConfigProblem(
+                self.file, f"{settings_at}.{key}" if key else settings_at, message
+            )
+            self.problems.append(problem)
+            self._provider_problems.append(problem)
+
+    def scrub_provider_messages(self) -> None:
+        """Provider messages are not ours to audit: blank out any secret they quote."""
+        secrets = sorted({s for s in self._secrets if s}, key=len, reverse=True)
+        for problem in self._provider_problems:
+            for secret in secrets:
+                problem.message = problem.message.replace(secret, "<secret>")
+
+    def sites(self, table: Mapping[str, Any], accounts: frozenset[str]) -> dict[str, Site]:
+        sites: dict[str, Site] = {}
+        for key, raw in table.items():
+            at = _join("sites", key)
+            if not _SITE_KEY.fullmatch(key):
+                self.problem(
+                    at,
+                    'expected a site id of letters, digits, ".", "-" and "_" '
+                    f"(starting with a letter or digit), got {_show(key)}",
+                )
+            if not isinstance(raw, dict):
+                self.problem(at, f"expected a table, got {_show(raw)}")
+                continue
+            sites[key] = self.site(key, raw, at, accounts)
+        return sites
+
+    def site(self, key: str, table: Mapping[str, Any], at: str, accounts: frozenset[str]) -> Site:
+        self.known_keys(table, at, _SITE_KEYS)
+        name = self.string(table, "name", at, default=key) or key
+        security_key = None
+        if "security_key" in table:
+            security_key = self.secret(table["security_key"], _join(at, "security_key"))
+        raw_activations = table.get("activations", [])
+        activations_at = _join(at, "activations")
+        if not isinstance(raw_activations, list):
+            message = (
+                f"expected an array of tables ([[{activations_at}]]), got {_show(raw_activations)}"
+            )
+            self.problem(activations_at, message)
+            raw_activations = []
+        activations: list[Activation] = []
+        first_index: dict[str, int] = {}
+        for index, raw in enumerate(raw_activations):
+            item_at = f"{activations_at}[{index}]"
+            if not isinstance(raw, dict):
+                self.problem(item_at, f"expected a table, got {_show(raw)}")
+                continue
+            activation = self.activation(raw, item_at)
+            if activation is None:
+                continue
+            account_at = _join(item_at, "account")
+            if activation.account not in accounts:
+                known = ", ".join(sorted(accounts)) or "none configured"
+                self.problem(
+                    account_at,
+                    f"unknown account {_show(activation.account)}; expected one of: {known}",
+                )
+            if activation.account in first_index:
+                self.problem(
+                    account_at,
+                    f"account {_show(activation.account)} is already activated on this site "
+                    f"at {activations_at}[{first_index[activation.account]}]",
+                )
+            else:
+                first_index[activation.account] = index
+            activations.append(activation)
+        return Site(key=key, name=name, security_key=security_key, activations=tuple(activations))
+
+    def activation(self, table: Mapping[str, Any], at: str) -> Activation | None:
+        self.known_keys(table, at, _ACTIVATION_KEYS)
+        account = self.string(table, "account", at)
+        enable = self.boolean(table, "enable", at, default=True)
+        is_live = self.boolean(table, "is_live", at, default=False)
+        if is_live and not enable:
+            self.problem(
+                _join(at, "is_live"),
+                "is_live = true needs enable = true (a disabled activation cannot push)",
+            )
+        settings = _frozen(self.table(table, "settings", at))
+        if account is None:
+            return None
+        return Activation(account=account, enable=enable, is_live=is_live, settings=settings)
+
+
+def _is_file_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
+
+
+def _is_host(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return _HOSTNAME.fullmatch(address) is not None
+    return True

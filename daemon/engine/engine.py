@@ -1,0 +1,241 @@
+"""The engine: inbox -> handler -> statechart -> store, exactly once per event.
+
+Two ways in:
+- `ingest(event)`: an outside input (webhook, poll result, operator submit). It is stored
+  durably (group commit) and acknowledged; the processor applies it later, in id order.
+- `apply(event)`: an input the daemon itself produces (an actor's claim, a driver's result, a
+  timer firing). It is stored AND applied in one transaction, because the producer needs the
+  outcome (which items did I claim?) before it goes on.
+
+Either way the event row, its `done` mark, the state changes and their history rows commit
+together. A handler that raises rolls back its own savepoint only; the event is then marked
+poisoned with the error and traceback and processing goes on with the next event: one bad
+event never blocks other orders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import structlog
+
+from daemon.clock import Clock
+from daemon.config import Config
+from daemon.engine.handlers import HANDLERS, Context, Effects
+from daemon.errors import EsdError, EventError
+from daemon.logs import REDACTOR
+from daemon.statecharts import Statecharts
+from daemon.store import inbox
+from daemon.store.database import Database, Txn
+from daemon.store.timers import due_timers, next_timer
+
+__all__ = ["Applied", "Engine"]
+
+log = structlog.get_logger("esd.engine")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Applied:
+    """The outcome of `Engine.apply`."""
+
+    event_id: int
+    duplicate: bool
+    result: Any = None
+    error: str | None = None
+
+
+class Engine:
+    """Applies events to the stored statechart subjects."""
+
+    def __init__(
+        self,
+        db: Database,
+        charts: Statecharts,
+        config: Config,
+        clock: Clock,
+        *,
+        rng: random.Random | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        self.db = db
+        self.charts = charts
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.batch_size = batch_size
+        self.committer = inbox.GroupCommitter(db, clock)
+        self.committer.on_commit.append(self.notify_inbox)
+        self._inbox_wakeup = anyio.Event()
+        self._timer_wakeup = anyio.Event()
+        #: called with the effects of each commit (the app routes them to the actors)
+        self.dispatch: Callable[[Effects], None] = lambda effects: None
+        self.processed = 0
+        self.poisoned = 0
+
+    # --- ways in ------------------------------------------------------------------------
+
+    async def ingest(self, event: inbox.NewEvent) -> inbox.Stored:
+        """Store an outside input durably; it is processed after this returns."""
+        return await self.committer.store(event)
+
+    async def apply(self, event: inbox.NewEvent) -> Applied:
+        """Store an input of the daemon's own and apply it in the same transaction."""
+        effects = Effects()
+        async with self.db.transaction() as txn:
+            now = self.clock.now()
+            stored = await inbox.insert_event(txn, event, now)
+            if stored.duplicate:
+                return Applied(stored.id, True)
+            record = await inbox.get_event(txn, stored.id)
+            assert record is not None
+            outcome = await self._process_one(txn, record, now, effects)
+        self._after_commit(effects)
+        return Applied(stored.id, False, outcome.result, outcome.error)
+
+    def notify_inbox(self) -> None:
+        """New pending events exist: wake the processor."""
+        self._inbox_wakeup.set()
+
+    def notify_timers(self) -> None:
+        """A timer may have been set earlier than the one waited for: re-check."""
+        self._timer_wakeup.set()
+
+    # --- the processor ------------------------------------------------------------------
+
+    async def run_processor(self) -> None:
+        """Apply pending inbox events in id order, for the daemon's lifetime."""
+        while True:
+            await self.process_pending()
+            await self._inbox_wakeup.wait()
+            self._inbox_wakeup = anyio.Event()
+
+    async def process_pending(self) -> int:
+        """Apply every pending event now; return how many were handled."""
+        handled = 0
+        after = 0
+        while True:
+            effects = Effects()
+            async with self.db.transaction() as txn:
+                batch = await inbox.pending_events(txn, self.batch_size, after)
+                now = self.clock.now()
+                for record in batch:
+                    await self._process_one(txn, record, now, effects)
+            self._after_commit(effects)
+            handled += len(batch)
+            if len(batch) < self.batch_size:
+                if effects.reprocess:
+                    after = 0
+                    continue
+                return handled
+            after = batch[-1].id
+
+    async def _process_one(
+        self, txn: Txn, record: inbox.EventRecord, now: float, effects: Effects
+    ) -> _Outcome:
+        handler = HANDLERS.get(record.kind)
+        ctx_effects = Effects()
+        try:
+            if handler is None:
+                raise EventError(f"no handler for event kind {record.kind!r}")
+            async with self.db.savepoint(txn):
+                ctx = Context(txn, record, now, self.config, self.charts, self.rng, ctx_effects)
+                result = await handler(ctx)
+                await inbox.mark_done(txn, record.id, now)
+        except Exception as exc:
+            error = REDACTOR.redact(_describe(exc))
+            trace = REDACTOR.redact(traceback.format_exc())
+            await inbox.mark_poisoned(txn, record.id, error, trace, now)
+            self.poisoned += 1
+            log.error(
+                "event.poisoned",
+                event_id=record.id,
+                kind=record.kind,
+                source=record.source,
+                error=error,
+            )
+            return _Outcome(None, error)
+        self.processed += 1
+        effects.merge(ctx_effects)
+        return _Outcome(result, None)
+
+    def _after_commit(self, effects: Effects) -> None:
+        # A handler may have set a timer earlier than the one the timer loop sleeps for.
+        self._timer_wakeup.set()
+        if effects.reprocess:
+            self.notify_inbox()
+        if effects:
+            self.dispatch(effects)
+
+    # --- timers -------------------------------------------------------------------------
+
+    async def run_timers(self) -> None:
+        """Fire durable timers when due, for the daemon's lifetime (overdue ones at once)."""
+        while True:
+            await self.fire_due_timers()
+            async with self.db.reading() as txn:
+                upcoming = await next_timer(txn)
+            delay = 3600.0 if upcoming is None else max(0.0, upcoming.due_at - self.clock.now())
+            with anyio.move_on_after(min(delay, 3600.0)):
+                await self._timer_wakeup.wait()
+            self._timer_wakeup = anyio.Event()
+
+    async def fire_due_timers(self) -> int:
+        """Fire every timer whose time has come; each firing is an event, stored and applied."""
+        fired = 0
+        while True:
+            async with self.db.reading() as txn:
+                upcoming = await next_timer(txn)
+            if upcoming is None or upcoming.due_at > self.clock.now():
+                return fired
+            effects = Effects()
+            async with self.db.transaction() as txn:
+                now = self.clock.now()
+                timers = await due_timers(txn, now)
+                for timer in timers:
+                    await txn.execute("DELETE FROM timers WHERE id = ?", (timer.id,))
+                    event = inbox.NewEvent(
+                        source="timer",
+                        dedupe_key=f"{timer.id}@{timer.due_at!r}",
+                        kind="timer.fired",
+                        payload={
+                            "timer_id": timer.id,
+                            "kind": timer.kind,
+                            "subject": timer.subject,
+                            "due_at": timer.due_at,
+                            "payload": timer.payload,
+                        },
+                        subject=_timer_event_subject(timer.kind, timer.payload),
+                    )
+                    stored = await inbox.insert_event(txn, event, now)
+                    if stored.duplicate:
+                        continue
+                    record = await inbox.get_event(txn, stored.id)
+                    assert record is not None
+                    await self._process_one(txn, record, now, effects)
+            self._after_commit(effects)
+            fired += len(timers)
+            if not timers:
+                return fired
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Outcome:
+    result: Any
+    error: str | None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, EsdError):
+        return f"{type(exc).__name__}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _timer_event_subject(kind: str, payload: dict[str, Any]) -> str | None:
+    if kind == "retry" and "site" in payload and "order" in payload:
+        return f"{payload['site']}/{payload['order']}"
+    return None

@@ -1,0 +1,676 @@
+"""What each kind of event does to the stored machines.
+
+A handler runs inside the transaction that marks its event done, so its state changes, history
+rows and timers commit together with it or not at all. Handlers do no network I/O: work for a
+driver is requested through `Effects`, which the engine hands to the actors after the commit.
+
+Event kinds (payload keys):
+    order.snapshot   {order}                                   storefront webhook / poll / operator
+    push.claim       {site, order, account}                    an actor took a push slot
+    push.result      {site, order, account, outcome, seqs, via, order_external_id, items, error,
+                      retry_after}                             a driver finished (or reconciled)
+    status.report    {site, order, account, reports}           MIS status / tracking (poll or hook)
+    timer.fired      {timer_id, kind, subject, payload}        a durable timer came due
+    operator.push    {site, order, account}                    the seeds' "Push Order" button
+    operator.replay  {event_id}                                put a poisoned event back
+    operator.sync    {account}                                 poll MIS status now
+    import.request   {account, kind}                           start an import batch
+    import.claim     {batch_id}                                an actor started the batch
+    import.page      {batch_id, kind, records}                 one page of MIS records
+    import.result    {batch_id, outcome, error, retry_after}   the batch ended
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import structlog
+
+from daemon.config import Config
+from daemon.engine import retry
+from daemon.engine.machines import fire, record_created
+from daemon.errors import BadEventPayload
+from daemon.orders.model import Order
+from daemon.orders.push_rules import evaluate
+from daemon.statecharts import Statecharts
+from daemon.store import inbox
+from daemon.store.database import Txn
+from daemon.store.items import ItemRow, create_item, items_of_order, update_item
+from daemon.store.timers import cancel_timer, set_timer
+
+__all__ = ["HANDLERS", "Context", "Effects", "order_subject", "retry_subject"]
+
+log = structlog.get_logger("esd.engine")
+
+
+@dataclasses.dataclass
+class Effects:
+    """Work for the actors, released only after the transaction commits."""
+
+    wake: set[str] = dataclasses.field(default_factory=set)  # accounts with ready items
+    poll: set[str] = dataclasses.field(default_factory=set)  # accounts due a status poll
+    imports: set[tuple[str, int]] = dataclasses.field(default_factory=set)  # (account, batch)
+    reprocess: bool = False  # the inbox has pending events again
+
+    def merge(self, other: Effects) -> None:
+        self.wake |= other.wake
+        self.poll |= other.poll
+        self.imports |= other.imports
+        self.reprocess |= other.reprocess
+
+    def __bool__(self) -> bool:
+        return bool(self.wake or self.poll or self.imports or self.reprocess)
+
+
+@dataclasses.dataclass
+class Context:
+    """Everything a handler may use."""
+
+    txn: Txn
+    event: inbox.EventRecord
+    now: float
+    config: Config
+    charts: Statecharts
+    rng: random.Random
+    effects: Effects
+
+
+Handler = Callable[[Context], Awaitable[Any]]
+
+
+def order_subject(site: str, order_number: str) -> str:
+    """The event subject of one order (the operator's trace key)."""
+    return f"{site}/{order_number}"
+
+
+def retry_subject(site: str, order_number: str, account: str) -> str:
+    """The timer subject of one (order, account) retry."""
+    return f"{site}/{order_number}/{account}"
+
+
+def _require(payload: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = payload.get(key)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise BadEventPayload(f"{where}: {key!r} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+async def _fire_item(ctx: Context, item: ItemRow, trigger: str, reason: str | None) -> str:
+    return await fire(
+        ctx.txn,
+        ctx.charts.order_item,
+        item.id,
+        item.state,
+        trigger,
+        event_id=ctx.event.id,
+        reason=reason,
+        now=ctx.now,
+    )
+
+
+# --- storefront -------------------------------------------------------------------------
+
+
+async def on_order_snapshot(ctx: Context) -> dict[str, Any]:
+    """Store the order and judge each item against the push rules, per live account."""
+    raw_order = ctx.event.payload.get("order")
+    order = Order.from_json(raw_order, where=f"event {ctx.event.id}.order")
+    site = ctx.config.sites.get(order.site)
+    if site is None:
+        known = ", ".join(sorted(ctx.config.sites)) or "none"
+        raise BadEventPayload(
+            f"order {order.order_number}: site {order.site!r} is not configured (sites: {known})"
+        )
+    await ctx.txn.execute(
+        "INSERT INTO orders (site, order_number, snapshot, event_id, updated_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET snapshot = excluded.snapshot,"
+        " event_id = excluded.event_id, updated_at = excluded.updated_at",
+        (order.site, order.order_number, _json(raw_order), ctx.event.id, ctx.now),
+    )
+    accounts = site.live_accounts()
+    if not accounts:
+        log.info("order.no_live_account", site=order.site, order=order.order_number)
+    moved = 0
+    for account in accounts:
+        moved += await judge_order(ctx, order, account)
+    return {"accounts": list(accounts), "transitions": moved}
+
+
+async def judge_order(ctx: Context, order: Order, account: str) -> int:
+    """Apply the push rules to every item of `order` for `account`; return transitions made."""
+    decision = evaluate(order)
+    existing = {
+        i.seq: i for i in await items_of_order(ctx.txn, order.site, order.order_number, account)
+    }
+    moved = 0
+    chart = ctx.charts.order_item
+    for order_item in order.items:
+        item = existing.get(order_item.seq)
+        if item is None:
+            item = await create_item(
+                ctx.txn,
+                order.site,
+                order.order_number,
+                order_item.seq,
+                account,
+                chart.initial,
+                ctx.now,
+            )
+            await record_created(
+                ctx.txn,
+                chart,
+                item.id,
+                event_id=ctx.event.id,
+                reason="order received",
+                now=ctx.now,
+            )
+        state = item.state
+        if order_item.seq in decision.excluded:
+            why = decision.excluded[order_item.seq]
+            if chart.allowed(state, "exclude"):
+                await _fire_item(ctx, item, "exclude", why)
+                await update_item(ctx.txn, item.id, ctx.now, {"reasons": (why,)})
+                moved += 1
+            continue
+        if state == "excluded":
+            state = await _fire_item(ctx, item, "include", "no longer denied or cancelled")
+            item = dataclasses.replace(item, state=state)
+            moved += 1
+        if order_item.seq in decision.ready:
+            if state == "pending":
+                await _fire_item(ctx, item, "rules_met", "all push rules met")
+                moved += 1
+            if item.reasons:
+                await update_item(ctx.txn, item.id, ctx.now, {"reasons": ()})
+            ctx.effects.wake.add(account)
+        else:
+            reasons = decision.held.get(order_item.seq, ())
+            if state == "ready":
+                await _fire_item(ctx, item, "rules_unmet", "; ".join(reasons))
+                moved += 1
+            if state in ("pending", "ready") and tuple(reasons) != item.reasons:
+                await update_item(ctx.txn, item.id, ctx.now, {"reasons": tuple(reasons)})
+    return moved
+
+
+# --- pushes ------------------------------------------------------------------------------
+
+
+def _order_key(ctx: Context) -> tuple[str, str, str]:
+    where = f"event {ctx.event.id}"
+    payload = ctx.event.payload
+    return (
+        _require(payload, "site", str, where),
+        _require(payload, "order", str, where),
+        _require(payload, "account", str, where),
+    )
+
+
+async def on_push_claim(ctx: Context) -> list[int]:
+    """An actor took a slot for this (order, account): its ready items go to pushing."""
+    site, order_number, account = _order_key(ctx)
+    claimed = []
+    for item in await items_of_order(ctx.txn, site, order_number, account):
+        if item.state == "ready":
+            await _fire_item(ctx, item, "start_push", "driver slot taken")
+            claimed.append(item.seq)
+    return claimed
+
+
+async def on_push_result(ctx: Context) -> dict[str, Any]:
+    """A driver finished pushing (or reconciling) the items it claimed."""
+    site, order_number, account = _order_key(ctx)
+    payload = ctx.event.payload
+    outcome = _require(payload, "outcome", str, f"event {ctx.event.id}")
+    via = payload.get("via", "push")
+    seqs = set(payload.get("seqs") or [])
+    items = [
+        i
+        for i in await items_of_order(ctx.txn, site, order_number, account)
+        if i.state == "pushing" and (not seqs or i.seq in seqs)
+    ]
+    error = str(payload.get("error") or "")
+    timer_subject = retry_subject(site, order_number, account)
+    if outcome == "pushed":
+        external = {int(e["seq"]): str(e["external_id"]) for e in payload.get("items") or []}
+        why = f"MIS order {payload.get('order_external_id')}"
+        for item in items:
+            if via == "reconcile":
+                await _fire_item(ctx, item, "reconciled_pushed", why)
+            else:
+                await _fire_item(ctx, item, "push_succeeded", why)
+            await update_item(
+                ctx.txn,
+                item.id,
+                ctx.now,
+                {
+                    "external_id": external.get(item.seq),
+                    "order_external_id": payload.get("order_external_id"),
+                    "pushed_at": ctx.now,
+                    "last_error": None,
+                    "attempts": 0,
+                    "first_failure_at": None,
+                    "next_retry_at": None,
+                    "reasons": (),
+                },
+            )
+        await cancel_timer(ctx.txn, "retry", timer_subject)
+        log.info(
+            "order.pushed",
+            site=site,
+            order=order_number,
+            account=account,
+            mis_order=payload.get("order_external_id"),
+            items=len(items),
+            via=via,
+        )
+    elif outcome == "absent":
+        for item in items:
+            await _fire_item(ctx, item, "reconciled_absent", "the MIS has nothing yet")
+        ctx.effects.wake.add(account)
+    elif outcome == "transient":
+        await _schedule_retry(ctx, items, account, timer_subject, error, payload.get("retry_after"))
+    elif outcome == "permanent":
+        for item in items:
+            await _fire_item(ctx, item, "push_failed_permanent", error)
+            await update_item(
+                ctx.txn, item.id, ctx.now, {"last_error": error, "next_retry_at": None}
+            )
+        await cancel_timer(ctx.txn, "retry", timer_subject)
+        if items:
+            await raise_alert(ctx, account, order_subject(site, order_number), error)
+    else:
+        raise BadEventPayload(f"event {ctx.event.id}: unknown push outcome {outcome!r}")
+    return {"outcome": outcome, "items": [i.seq for i in items]}
+
+
+async def _schedule_retry(
+    ctx: Context,
+    items: list[ItemRow],
+    account: str,
+    timer_subject: str,
+    error: str,
+    retry_after: Any,
+) -> None:
+    if not items:
+        return
+    attempts = max(i.attempts for i in items) + 1
+    first = min((i.first_failure_at for i in items if i.first_failure_at), default=ctx.now)
+    decision = retry.decide(
+        ctx.config.retry,
+        attempts=attempts,
+        first_failure_at=first,
+        now=ctx.now,
+        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        rng=ctx.rng,
+    )
+    site, order_number = items[0].site, items[0].order_number
+    if decision.give_up:
+        message = f"{decision.reason}: {error}"
+        for item in items:
+            await _fire_item(ctx, item, "give_up", message)
+            await update_item(
+                ctx.txn,
+                item.id,
+                ctx.now,
+                {"last_error": message, "attempts": attempts, "next_retry_at": None},
+            )
+        await raise_alert(ctx, account, order_subject(site, order_number), message)
+        return
+    for item in items:
+        await _fire_item(ctx, item, "push_failed_transient", f"{error} ({decision.reason})")
+        await update_item(
+            ctx.txn,
+            item.id,
+            ctx.now,
+            {
+                "last_error": error,
+                "attempts": attempts,
+                "first_failure_at": first,
+                "next_retry_at": decision.due_at,
+            },
+        )
+    assert decision.due_at is not None
+    await set_timer(
+        ctx.txn,
+        "retry",
+        timer_subject,
+        decision.due_at,
+        {"site": site, "order": order_number, "account": account},
+    )
+
+
+async def raise_alert(ctx: Context, account: str, subject: str, message: str) -> None:
+    """One alert per failure episode (give-up or permanent failure), never one per retry."""
+    await ctx.txn.execute(
+        "INSERT INTO alerts (account, subject, message, event_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (account, subject, message, ctx.event.id, ctx.now),
+    )
+    log.warning("alert.raised", account=account, subject=subject, message=message)
+
+
+# --- status back -------------------------------------------------------------------------
+
+
+async def on_status_report(ctx: Context) -> int:
+    """Record MIS status and tracking of pushed items: data with history, not states."""
+    site, order_number, account = _order_key(ctx)
+    reports = ctx.event.payload.get("reports")
+    if not isinstance(reports, list):
+        raise BadEventPayload(f"event {ctx.event.id}: 'reports' must be a list")
+    by_seq = {i.seq: i for i in await items_of_order(ctx.txn, site, order_number, account)}
+    changed = 0
+    for index, report in enumerate(reports):
+        where = f"event {ctx.event.id}.reports[{index}]"
+        seq = _require(report, "seq", int, where)
+        status = _require(report, "status", str, where)
+        tracking = tuple(str(t) for t in report.get("tracking") or ())
+        item = by_seq.get(seq)
+        if item is None or item.state != "pushed":
+            continue
+        if item.mis_status == status and item.tracking == tracking:
+            continue
+        await update_item(ctx.txn, item.id, ctx.now, {"mis_status": status, "tracking": tracking})
+        await ctx.txn.execute(
+            "INSERT INTO item_status_history (item_id, status, tracking, event_id, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (item.id, status, _json(list(tracking)), ctx.event.id, ctx.now),
+        )
+        changed += 1
+    return changed
+
+
+# --- timers ------------------------------------------------------------------------------
+
+
+async def on_timer_fired(ctx: Context) -> Any:
+    """A durable timer came due."""
+    payload = ctx.event.payload
+    kind = _require(payload, "kind", str, f"event {ctx.event.id}")
+    data = payload.get("payload") or {}
+    if kind == "retry":
+        site, order_number, account = data["site"], data["order"], data["account"]
+        moved = []
+        for item in await items_of_order(ctx.txn, site, order_number, account):
+            if item.state == "retrying":
+                await _fire_item(ctx, item, "retry_due", "retry timer fired")
+                await update_item(ctx.txn, item.id, ctx.now, {"next_retry_at": None})
+                moved.append(item.seq)
+        if moved:
+            ctx.effects.wake.add(account)
+        return moved
+    if kind == "status_poll":
+        account = data["account"]
+        interval = (
+            ctx.config.accounts[account].status_poll_seconds
+            if account in ctx.config.accounts
+            else None
+        )
+        if interval is not None:
+            await set_timer(
+                ctx.txn, "status_poll", account, ctx.now + interval, {"account": account}
+            )
+            ctx.effects.poll.add(account)
+        return account
+    if kind == "import_retry":
+        batch_id = int(data["batch_id"])
+        batch = await _batch(ctx, batch_id)
+        if batch["state"] == "retrying":
+            await _fire_batch(ctx, batch, "retry_due", "retry timer fired")
+            ctx.effects.imports.add((batch["account"], batch_id))
+        return batch_id
+    raise BadEventPayload(f"event {ctx.event.id}: unknown timer kind {kind!r}")
+
+
+# --- operator ----------------------------------------------------------------------------
+
+
+async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
+    """The "Push Order" button: failed or retrying items of the order go back to ready."""
+    payload = ctx.event.payload
+    site = _require(payload, "site", str, f"event {ctx.event.id}")
+    order_number = _require(payload, "order", str, f"event {ctx.event.id}")
+    account = payload.get("account")
+    moved: list[dict[str, Any]] = []
+    snapshot = await ctx.txn.scalar(
+        "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
+    )
+    for item in await items_of_order(ctx.txn, site, order_number, account):
+        if item.state in ("failed", "retrying"):
+            dest = await _fire_item(ctx, item, "operator_push", "operator pressed Push Order")
+            await update_item(
+                ctx.txn,
+                item.id,
+                ctx.now,
+                {"attempts": 0, "first_failure_at": None, "next_retry_at": None},
+            )
+            await cancel_timer(ctx.txn, "retry", retry_subject(site, order_number, item.account))
+            moved.append({"seq": item.seq, "account": item.account, "from": item.state, "to": dest})
+            ctx.effects.wake.add(item.account)
+    if snapshot is not None:
+        # Held items are judged again: the push rules, not the button, decide they may go.
+        order = Order.from_json(_loads(snapshot))
+        accounts = (
+            {account}
+            if account
+            else {i.account for i in await items_of_order(ctx.txn, site, order_number)}
+        )
+        for acct in accounts:
+            before = {
+                i.seq: i.state for i in await items_of_order(ctx.txn, site, order_number, acct)
+            }
+            await judge_order(ctx, order, acct)
+            for item in await items_of_order(ctx.txn, site, order_number, acct):
+                if before.get(item.seq) != item.state:
+                    moved.append(
+                        {
+                            "seq": item.seq,
+                            "account": acct,
+                            "from": before.get(item.seq),
+                            "to": item.state,
+                        }
+                    )
+    return moved
+
+
+async def on_operator_replay(ctx: Context) -> dict[str, Any]:
+    """Put a poisoned event back in the queue, after the operator fixed its cause."""
+    event_id = _require(ctx.event.payload, "event_id", int, f"event {ctx.event.id}")
+    requeued = await inbox.requeue(ctx.txn, event_id)
+    if not requeued:
+        target = await inbox.get_event(ctx.txn, event_id)
+        status = "missing" if target is None else target.status
+        raise BadEventPayload(f"event {event_id} is {status}, not poisoned: nothing to replay")
+    ctx.effects.reprocess = True
+    return {"id": event_id, "status": "pending"}
+
+
+async def on_operator_sync(ctx: Context) -> list[str]:
+    """Status synchronisation on demand (seed 003: PressWise has no status feed)."""
+    account = ctx.event.payload.get("account")
+    accounts = [account] if isinstance(account, str) else sorted(ctx.config.accounts)
+    unknown = [a for a in accounts if a not in ctx.config.accounts]
+    if unknown:
+        raise BadEventPayload(f"event {ctx.event.id}: unknown account {unknown[0]!r}")
+    ctx.effects.poll.update(accounts)
+    return accounts
+
+
+# --- imports -----------------------------------------------------------------------------
+
+
+async def _batch(ctx: Context, batch_id: int) -> dict[str, Any]:
+    row = await ctx.txn.fetchone("SELECT * FROM import_batches WHERE id = ?", (batch_id,))
+    if row is None:
+        raise BadEventPayload(f"event {ctx.event.id}: no import batch {batch_id}")
+    return dict(row)
+
+
+async def _fire_batch(
+    ctx: Context, batch: Mapping[str, Any], trigger: str, reason: str | None
+) -> str:
+    return await fire(
+        ctx.txn,
+        ctx.charts.import_batch,
+        int(batch["id"]),
+        str(batch["state"]),
+        trigger,
+        event_id=ctx.event.id,
+        reason=reason,
+        now=ctx.now,
+    )
+
+
+async def on_import_request(ctx: Context) -> int:
+    """Start an import for an account: resume an unfinished batch or rerun a failed one first."""
+    payload = ctx.event.payload
+    account = _require(payload, "account", str, f"event {ctx.event.id}")
+    kind = _require(payload, "kind", str, f"event {ctx.event.id}")
+    if account not in ctx.config.accounts:
+        raise BadEventPayload(f"event {ctx.event.id}: unknown account {account!r}")
+    latest = await ctx.txn.fetchone(
+        "SELECT * FROM import_batches WHERE account = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+        (account, kind),
+    )
+    if latest is not None and latest["state"] in ("pending", "running", "retrying"):
+        return int(latest["id"])  # one batch of a kind at a time
+    if latest is not None and latest["state"] == "failed":
+        await _fire_batch(ctx, dict(latest), "rerun", "import requested again")
+        await ctx.txn.execute(
+            "UPDATE import_batches SET attempts = 0, first_failure_at = NULL WHERE id = ?",
+            (latest["id"],),
+        )
+        ctx.effects.imports.add((account, int(latest["id"])))
+        return int(latest["id"])
+    batch_id = await ctx.txn.execute(
+        "INSERT INTO import_batches (account, kind, state, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (account, kind, ctx.charts.import_batch.initial, ctx.now, ctx.now),
+    )
+    await record_created(
+        ctx.txn,
+        ctx.charts.import_batch,
+        batch_id,
+        event_id=ctx.event.id,
+        reason=f"{kind} import requested",
+        now=ctx.now,
+    )
+    ctx.effects.imports.add((account, batch_id))
+    return batch_id
+
+
+async def on_import_claim(ctx: Context) -> bool:
+    batch = await _batch(ctx, _require(ctx.event.payload, "batch_id", int, f"event {ctx.event.id}"))
+    if batch["state"] != "pending":
+        return False
+    await _fire_batch(ctx, batch, "start", "driver slot taken")
+    return True
+
+
+async def on_import_page(ctx: Context) -> int:
+    payload = ctx.event.payload
+    batch = await _batch(ctx, _require(payload, "batch_id", int, f"event {ctx.event.id}"))
+    records = payload.get("records")
+    if not isinstance(records, list):
+        raise BadEventPayload(f"event {ctx.event.id}: 'records' must be a list")
+    await ctx.txn.executemany(
+        "INSERT INTO imported_records (account, kind, key, data, batch_id, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data,"
+        " batch_id = excluded.batch_id, updated_at = excluded.updated_at",
+        [
+            (batch["account"], batch["kind"], str(r["key"]), _json(r), batch["id"], ctx.now)
+            for r in records
+        ],
+    )
+    await ctx.txn.execute(
+        "UPDATE import_batches SET pages = pages + 1, records = records + ?, updated_at = ?"
+        " WHERE id = ?",
+        (len(records), ctx.now, batch["id"]),
+    )
+    return len(records)
+
+
+async def on_import_result(ctx: Context) -> str:
+    payload = ctx.event.payload
+    batch = await _batch(ctx, _require(payload, "batch_id", int, f"event {ctx.event.id}"))
+    outcome = _require(payload, "outcome", str, f"event {ctx.event.id}")
+    error = str(payload.get("error") or "")
+    if batch["state"] != "running":
+        return str(batch["state"])
+    if outcome == "done":
+        await ctx.txn.execute(
+            "UPDATE import_batches SET attempts = 0, first_failure_at = NULL, last_error = NULL"
+            " WHERE id = ?",
+            (batch["id"],),
+        )
+        return await _fire_batch(ctx, batch, "succeed", f"{batch['records']} records")
+    if outcome == "permanent":
+        await ctx.txn.execute(
+            "UPDATE import_batches SET last_error = ? WHERE id = ?", (error, batch["id"])
+        )
+        await raise_alert(ctx, batch["account"], f"import {batch['id']}", error)
+        return await _fire_batch(ctx, batch, "fail_permanent", error)
+    if outcome == "interrupted":
+        return await _fire_batch(ctx, batch, "interrupted", "daemon stopped during the import")
+    attempts = int(batch["attempts"]) + 1
+    first = batch["first_failure_at"] or ctx.now
+    decision = retry.decide(
+        ctx.config.retry,
+        attempts=attempts,
+        first_failure_at=first,
+        now=ctx.now,
+        retry_after=payload.get("retry_after"),
+        rng=ctx.rng,
+    )
+    await ctx.txn.execute(
+        "UPDATE import_batches SET attempts = ?, first_failure_at = ?, next_retry_at = ?,"
+        " last_error = ? WHERE id = ?",
+        (attempts, first, decision.due_at, error, batch["id"]),
+    )
+    if decision.give_up:
+        await raise_alert(
+            ctx, batch["account"], f"import {batch['id']}", f"{decision.reason}: {error}"
+        )
+        return await _fire_batch(ctx, batch, "give_up", f"{decision.reason}: {error}")
+    assert decision.due_at is not None
+    await set_timer(
+        ctx.txn, "import_retry", str(batch["id"]), decision.due_at, {"batch_id": batch["id"]}
+    )
+    return await _fire_batch(ctx, batch, "fail_transient", f"{error} ({decision.reason})")
+
+
+HANDLERS: dict[str, Handler] = {
+    "order.snapshot": on_order_snapshot,
+    "push.claim": on_push_claim,
+    "push.result": on_push_result,
+    "status.report": on_status_report,
+    "timer.fired": on_timer_fired,
+    "operator.push": on_operator_push,
+    "operator.replay": on_operator_replay,
+    "operator.sync": on_operator_sync,
+    "import.request": on_import_request,
+    "import.claim": on_import_claim,
+    "import.page": on_import_page,
+    "import.result": on_import_result,
+}
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def _loads(text: str) -> Any:
+    import json
+
+    return json.loads(text)
+
+
+def known_kinds() -> Iterable[str]:
+    """Every event kind the engine handles."""
+    return HANDLERS.keys()

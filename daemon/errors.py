@@ -1,0 +1,188 @@
+"""Every exception esd raises, in one hierarchy a caller can catch at the right level.
+
+    EsdError
+    ├── ConfigError                 bad config file: names file, key path, what was expected
+    ├── StoreError                  the SQLite store cannot be opened or used
+    │   └── MigrationError          a schema migration failed or the file is from a newer esd
+    ├── StatechartError
+    │   ├── StatechartInvalid       a chart file is malformed
+    │   └── TransitionNotAllowed    a trigger the chart lacks, or not allowed from this state
+    ├── EventError
+    │   └── BadEventPayload         an inbox event whose payload cannot be understood
+    ├── DriverError                 anything a provider driver raises
+    │   ├── TransientError          worth retrying later: network, 5xx, 429, timeouts
+    │   │   ├── NetworkError        connect/read timeout, reset, refused
+    │   │   ├── ServerError         5xx from the remote system
+    │   │   └── RateLimited         429; carries retry_after
+    │   └── PermanentError          retrying will not help: the operator must fix something
+    │       ├── AuthenticationFailed
+    │       ├── NotFound
+    │       └── BusinessRuleError   validation, "customer not found", ...
+    └── OperatorError               operator socket and CLI
+        ├── OperatorProtocolError   a request or answer that breaks the socket protocol
+        ├── UnknownCommand
+        └── DaemonNotRunning        no daemon listens on the socket
+
+Like procrastinate, a class's docstring is its default message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "BadEventPayload",
+    "BusinessRuleError",
+    "ConfigError",
+    "DaemonNotRunning",
+    "DriverError",
+    "EsdError",
+    "EventError",
+    "MigrationError",
+    "NetworkError",
+    "NotFound",
+    "OperatorError",
+    "OperatorProtocolError",
+    "PermanentError",
+    "RateLimited",
+    "ServerError",
+    "StatechartError",
+    "StatechartInvalid",
+    "StoreError",
+    "TransientError",
+    "TransitionNotAllowed",
+    "UnknownCommand",
+]
+
+
+class EsdError(Exception):
+    """esd failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or type(self).__name__).strip()
+        super().__init__(self.message)
+
+
+class ConfigError(EsdError):
+    """The configuration is invalid."""
+
+    def __init__(self, problems: list[ConfigProblem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [ConfigProblem(file="", key="", message=problems)]
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ConfigProblem:
+    """One thing wrong with the config: where (file, dotted key path) and what was expected."""
+
+    __slots__ = ("file", "key", "message")
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        self.file = file
+        self.key = key
+        self.message = message
+
+    def __str__(self) -> str:
+        where = ":".join(part for part in (self.file, self.key) if part)
+        return f"{where}: {self.message}" if where else self.message
+
+    def __repr__(self) -> str:
+        return f"ConfigProblem({self.file!r}, {self.key!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConfigProblem) and (
+            (self.file, self.key, self.message) == (other.file, other.key, other.message)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.key, self.message))
+
+
+class StoreError(EsdError):
+    """The store cannot be used."""
+
+
+class MigrationError(StoreError):
+    """The store's schema cannot be migrated."""
+
+
+class StatechartError(EsdError):
+    """A statechart problem."""
+
+
+class StatechartInvalid(StatechartError):
+    """A statechart file is malformed."""
+
+
+class TransitionNotAllowed(StatechartError):
+    """The trigger is not allowed from the current state."""
+
+    def __init__(self, chart: str, state: str, trigger: str) -> None:
+        self.chart = chart
+        self.state = state
+        self.trigger = trigger
+        super().__init__(f"chart {chart!r} has no trigger {trigger!r} from state {state!r}")
+
+
+class EventError(EsdError):
+    """An inbox event cannot be processed."""
+
+
+class BadEventPayload(EventError):
+    """An event payload is malformed."""
+
+
+class DriverError(EsdError):
+    """A provider driver failed."""
+
+
+class TransientError(DriverError):
+    """A temporary failure: the same call may succeed later."""
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class NetworkError(TransientError):
+    """The remote system could not be reached (timeout, reset, refused)."""
+
+
+class ServerError(TransientError):
+    """The remote system answered with a server error."""
+
+
+class RateLimited(TransientError):
+    """The remote system asked us to slow down."""
+
+
+class PermanentError(DriverError):
+    """A failure retrying will not fix; an operator must act."""
+
+
+class AuthenticationFailed(PermanentError):
+    """The remote system rejected our credentials."""
+
+
+class NotFound(PermanentError):
+    """The remote system does not have the object asked for."""
+
+
+class BusinessRuleError(PermanentError):
+    """The remote system refused the data (validation, unknown customer, ...)."""
+
+
+class OperatorError(EsdError):
+    """An operator request failed."""
+
+
+class OperatorProtocolError(OperatorError):
+    """The operator socket protocol was broken."""
+
+
+class UnknownCommand(OperatorError):
+    """The daemon does not know this command."""
+
+
+class DaemonNotRunning(OperatorError):
+    """No esd daemon is listening on the operator socket."""

@@ -1,0 +1,311 @@
+"""Structured JSON logs on stdout, with every known secret redacted.
+
+One JSON object per line (journald stores stdout of a systemd service as-is):
+
+    {"timestamp": "2024-05-01T12:00:00.000000Z", "level": "info", "logger": "esd.push",
+     "event": "item.pushed", "order": "P-1001", "job": "J-77"}
+
+Secrets (MIS passwords, API keys) are registered with `REDACTOR` once the config is loaded and
+are then replaced by ``***`` everywhere a log line can carry them: values, keys, nested
+structures and exception tracebacks (redacted in the event dict, the last step before
+rendering), and once more in the rendered line, which catches secrets hidden in the ``repr`` of
+arbitrary objects. Standard-library logging (uvicorn, httpx, aiosqlite) goes through the same
+renderer and the same redaction.
+
+`REDACTOR` is also what error texts and the operator socket use before showing anything to a
+person: ``REDACTOR.redact(str(exc))``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+import re
+import sys
+import threading
+import urllib.parse
+from collections.abc import Iterable
+from typing import Any, Final, TextIO, TypeVar, cast
+
+import structlog
+from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
+
+from daemon.errors import ConfigError
+
+__all__ = [
+    "LEVELS",
+    "REDACTED",
+    "REDACTOR",
+    "Redactor",
+    "configure_logging",
+    "get_logger",
+    "reset_logging",
+]
+
+REDACTED: Final = "***"
+
+#: Accepted values for ``configure_logging(level=...)``, lowest first.
+LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+
+# Third-party libraries log through stdlib logging; below WARNING they are chatty (uvicorn's
+# access log, httpx's request lines) and esd logs the facts that matter itself.
+_THIRD_PARTY_MIN_LEVEL: Final = logging.WARNING
+
+# The first keys of every line, in this order; the others follow as logged.
+_LEADING_KEYS: Final = ("timestamp", "level", "logger", "event")
+
+_DEFAULT_LOGGER_NAME: Final = "esd"
+
+_LEVEL_NUMBERS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+_T = TypeVar("_T")
+
+
+def _escaped_forms(secret: str) -> set[str]:
+    """The spellings under which `secret` can show up in a log line.
+
+    Raw; URL-encoded (query strings, form bodies); as Python's repr writes it inside quotes
+    (an object's repr in a log value); XML-escaped (a SOAP envelope logged by zeep); and each
+    of those as JSON escapes it, because the rendered line is JSON.
+    """
+    base = {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote(secret),
+        urllib.parse.quote_plus(secret),
+        repr(secret)[1:-1],
+        html.escape(secret, quote=True),
+        html.escape(secret, quote=False),
+    }
+    forms = set(base)
+    for form in base:
+        forms.add(json.dumps(form)[1:-1])
+        forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
+    forms.discard("")
+    return forms
+
+
+class Redactor:
+    """Replaces every known secret by ``***``, in text and in nested structures.
+
+    Every non-empty secret is redacted, however short: a secret of one or two characters
+    will also blank out unrelated text that happens to contain it (over-redaction is the
+    price; leaking a short password is worse). Longer secrets win over shorter ones that they
+    contain, because the alternation tries the longest spelling first.
+
+    Thread-safe: `update` builds the new pattern aside and swaps it in with one assignment.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+        self.update(secrets)
+
+    def update(self, secrets: Iterable[str]) -> None:
+        """Add `secrets` to the set (empty strings are ignored). Secrets are never removed:
+        a rotated password stays redacted, in case an old value is still around in a text."""
+        with self._lock:
+            merged = self._secrets | {s for s in secrets if s}
+            if merged == self._secrets:
+                return
+            forms = set().union(*(_escaped_forms(s) for s in merged))
+            alternation = "|".join(re.escape(f) for f in sorted(forms, key=lambda f: (-len(f), f)))
+            self._pattern = re.compile(alternation)
+            self._secrets = merged
+
+    def __len__(self) -> int:
+        """How many secrets are known (not their spellings)."""
+        return len(self._secrets)
+
+    def __repr__(self) -> str:
+        # Never the secrets themselves: a Redactor may end up in a log line or a traceback.
+        return f"Redactor(<{len(self._secrets)} secrets>)"
+
+    def redact(self, text: str) -> str:
+        """`text` with every occurrence of every secret replaced by ``***``."""
+        pattern = self._pattern
+        if pattern is None:
+            return text
+        return pattern.sub(REDACTED, text)
+
+    def redact_obj(self, obj: _T) -> _T:
+        """A copy of `obj` with every string in it redacted: dict keys and values, list, tuple
+        and set items, recursively. Other objects are returned as they are (the rendered log
+        line is redacted once more, which covers their repr). Without secrets, `obj` itself."""
+        if self._pattern is None:
+            return obj
+        return cast(_T, self._redact_any(obj))
+
+    def _redact_any(self, obj: object) -> object:
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, dict):
+            return {self._redact_any(k): self._redact_any(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self._redact_any(item) for item in obj]
+        if isinstance(obj, tuple):
+            return tuple(self._redact_any(item) for item in obj)
+        if isinstance(obj, set | frozenset):
+            return type(obj)(self._redact_any(item) for item in obj)
+        return obj
+
+
+#: The daemon's one redactor: `daemon.config` feeds it the secrets it loads.
+REDACTOR: Final = Redactor(())
+
+
+class _RedactEventDict:
+    """structlog processor: redact the whole event dict. Runs last before rendering, after
+    format_exc_info has turned exc_info into the ``exception`` text."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        return self._redactor.redact_obj(event_dict)
+
+
+class _JsonLineRenderer:
+    """structlog renderer: one JSON object with the leading keys first, then the rendered line
+    redacted once more (a secret inside some object's repr is only visible here)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._json = structlog.processors.JSONRenderer()
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+        ordered = {key: event_dict.pop(key) for key in _LEADING_KEYS if key in event_dict}
+        ordered.update(event_dict)
+        line = self._json(logger, method_name, ordered)
+        return self._redactor.redact(str(line))
+
+
+class _JsonLineHandler(logging.StreamHandler[TextIO]):
+    """Stdlib handler writing the same JSON lines. Its error path is redacted too: stdlib's
+    default handleError prints the record's message and arguments to stderr as they are."""
+
+    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
+        super().__init__(stream)
+        self._redactor = redactor
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        line = json.dumps(
+            {
+                "level": "error",
+                "logger": "esd.logs",
+                "event": "logging.failed",
+                "source_logger": record.name,
+                "error": repr(exc),
+            }
+        )
+        # If the stream itself is gone there is nobody left to tell.
+        with contextlib.suppress(Exception):
+            self.stream.write(self._redactor.redact(line) + self.terminator)
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    """structlog's WriteLogger with the ``name`` that ``add_logger_name`` reads."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedWriteLoggerFactory:
+    """Logger factory: ``structlog.get_logger(name)`` passes `name` through to here."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedWriteLogger:
+        name = args[0] if args and isinstance(args[0], str) else _DEFAULT_LOGGER_NAME
+        return _NamedWriteLogger(self._file, name)
+
+
+_installed_handler: _JsonLineHandler | None = None
+
+
+def _level_number(level: str) -> int:
+    name = level.strip().lower()
+    if name not in LEVELS:
+        raise ConfigError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
+    return _LEVEL_NUMBERS[name]
+
+
+def configure_logging(
+    level: str = "info",
+    *,
+    stream: TextIO | None = None,
+    redactor: Redactor = REDACTOR,
+) -> None:
+    """Send structlog and stdlib logging, as redacted JSON lines, to `stream` (stdout).
+
+    May be called again (tests do; the daemon does after loading its config): the previous
+    configuration, including the stdlib handler, is replaced. Raises ConfigError for an unknown
+    `level`.
+    """
+    global _installed_handler
+    min_level = _level_number(level)
+    out = stream if stream is not None else sys.stdout
+
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    tail: list[Processor] = [
+        structlog.processors.format_exc_info,
+        _RedactEventDict(redactor),
+        _JsonLineRenderer(redactor),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
+        wrapper_class=structlog.make_filtering_bound_logger(min_level),
+        logger_factory=_NamedWriteLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )
+
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
+    )
+    handler = _JsonLineHandler(out, redactor)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    if _installed_handler is not None:
+        root.removeHandler(_installed_handler)
+    root.addHandler(handler)
+    root.setLevel(max(min_level, _THIRD_PARTY_MIN_LEVEL))
+    _installed_handler = handler
+
+
+def reset_logging() -> None:
+    """Undo `configure_logging`: structlog back to its defaults, our stdlib handler removed.
+    For tests, which must not leave a handler writing into a closed stream."""
+    global _installed_handler
+    structlog.reset_defaults()
+    if _installed_handler is not None:
+        root = logging.getLogger()
+        root.removeHandler(_installed_handler)
+        root.setLevel(logging.WARNING)
+        _installed_handler = None
+
+
+def get_logger(name: str, **initial_values: Any) -> FilteringBoundLogger:
+    """The structlog logger for component `name` (``esd.push``, ``esd.operator``, ...).
+
+    Safe to call at import time: it resolves the configuration when it first logs, so
+    `configure_logging` may run later (or again).
+    """
+    return cast(FilteringBoundLogger, structlog.get_logger(name, **initial_values))

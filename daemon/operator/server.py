@@ -1,0 +1,309 @@
+"""The operator socket server: protocol v1 over a unix socket, one task per connection.
+
+The daemon hands `OperatorServer` a handler that turns a `Request` into a result mapping (and may
+stream progress); this module only moves lines. Every answer leaves through `redact`, so no
+secret the handler lets slip reaches the operator. A client that stops reading stalls only its
+own connection: a send that cannot finish within `send_timeout` drops that client, and a
+command keeps running to its end when its client goes away (a half-done push is worse than an
+unread answer).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, TypeAlias
+
+import anyio
+import anyio.abc
+import structlog
+
+from daemon.errors import EsdError, OperatorError, OperatorProtocolError
+from daemon.operator.protocol import (
+    MAX_LINE_BYTES,
+    DecodedLine,
+    LineDecoder,
+    LineError,
+    Request,
+    RequestId,
+    encode_answer,
+    error_answer,
+    parse_request,
+    progress_answer,
+    request_id_of,
+    result_answer,
+)
+from daemon.operator.transport import SocketChannel, UnixListener, connect_unix
+
+__all__ = ["Handler", "OperatorServer", "Progress"]
+
+Progress: TypeAlias = Callable[[Mapping[str, Any]], Awaitable[None]]
+Handler: TypeAlias = Callable[[Request, Progress], Awaitable[Mapping[str, Any]]]
+
+log = structlog.get_logger(__name__)
+
+INTERNAL_ERROR_MESSAGE: Final = "internal error (see daemon log)"
+# sockaddr_un.sun_path is 108 bytes on Linux, NUL included.
+_MAX_SOCKET_PATH: Final = 107
+_RECEIVE_CHUNK: Final = 65536
+_LIVENESS_TIMEOUT: Final = 5.0
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class _Connection:
+    """One client: sends answers until the client goes away or stalls, then stays quiet."""
+
+    def __init__(
+        self,
+        stream: SocketChannel,
+        number: int,
+        redact: Callable[[Any], Any],
+        max_line: int,
+        send_timeout: float,
+    ) -> None:
+        self.stream = stream
+        self.number = number
+        self.alive = True
+        self._redact = redact
+        self._max_line = max_line
+        self._send_timeout = send_timeout
+
+    def encode(self, answer: Mapping[str, Any]) -> bytes:
+        """Redact and encode; raise if the answer is not JSON data or too long for a line."""
+        line = encode_answer(self._redact(answer))
+        if len(line) - 1 > self._max_line:
+            raise OperatorError(
+                f"answer too large ({len(line) - 1} bytes, limit {self._max_line}): "
+                "ask for less (a smaller limit or a narrower filter)"
+            )
+        return line
+
+    async def send_line(self, line: bytes) -> None:
+        """Send one encoded line; a client that is gone or stalled is dropped, not raised."""
+        if not self.alive:
+            return
+        with anyio.move_on_after(self._send_timeout) as scope:
+            try:
+                await self.stream.send(line)
+            except OSError:
+                self.alive = False
+                log.debug("operator.client_gone", connection=self.number)
+                return
+        if scope.cancelled_caught:
+            # Part of the line may have gone out: the stream cannot carry more answers.
+            self.alive = False
+            log.warning("operator.client_stalled", connection=self.number)
+
+    async def send_final(self, answer: Mapping[str, Any], request_id: RequestId | None) -> None:
+        """Send a final answer; one that cannot be encoded becomes an InternalError answer."""
+        try:
+            line = self.encode(answer)
+        except OperatorError as exc:
+            line = encode_answer(error_answer(request_id, "OperatorError", str(exc)))
+        except Exception:
+            log.exception("operator.answer_unencodable", connection=self.number, id=request_id)
+            # Constant text and the client's own id: nothing here needs redacting.
+            line = encode_answer(error_answer(request_id, "InternalError", INTERNAL_ERROR_MESSAGE))
+        await self.send_line(line)
+
+
+class OperatorServer:
+    """Serves protocol v1 on a unix socket at `path` until cancelled.
+
+    `handler(request, progress)` returns the result mapping, or raises an `EsdError` subclass
+    (answered as `{"type": <class name>, "message": str(exc)}`); any other exception is logged
+    with its traceback and answered as `InternalError`. `progress(mapping)` streams one
+    progress line for the request being answered.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        handler: Handler,
+        *,
+        mode: int = 0o660,
+        redact: Callable[[Any], Any] = _identity,
+        max_connections: int = 64,
+        max_line: int = MAX_LINE_BYTES,
+        send_timeout: float = 30.0,
+        idle_timeout: float | None = 600.0,
+    ) -> None:
+        self.path = Path(path)
+        self._handler = handler
+        self._mode = mode
+        self._redact = redact
+        self._max_connections = max_connections
+        self._max_line = max_line
+        self._send_timeout = send_timeout
+        self._idle_timeout = idle_timeout
+        self._active = 0
+        self._accepted = 0
+        self._bound: tuple[int, int] | None = None
+
+    @property
+    def active_connections(self) -> int:
+        """Connections being served right now."""
+        return self._active
+
+    async def serve(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listen, answer every connection in its own task, remove the socket file on exit."""
+        await self._clear_stale_socket()
+        listener = self._listen()
+        try:
+            with listener:
+                await self._accept_loop(listener, task_status)
+        finally:
+            self._remove_socket()
+
+    async def _accept_loop(
+        self, listener: UnixListener, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        async with anyio.create_task_group() as tg:
+            log.info("operator.listening", path=str(self.path), mode=oct(self._mode))
+            task_status.started()
+            while True:
+                try:
+                    stream = await listener.accept()
+                except OSError as exc:  # EMFILE and friends: wait for descriptors to free
+                    log.error("operator.accept_failed", error=exc.strerror)
+                    await anyio.sleep(0.1)
+                    continue
+                self._accepted += 1
+                tg.start_soon(self._serve_connection, stream, self._accepted)
+
+    # --- socket file -----------------------------------------------------------------------
+
+    async def _clear_stale_socket(self) -> None:
+        path = self.path
+        if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
+            raise OperatorError(
+                f"socket path too long ({len(os.fsencode(path))} bytes, "
+                f"at most {_MAX_SOCKET_PATH}): {path}"
+            )
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            raise OperatorError(f"{path} exists and is not a socket: remove it or move the socket")
+        live = True
+        with anyio.move_on_after(_LIVENESS_TIMEOUT):
+            try:
+                probe = await connect_unix(path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                live = False
+            except OSError as exc:
+                raise OperatorError(f"cannot check socket {path}: {exc.strerror}") from None
+            else:
+                probe.close()
+        if live:
+            raise OperatorError(f"another esd daemon is already listening on {path}")
+        log.info("operator.stale_socket_removed", path=str(path))
+        os.unlink(path)
+
+    def _listen(self) -> UnixListener:
+        try:
+            listener = UnixListener.bind(self.path, mode=self._mode)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if exc.errno == errno.ENOENT:
+                reason = f"directory {self.path.parent} does not exist"
+            raise OperatorError(f"cannot listen on {self.path}: {reason}") from None
+        info = os.lstat(self.path)
+        self._bound = (info.st_dev, info.st_ino)
+        return listener
+
+    def _remove_socket(self) -> None:
+        # Only our own socket: a daemon started since may have bound a new one at this path.
+        if self._bound is None:
+            return
+        try:
+            info = os.lstat(self.path)
+            if (info.st_dev, info.st_ino) == self._bound:
+                os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        self._bound = None
+
+    # --- connections -----------------------------------------------------------------------
+
+    async def _serve_connection(self, stream: SocketChannel, number: int) -> None:
+        conn = _Connection(stream, number, self._redact, self._max_line, self._send_timeout)
+        with stream:
+            if self._active >= self._max_connections:
+                log.warning("operator.too_many_connections", limit=self._max_connections)
+                message = (
+                    f"too many operator connections (limit {self._max_connections}); "
+                    "try again later"
+                )
+                await conn.send_final(error_answer(None, "OperatorError", message), None)
+                return
+            self._active += 1
+            try:
+                await self._converse(conn)
+            finally:
+                self._active -= 1
+
+    async def _converse(self, conn: _Connection) -> None:
+        decoder = LineDecoder(self._max_line)
+        while conn.alive:
+            data: bytes | None = None
+            with anyio.move_on_after(self._idle_timeout):
+                try:
+                    data = await conn.stream.receive(_RECEIVE_CHUNK)
+                except OSError:
+                    return
+            if data == b"":
+                # The client half-closed: answer a last line that had no newline, then stop.
+                for line in decoder.finish():
+                    if not await self._answer(conn, line):
+                        return
+                return
+            if data is None:
+                log.debug("operator.client_idle", connection=conn.number)
+                return
+            for line in decoder.feed(data):
+                if not await self._answer(conn, line):
+                    return
+
+    async def _answer(self, conn: _Connection, line: DecodedLine | LineError) -> bool:
+        """Answer one line; False when the connection must close."""
+        if isinstance(line, LineError):
+            answer = error_answer(None, OperatorProtocolError.__name__, line.message)
+            await conn.send_final(answer, None)
+            return not line.fatal
+        try:
+            request = parse_request(line.value, line.line_no)
+        except OperatorProtocolError as exc:
+            request_id = request_id_of(line.value)
+            answer = error_answer(request_id, OperatorProtocolError.__name__, str(exc))
+            await conn.send_final(answer, request_id)
+            return True
+        await self._run(conn, request)
+        return conn.alive
+
+    async def _run(self, conn: _Connection, request: Request) -> None:
+        async def progress(update: Mapping[str, Any]) -> None:
+            # Encoding errors are the handler's bug: they surface in the handler.
+            line = conn.encode(progress_answer(request.id, update))
+            await conn.send_line(line)
+
+        log.debug("operator.request", connection=conn.number, id=request.id, cmd=request.cmd)
+        try:
+            result = await self._handler(request, progress)
+            answer = result_answer(request.id, result)
+        except EsdError as exc:
+            log.info("operator.request_failed", cmd=request.cmd, error=type(exc).__name__)
+            answer = error_answer(request.id, type(exc).__name__, str(exc))
+        except Exception:
+            log.exception("operator.handler_crashed", cmd=request.cmd, id=request.id)
+            answer = error_answer(request.id, "InternalError", INTERNAL_ERROR_MESSAGE)
+        await conn.send_final(answer, request.id)

@@ -1,0 +1,221 @@
+"""The contract every MIS driver implements (Pace over SOAP, Tharstern over REST, PressWise, ...).
+
+A driver is the I/O half of one provider: the daemon hands it the ready items of one order and
+gets back external ids, or a classified error. The spine owns retries, timers and state; the
+driver owns the conversation with the MIS and makes each create idempotent:
+
+- `push_order` resumes from `journal`: every completed step (customer, job, parts, ...) is
+  recorded there by `journal.record` before the next one starts, so a retry after a crash or a
+  network error starts at the step that failed. Before creating the top-level object a driver
+  looks for one it already made, by `reference` (deterministic per account and order).
+- `find_pushed` is the reconciliation at start-up for orders found in `pushing`: what does the
+  MIS already hold for this order? Nothing yet → the spine re-pushes.
+- Errors: raise `TransientError` (network, 5xx, 429 with retry_after) or `PermanentError`
+  (business rules, bad credentials) from `daemon.errors`; anything else is a driver bug and is
+  treated as permanent with the traceback kept.
+
+Capabilities are declared, not probed, so the operator and the spine know what to schedule:
+PressWise has no status feed (manual sync only), Tharstern pushes status by webhook, Pace is
+polled; Tharstern and PressWise supply products, Pace does not; Tharstern prices live.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping, Sequence
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from daemon.orders.model import Order, OrderItem
+
+__all__ = [
+    "Capabilities",
+    "CategoryRecord",
+    "ConnectionReport",
+    "Driver",
+    "ImportKind",
+    "ItemRef",
+    "PriceRecord",
+    "ProductRecord",
+    "PushJournal",
+    "PushResult",
+    "StatusMode",
+    "StatusReport",
+    "StockRecord",
+    "push_reference",
+]
+
+
+class StatusMode(StrEnum):
+    """How job status and tracking come back from the MIS."""
+
+    WEBHOOK = "webhook"  # the MIS calls us (Tharstern subscriptions)
+    POLL = "poll"  # we ask on a schedule (Pace)
+    MANUAL = "manual"  # only when the operator asks (PressWise)
+
+
+class ImportKind(StrEnum):
+    """What an import batch brings from the MIS into the storefront."""
+
+    PRODUCTS = "products"
+    CATEGORIES = "categories"
+    PRICES = "prices"
+    STOCK = "stock"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can do; the spine schedules only what is declared here."""
+
+    status: StatusMode
+    imports: frozenset[ImportKind] = frozenset()
+    live_pricing: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ItemRef:
+    """One storefront item as the MIS knows it after a push."""
+
+    item_seq: int
+    external_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PushResult:
+    """The MIS objects created (or found) for the pushed items of one order."""
+
+    order_external_id: str
+    items: tuple[ItemRef, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatusReport:
+    """MIS status of one pushed item, with tracking numbers when shipped."""
+
+    item_seq: int
+    status: str
+    tracking: tuple[str, ...] = ()
+    shipped_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConnectionReport:
+    """The answer to "test the connection"."""
+
+    ok: bool
+    detail: str
+    server_version: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProductRecord:
+    """One MIS product as the storefront import needs it."""
+
+    sku: str
+    name: str
+    price: Decimal | None = None
+    stock: int | None = None
+    category_ids: tuple[str, ...] = ()
+    attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CategoryRecord:
+    """One MIS product category."""
+
+    category_id: str
+    name: str
+    parent_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PriceRecord:
+    """A price for a SKU at a quantity break."""
+
+    sku: str
+    quantity: int
+    price: Decimal
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StockRecord:
+    """On-hand stock for a SKU."""
+
+    sku: str
+    on_hand: int
+
+
+class PushJournal(Protocol):
+    """Per-order record of completed push steps, kept by the spine across crashes."""
+
+    def get(self, step: str) -> Mapping[str, Any] | None:
+        """Return what `step` produced last time, or None if it never completed."""
+        ...
+
+    async def record(self, step: str, result: Mapping[str, Any]) -> None:
+        """Durably record that `step` completed with `result` (JSON-ready)."""
+        ...
+
+
+def push_reference(account: str, site: str, order_number: str) -> str:
+    """The deterministic reference a driver writes into the MIS to find its own creates."""
+    return f"esd:{account}:{site}:{order_number}"
+
+
+class Driver(abc.ABC):
+    """One configured service account's connection to its MIS."""
+
+    provider: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(
+        self, account: str, settings: Mapping[str, Any], credentials: Mapping[str, str]
+    ) -> None:
+        self.account = account
+        self.settings = settings
+        # Kept apart from `settings` so nothing that logs or shows settings can leak a secret.
+        self.credentials = credentials
+
+    @abc.abstractmethod
+    async def test_connection(self) -> ConnectionReport:
+        """Check credentials and reachability without changing anything."""
+
+    @abc.abstractmethod
+    async def push_order(
+        self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+    ) -> PushResult:
+        """Create the order's ready `items` in the MIS, resuming from `journal`."""
+
+    @abc.abstractmethod
+    async def find_pushed(
+        self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+    ) -> PushResult | None:
+        """Return what the MIS already holds for this order, or None if nothing complete."""
+
+    async def fetch_status(
+        self, order: Order, pushed: Sequence[ItemRef], order_external_id: str
+    ) -> Sequence[StatusReport]:
+        """Return current MIS status and tracking for pushed items (POLL and MANUAL modes)."""
+        raise NotImplementedError(f"{self.provider} does not report status")
+
+    def fetch_products(self) -> AsyncIterator[Sequence[ProductRecord]]:
+        """Yield pages of products (if `ImportKind.PRODUCTS` is declared)."""
+        raise NotImplementedError(f"{self.provider} does not supply products")
+
+    def fetch_categories(self) -> AsyncIterator[Sequence[CategoryRecord]]:
+        """Yield pages of categories (if `ImportKind.CATEGORIES` is declared)."""
+        raise NotImplementedError(f"{self.provider} does not supply categories")
+
+    def fetch_prices(self) -> AsyncIterator[Sequence[PriceRecord]]:
+        """Yield pages of prices (if `ImportKind.PRICES` is declared)."""
+        raise NotImplementedError(f"{self.provider} does not supply prices")
+
+    def fetch_stock(self) -> AsyncIterator[Sequence[StockRecord]]:
+        """Yield pages of stock levels (if `ImportKind.STOCK` is declared)."""
+        raise NotImplementedError(f"{self.provider} does not supply stock")
+
+    async def aclose(self) -> None:  # noqa: B027 (a no-op default, not abstract)
+        """Release connections."""

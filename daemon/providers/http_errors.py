@@ -1,0 +1,144 @@
+"""Classify HTTP answers and transport failures into esd's `DriverError` hierarchy.
+
+Every HTTP-based client (the reference MIS, Tharstern, PressWise, the Pressero storefront) calls
+`error_for_response` on each answer and wraps each request in `transport_errors`, so the spine
+sees one vocabulary: transient (retry later, maybe after `retry_after`) or permanent (an operator
+must act). Messages name what was being done and the HTTP status; they never quote request
+headers, URLs with credentials, or request bodies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email.utils
+import json
+import math
+from collections.abc import Iterator
+
+import httpx
+
+from daemon.errors import (
+    AuthenticationFailed,
+    BusinessRuleError,
+    DriverError,
+    NetworkError,
+    NotFound,
+    PermanentError,
+    RateLimited,
+    ServerError,
+)
+
+__all__ = ["MAX_SERVER_MESSAGE", "error_for_response", "parse_retry_after", "transport_errors"]
+
+#: how much of a server's error message is kept in an exception text
+MAX_SERVER_MESSAGE = 500
+
+# Failures of the connection itself: the request may or may not have reached the server.
+_TRANSPORT_FAILURES = (
+    httpx.TimeoutException,  # connect/read/write/pool timeouts
+    httpx.NetworkError,  # ConnectError, ReadError, WriteError, CloseError
+    httpx.RemoteProtocolError,  # the server closed the connection without a (valid) answer
+)
+
+
+def error_for_response(response: httpx.Response, *, what: str) -> DriverError | None:
+    """Return the error an HTTP answer means, or None for a 2xx success.
+
+    `what` says what was being done ("create job for order 1001"); it starts the message.
+    """
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    head = f"{what}: HTTP {status}"
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        hint = f", retry after {retry_after:g}s" if retry_after is not None else ""
+        return RateLimited(f"{head}: rate limited{hint}", retry_after=retry_after)
+    if status >= 500:
+        return ServerError(_with_server_message(f"{head}: server error", response))
+    if status in (401, 403):
+        # The body is not quoted: some servers echo the login back.
+        return AuthenticationFailed(f"{head}: credentials rejected (check login and password)")
+    if status == 404:
+        return NotFound(_with_server_message(f"{head}: not found", response))
+    if 400 <= status < 500:
+        return BusinessRuleError(_with_server_message(f"{head}: refused", response))
+    # 1xx that leaked through or a 3xx the client did not follow: a wrong base URL, usually.
+    return PermanentError(f"{head}: unexpected answer (check the configured URL)")
+
+
+@contextlib.contextmanager
+def transport_errors(what: str) -> Iterator[None]:
+    """Turn httpx connection failures inside the block into `daemon.errors.NetworkError`."""
+    try:
+        yield
+    except _TRANSPORT_FAILURES as exc:
+        # httpx texts ("timed out", "[Errno 111] Connection refused") carry no URL or header.
+        detail = str(exc) or "no detail"
+        raise NetworkError(f"{what}: {type(exc).__name__}: {detail}") from exc
+
+
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None.
+
+    A date in the past gives 0; a missing or unreadable value gives None.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds) or seconds < 0:
+            return None
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may lack the zone
+        when = when.replace(tzinfo=dt.UTC)
+    current = now if now is not None else dt.datetime.now(dt.UTC)
+    if current.tzinfo is None:
+        current = current.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def _with_server_message(head: str, response: httpx.Response) -> str:
+    message = _server_message(response)
+    return f"{head}: {message}" if message else head
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The server's own explanation: JSON `error`/`message`, else the body text; truncated."""
+    try:
+        text = response.text
+    except (UnicodeDecodeError, LookupError, httpx.ResponseNotRead):
+        return ""
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        message = text
+    else:
+        message = text
+        if isinstance(body, dict):
+            for key in ("error", "message"):
+                found = body.get(key)
+                if isinstance(found, str) and found.strip():
+                    message = found.strip()
+                    break
+                if isinstance(found, dict) and isinstance(found.get("message"), str):
+                    message = found["message"].strip()
+                    break
+    message = " ".join(message.split())  # one line in logs
+    if len(message) > MAX_SERVER_MESSAGE:
+        message = message[: MAX_SERVER_MESSAGE - 1] + "…"
+    return message

@@ -1,0 +1,14 @@
+"""The `reference` provider: a minimal JSON-over-HTTP MIS, and the template for every provider.
+
+Each provider is one folder with the same few modules, each with one job:
+
+- `client.py`  thin async I/O: one method per MIS endpoint, errors classified through
+  `daemon.providers.http_errors` (or the SOAP equivalent);
+- `mapping.py` pure translation between `daemon.orders.model` and the MIS's wire format,
+  tested without sockets;
+- `driver.py`  the `daemon.providers.contract.Driver` subclass that composes the two and makes
+  every create idempotent through the push journal; it exports `driver_class` and
+  `settings_problems` for `daemon.providers.registry`;
+- `sandbox.py` a fake of the MIS that serves real HTTP on loopback, with fault injection, for
+  the tests and the demo.
+"""

@@ -1,0 +1,227 @@
+"""The reference MIS driver: pushes orders as jobs with one line per item, exactly once.
+
+Neither create in the reference API is idempotent, so every create is guarded twice: the
+journal says which steps finished, and before creating the driver looks for what an earlier
+attempt may have created without hearing the answer (the job by its reference, a line by its
+`line_key`). A retry, or a restart after a crash at any point, therefore never makes a second job
+or a second line.
+
+Steps recorded in the journal: `job` → `{"job_id": ...}`, then `line:<seq>` → `{"line_id": ...}`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from daemon.errors import ConfigError, ConfigProblem, DriverError, NotFound, PermanentError
+from daemon.orders.model import Order, OrderItem
+from daemon.providers.contract import (
+    Capabilities,
+    ConnectionReport,
+    Driver,
+    ImportKind,
+    ItemRef,
+    ProductRecord,
+    PushJournal,
+    PushResult,
+    StatusMode,
+    StatusReport,
+)
+from daemon.providers.reference.client import DEFAULT_TIMEOUT, ReferenceClient
+from daemon.providers.reference.mapping import (
+    Job,
+    job_request,
+    line_key,
+    line_request,
+    product_record,
+    status_report,
+)
+
+__all__ = [
+    "PRODUCT_PAGE_SIZE",
+    "ReferenceDriver",
+    "credentials_problems",
+    "driver_class",
+    "settings_problems",
+]
+
+#: products asked for per page during an import
+PRODUCT_PAGE_SIZE = 10
+
+_SETTINGS = ("customer", "timeout_seconds")
+_CREDENTIALS = ("url", "login", "password")
+
+log = structlog.get_logger(__name__)
+
+
+def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Everything wrong with an account's `reference` settings, as (key, message) pairs."""
+    if not isinstance(settings, Mapping):
+        return [("", f"expected a table of settings, got {type(settings).__name__}")]
+    problems: list[tuple[str, str]] = []
+    customer = settings.get("customer")
+    if customer is None:
+        problems.append(("customer", "required: the MIS customer id that orders are booked to"))
+    elif not isinstance(customer, str) or not customer.strip():
+        problems.append(("customer", "must be a non-empty string"))
+    if "timeout_seconds" in settings:
+        timeout = settings["timeout_seconds"]
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            problems.append(("timeout_seconds", "must be a number of seconds greater than 0"))
+    known = ", ".join(_SETTINGS)
+    for key in sorted(str(k) for k in settings if k not in _SETTINGS):
+        problems.append((key, f"unknown setting (known: {known})"))
+    return problems
+
+
+def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+    """What is missing from the account's credentials; values are never quoted."""
+    problems: list[tuple[str, str]] = []
+    for key in _CREDENTIALS:
+        value = credentials.get(key)
+        if not isinstance(value, str) or not value:
+            problems.append((key, "required: a non-empty string"))
+    url = credentials.get("url")
+    if isinstance(url, str) and url and not url.startswith(("http://", "https://")):
+        problems.append(("url", "must start with http:// or https://"))
+    return problems
+
+
+class ReferenceDriver(Driver):
+    """One account's connection to a reference MIS."""
+
+    provider = "reference"
+    capabilities = Capabilities(status=StatusMode.POLL, imports=frozenset({ImportKind.PRODUCTS}))
+
+    def __init__(
+        self, account: str, settings: Mapping[str, Any], credentials: Mapping[str, str]
+    ) -> None:
+        super().__init__(account, settings, credentials)
+        problems = [
+            ConfigProblem("", f"settings.{key}" if key else "settings", message)
+            for key, message in settings_problems(settings)
+        ] + [
+            ConfigProblem("", f"credentials.{key}", message)
+            for key, message in credentials_problems(credentials)
+        ]
+        if problems:
+            raise ConfigError(problems)
+        self._client = ReferenceClient(
+            credentials["url"],
+            credentials["login"],
+            credentials["password"],
+            timeout=float(settings.get("timeout_seconds", DEFAULT_TIMEOUT)),
+        )
+
+    async def test_connection(self) -> ConnectionReport:
+        try:
+            product, version = await self._client.ping()
+        except DriverError as exc:
+            return ConnectionReport(ok=False, detail=exc.message)
+        return ConnectionReport(
+            ok=True, detail=f"{product} {version} answers", server_version=version
+        )
+
+    async def push_order(
+        self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+    ) -> PushResult:
+        job_id = await self._ensure_job(order, journal, reference)
+        job: Job | None = None  # read once, only if some line step is not journaled yet
+        refs: list[ItemRef] = []
+        for item in items:
+            step = f"line:{item.seq}"
+            done = journal.get(step)
+            if done is not None:
+                refs.append(ItemRef(item.seq, _journaled_id(done, "line_id", step)))
+                continue
+            if job is None:
+                job = await self._client.get_job(job_id)
+            existing = job.line_by_key(line_key(item.seq))
+            if existing is not None:
+                line_id = existing.line_id
+                log.info("reference.line.found", account=self.account, job=job_id, line=line_id)
+            else:
+                line_id = await self._client.add_line(job_id, line_request(item))
+                log.info("reference.line.created", account=self.account, job=job_id, line=line_id)
+            await journal.record(step, {"line_id": line_id})
+            refs.append(ItemRef(item.seq, line_id))
+        return PushResult(order_external_id=job_id, items=tuple(refs))
+
+    async def find_pushed(
+        self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+    ) -> PushResult | None:
+        jobs = await self._client.find_jobs(reference)
+        if not jobs:
+            return None
+        job = jobs[0]
+        refs: list[ItemRef] = []
+        for item in items:
+            line = job.line_by_key(line_key(item.seq))
+            if line is None:
+                return None
+            refs.append(ItemRef(item.seq, line.line_id))
+        return PushResult(order_external_id=job.job_id, items=tuple(refs))
+
+    async def fetch_status(
+        self, order: Order, pushed: Sequence[ItemRef], order_external_id: str
+    ) -> Sequence[StatusReport]:
+        job = await self._client.get_job(order_external_id)
+        reports: list[StatusReport] = []
+        for ref in pushed:
+            line = job.line_by_id(ref.external_id)
+            if line is None:
+                raise NotFound(
+                    f"status of order {order.order_number}: job {job.job_id} "
+                    f"has no line {ref.external_id} (item {ref.item_seq})"
+                )
+            reports.append(status_report(ref.item_seq, line))
+        return reports
+
+    async def fetch_products(self) -> AsyncIterator[Sequence[ProductRecord]]:
+        page = 1
+        while True:
+            batch = await self._client.products(page, PRODUCT_PAGE_SIZE)
+            if not batch.items:
+                return
+            yield [product_record(product) for product in batch.items]
+            if page * PRODUCT_PAGE_SIZE >= batch.total:
+                return
+            page += 1
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _ensure_job(self, order: Order, journal: PushJournal, reference: str) -> str:
+        done = journal.get("job")
+        if done is not None:
+            return _journaled_id(done, "job_id", "job")
+        found = await self._client.find_jobs(reference)
+        if found:
+            # An earlier attempt created it but never heard back; the oldest one is ours.
+            job_id = found[0].job_id
+            log.info("reference.job.found", account=self.account, reference=reference, job=job_id)
+        else:
+            request = job_request(order, reference, self.settings)
+            job_id = await self._client.create_job(request)
+            log.info("reference.job.created", account=self.account, reference=reference, job=job_id)
+        await journal.record("job", {"job_id": job_id})
+        return job_id
+
+
+def _journaled_id(done: Mapping[str, Any], key: str, step: str) -> str:
+    value = done.get(key)
+    if not isinstance(value, str) or not value:
+        raise PermanentError(f"push journal step {step!r} has no {key!r}")
+    return value
+
+
+driver_class = ReferenceDriver

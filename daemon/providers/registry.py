@@ -1,0 +1,42 @@
+"""Which providers exist, and how to load one's driver class without importing the others.
+
+Adding a provider is adding a folder beside `reference/` and one line in `PROVIDERS`.
+Each provider's `driver` module defines `driver_class` (a `Driver` subclass) and
+`settings_problems(settings) -> list[tuple[str, str]]` (key path inside `settings`, message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import import_module
+from types import ModuleType
+from typing import Any, cast
+
+from daemon.providers.contract import Driver
+
+__all__ = ["PROVIDERS", "driver_class", "settings_problems"]
+
+#: provider name -> module that holds its driver
+PROVIDERS: dict[str, str] = {
+    "reference": "daemon.providers.reference.driver",
+}
+
+
+def _module(provider: str) -> ModuleType:
+    try:
+        path = PROVIDERS[provider]
+    except KeyError:
+        known = ", ".join(sorted(PROVIDERS))
+        raise LookupError(f"unknown provider {provider!r} (known: {known})") from None
+    return import_module(path)
+
+
+def driver_class(provider: str) -> type[Driver]:
+    """Return the driver class of `provider`."""
+    return cast(type[Driver], _module(provider).driver_class)
+
+
+def settings_problems(provider: str, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Validate an account's provider settings; each problem is (key path, message)."""
+    check = _module(provider).settings_problems
+    return cast(list[tuple[str, str]], check(settings))

@@ -1,0 +1,75 @@
+"""The per-(order, account) push journal a driver resumes from (see providers.contract).
+
+Each completed step is committed on its own the moment the driver records it: a crash after
+that point never repeats the step, and a crash before it leaves the driver to look the object
+up in the MIS by its deterministic reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from daemon.store.database import Database, Txn
+
+__all__ = ["StoreJournal", "clear_journal"]
+
+
+class StoreJournal:
+    """A `PushJournal` backed by the `push_journal` table."""
+
+    def __init__(
+        self,
+        db: Database,
+        site: str,
+        order_number: str,
+        account: str,
+        steps: Mapping[str, Mapping[str, Any]],
+        clock: Any,
+    ) -> None:
+        self._db = db
+        self._key = (site, order_number, account)
+        self._steps = dict(steps)
+        self._clock = clock
+
+    @classmethod
+    async def load(
+        cls, db: Database, site: str, order_number: str, account: str, clock: Any
+    ) -> StoreJournal:
+        """Read the steps recorded so far."""
+        async with db.reading() as txn:
+            rows = await txn.fetchall(
+                "SELECT step, result FROM push_journal"
+                " WHERE site = ? AND order_number = ? AND account = ?",
+                (site, order_number, account),
+            )
+        return cls(db, site, order_number, account, {r[0]: json.loads(r[1]) for r in rows}, clock)
+
+    @property
+    def steps(self) -> dict[str, Mapping[str, Any]]:
+        """Every recorded step and its result."""
+        return dict(self._steps)
+
+    def get(self, step: str) -> Mapping[str, Any] | None:
+        """Return what `step` produced last time, or None if it never completed."""
+        return self._steps.get(step)
+
+    async def record(self, step: str, result: Mapping[str, Any]) -> None:
+        """Durably record that `step` completed with `result`."""
+        async with self._db.transaction() as txn:
+            await txn.execute(
+                "INSERT INTO push_journal (site, order_number, account, step, result, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET result = excluded.result,"
+                " recorded_at = excluded.recorded_at",
+                (*self._key, step, json.dumps(dict(result), sort_keys=True), self._clock.now()),
+            )
+        self._steps[step] = dict(result)
+
+
+async def clear_journal(txn: Txn, site: str, order_number: str, account: str) -> None:
+    """Forget the steps of one (order, account) (used when the operator re-pushes from zero)."""
+    await txn.execute(
+        "DELETE FROM push_journal WHERE site = ? AND order_number = ? AND account = ?",
+        (site, order_number, account),
+    )

@@ -1,0 +1,67 @@
+"""Durable timers: retry backoff, scheduled status polls and imports.
+
+A timer is a row (kind, subject, due_at). Setting one for the same (kind, subject) moves it.
+After a restart, overdue timers fire at once and the rest at their time, because the timer
+loop (daemon.engine.timer_loop) only ever reads this table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from daemon.store.database import Txn
+
+__all__ = ["Timer", "cancel_timer", "due_timers", "next_timer", "set_timer"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Timer:
+    """One durable timer."""
+
+    id: int
+    kind: str
+    subject: str
+    due_at: float
+    payload: dict[str, Any]
+
+
+def _timer(row: Any) -> Timer:
+    return Timer(row["id"], row["kind"], row["subject"], row["due_at"], json.loads(row["payload"]))
+
+
+async def set_timer(
+    txn: Txn, kind: str, subject: str, due_at: float, payload: Mapping[str, Any] | None = None
+) -> int:
+    """Create the (kind, subject) timer, or move it to `due_at`; return its id."""
+    row = await txn.fetchone(
+        "INSERT INTO timers (kind, subject, due_at, payload) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at,"
+        " payload = excluded.payload RETURNING id",
+        (kind, subject, due_at, json.dumps(dict(payload or {}), sort_keys=True)),
+    )
+    assert row is not None
+    return int(row[0])
+
+
+async def cancel_timer(txn: Txn, kind: str, subject: str) -> bool:
+    """Remove the (kind, subject) timer; False if there was none."""
+    return (
+        await txn.changes("DELETE FROM timers WHERE kind = ? AND subject = ?", (kind, subject)) > 0
+    )
+
+
+async def due_timers(txn: Txn, now: float, limit: int = 256) -> list[Timer]:
+    """Timers whose time has come, oldest first."""
+    rows = await txn.fetchall(
+        "SELECT * FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT ?", (now, limit)
+    )
+    return [_timer(r) for r in rows]
+
+
+async def next_timer(txn: Txn) -> Timer | None:
+    """The timer that fires next."""
+    row = await txn.fetchone("SELECT * FROM timers ORDER BY due_at, id LIMIT 1")
+    return None if row is None else _timer(row)

@@ -1,0 +1,113 @@
+"""Shared test helpers: configs, orders and a manual clock."""
+
+from __future__ import annotations
+
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from daemon.config import Config, parse_config
+from daemon.orders.model import Approval, Order, OrderItem, Payment
+
+RETRY_DEFAULTS = (
+    "initial_seconds = 30\nmax_seconds = 3600\ngive_up_after_seconds = 86400\njitter = 0"
+)
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def make_config(tmp_path: Path, **kwargs: Any) -> Config:
+    """A valid config (see `config_text`)."""
+    return parse_config(config_text(tmp_path, **kwargs), file="test.toml", environ={})
+
+
+def config_text(
+    tmp_path: Path,
+    *,
+    accounts: dict[str, dict[str, Any]] | None = None,
+    site_accounts: list[tuple[str, bool, bool]] | None = None,
+    retry: str = RETRY_DEFAULTS,
+    extra: str = "",
+) -> str:
+    """Config text with one site `shop` activating the given accounts."""
+    accounts = accounts or {"mis": {"url": "http://127.0.0.1:9", "customer": "C100"}}
+    site_accounts = site_accounts or [(name, True, True) for name in accounts]
+    parts = [
+        f"""
+        [daemon]
+        state_dir = "{tmp_path}"
+        socket = "{tmp_path}/esd.sock"
+        log_level = "debug"
+        drain_seconds = 5
+        [retry]
+        {retry}
+        """
+    ]
+    for name, acc in accounts.items():
+        parts.append(
+            f"""
+            [accounts.{name}]
+            provider = "reference"
+            concurrency = {acc.get("concurrency", 4)}
+            rate_per_second = {acc.get("rate", 1000.0)}
+            status_poll_seconds = {acc.get("poll", 300)}
+            [accounts.{name}.credentials]
+            url = "{acc["url"]}"
+            login = "esd"
+            password = "{acc.get("password", "s3cret-pw")}"
+            [accounts.{name}.settings]
+            customer = "{acc.get("customer", "C100")}"
+            """
+        )
+    parts.append('[sites.shop]\nname = "Print Shop"\n')
+    for name, enable, live in site_accounts:
+        parts.append(
+            f"""
+            [[sites.shop.activations]]
+            account = "{name}"
+            enable = {str(enable).lower()}
+            is_live = {str(live).lower()}
+            """
+        )
+    return "\n".join(textwrap.dedent(p) for p in parts) + extra
+
+
+def make_order(
+    number: str = "1001",
+    *,
+    items: int = 2,
+    payment: Payment = Payment.PAID,
+    approvals: list[Approval] | None = None,
+    site: str = "shop",
+    **item_kwargs: Any,
+) -> Order:
+    approvals = approvals or [Approval.APPROVED] * items
+    return Order(
+        site=site,
+        order_number=number,
+        site_name="Print Shop",
+        payment=payment,
+        items=tuple(
+            OrderItem(
+                seq=i + 1,
+                product_name=f"Product {i + 1}",
+                quantity=100 * (i + 1),
+                price=Decimal("10.00"),
+                approval=approvals[i],
+                **item_kwargs,
+            )
+            for i in range(items)
+        ),
+    )

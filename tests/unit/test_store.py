@@ -1,0 +1,116 @@
+"""The SQLite store: WAL, forward-only migrations from empty and from every earlier version."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+
+from daemon.errors import MigrationError
+from daemon.store import inbox
+from daemon.store.database import Database, migrations
+
+
+def schema(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+        ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def test_migrations_are_numbered_without_gaps() -> None:
+    found = migrations()
+    assert [m.version for m in found] == list(range(1, len(found) + 1))
+
+
+def test_from_empty_sets_wal_and_latest_version(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = await Database.open(tmp_path / "a.sqlite3")
+        assert await db.version() == len(migrations())
+        async with db.reading() as txn:
+            assert await txn.scalar("PRAGMA journal_mode") == "wal"
+            assert await txn.scalar("PRAGMA synchronous") == 2  # FULL
+        await db.close()
+
+    anyio.run(main)
+
+
+@pytest.mark.parametrize("start", range(len(migrations()) + 1))
+def test_from_every_earlier_version_reaches_the_same_schema(tmp_path: Path, start: int) -> None:
+    async def main() -> None:
+        fresh = await Database.open(tmp_path / "fresh.sqlite3")
+        await fresh.close()
+        old = await Database.open(tmp_path / "old.sqlite3", migrate=False)
+        await old.migrate(target=start)
+        assert await old.version() == start
+        applied = await old.migrate()
+        assert applied == list(range(start + 1, len(migrations()) + 1))
+        await old.close()
+
+    anyio.run(main)
+    assert schema(tmp_path / "old.sqlite3") == schema(tmp_path / "fresh.sqlite3")
+
+
+def test_a_store_from_a_newer_esd_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 999")
+
+    async def main() -> None:
+        with pytest.raises(MigrationError, match="newer than this esd"):
+            await Database.open(path)
+
+    anyio.run(main)
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = await Database.open(tmp_path / "a.sqlite3")
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as txn:
+                await inbox.insert_event(txn, inbox.NewEvent("s", "k", "x", {}), 1.0)
+                raise RuntimeError("boom")
+        async with db.reading() as txn:
+            assert await txn.scalar("SELECT COUNT(*) FROM events") == 0
+        await db.close()
+
+    anyio.run(main)
+
+
+def test_group_commit_shares_transactions_and_dedupes(tmp_path: Path) -> None:
+    class Clock:
+        def now(self) -> float:
+            return 1.0
+
+    async def main() -> None:
+        db = await Database.open(tmp_path / "a.sqlite3")
+        committer = inbox.GroupCommitter(db, Clock())
+        commits = 0
+
+        def counted() -> None:
+            nonlocal commits
+            commits += 1
+
+        committer.on_commit.append(counted)
+        results: list[inbox.Stored] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(committer.run)
+
+            async def produce(i: int) -> None:
+                results.append(await committer.store(inbox.NewEvent("s", f"k{i % 50}", "x", {})))
+
+            async with anyio.create_task_group() as producers:
+                for i in range(100):
+                    producers.start_soon(produce, i)
+            tg.cancel_scope.cancel()
+        assert len(results) == 100
+        assert sum(not r.duplicate for r in results) == 50
+        assert commits < 100, "concurrent producers shared commits"
+        async with db.reading() as txn:
+            assert await txn.scalar("SELECT COUNT(*) FROM events") == 50
+        await db.close()
+
+    anyio.run(main)

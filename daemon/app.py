@@ -79,10 +79,6 @@ class Daemon:
             "rejections": {},
         }
 
-    def healthy(self) -> bool:
-        """Watchdog pings stop if the event loop runs but nothing can work any more."""
-        return True
-
 
 async def serve(
     config: Config,
@@ -96,10 +92,10 @@ async def serve(
     notifier = notifier or Notifier.from_environ()
     clock = clock or SystemClock()
     db = await Database.open(config.daemon.database)
+    actors: dict[str, DriverActor] = {}
     try:
         charts = load_charts()
         engine = Engine(db, charts, config, clock)
-        actors: dict[str, DriverActor] = {}
         for name, account in config.accounts.items():
             driver = driver_class(account.provider)(name, account.settings, account.credentials)
             actors[name] = DriverActor(account, driver, engine)
@@ -135,7 +131,8 @@ async def serve(
                 socket=str(config.daemon.socket),
                 database=str(config.daemon.database),
             )
-            tg.start_soon(notifier.run_watchdog)
+            if config.daemon.watchdog:
+                tg.start_soon(notifier.run_watchdog)
             task_status.started(daemon)
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for signum in signals:
@@ -147,6 +144,9 @@ async def serve(
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
+            for actor in actors.values():
+                actor.close()
+                await actor.driver.aclose()
             await db.close()
         log.info("daemon.stopped")
 

@@ -49,6 +49,9 @@ __all__ = [
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/esd/esd.toml")
 
+#: systemd names the files of a credential directory "<id>_<file>"; the unit's id is "esd"
+UNIT_CREDENTIAL_PREFIX = "esd_"
+
 #: credential keys whose values identify rather than authenticate: not redacted
 PUBLIC_CREDENTIAL_KEYS = frozenset({"url", "login", "username", "user"})
 
@@ -497,8 +500,13 @@ class _Reader:
                 f"(give the unit LoadCredential={name}:...)",
             )
             return None
+        # The shipped unit loads the whole /etc/esd/credentials directory with
+        # LoadCredential=esd:/etc/esd/credentials, which systemd names "esd_<file>".
+        path = Path(directory) / name
+        if not path.exists() and (Path(directory) / f"{UNIT_CREDENTIAL_PREFIX}{name}").exists():
+            path = Path(directory) / f"{UNIT_CREDENTIAL_PREFIX}{name}"
         try:
-            data = (Path(directory) / name).read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             self.problem(

@@ -45,7 +45,8 @@ class DaemonProcess:
             "NOTIFY_SOCKET": str(self.notify_path),
             "PYTHONUNBUFFERED": "1",
         }
-        env.pop("WATCHDOG_USEC", None)
+        if "WATCHDOG_USEC" not in self.env:
+            env.pop("WATCHDOG_USEC", None)
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "daemon.cli", "--config", str(self.config), "run"],

@@ -100,6 +100,11 @@ class DriverActor:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    def close(self) -> None:
+        """Close the mailbox (the daemon is stopping)."""
+        self._send.close()
+        self._receive.close()
+
     def stop_accepting(self) -> None:
         """Drain: finish what runs, start nothing new."""
         self._accepting = False
@@ -143,13 +148,12 @@ class DriverActor:
             self.tell(RunImport(batch_id))
 
     async def _emit_batch(self, kind: str, batch_id: int, payload: Mapping[str, Any]) -> Any:
+        return await self._apply(kind, {"batch_id": batch_id, **payload}, None)
+
+    async def _apply(self, kind: str, payload: Mapping[str, Any], subject: str | None) -> Any:
+        """Store and apply one input of this actor's (a claim, a result, a page)."""
         applied = await self.engine.apply(
-            NewEvent(
-                source=f"actor:{self.account.name}",
-                dedupe_key=uuid.uuid4().hex,
-                kind=kind,
-                payload={"batch_id": batch_id, **payload},
-            )
+            NewEvent(f"actor:{self.account.name}", uuid.uuid4().hex, kind, payload, subject)
         )
         return applied.result
 
@@ -202,21 +206,8 @@ class DriverActor:
     async def _emit(
         self, kind: str, site: str, order_number: str, payload: Mapping[str, Any]
     ) -> Any:
-        applied = await self.engine.apply(
-            NewEvent(
-                source=f"actor:{self.account.name}",
-                dedupe_key=uuid.uuid4().hex,
-                kind=kind,
-                payload={
-                    "site": site,
-                    "order": order_number,
-                    "account": self.account.name,
-                    **payload,
-                },
-                subject=order_subject(site, order_number),
-            )
-        )
-        return applied.result
+        order = {"site": site, "order": order_number, "account": self.account.name}
+        return await self._apply(kind, {**order, **payload}, order_subject(site, order_number))
 
     async def _order(self, site: str, order_number: str) -> Order:
         async with self.engine.db.reading() as txn:

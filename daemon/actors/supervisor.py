@@ -57,7 +57,7 @@ async def supervise(
                 backoff = initial_backoff
             health.state = "restarting"
             health.restarts += 1
-            health.last_error = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+            health.last_error = REDACTOR.redact(_describe(exc))
             health.last_crash_at = time.time()
             log.exception(
                 "actor.crashed", actor=health.name, restarts=health.restarts, backoff=backoff
@@ -67,3 +67,10 @@ async def supervise(
         else:
             health.state = "stopped"
             return
+
+
+def _describe(exc: BaseException) -> str:
+    """The crash in one line; a task group's single-error wrapper is looked through."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"

@@ -26,6 +26,7 @@ from daemon.errors import (
 )
 from daemon.orders.model import Order, OrderItem, SiteUser
 from daemon.providers.contract import ItemRef, PushResult, push_reference
+from daemon.providers.in_call_retry import READ_ATTEMPTS
 from daemon.providers.reference.client import ReferenceClient
 from daemon.providers.reference.driver import ReferenceDriver
 from daemon.providers.reference.sandbox import ReferenceSandbox
@@ -322,9 +323,30 @@ async def test_latency_knob_is_honoured(sandbox: ReferenceSandbox) -> None:
     async with driver_for(sandbox, timeout_seconds=0.2) as driver:
         with pytest.raises(NetworkError, match="ReadTimeout"):
             await driver.push_order(ORDER, ORDER.items, MemoryJournal(), REFERENCE)
-    # the request arrived and was held; the client gave up, so nothing was created
-    assert calls(sandbox) == {"GET /api/jobs": 1}
+    # each try arrived and was held; the client gave up, so nothing was created
+    assert calls(sandbox) == {"GET /api/jobs": READ_ATTEMPTS}
     assert jobs(sandbox) == []
+
+
+async def test_a_dropped_read_is_retried_in_the_call(sandbox: ReferenceSandbox) -> None:
+    sandbox.set_faults(
+        fail_next=[
+            {"path_prefix": "/api/jobs", "method": "GET", "kind": "drop"},
+            {"path_prefix": "/api/jobs", "method": "GET", "kind": "503"},
+        ]
+    )
+    async with driver_for(sandbox) as driver:
+        result = await driver.push_order(ORDER, ORDER.items, MemoryJournal(), REFERENCE)
+    assert len(jobs(sandbox)) == 1 and result.order_external_id == jobs(sandbox)[0]["job_id"]
+    assert calls(sandbox)["GET /api/jobs"] == 3
+
+
+async def test_a_create_is_never_retried_in_the_call(sandbox: ReferenceSandbox) -> None:
+    sandbox.set_faults(fail_next=[{"path_prefix": "/api/jobs", "method": "POST", "kind": "503"}])
+    async with driver_for(sandbox) as driver:
+        with pytest.raises(ServerError):
+            await driver.push_order(ORDER, ORDER.items, MemoryJournal(), REFERENCE)
+    assert calls(sandbox)["POST /api/jobs"] == 1
 
 
 async def test_status_with_tracking(sandbox: ReferenceSandbox) -> None:

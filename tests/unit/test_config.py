@@ -922,3 +922,20 @@ def test_any_document_gives_a_config_or_a_config_error(document: dict[str, Any])
         assert exc.problems and all(isinstance(p, ConfigProblem) for p in exc.problems)
     else:
         assert isinstance(config, Config)
+
+
+def test_credential_loaded_from_the_units_credential_directory(tmp_path: Path) -> None:
+    """LoadCredential=esd:/etc/esd/credentials names each file esd_<file> (systemd.exec(5))."""
+    (tmp_path / "esd_pace-password").write_text("dir-loaded\n")
+    text = """
+[accounts.a]
+provider = "reference"
+[accounts.a.credentials]
+url = "http://mis.example:8790"
+login = "sync"
+password = { credential = "pace-password" }
+[accounts.a.settings]
+customer = "C100"
+"""
+    config = parse_config(text, environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert config.accounts["a"].credentials["password"] == "dir-loaded"

@@ -16,6 +16,7 @@ import structlog
 
 from daemon.errors import ServerError
 from daemon.providers.http_errors import error_for_response, transport_errors
+from daemon.providers.in_call_retry import retry_read
 from daemon.providers.reference.mapping import (
     Job,
     JobRequest,
@@ -110,6 +111,21 @@ class ReferenceClient:
         what: str,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
+    ) -> object:
+        if method == "GET":  # idempotent: a blip is retried at once, in the call
+            return await retry_read(
+                lambda: self._once(method, path, what=what, params=params, json=json), what=what
+            )
+        return await self._once(method, path, what=what, params=params, json=json)
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str] | None,
+        json: Mapping[str, Any] | None,
     ) -> object:
         with transport_errors(what):
             response = await self._http.request(method, path, params=params, json=json)

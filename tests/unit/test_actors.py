@@ -1,0 +1,218 @@
+"""Actors: supervision with backoff, driver bugs contained, token bucket (an in-test driver)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from daemon.actors.driver_actor import DriverActor
+from daemon.actors.rate_limit import TokenBucket
+from daemon.actors.supervisor import Health, supervise
+from daemon.engine.engine import Engine
+from daemon.orders.model import Order, OrderItem
+from daemon.providers.contract import (
+    Capabilities,
+    ConnectionReport,
+    Driver,
+    ItemRef,
+    PushJournal,
+    PushResult,
+    StatusMode,
+)
+from daemon.statecharts import load_charts
+from daemon.store import inbox
+from daemon.store.database import Database
+from daemon.store.items import items_of_order
+from tests.helpers import ManualClock, make_config, make_order
+
+
+class ScriptedDriver(Driver):
+    """A driver whose push does what the test says."""
+
+    provider = "scripted"
+    capabilities = Capabilities(status=StatusMode.MANUAL)
+
+    def __init__(self, behaviour: list[Any]) -> None:
+        super().__init__("mis", {}, {})
+        self.behaviour = behaviour
+        self.pushed: list[str] = []
+
+    async def test_connection(self) -> ConnectionReport:
+        return ConnectionReport(True, "ok")
+
+    async def push_order(
+        self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+    ) -> PushResult:
+        step = self.behaviour.pop(0) if self.behaviour else "ok"
+        if isinstance(step, BaseException):
+            raise step
+        self.pushed.append(order.order_number)
+        return PushResult(
+            "J-" + order.order_number, tuple(ItemRef(i.seq, f"L{i.seq}") for i in items)
+        )
+
+    async def find_pushed(
+        self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+    ) -> PushResult | None:
+        return None
+
+
+def test_supervisor_restarts_a_crashing_actor_with_backoff() -> None:
+    calls = 0
+
+    async def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            raise RuntimeError(f"crash {calls}")
+
+    health = Health("mis")
+    anyio.run(lambda: supervise(health, flaky, initial_backoff=0.001, max_backoff=0.002))
+    assert calls == 4
+    assert health.restarts == 3
+    assert health.last_error == "RuntimeError: crash 3"
+    assert health.state == "stopped"
+
+
+def test_supervisor_stops_on_cancel() -> None:
+    health = Health("mis")
+
+    async def main() -> None:
+        with anyio.move_on_after(0.05):
+            await supervise(health, anyio.sleep_forever)
+
+    anyio.run(main)
+    assert health.state == "stopped" and health.restarts == 0
+
+
+async def _engine(tmp_path: Path) -> Engine:
+    db = await Database.open(tmp_path / "esd.sqlite3")
+    return Engine(db, load_charts(), make_config(tmp_path), ManualClock(), rng=random.Random(0))
+
+
+async def _run_actor_until(actor: DriverActor, engine: Engine, done: Any) -> None:
+    engine.dispatch = lambda effects: [
+        actor.tell(__import__("daemon.actors.driver_actor", fromlist=["Wake"]).Wake())
+        for _ in effects.wake
+    ]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(supervise, actor.health, actor.run)
+        with anyio.fail_after(10):
+            while not await done():
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    actor.close()
+
+
+@pytest.mark.parametrize(
+    ("failure", "state", "error"),
+    [
+        (ValueError("bad index"), "failed", "driver bug: ValueError: bad index"),
+        (
+            __import__("daemon.errors", fromlist=["x"]).NetworkError("reset"),
+            "retrying",
+            "NetworkError: reset",
+        ),
+        (
+            __import__("daemon.errors", fromlist=["x"]).BusinessRuleError("no customer"),
+            "failed",
+            "BusinessRuleError: no customer",
+        ),
+    ],
+)
+def test_driver_failures_are_classified_and_the_actor_lives_on(
+    tmp_path: Path, failure: Exception, state: str, error: str
+) -> None:
+    async def main() -> None:
+        engine = await _engine(tmp_path)
+        driver = ScriptedDriver([failure])
+        actor = DriverActor(engine.config.accounts["mis"], driver, engine)
+        for number in ("1", "2"):
+            await engine.committer.store_many(
+                [
+                    inbox.NewEvent(
+                        "storefront:shop",
+                        number,
+                        "order.snapshot",
+                        {"order": make_order(number, items=1).to_json()},
+                    )
+                ]
+            )
+        await engine.process_pending()
+
+        async def settled() -> bool:
+            async with engine.db.reading() as txn:
+                first = await items_of_order(txn, "shop", "1")
+                second = await items_of_order(txn, "shop", "2")
+            return first[0].state == state and second[0].state == "pushed"
+
+        await _run_actor_until(actor, engine, settled)
+        async with engine.db.reading() as txn:
+            item = (await items_of_order(txn, "shop", "1"))[0]
+        assert item.last_error == error
+        assert actor.health.restarts == 0
+        await engine.db.close()
+
+    anyio.run(main)
+
+
+def test_a_crash_in_the_actor_loop_is_restarted_and_work_continues(tmp_path: Path) -> None:
+    async def main() -> None:
+        engine = await _engine(tmp_path)
+        driver = ScriptedDriver([])
+        actor = DriverActor(engine.config.accounts["mis"], driver, engine)
+        original = actor._start_ready
+        crashes = 0
+
+        async def crash_once(tg: Any) -> None:
+            nonlocal crashes
+            if crashes == 0:
+                crashes += 1
+                raise RuntimeError("actor bug")
+            await original(tg)
+
+        actor._start_ready = crash_once  # type: ignore[method-assign]
+        await engine.committer.store_many(
+            [
+                inbox.NewEvent(
+                    "storefront:shop",
+                    "o",
+                    "order.snapshot",
+                    {"order": make_order("7", items=1).to_json()},
+                )
+            ]
+        )
+        await engine.process_pending()
+
+        async def pushed() -> bool:
+            async with engine.db.reading() as txn:
+                return (await items_of_order(txn, "shop", "7"))[0].state == "pushed"
+
+        await _run_actor_until(actor, engine, pushed)
+        assert actor.health.restarts == 1
+        assert actor.health.last_error == "RuntimeError: actor bug"
+        await engine.db.close()
+
+    anyio.run(main)
+
+
+def test_token_bucket_allows_a_burst_then_paces() -> None:
+    async def main() -> tuple[int, bool]:
+        bucket = TokenBucket(rate=0.001, burst=5)  # one token per 1000 s after the burst
+        immediate = 0
+        for _ in range(5):
+            with anyio.move_on_after(5):
+                await bucket.acquire()
+                immediate += 1
+        with anyio.move_on_after(0.05) as scope:
+            await bucket.acquire()
+        return immediate, scope.cancelled_caught
+
+    immediate, blocked = anyio.run(main)
+    assert immediate == 5
+    assert blocked, "the sixth call waits for a refill"

@@ -27,13 +27,16 @@ from daemon.clock import Clock, SystemClock
 from daemon.config import Config, load_config
 from daemon.engine.engine import Engine
 from daemon.engine.handlers import Effects
-from daemon.errors import EsdError
+from daemon.errors import EsdError, ListenerError
+from daemon.intake.server import bind_tcp, serve_asgi
+from daemon.intake.webhook_app import WebhookApp
 from daemon.logs import REDACTOR, configure_logging
 from daemon.operator.commands import OperatorCommands
 from daemon.operator.server import OperatorServer
 from daemon.providers.registry import driver_class
 from daemon.statecharts import load_charts
 from daemon.store.database import Database
+from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor
 from daemon.systemd_notify import Notifier
 
 __all__ = ["Daemon", "run_daemon"]
@@ -49,7 +52,10 @@ class Daemon:
     db: Database
     engine: Engine
     actors: dict[str, DriverActor]
+    storefronts: dict[str, StorefrontActor]
     notifier: Notifier
+    webhooks: WebhookApp | None = None
+    webhook_port: int | None = None
 
     def dispatch(self, effects: Effects) -> None:
         """Route the effects of a commit to the actors' mailboxes."""
@@ -65,6 +71,14 @@ class Daemon:
             actor = self.actors.get(account)
             if actor is not None:
                 actor.tell(RunImport(batch_id))
+        for storefront, site, order, generation in effects.fetch:
+            reader = self.storefronts.get(storefront)
+            if reader is not None:
+                reader.tell(Fetch(site, order, generation))
+        for storefront in effects.storefront_poll:
+            reader = self.storefronts.get(storefront)
+            if reader is not None:
+                reader.tell(PollOrders())
 
     def status_extra(self) -> Mapping[str, Any]:
         return {
@@ -76,7 +90,14 @@ class Daemon:
                 }
                 for name, actor in self.actors.items()
             },
-            "rejections": {},
+            "storefronts": {
+                name: {**reader.health.as_dict(), "queued": reader.queued}
+                for name, reader in self.storefronts.items()
+            },
+            "rejections": dict(self.webhooks.rejections) if self.webhooks else {},
+            "webhooks": {**self.webhooks.stats(), "port": self.webhook_port}
+            if self.webhooks
+            else None,
         }
 
 
@@ -93,13 +114,18 @@ async def serve(
     clock = clock or SystemClock()
     db = await Database.open(config.daemon.database)
     actors: dict[str, DriverActor] = {}
+    storefronts: dict[str, StorefrontActor] = {}
+    sock = None
     try:
         charts = load_charts()
         engine = Engine(db, charts, config, clock)
         for name, account in config.accounts.items():
             driver = driver_class(account.provider)(name, account.settings, account.credentials)
             actors[name] = DriverActor(account, driver, engine)
-        daemon = Daemon(config, db, engine, actors, notifier)
+        for name, storefront in config.storefronts.items():
+            sites = [s for s in config.sites.values() if s.storefront == name]
+            storefronts[name] = StorefrontActor(storefront, sites, engine)
+        daemon = Daemon(config, db, engine, actors, storefronts, notifier)
         engine.dispatch = daemon.dispatch
         commands = OperatorCommands(engine, daemon.status_extra)
         server = OperatorServer(
@@ -108,6 +134,19 @@ async def serve(
             mode=config.daemon.socket_mode,
             redact=REDACTOR.redact_obj,
         )
+        listener = config.listeners.get("webhook")
+        if listener is not None and listener.enabled:
+            # Bound before READY=1: a port in use stops the start with a clear error.
+            try:
+                sock = bind_tcp(listener.address, listener.port)
+            except OSError as exc:
+                raise ListenerError(
+                    f"cannot listen for webhooks on {listener.address}:{listener.port}: "
+                    f"{exc.strerror}"
+                ) from exc
+            daemon.webhooks = WebhookApp(
+                config, engine.ingest, max_body_bytes=listener.max_body_bytes
+            )
         async with anyio.create_task_group() as tg:
             tg.start_soon(engine.committer.run)
             tg.start_soon(engine.run_processor)
@@ -119,9 +158,19 @@ async def serve(
                     async with anyio.create_task_group() as actor_tg:
                         for actor in actors.values():
                             actor_tg.start_soon(supervise, actor.health, actor.run)
+                        for reader in storefronts.values():
+                            actor_tg.start_soon(supervise, reader.health, reader.run)
 
             tg.start_soon(run_actors)
             await tg.start(server.serve)
+            if daemon.webhooks is not None and sock is not None:
+                webhook_port = sock.getsockname()[1]
+                tg.start_soon(serve_asgi, daemon.webhooks, sock)
+                log.info(
+                    "webhooks.listening",
+                    address=listener.address if listener else None,
+                    port=webhook_port,
+                )
             notifier.ready(f"esd {__version__}: {len(actors)} accounts")
             log.info(
                 "daemon.ready",
@@ -147,6 +196,11 @@ async def serve(
             for actor in actors.values():
                 actor.close()
                 await actor.driver.aclose()
+            for reader in storefronts.values():
+                reader.close()
+                await reader.driver.aclose()
+            if sock is not None and sock.fileno() != -1:
+                sock.close()
             await db.close()
         log.info("daemon.stopped")
 

@@ -34,7 +34,9 @@ from daemon.providers import registry
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "HASH_VARIANTS",
     "PUBLIC_CREDENTIAL_KEYS",
+    "STOREFRONT_PROVIDERS",
     "Account",
     "Activation",
     "Config",
@@ -42,6 +44,7 @@ __all__ = [
     "Listener",
     "RetryPolicy",
     "Site",
+    "Storefront",
     "check_config",
     "load_config",
     "parse_config",
@@ -53,7 +56,9 @@ DEFAULT_CONFIG_PATH: Final = Path("/etc/esd/esd.toml")
 UNIT_CREDENTIAL_PREFIX = "esd_"
 
 #: credential keys whose values identify rather than authenticate: not redacted
-PUBLIC_CREDENTIAL_KEYS = frozenset({"url", "login", "username", "user"})
+PUBLIC_CREDENTIAL_KEYS = frozenset(
+    {"url", "login", "username", "user", "subscriber_id", "consumer_id"}
+)
 
 _DEFAULT_STATE_DIR: Final = Path("/var/lib/esd")
 _DEFAULT_SOCKET: Final = Path("/run/esd/esd.sock")
@@ -74,7 +79,7 @@ _HOSTNAME: Final = re.compile(
 _OCTAL_MODE: Final = re.compile(r"0?[0-7]{3}")
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 
-_TOP_KEYS: Final = ("daemon", "retry", "listeners", "accounts", "sites")
+_TOP_KEYS: Final = ("daemon", "retry", "listeners", "storefronts", "accounts", "sites")
 _DAEMON_KEYS: Final = (
     "state_dir",
     "database",
@@ -100,7 +105,26 @@ _ACCOUNT_KEYS: Final = (
     "credentials",
     "settings",
 )
-_SITE_KEYS: Final = ("name", "security_key", "activations")
+_SITE_KEYS: Final = (
+    "name",
+    "storefront",
+    "site_id",
+    "security_key",
+    "hash_variant",
+    "activations",
+)
+_STOREFRONT_KEYS: Final = (
+    "provider",
+    "url",
+    "poll_seconds",
+    "poll_window_seconds",
+    "timeout_seconds",
+    "credentials",
+)
+#: storefront providers esd ships
+STOREFRONT_PROVIDERS: Final = ("pressero",)
+#: how a site's webhook MessageHash is computed (the exact form is not public: pressero.md §2)
+HASH_VARIANTS: Final = ("key+body/hex", "body+key/hex", "key+body/base64", "body+key/base64")
 _ACTIVATION_KEYS: Final = ("account", "enable", "is_live", "settings")
 
 _SECRET_FORMS: Final = "expected a string or {env=...} or {credential=...}"
@@ -175,6 +199,26 @@ class Activation:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Storefront:
+    """One storefront API connection (a Pressero subscriber's admin API)."""
+
+    name: str
+    provider: str
+    url: str
+    poll_seconds: float
+    poll_window_seconds: float
+    timeout_seconds: float
+    credentials: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        keys = ", ".join(sorted(self.credentials))
+        return (
+            f"Storefront(name={self.name!r}, provider={self.provider!r}, url={self.url!r}, "
+            f"credentials=<keys: {keys}>)"
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Site:
     """One storefront site, keyed by the site id/domain its events carry."""
 
@@ -182,6 +226,9 @@ class Site:
     name: str
     security_key: str | None  # a secret
     activations: tuple[Activation, ...]
+    storefront: str | None = None  # the [storefronts.X] it belongs to; None: orders by `esd submit`
+    site_id: str = ""  # the storefront's own id of the site (Pressero SiteId); default: key
+    hash_variant: str = HASH_VARIANTS[0]
 
     def live_accounts(self) -> tuple[str, ...]:
         """Names of the accounts this site pushes to (enabled and live), in file order."""
@@ -190,8 +237,8 @@ class Site:
     def __repr__(self) -> str:
         hidden = "None" if self.security_key is None else "<hidden>"
         return (
-            f"Site(key={self.key!r}, name={self.name!r}, security_key={hidden}, "
-            f"activations={self.activations!r})"
+            f"Site(key={self.key!r}, name={self.name!r}, storefront={self.storefront!r}, "
+            f"security_key={hidden}, activations={self.activations!r})"
         )
 
 
@@ -204,6 +251,7 @@ class Config:
     retry: RetryPolicy
     listeners: Mapping[str, Listener]
     accounts: Mapping[str, Account]
+    storefronts: Mapping[str, Storefront]
     sites: Mapping[str, Site]
 
     def secrets(self) -> frozenset[str]:
@@ -216,6 +264,12 @@ class Config:
             v
             for account in self.accounts.values()
             for k, v in account.credentials.items()
+            if k not in PUBLIC_CREDENTIAL_KEYS
+        ]
+        values += [
+            v
+            for storefront in self.storefronts.values()
+            for k, v in storefront.credentials.items()
             if k not in PUBLIC_CREDENTIAL_KEYS
         ]
         values += [site.security_key for site in self.sites.values() if site.security_key]
@@ -530,9 +584,13 @@ class _Reader:
         listeners = self.listeners(self.table(data, "listeners", ""))
         accounts_table = self.table(data, "accounts", "")
         accounts = self.accounts(accounts_table)
+        storefronts_table = self.table(data, "storefronts", "")
+        storefronts = self.storefronts(storefronts_table)
         # Activations are checked against every account written, even a broken one, so a
         # broken account is reported once, not again by each site that activates it.
-        sites = self.sites(self.table(data, "sites", ""), frozenset(accounts_table))
+        sites = self.sites(
+            self.table(data, "sites", ""), frozenset(accounts_table), frozenset(storefronts_table)
+        )
         if self.problems:
             # Only now is every secret known, including those read after the provider spoke.
             self.scrub_provider_messages()
@@ -543,6 +601,7 @@ class _Reader:
             retry=retry,
             listeners=MappingProxyType(listeners),
             accounts=MappingProxyType(accounts),
+            storefronts=MappingProxyType(storefronts),
             sites=MappingProxyType(sites),
         )
 
@@ -716,7 +775,64 @@ class _Reader:
             for secret in secrets:
                 problem.message = problem.message.replace(secret, "<secret>")
 
-    def sites(self, table: Mapping[str, Any], accounts: frozenset[str]) -> dict[str, Site]:
+    def storefronts(self, table: Mapping[str, Any]) -> dict[str, Storefront]:
+        found: dict[str, Storefront] = {}
+        for name, raw in table.items():
+            at = _join("storefronts", name)
+            if not _ACCOUNT_NAME.fullmatch(name):
+                self.problem(
+                    at,
+                    'expected a storefront name of up to 64 letters, digits, "-" and "_" '
+                    f"(starting with a letter or digit), got {_show(name)}",
+                )
+            if not isinstance(raw, dict):
+                self.problem(at, f"expected a table, got {_show(raw)}")
+                continue
+            self.known_keys(raw, at, _STOREFRONT_KEYS)
+            provider = self.string(raw, "provider", at)
+            if provider is not None and provider not in STOREFRONT_PROVIDERS:
+                self.problem(
+                    _join(at, "provider"),
+                    f"unknown storefront provider {_show(provider)}; known: "
+                    + ", ".join(STOREFRONT_PROVIDERS),
+                )
+                provider = None
+            url = self.string(raw, "url", at)
+            if url is not None and not url.startswith(("http://", "https://")):
+                self.problem(_join(at, "url"), f"expected an http(s) URL, got {_show(url)}")
+            poll = self.number(raw, "poll_seconds", at, default=300.0, at_least=10)
+            window = self.number(raw, "poll_window_seconds", at, default=86400.0, at_least=60)
+            if window is not None and poll is not None and window <= poll:
+                self.problem(
+                    _join(at, "poll_window_seconds"),
+                    f"expected more than poll_seconds ({poll:g}) so that polls overlap",
+                )
+            timeout = self.number(raw, "timeout_seconds", at, default=20.0, above=0)
+            credentials: dict[str, str] = {}
+            credentials_at = _join(at, "credentials")
+            for key, value in self.table(raw, "credentials", at).items():
+                resolved = self.secret(value, _join(credentials_at, key))
+                if resolved is not None:
+                    credentials[key] = resolved
+            for needed in ("username", "password"):
+                if needed not in self.table(raw, "credentials", at):
+                    self.problem(_join(credentials_at, needed), "required for the storefront API")
+            if provider is None or url is None:
+                continue
+            found[name] = Storefront(
+                name=name,
+                provider=provider,
+                url=url.rstrip("/"),
+                poll_seconds=poll,
+                poll_window_seconds=window,
+                timeout_seconds=timeout,
+                credentials=MappingProxyType(credentials),
+            )
+        return found
+
+    def sites(
+        self, table: Mapping[str, Any], accounts: frozenset[str], storefronts: frozenset[str]
+    ) -> dict[str, Site]:
         sites: dict[str, Site] = {}
         for key, raw in table.items():
             at = _join("sites", key)
@@ -729,12 +845,30 @@ class _Reader:
             if not isinstance(raw, dict):
                 self.problem(at, f"expected a table, got {_show(raw)}")
                 continue
-            sites[key] = self.site(key, raw, at, accounts)
+            sites[key] = self.site(key, raw, at, accounts, storefronts)
         return sites
 
-    def site(self, key: str, table: Mapping[str, Any], at: str, accounts: frozenset[str]) -> Site:
+    def site(
+        self,
+        key: str,
+        table: Mapping[str, Any],
+        at: str,
+        accounts: frozenset[str],
+        storefronts: frozenset[str],
+    ) -> Site:
         self.known_keys(table, at, _SITE_KEYS)
         name = self.string(table, "name", at, default=key) or key
+        storefront = self.string(table, "storefront", at) if "storefront" in table else None
+        if storefront is not None and storefront not in storefronts:
+            known = ", ".join(sorted(storefronts)) or "none configured"
+            self.problem(
+                _join(at, "storefront"),
+                f"unknown storefront {_show(storefront)}; expected one of: {known}",
+            )
+        site_id = self.string(table, "site_id", at, default=key) or key
+        hash_variant = self.string(
+            table, "hash_variant", at, default=HASH_VARIANTS[0], choices=HASH_VARIANTS
+        )
         security_key = None
         if "security_key" in table:
             security_key = self.secret(table["security_key"], _join(at, "security_key"))
@@ -772,7 +906,15 @@ class _Reader:
             else:
                 first_index[activation.account] = index
             activations.append(activation)
-        return Site(key=key, name=name, security_key=security_key, activations=tuple(activations))
+        return Site(
+            key=key,
+            name=name,
+            security_key=security_key,
+            activations=tuple(activations),
+            storefront=storefront,
+            site_id=site_id,
+            hash_variant=hash_variant or HASH_VARIANTS[0],
+        )
 
     def activation(self, table: Mapping[str, Any], at: str) -> Activation | None:
         self.known_keys(table, at, _ACTIVATION_KEYS)

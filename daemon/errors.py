@@ -2,6 +2,7 @@
 
     EsdError
     ├── ConfigError                 bad config file: names file, key path, what was expected
+    ├── ListenerError               a listening socket (webhooks) cannot be opened
     ├── StoreError                  the SQLite store cannot be opened or used
     │   └── MigrationError          a schema migration failed or the file is from a newer esd
     ├── StatechartError
@@ -37,6 +38,7 @@ __all__ = [
     "DriverError",
     "EsdError",
     "EventError",
+    "ListenerError",
     "MigrationError",
     "NetworkError",
     "NotFound",
@@ -96,6 +98,10 @@ class ConfigProblem:
 
     def __hash__(self) -> int:
         return hash((self.file, self.key, self.message))
+
+
+class ListenerError(EsdError):
+    """A listening socket cannot be opened."""
 
 
 class StoreError(EsdError):

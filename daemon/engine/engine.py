@@ -26,7 +26,8 @@ import structlog
 
 from daemon.clock import Clock
 from daemon.config import Config
-from daemon.engine.handlers import HANDLERS, Context, Effects
+from daemon.engine.handlers import Context, Effects
+from daemon.engine.registry import HANDLERS
 from daemon.errors import EsdError, EventError
 from daemon.logs import REDACTOR
 from daemon.statecharts import Statecharts

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -41,7 +41,7 @@ from daemon.store.database import Txn
 from daemon.store.items import ItemRow, create_item, items_of_order, update_item
 from daemon.store.timers import cancel_timer, set_timer
 
-__all__ = ["HANDLERS", "Context", "Effects", "order_subject", "retry_subject"]
+__all__ = ["Context", "Effects", "Handler", "order_subject", "retry_subject"]
 
 log = structlog.get_logger("esd.engine")
 
@@ -53,16 +53,28 @@ class Effects:
     wake: set[str] = dataclasses.field(default_factory=set)  # accounts with ready items
     poll: set[str] = dataclasses.field(default_factory=set)  # accounts due a status poll
     imports: set[tuple[str, int]] = dataclasses.field(default_factory=set)  # (account, batch)
+    #: (storefront, site, order, generation): orders to read from their storefront
+    fetch: set[tuple[str, str, str, int]] = dataclasses.field(default_factory=set)
+    storefront_poll: set[str] = dataclasses.field(default_factory=set)  # storefronts to poll
     reprocess: bool = False  # the inbox has pending events again
 
     def merge(self, other: Effects) -> None:
         self.wake |= other.wake
         self.poll |= other.poll
         self.imports |= other.imports
+        self.fetch |= other.fetch
+        self.storefront_poll |= other.storefront_poll
         self.reprocess |= other.reprocess
 
     def __bool__(self) -> bool:
-        return bool(self.wake or self.poll or self.imports or self.reprocess)
+        return bool(
+            self.wake
+            or self.poll
+            or self.imports
+            or self.fetch
+            or self.storefront_poll
+            or self.reprocess
+        )
 
 
 @dataclasses.dataclass
@@ -115,9 +127,14 @@ async def _fire_item(ctx: Context, item: ItemRow, trigger: str, reason: str | No
 
 
 async def on_order_snapshot(ctx: Context) -> dict[str, Any]:
-    """Store the order and judge each item against the push rules, per live account."""
+    """An order snapshot in esd's own model (operator submit, tests)."""
     raw_order = ctx.event.payload.get("order")
     order = Order.from_json(raw_order, where=f"event {ctx.event.id}.order")
+    return await on_order_snapshot_of(ctx, order, raw_order)
+
+
+async def on_order_snapshot_of(ctx: Context, order: Order, raw_order: Any) -> dict[str, Any]:
+    """Store the order and judge each item against the push rules, per live account."""
     site = ctx.config.sites.get(order.site)
     if site is None:
         known = ", ".join(sorted(ctx.config.sites)) or "none"
@@ -387,43 +404,38 @@ async def on_status_report(ctx: Context) -> int:
 # --- timers ------------------------------------------------------------------------------
 
 
-async def on_timer_fired(ctx: Context) -> Any:
-    """A durable timer came due."""
-    payload = ctx.event.payload
-    kind = _require(payload, "kind", str, f"event {ctx.event.id}")
-    data = payload.get("payload") or {}
-    if kind == "retry":
-        site, order_number, account = data["site"], data["order"], data["account"]
-        moved = []
-        for item in await items_of_order(ctx.txn, site, order_number, account):
-            if item.state == "retrying":
-                await _fire_item(ctx, item, "retry_due", "retry timer fired")
-                await update_item(ctx.txn, item.id, ctx.now, {"next_retry_at": None})
-                moved.append(item.seq)
-        if moved:
-            ctx.effects.wake.add(account)
-        return moved
-    if kind == "status_poll":
-        account = data["account"]
-        interval = (
-            ctx.config.accounts[account].status_poll_seconds
-            if account in ctx.config.accounts
-            else None
-        )
-        if interval is not None:
-            await set_timer(
-                ctx.txn, "status_poll", account, ctx.now + interval, {"account": account}
-            )
-            ctx.effects.poll.add(account)
-        return account
-    if kind == "import_retry":
-        batch_id = int(data["batch_id"])
-        batch = await _batch(ctx, batch_id)
-        if batch["state"] == "retrying":
-            await _fire_batch(ctx, batch, "retry_due", "retry timer fired")
-            ctx.effects.imports.add((batch["account"], batch_id))
-        return batch_id
-    raise BadEventPayload(f"event {ctx.event.id}: unknown timer kind {kind!r}")
+async def on_retry_timer(ctx: Context, data: dict[str, Any]) -> list[int]:
+    """An (order, account) retry is due: its retrying items go back to ready."""
+    site, order_number, account = data["site"], data["order"], data["account"]
+    moved = []
+    for item in await items_of_order(ctx.txn, site, order_number, account):
+        if item.state == "retrying":
+            await _fire_item(ctx, item, "retry_due", "retry timer fired")
+            await update_item(ctx.txn, item.id, ctx.now, {"next_retry_at": None})
+            moved.append(item.seq)
+    if moved:
+        ctx.effects.wake.add(account)
+    return moved
+
+
+async def on_status_poll_timer(ctx: Context, data: dict[str, Any]) -> str:
+    """An account's status poll is due: ask its actor and set the next one."""
+    account = str(data["account"])
+    if account in ctx.config.accounts:
+        interval = ctx.config.accounts[account].status_poll_seconds
+        await set_timer(ctx.txn, "status_poll", account, ctx.now + interval, {"account": account})
+        ctx.effects.poll.add(account)
+    return account
+
+
+async def on_import_retry_timer(ctx: Context, data: dict[str, Any]) -> int:
+    """A failed import batch may run again."""
+    batch_id = int(data["batch_id"])
+    batch = await _batch(ctx, batch_id)
+    if batch["state"] == "retrying":
+        await _fire_batch(ctx, batch, "retry_due", "retry timer fired")
+        ctx.effects.imports.add((batch["account"], batch_id))
+    return batch_id
 
 
 # --- operator ----------------------------------------------------------------------------
@@ -643,22 +655,6 @@ async def on_import_result(ctx: Context) -> str:
     return await _fire_batch(ctx, batch, "fail_transient", f"{error} ({decision.reason})")
 
 
-HANDLERS: dict[str, Handler] = {
-    "order.snapshot": on_order_snapshot,
-    "push.claim": on_push_claim,
-    "push.result": on_push_result,
-    "status.report": on_status_report,
-    "timer.fired": on_timer_fired,
-    "operator.push": on_operator_push,
-    "operator.replay": on_operator_replay,
-    "operator.sync": on_operator_sync,
-    "import.request": on_import_request,
-    "import.claim": on_import_claim,
-    "import.page": on_import_page,
-    "import.result": on_import_result,
-}
-
-
 def _json(value: Any) -> str:
     import json
 
@@ -669,8 +665,3 @@ def _loads(text: str) -> Any:
     import json
 
     return json.loads(text)
-
-
-def known_kinds() -> Iterable[str]:
-    """Every event kind the engine handles."""
-    return HANDLERS.keys()

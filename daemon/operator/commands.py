@@ -121,6 +121,8 @@ class OperatorCommands:
                 "subject": upcoming.subject,
             },
             "rejections": dict(extra.get("rejections", {})),
+            "storefronts": dict(extra.get("storefronts", {})),
+            "webhooks": extra.get("webhooks"),
         }
 
     async def _resolve_order(self, txn: Txn, args: dict[str, Any]) -> tuple[str, str]:

@@ -114,6 +114,10 @@ class OrderItem:
     attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
     kit_children: tuple[KitChild, ...] = ()
     notes: str = ""
+    # the options the buyer chose, as the storefront prints them (Pace job part description)
+    pricing_details: str = ""
+    # the printer's part number: MIS product codes are imported into it (Tharstern, seed 000)
+    sku: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -939,3 +939,79 @@ customer = "C100"
 """
     config = parse_config(text, environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
     assert config.accounts["a"].credentials["password"] == "dir-loaded"
+
+
+STOREFRONT_BASE = """
+[storefronts.pressero-main]
+provider = "pressero"
+url = "https://admin.shop.example/"
+poll_seconds = 120
+[storefronts.pressero-main.credentials]
+username = "api-user"
+password = "pressero-pass-1"
+[sites.shop]
+storefront = "pressero-main"
+site_id = "shop.example.com"
+security_key = "site-key-9"
+hash_variant = "body+key/base64"
+"""
+
+
+def test_storefront_and_site_storefront_settings() -> None:
+    config = parse_config(STOREFRONT_BASE, environ={})
+    storefront = config.storefronts["pressero-main"]
+    assert (storefront.provider, storefront.url, storefront.poll_seconds) == (
+        "pressero",
+        "https://admin.shop.example",
+        120.0,
+    )
+    assert storefront.poll_window_seconds == 86400.0
+    site = config.sites["shop"]
+    assert (site.storefront, site.site_id, site.hash_variant) == (
+        "pressero-main",
+        "shop.example.com",
+        "body+key/base64",
+    )
+    assert {"pressero-pass-1", "site-key-9"} <= config.secrets()
+    assert "api-user" not in config.secrets()
+    assert "pressero-pass-1" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "fragment"),
+    [
+        (
+            ('provider = "pressero"', 'provider = "magento"'),
+            "storefronts.pressero-main.provider",
+            "unknown storefront provider",
+        ),
+        (
+            ('url = "https://admin.shop.example/"', 'url = "ftp://x"'),
+            "storefronts.pressero-main.url",
+            "http(s) URL",
+        ),
+        (
+            ('storefront = "pressero-main"', 'storefront = "other"'),
+            "sites.shop.storefront",
+            "unknown storefront",
+        ),
+        (
+            ('hash_variant = "body+key/base64"', 'hash_variant = "md5"'),
+            "sites.shop.hash_variant",
+            "expected one of",
+        ),
+        (
+            ("poll_seconds = 120", "poll_seconds = 120\npoll_window_seconds = 100"),
+            "storefronts.pressero-main.poll_window_seconds",
+            "so that polls overlap",
+        ),
+        (
+            ('username = "api-user"\n', ""),
+            "storefronts.pressero-main.credentials.username",
+            "required",
+        ),
+    ],
+)
+def test_storefront_problems(change: tuple[str, str], key: str, fragment: str) -> None:
+    problems = problems_of(STOREFRONT_BASE.replace(*change))
+    assert any(p.key == key and fragment in p.message for p in problems), problems

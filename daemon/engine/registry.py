@@ -1,0 +1,51 @@
+"""Which handler applies each event kind, and which each timer kind (one table, one place)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from daemon.engine import handlers as h
+from daemon.engine import storefront_handlers as sf
+from daemon.errors import BadEventPayload
+
+__all__ = ["HANDLERS", "TIMER_HANDLERS"]
+
+TimerHandler = Callable[[h.Context, dict[str, Any]], Awaitable[Any]]
+
+#: timer kind -> what its firing does
+TIMER_HANDLERS: Mapping[str, TimerHandler] = {
+    "retry": h.on_retry_timer,
+    "status_poll": h.on_status_poll_timer,
+    "import_retry": h.on_import_retry_timer,
+    "storefront_fetch": sf.on_fetch_timer,
+    "storefront_poll": sf.on_storefront_poll_timer,
+}
+
+
+async def on_timer_fired(ctx: h.Context) -> Any:
+    """A durable timer came due."""
+    kind = ctx.event.payload.get("kind")
+    handler = TIMER_HANDLERS.get(str(kind))
+    if handler is None:
+        raise BadEventPayload(f"event {ctx.event.id}: unknown timer kind {kind!r}")
+    return await handler(ctx, dict(ctx.event.payload.get("payload") or {}))
+
+
+#: event kind -> its handler (see the docstrings of daemon.engine.handlers and
+#: daemon.engine.storefront_handlers for every kind's payload)
+HANDLERS: Mapping[str, h.Handler] = {
+    "order.snapshot": h.on_order_snapshot,
+    "push.claim": h.on_push_claim,
+    "push.result": h.on_push_result,
+    "status.report": h.on_status_report,
+    "timer.fired": on_timer_fired,
+    "operator.push": h.on_operator_push,
+    "operator.replay": h.on_operator_replay,
+    "operator.sync": h.on_operator_sync,
+    "import.request": h.on_import_request,
+    "import.claim": h.on_import_claim,
+    "import.page": h.on_import_page,
+    "import.result": h.on_import_result,
+    **sf.STOREFRONT_HANDLERS,
+}

@@ -1,0 +1,1 @@
+"""Inbound HTTP: storefront (and later MIS) webhooks into the durable inbox."""

@@ -1,0 +1,140 @@
+"""The webhook endpoint as a raw ASGI app: read the body within its limit, judge, store, answer.
+
+The answer is 200 only after the event is durably in the inbox (group commit: concurrent
+deliveries share one fsync). A duplicate delivery is answered 200 and ignored. If the store
+cannot take the event the answer is 503, so the sender's retry (or our reconciliation poll)
+brings it again. Every rejection is counted for `esd status`.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+
+from daemon.config import Config
+from daemon.intake.judgement import Accept, Judge, Reject, route
+from daemon.logs import REDACTOR
+from daemon.store.inbox import NewEvent, Stored
+from daemon.storefronts.pressero import webhook as pressero_webhook
+
+__all__ = ["JUDGES", "WebhookApp"]
+
+log = structlog.get_logger("esd.intake")
+
+Scope = Mapping[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+#: storefront provider (the path segment) -> its request judge
+JUDGES: Mapping[str, Judge] = {"pressero": pressero_webhook.judge}
+
+
+class WebhookApp:
+    """ASGI app for `POST /webhooks/<storefront>/<site>` (and `GET /healthz`)."""
+
+    def __init__(
+        self,
+        config: Config,
+        ingest: Callable[[NewEvent], Awaitable[Stored]],
+        *,
+        max_body_bytes: int,
+        judges: Mapping[str, Judge] = JUDGES,
+    ) -> None:
+        self.config = config
+        self.ingest = ingest
+        self.max_body_bytes = max_body_bytes
+        self.judges = judges
+        self.rejections: collections.Counter[str] = collections.Counter()
+        self.accepted = 0
+        self.duplicates = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"]
+        if method == "GET" and path == "/healthz":
+            await _answer(send, 200, {"ok": True})
+            return
+        routed = route(method, path, self.config, self.judges)
+        if isinstance(routed, Reject):
+            await self._reject(send, routed)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._reject(send, _too_large(self.max_body_bytes))
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender gave up; nothing was stored
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await self._reject(send, _too_large(self.max_body_bytes))
+                return
+            if not message.get("more_body", False):
+                break
+        verdict = self.judges[routed.provider](routed.site, headers, bytes(body))
+        if isinstance(verdict, Reject):
+            await self._reject(send, verdict)
+            return
+        await self._store(send, verdict)
+
+    async def _store(self, send: Send, verdict: Accept) -> None:
+        try:
+            stored = await self.ingest(verdict.event)
+        except Exception as exc:  # the store is down: the sender must retry
+            log.error("webhook.store_failed", error=REDACTOR.redact(repr(exc)))
+            self.rejections["store_unavailable"] += 1
+            await _answer(send, 503, {"ok": False, "error": "store unavailable, retry later"})
+            return
+        if stored.duplicate:
+            self.duplicates += 1
+        else:
+            self.accepted += 1
+        log.info(
+            "webhook.stored",
+            source=verdict.event.source,
+            kind=verdict.event.kind,
+            event_id=stored.id,
+            duplicate=stored.duplicate,
+            type=verdict.event.payload.get("type"),
+            order=verdict.event.payload.get("order"),
+        )
+        await _answer(send, 200, {"ok": True, "event": stored.id, "duplicate": stored.duplicate})
+
+    async def _reject(self, send: Send, reject: Reject) -> None:
+        self.rejections[reject.reason] += 1
+        log.warning(
+            "webhook.rejected",
+            status=reject.status,
+            reason=reject.reason,
+            detail=REDACTOR.redact(reject.detail),
+        )
+        await _answer(send, reject.status, {"ok": False, "error": REDACTOR.redact(reject.detail)})
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for `esd status`."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejections": dict(self.rejections),
+        }
+
+
+def _too_large(limit: int) -> Reject:
+    return Reject(413, "too_large", f"body over the {limit}-byte limit")
+
+
+async def _answer(send: Send, status: int, body: Mapping[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if status == 405:
+        headers.append((b"allow", b"POST"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})

@@ -1,0 +1,203 @@
+"""One storefront connection as an actor: reads orders and runs the reconciliation poll.
+
+Like the driver actors it never changes state itself: what it reads goes into the inbox
+through `Engine.apply` (the raw answer, mapped by the handler), and its failures come back as
+`storefront.fetch_failed` events, whose handler schedules the durable retry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import structlog
+
+from daemon.actors.supervisor import Health
+from daemon.config import Site, Storefront
+from daemon.engine.engine import Engine
+from daemon.errors import PermanentError, TransientError
+from daemon.logs import REDACTOR
+from daemon.store.inbox import NewEvent
+from daemon.store.timers import set_timer
+from daemon.storefronts.pressero.driver import PresseroStorefront
+
+__all__ = ["Fetch", "PollOrders", "StorefrontActor"]
+
+log = structlog.get_logger("esd.storefront")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fetch:
+    """Read one order (for the request with id `generation`)."""
+
+    site: str
+    order: str
+    generation: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PollOrders:
+    """Run the reconciliation poll."""
+
+
+Message = Fetch | PollOrders
+
+
+class StorefrontActor:
+    """The actor of one `[storefronts.X]`."""
+
+    def __init__(
+        self, storefront: Storefront, sites: Sequence[Site], engine: Engine, concurrency: int = 4
+    ) -> None:
+        self.storefront = storefront
+        self.sites = tuple(sites)
+        self.engine = engine
+        self.driver = PresseroStorefront(storefront, sites)
+        self.health = Health(f"storefront:{storefront.name}")
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
+        self._in_flight: set[tuple[str, str, int]] = set()
+
+    def tell(self, message: Message) -> None:
+        """Post a message; never blocks."""
+        self._send.send_nowait(message)
+
+    def close(self) -> None:
+        self._send.close()
+        self._receive.close()
+
+    @property
+    def queued(self) -> int:
+        return self._receive.statistics().current_buffer_used
+
+    async def run(self) -> None:
+        """The actor's life (restarted by the supervisor after a crash)."""
+        self._in_flight.clear()
+        await self._ensure_poll_timer()
+        async with anyio.create_task_group() as tg:
+            async for message in self._receive:
+                if isinstance(message, Fetch):
+                    key = (message.site, message.order, message.generation)
+                    if key not in self._in_flight:
+                        self._in_flight.add(key)
+                        tg.start_soon(self._fetch, message)
+                else:
+                    tg.start_soon(self.poll)
+
+    async def _ensure_poll_timer(self) -> None:
+        # The first poll runs at start: it catches what was missed while esd was down.
+        async with self.engine.db.transaction() as txn:
+            exists = await txn.scalar(
+                "SELECT 1 FROM timers WHERE kind = 'storefront_poll' AND subject = ?",
+                (self.storefront.name,),
+            )
+            if not exists:
+                await set_timer(
+                    txn,
+                    "storefront_poll",
+                    self.storefront.name,
+                    self.engine.clock.now(),
+                    {"storefront": self.storefront.name},
+                )
+        self.engine.notify_timers()
+
+    async def _apply(
+        self, kind: str, dedupe: str, payload: dict[str, Any], subject: str | None
+    ) -> Any:
+        return await self.engine.apply(
+            NewEvent(f"storefront:{self.storefront.name}", dedupe, kind, payload, subject)
+        )
+
+    async def _fetch(self, message: Fetch) -> None:
+        site, order, generation = message.site, message.order, message.generation
+        subject = f"{site}/{order}"
+        base = {
+            "storefront": self.storefront.name,
+            "site": site,
+            "order": order,
+            "generation": generation,
+        }
+        try:
+            async with self._limiter:
+                raw = await self.driver.read_order(order)
+            applied = await self._apply(
+                "storefront.order",
+                f"{subject}@{generation}",
+                {**base, "provider": self.driver.provider, **raw},
+                subject,
+            )
+            if applied.error:
+                # The answer is kept (poisoned, raw) for a replay after a fix; stop asking.
+                await self._apply(
+                    "storefront.fetch_failed",
+                    uuid.uuid4().hex,
+                    {
+                        **base,
+                        "permanent": True,
+                        "error": f"answer kept as event {applied.event_id}: {applied.error}",
+                    },
+                    subject,
+                )
+            log.info(
+                "storefront.fetched",
+                site=site,
+                order=order,
+                event_id=applied.event_id,
+                duplicate=applied.duplicate,
+                error=applied.error,
+            )
+        except (TransientError, PermanentError) as exc:
+            await self._apply(
+                "storefront.fetch_failed",
+                uuid.uuid4().hex,
+                {
+                    **base,
+                    "permanent": isinstance(exc, PermanentError),
+                    "error": REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
+                    "retry_after": getattr(exc, "retry_after", None),
+                },
+                subject,
+            )
+        finally:
+            self._in_flight.discard((site, order, generation))
+
+    async def poll(self) -> int:
+        """List the orders of the rolling window and hand them to the engine, per site."""
+        end = dt.datetime.fromtimestamp(self.engine.clock.now(), dt.UTC)
+        start = end - dt.timedelta(seconds=self.storefront.poll_window_seconds)
+        try:
+            async with self._limiter:
+                found = await self.driver.recent_orders(start, end)
+        except (TransientError, PermanentError) as exc:
+            # The next poll covers the same window again (it overlaps): nothing is lost.
+            log.warning(
+                "storefront.poll_failed",
+                storefront=self.storefront.name,
+                error=REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
+            )
+            return 0
+        for site in self.sites:
+            orders = found.get(site.key, [])
+            await self._apply(
+                "storefront.poll",
+                f"{site.key}@{end.isoformat()}",
+                {
+                    "storefront": self.storefront.name,
+                    "site": site.key,
+                    "orders": orders,
+                    "window_start": start.isoformat(),
+                    "window_end": end.isoformat(),
+                },
+                None,
+            )
+        log.info(
+            "storefront.polled",
+            storefront=self.storefront.name,
+            orders=sum(len(v) for v in found.values()),
+        )
+        return sum(len(v) for v in found.values())

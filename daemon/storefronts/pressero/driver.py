@@ -1,0 +1,59 @@
+"""The Pressero storefront as the spine's storefront actor sees it: read orders, list recent ones.
+
+Only I/O lives here; mapping the raw answers to esd's model happens in the handler of the
+`storefront.order` event (daemon.engine.storefront_handlers), so a malformed answer is kept
+in the inbox, raw, and can be replayed after a fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from daemon.config import Site, Storefront
+from daemon.storefronts.pressero.client import PresseroClient
+
+__all__ = ["PresseroStorefront"]
+
+
+class PresseroStorefront:
+    """One Pressero subscriber's admin API, for the sites configured under it."""
+
+    provider = "pressero"
+
+    def __init__(self, storefront: Storefront, sites: Sequence[Site]) -> None:
+        credentials = storefront.credentials
+        self.client = PresseroClient(
+            storefront.url,
+            credentials.get("username", ""),
+            credentials.get("password", ""),
+            credentials.get("subscriber_id", ""),
+            credentials.get("consumer_id", ""),
+            timeout=storefront.timeout_seconds,
+        )
+        # The search answers name a site by its id or domain; configs name it by key.
+        self._site_keys: dict[str, str] = {}
+        for site in sites:
+            self._site_keys[site.site_id.lower()] = site.key
+            self._site_keys[site.key.lower()] = site.key
+
+    async def read_order(self, order_number: str) -> dict[str, Any]:
+        """The raw order details and items answers."""
+        details = await self.client.order_details(order_number)
+        items = await self.client.order_items(order_number)
+        return {"details": details, "items": items}
+
+    async def recent_orders(self, start: dt.datetime, end: dt.datetime) -> Mapping[str, list[str]]:
+        """Order numbers placed in [start, end], per configured site key."""
+        found: dict[str, list[str]] = {}
+        for row in await self.client.orders_between(start, end):
+            key = self._site_keys.get(row.site_id.lower()) or self._site_keys.get(
+                row.domain.lower()
+            )
+            if key is not None:
+                found.setdefault(key, []).append(str(row.order_number))
+        return found
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

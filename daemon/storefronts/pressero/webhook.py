@@ -1,0 +1,60 @@
+"""Judging one Pressero webhook delivery (sans-IO): signature, envelope, the inbox event.
+
+The signature is checked over the raw body bytes before anything else is read, so an unsigned
+or forged body is refused (401) without being parsed or stored. A signed body that is not a
+valid envelope is refused with 400 naming the field. A valid one becomes an inbox event whose
+dedupe key is the delivery's MessageID: a redelivery is acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from daemon.config import Site
+from daemon.errors import BadEventPayload
+from daemon.intake.judgement import Accept, Reject
+from daemon.store.inbox import NewEvent
+from daemon.storefronts.pressero.guesses import MESSAGE_HASH_HEADER, HashVariant
+from daemon.storefronts.pressero.mapping import parse_envelope
+from daemon.storefronts.pressero.signature import verify
+
+__all__ = ["EVENT_KIND", "judge"]
+
+#: the inbox event kind of a Pressero webhook delivery
+EVENT_KIND = "pressero.webhook"
+
+
+def judge(site: Site, headers: Mapping[str, str], body: bytes) -> Accept | Reject:
+    """Accept the delivery as an inbox event, or say why not (status, counter, detail)."""
+    if not site.security_key:
+        return Reject(401, "no_security_key", f"site {site.key} has no security_key configured")
+    received = headers.get(MESSAGE_HASH_HEADER.lower())
+    if not received:
+        return Reject(401, "missing_signature", f"no {MESSAGE_HASH_HEADER} header")
+    if not verify(site.security_key, body, received, HashVariant(site.hash_variant)):
+        return Reject(401, "bad_signature", f"{MESSAGE_HASH_HEADER} does not match the body")
+    try:
+        envelope = parse_envelope(body)
+        document = json.loads(body)
+    except (BadEventPayload, ValueError) as exc:
+        return Reject(400, "malformed", str(exc))
+    order = None if envelope.order_number is None else str(envelope.order_number)
+    return Accept(
+        NewEvent(
+            source=f"pressero:{site.key}",
+            dedupe_key=envelope.message_id,
+            kind=EVENT_KIND,
+            payload={
+                "site": site.key,
+                "type": envelope.type_name,
+                "known": envelope.known,
+                "order": order,
+                "item_seq": envelope.item_seq,
+                "message_id": envelope.message_id,
+                "timestamp": envelope.timestamp.isoformat(),
+                "body": document,
+            },
+            subject=None if order is None else f"{site.key}/{order}",
+        )
+    )

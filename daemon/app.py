@@ -164,12 +164,12 @@ async def serve(
             tg.start_soon(run_actors)
             await tg.start(server.serve)
             if daemon.webhooks is not None and sock is not None:
-                webhook_port = sock.getsockname()[1]
+                daemon.webhook_port = sock.getsockname()[1]
                 tg.start_soon(serve_asgi, daemon.webhooks, sock)
                 log.info(
                     "webhooks.listening",
                     address=listener.address if listener else None,
-                    port=webhook_port,
+                    port=daemon.webhook_port,
                 )
             notifier.ready(f"esd {__version__}: {len(actors)} accounts")
             log.info(

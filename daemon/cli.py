@@ -277,6 +277,10 @@ def _cmd_sync(ns: argparse.Namespace) -> int:
     return _call(ns, "sync", _given(account=ns.account), timeout=_PUSH_TIMEOUT)
 
 
+def _cmd_poll(ns: argparse.Namespace) -> int:
+    return _call(ns, "poll", _given(storefront=ns.storefront))
+
+
 def _cmd_import(ns: argparse.Namespace) -> int:
     args = {"account": ns.account, "kind": ns.kind}
     return _call(ns, "import", args, timeout=_PUSH_TIMEOUT)
@@ -382,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = add("sync", _cmd_sync, "ask the MIS for job status and tracking now")
     sub.add_argument("account", metavar="ACCOUNT", nargs="?", help="only this MIS account")
+
+    sub = add("poll", _cmd_poll, "run the storefront reconciliation poll now (Synchronize)")
+    sub.add_argument("storefront", metavar="STOREFRONT", nargs="?", help="only this storefront")
 
     sub = add("import", _cmd_import, "import products, categories, prices or stock from a MIS")
     sub.add_argument("account", metavar="ACCOUNT", help="MIS account")

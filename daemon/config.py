@@ -800,7 +800,7 @@ class _Reader:
             url = self.string(raw, "url", at)
             if url is not None and not url.startswith(("http://", "https://")):
                 self.problem(_join(at, "url"), f"expected an http(s) URL, got {_show(url)}")
-            poll = self.number(raw, "poll_seconds", at, default=300.0, at_least=10)
+            poll = self.number(raw, "poll_seconds", at, default=300.0, at_least=1)
             window = self.number(raw, "poll_window_seconds", at, default=86400.0, at_least=60)
             if window is not None and poll is not None and window <= poll:
                 self.problem(

@@ -1,9 +1,12 @@
-"""`make demo`: the real daemon against the bundled reference MIS sandbox, orders flowing.
+"""`make demo`: the real daemon between the bundled storefront and MIS sandboxes.
 
-Starts the sandbox (a real HTTP server on loopback) and `esd run` as a subprocess with a
-throw-away config and store, feeds it orders that cover the push rules and the failure paths
-through the operator socket, shows a live table of items moving through their states, then a
-summary, and leaves nothing running. The Pressero storefront sandbox joins in a later issue.
+Starts the Pressero sandbox (a real HTTP server sending signed webhooks), the reference MIS
+sandbox, and `esd run` as a subprocess with a throw-away config and store. Orders are placed
+in the storefront to cover every push-rule branch (paid, open terms, unpaid, awaiting
+approval, partly denied, pending eDoc file, cancelled item) and the failure paths (a webhook
+the storefront loses, caught by the reconciliation poll; a MIS answering 503 twice, retried;
+a customer the MIS does not know, failed with its reason). A live table shows the items
+moving through their states, then a summary; nothing is left running.
 """
 
 from __future__ import annotations
@@ -15,18 +18,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from decimal import Decimal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from daemon.operator.client import call_sync
-from daemon.orders.model import Approval, Order, OrderItem, Payment, SiteUser
 from daemon.providers.reference.sandbox import ReferenceSandbox
+from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 
 __all__ = ["main"]
 
-PASSWORD = "demo-Secret-9f2"  # the sandbox's; also proves redaction: grep the log for it
+MIS_PASSWORD = "demo-Secret-9f2"  # also proves redaction: the log is grepped for them
+STOREFRONT_PASSWORD = "demo-Pressero-7c1"
+SITE = DEFAULT_SITES[0]
 
 CONFIG = """
 [daemon]
@@ -42,20 +46,37 @@ max_seconds = 4
 give_up_after_seconds = 600
 jitter = 0.1
 
+[listeners.webhook]
+address = "127.0.0.1"
+port = 0
+
+[storefronts.pressero]
+provider = "pressero"
+url = "{pressero_url}"
+poll_seconds = 3
+poll_window_seconds = 3600
+[storefronts.pressero.credentials]
+username = "{username}"
+password = {{ env = "ESD_DEMO_STOREFRONT_PASSWORD" }}
+subscriber_id = "{subscriber}"
+
 [accounts.mis]
 provider = "reference"
 concurrency = 4
 rate_per_second = 50
 status_poll_seconds = 3600
 [accounts.mis.credentials]
-url = "{url}"
-login = "esd"
-password = {{ env = "ESD_DEMO_PASSWORD" }}
+url = "{mis_url}"
+login = "esd-demo"
+password = {{ env = "ESD_DEMO_MIS_PASSWORD" }}
 [accounts.mis.settings]
 customer = "C100"
 
 [sites.shop]
 name = "Demo Print Shop"
+storefront = "pressero"
+site_id = "{site_id}"
+security_key = {{ env = "ESD_DEMO_SITE_KEY" }}
 [[sites.shop.activations]]
 account = "mis"
 enable = true
@@ -63,76 +84,9 @@ is_live = true
 """
 
 
-def _order(
-    number: str,
-    what: str,
-    *,
-    payment: Payment = Payment.PAID,
-    approvals: tuple[Approval, ...] = (Approval.APPROVED, Approval.APPROVED),
-    edoc: bool = False,
-    cancelled: bool = False,
-    customer: str = "",
-) -> tuple[str, Order]:
-    items = tuple(
-        OrderItem(
-            seq=i + 1,
-            product_name=("Business cards", "Flyers A5", "Posters A2")[i % 3],
-            quantity=250 * (i + 1),
-            price=Decimal("49.90"),
-            approval=approval,
-            edoc_pending=edoc and i == 0,
-            cancelled=cancelled and i == 1,
-        )
-        for i, approval in enumerate(approvals)
-    )
-    user = SiteUser(email="buyer@example.com", first_name="Ada", integration_id=customer)
-    order = Order(
-        site="shop",
-        order_number=number,
-        site_name="Demo Print Shop",
-        payment=payment,
-        user=user,
-        items=items,
-    )
-    return what, order
-
-
-SCENES = [
-    _order("1001", "paid, all approved: pushed"),
-    _order("1002", "open terms: pushed", payment=Payment.OPEN_TERMS),
-    _order("1003", "unpaid: held until paid", payment=Payment.UNPAID),
-    _order(
-        "1004", "one denied: the rest is pushed", approvals=(Approval.APPROVED, Approval.DENIED)
-    ),
-    _order("1005", "awaits approval: held", approvals=(Approval.APPROVED, Approval.PENDING)),
-    _order("1006", "eDocBuilder file pending: held", edoc=True),
-    _order("1007", "cancelled item: excluded, rest pushed", cancelled=True),
-    _order("1008", "MIS answers 503 twice: retried", approvals=(Approval.APPROVED,)),
-    _order(
-        "1009",
-        "unknown MIS customer: failed, needs the operator",
-        approvals=(Approval.APPROVED,),
-        customer="C999",
-    ),
-]
-
-
-def _submit(sock: Path, order: Order, version: str) -> None:
-    call_sync(
-        sock,
-        "submit",
-        {
-            "source": "storefront:shop",
-            "dedupe_key": f"{order.order_number}-{version}",
-            "kind": "order.snapshot",
-            "payload": {"order": order.to_json()},
-        },
-    )
-
-
 def _table(sock: Path) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = call_sync(sock, "list", {"limit": 1000})["items"]
-    return sorted(items, key=lambda i: (i["order"], i["seq"]))
+    return sorted(items, key=lambda i: (int(i["order"]), i["seq"]))
 
 
 def _render(rows: list[dict[str, Any]], notes: dict[str, str], elapsed: float) -> str:
@@ -149,7 +103,12 @@ def _render(rows: list[dict[str, Any]], notes: dict[str, str], elapsed: float) -
 
 @contextlib.contextmanager
 def _daemon(config: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "ESD_DEMO_PASSWORD": PASSWORD}
+    env = {
+        **os.environ,
+        "ESD_DEMO_MIS_PASSWORD": MIS_PASSWORD,
+        "ESD_DEMO_STOREFRONT_PASSWORD": STOREFRONT_PASSWORD,
+        "ESD_DEMO_SITE_KEY": SITE.security_key,
+    }
     log = (workdir / "daemon.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "daemon.cli", "--config", str(config), "run"],
@@ -182,86 +141,158 @@ def _wait_socket(sock: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise SystemExit("the daemon did not open its socket within 30 s")
 
 
-def run(workdir: Path) -> int:
-    """The demo, in `workdir`; returns the exit code."""
-    live = sys.stdout.isatty()
-    sandbox = ReferenceSandbox(login="esd", password=PASSWORD)
-    sandbox.start()
-    try:
-        config = workdir / "esd.toml"
-        config.write_text(CONFIG.format(dir=workdir, url=sandbox.url))
-        sock = workdir / "esd.sock"
-        print(f"reference MIS sandbox on {sandbox.url}; daemon store in {workdir}")
-        sandbox.set_faults(
+class _Scenes:
+    """The orders of the demo, placed in the storefront, and the changes that follow."""
+
+    def __init__(self, pressero: PresseroSandbox, mis: ReferenceSandbox) -> None:
+        self.pressero = pressero
+        self.mis = mis
+        self.notes: dict[str, str] = {}
+        self.later: list[tuple[str, Callable[[], object]]] = []
+        self.n: dict[str, int] = {}
+
+    def place(self, name: str, note: str, **kwargs: Any) -> int:
+        number = self.pressero.place_order(**kwargs)
+        self.n[name] = number
+        self.notes[str(number)] = note
+        return number
+
+    def all(self) -> None:
+        p = self.pressero
+        # The MIS answers the first two job creates with 503: that order is retried.
+        self.mis.set_faults(
+            latency_ms=40,
             fail_next=[
                 {"path_prefix": "/api/jobs", "method": "POST", "kind": "503"},
                 {"path_prefix": "/api/jobs", "method": "POST", "kind": "503"},
             ],
-            latency_ms=40,
         )
+        self.place("retried", "MIS answers 503 twice: retried", items=({"ProductName": "Flyers"},))
+        self.place(
+            "paid",
+            "paid, all approved: pushed",
+            items=({"ProductName": "Business cards"}, {"ProductName": "Posters A2"}),
+        )
+        self.place("terms", "open terms: pushed", paid=False, payment_method="Open Terms")
+        unpaid = self.place("unpaid", "unpaid: held until paid", paid=False)
+        waiting = self.place("waiting", "awaits approval: held", approved=False)
+        partly = self.place(
+            "partly", "one item denied: the rest is pushed", approved=False, items=({}, {})
+        )
+        edoc = self.place(
+            "edoc",
+            "eDocBuilder file pending: held until generated",
+            items=({"EdocSessionId": "edoc-77", "EdocFilesGenerated": False},),
+        )
+        cancelled = self.place(
+            "cancelled", "cancelled item: excluded, rest pushed", approved=False, items=({}, {})
+        )
+        self.place(
+            "unknown",
+            "customer unknown to the MIS: failed, needs the operator",
+            user={"OrderedByIntegrationID": "C999"},
+        )
+        del waiting
+        self.later = [
+            ("deny", lambda: (p.approve_item(partly, 1), p.deny_item(partly, 2))),
+            ("cancel", lambda: (p.cancel_item(cancelled, 2), p.approve_item(cancelled, 1))),
+            ("edoc", lambda: p.files_generated(edoc, 1)),
+            ("lost", lambda: self._pay_with_lost_webhook(unpaid)),
+        ]
+        self.notes[str(unpaid)] = "paid later, the webhook LOST: caught by the poll"
+
+    def _pay_with_lost_webhook(self, order: int) -> None:
+        self.pressero.lose_next_webhook()
+        self.pressero.mark_paid(order)
+
+
+def run(workdir: Path) -> int:
+    """The demo, in `workdir`; returns the exit code."""
+    live = sys.stdout.isatty()
+    pressero = PresseroSandbox(password=STOREFRONT_PASSWORD)
+    mis = ReferenceSandbox(login="esd-demo", password=MIS_PASSWORD)
+    pressero.start()
+    mis.start()
+    try:
+        config = workdir / "esd.toml"
+        config.write_text(
+            CONFIG.format(
+                dir=workdir,
+                pressero_url=pressero.url,
+                mis_url=mis.url,
+                username=pressero.username,
+                subscriber=pressero.subscriber_id,
+                site_id=SITE.site_id,
+            )
+        )
+        sock = workdir / "esd.sock"
+        print(f"Pressero sandbox {pressero.url}, MIS sandbox {mis.url}, store in {workdir}")
         with _daemon(config, workdir) as proc:
             _wait_socket(sock, proc, workdir / "daemon.log")
-            notes = {order.order_number: what for what, order in SCENES}
-            # 1008 first, so it is the order that meets the two 503s.
-            for _, order in sorted(SCENES, key=lambda s: s[1].order_number != "1008"):
-                _submit(sock, order, "v1")
+            port = call_sync(sock, "status", {})["webhooks"]["port"]
+            pressero.webhook_target = f"http://127.0.0.1:{port}/webhooks/pressero/shop"
+            scenes = _Scenes(pressero, mis)
+            scenes.all()
             started = time.monotonic()
-            paid_late = False
             last = ""
-            while time.monotonic() - started < 40:
+            while time.monotonic() - started < 45:
                 rows = _table(sock)
-                screen = _render(rows, notes, time.monotonic() - started)
+                states = {(r["order"], r["seq"]): r["state"] for r in rows}
+                if scenes.later and states.get((str(scenes.n["paid"]), 1)) == "pushed":
+                    for _, change in scenes.later:  # the storefront moves on
+                        change()
+                    scenes.later = []
+                screen = _render(rows, scenes.notes, time.monotonic() - started)
                 if live:
                     print("\x1b[2J\x1b[H" + screen, flush=True)
                 elif screen.split("\n", 1)[1] != last.split("\n", 1)[-1]:
                     print(screen + "\n", flush=True)
                 last = screen
-                states = {(r["order"], r["seq"]): r["state"] for r in rows}
-                if not paid_late and states.get(("1001", 1)) == "pushed":
-                    paid_late = True  # the buyer of 1003 pays: a later event releases it
-                    _, unpaid = SCENES[2]
-                    import dataclasses
-
-                    _submit(sock, dataclasses.replace(unpaid, payment=Payment.PAID), "paid")
-                    notes["1003"] = "paid later: released and pushed"
                 settled = (
-                    paid_late
+                    not scenes.later
+                    and states.get((str(scenes.n["unpaid"]), 1)) == "pushed"
+                    and states.get((str(scenes.n["edoc"]), 1)) == "pushed"
                     and not any(s in ("ready", "pushing", "retrying") for s in states.values())
-                    and states.get(("1003", 1)) == "pushed"
                 )
                 if settled:
                     break
                 time.sleep(0.3)
-            print(_render(_table(sock), notes, time.monotonic() - started))
-            _summary(sock, sandbox)
+            print(_render(_table(sock), scenes.notes, time.monotonic() - started))
+            _summary(sock, mis, scenes)
         log_text = (workdir / "daemon.log").read_text()
-        leaked = PASSWORD in log_text
+        leaked = MIS_PASSWORD in log_text or STOREFRONT_PASSWORD in log_text
         print(
             f"\ndaemon log: {len(log_text.splitlines())} JSON lines, "
-            f"secret {'LEAKED' if leaked else 'never written'}"
+            f"secrets {'LEAKED' if leaked else 'never written'}"
         )
         return 1 if leaked else 0
     finally:
-        sandbox.stop()
+        pressero.stop()
+        mis.stop()
 
 
-def _summary(sock: Path, sandbox: ReferenceSandbox) -> None:
+def _summary(sock: Path, mis: ReferenceSandbox, scenes: _Scenes) -> None:
     status = call_sync(sock, "status", {})
     print("\nsummary")
     for name, account in status["accounts"].items():
         states = ", ".join(f"{k} {v}" for k, v in sorted(account["states"].items()))
         print(f"  account {name}: {states}")
-    print(f"  inbox: {status['inbox']['total']} events, {status['inbox']['poisoned']} poisoned")
-    state = sandbox.state()
+    hooks = status["webhooks"]
     print(
-        f"  MIS: {len(state['jobs'])} jobs, "
-        f"{sum(len(j['lines']) for j in state['jobs'])} lines "
+        f"  webhooks: {hooks['accepted']} stored, {hooks['duplicates']} duplicates, "
+        f"rejected {hooks['rejections'] or 'none'}"
+    )
+    print(f"  inbox: {status['inbox']['total']} events, {status['inbox']['poisoned']} poisoned")
+    state = mis.state()
+    print(
+        f"  MIS: {len(state['jobs'])} jobs, {sum(len(j['lines']) for j in state['jobs'])} lines "
         "(one per pushed item: nothing twice)"
     )
-    for number in ("1005", "1009"):
+    for name in ("waiting", "unknown"):
+        number = str(scenes.n[name])
         why = call_sync(sock, "why", {"order": number})
         for item in why["items"]:
-            print(f"  why {number} item {item['seq']}: {'; '.join(item['reasons'])}")
+            print(f"  esd why {number} (item {item['seq']}): {'; '.join(item['reasons'])}")
 
 
 def main() -> int:

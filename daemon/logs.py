@@ -78,9 +78,10 @@ def _escaped_forms(secret: str) -> set[str]:
     """
     base = {
         secret,
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote(secret),
-        urllib.parse.quote_plus(secret),
+        # surrogatepass: a secret holding a lone surrogate still has a spelling to redact
+        urllib.parse.quote(secret, safe="", errors="surrogatepass"),
+        urllib.parse.quote(secret, errors="surrogatepass"),
+        urllib.parse.quote_plus(secret, errors="surrogatepass"),
         repr(secret)[1:-1],
         html.escape(secret, quote=True),
         html.escape(secret, quote=False),

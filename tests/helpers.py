@@ -40,6 +40,7 @@ def config_text(
     site_accounts: list[tuple[str, bool, bool]] | None = None,
     retry: str = RETRY_DEFAULTS,
     extra: str = "",
+    site_extra: str = "",
 ) -> str:
     """Config text with one site `shop` activating the given accounts."""
     accounts = accounts or {"mis": {"url": "http://127.0.0.1:9", "customer": "C100"}}
@@ -71,7 +72,7 @@ def config_text(
             customer = "{acc.get("customer", "C100")}"
             """
         )
-    parts.append('[sites.shop]\nname = "Print Shop"\n')
+    parts.append('[sites.shop]\nname = "Print Shop"\n' + site_extra)
     for name, enable, live in site_accounts:
         parts.append(
             f"""

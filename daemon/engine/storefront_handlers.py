@@ -230,9 +230,22 @@ async def on_storefront_poll_timer(ctx: Context, data: dict[str, Any]) -> None:
     ctx.effects.storefront_poll.add(name)
 
 
+async def on_operator_poll(ctx: Context) -> list[str]:
+    """The operator's Synchronize: run the reconciliation poll of a storefront (or all) now."""
+    name = ctx.event.payload.get("storefront")
+    names = [name] if isinstance(name, str) else sorted(ctx.config.storefronts)
+    unknown = [n for n in names if n not in ctx.config.storefronts]
+    if unknown:
+        known = ", ".join(sorted(ctx.config.storefronts)) or "none configured"
+        raise BadEventPayload(f"unknown storefront {unknown[0]!r} (known: {known})")
+    ctx.effects.storefront_poll.update(names)
+    return names
+
+
 STOREFRONT_HANDLERS: dict[str, Handler] = {
     "pressero.webhook": on_pressero_webhook,
     "storefront.order": on_storefront_order,
     "storefront.fetch_failed": on_fetch_failed,
     "storefront.poll": on_storefront_poll,
+    "operator.poll": on_operator_poll,
 }

@@ -56,6 +56,7 @@ class OperatorCommands:
             "replay": self.replay,
             "submit": self.submit,
             "sync": self.sync,
+            "poll": self.poll,
             "import": self.start_import,
         }
 
@@ -364,6 +365,19 @@ class OperatorCommands:
             raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
         await progress({"message": f"status poll asked of {', '.join(applied.result)}"})
         return {"accounts": applied.result}
+
+    async def poll(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        storefront = args.get("storefront")
+        if storefront is not None and not isinstance(storefront, str):
+            raise OperatorProtocolError('argument "storefront" must be a string')
+        applied = await self.engine.apply(
+            inbox.NewEvent(
+                "operator", uuid.uuid4().hex, "operator.poll", {"storefront": storefront}
+            )
+        )
+        if applied.error:
+            raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
+        return {"storefronts": applied.result}
 
     async def start_import(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         account = _arg(args, "account", str)

@@ -62,6 +62,7 @@ COMMANDS: Final = (
     "replay",
     "submit",
     "sync",
+    "poll",
     "import",
     "ping",
 )

@@ -382,6 +382,10 @@ def _sync(result: Mapping[str, Any]) -> str:
     return f"status poll asked of: {cell(result.get('accounts'))}"
 
 
+def _poll(result: Mapping[str, Any]) -> str:
+    return f"reconciliation poll asked of: {cell(result.get('storefronts'))}"
+
+
 def _import(result: Mapping[str, Any]) -> str:
     text = (
         f"import batch {cell(result.get('batch'))}: {cell(result.get('state'))}, "
@@ -413,6 +417,7 @@ _RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "replay": _replay,
     "submit": _submit,
     "sync": _sync,
+    "poll": _poll,
     "import": _import,
     "ping": _ping,
 }

@@ -130,8 +130,10 @@ def _server_message(response: httpx.Response) -> str:
     else:
         message = text
         if isinstance(body, dict):
+            # ASP.NET answers {"Message": ...}: the key's case varies by server.
+            lowered = {str(k).lower(): v for k, v in body.items()}
             for key in ("error", "message"):
-                found = body.get(key)
+                found = lowered.get(key)
                 if isinstance(found, str) and found.strip():
                     message = found.strip()
                     break

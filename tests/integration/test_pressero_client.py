@@ -416,3 +416,15 @@ async def test_no_secret_reaches_an_error_or_a_log(sandbox: PresseroSandbox) -> 
     texts = [str(e) for e in errors] + [repr(e.__cause__) for e in errors] + [repr(logs)]
     assert [secret for secret in secrets for text in texts if secret in text] == []
     assert "HTTP 400" in str(errors[3])  # and the errors do say what went wrong
+
+
+async def test_a_login_answer_without_a_token_quotes_nothing() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"Token": {"leaked": "tok-3b9f-secret"}})
+
+    transport = httpx.MockTransport(answer)
+    async with PresseroClient("http://pressero.test", USERNAME, PASSWORD, transport=transport) as c:
+        with pytest.raises(ServerError) as caught:
+            await c.order_details(1001)
+    assert str(caught.value) == "log in to Pressero: the answer has no Token"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

@@ -328,7 +328,17 @@ def test_the_admin_api_over_http(sandbox: PresseroSandbox, receiver: Receiver) -
         approved = http.post(f"/_admin/orders/{number}/approve", json={"item_seq": 2})
         unknown = http.post(f"/_admin/orders/{number}/explode", json={"item_seq": 2})
         missing = http.post("/_admin/orders/4242/paid")
-        bad_argument = http.post("/_admin/orders", json={"colour": "red"})
+        bad_arguments = [
+            http.post("/_admin/orders", json=arguments)
+            for arguments in (
+                {"colour": "red"},
+                {"items": "abc"},
+                {"items": [1]},
+                {"paid": "yes"},
+                {"order_date": "soon"},
+                {"requested_ship_date": "soon"},
+            )
+        ]
         sandbox.wait_for_webhooks()
         state = http.get("/_admin/state").json()
         reset = http.post("/_admin/reset")
@@ -339,7 +349,8 @@ def test_the_admin_api_over_http(sandbox: PresseroSandbox, receiver: Receiver) -
     assert approved.json() == {"TypeName": "OrderItemApproved", "sent": True}
     assert unknown.status_code == 422 and "unknown action 'explode'" in unknown.json()["Message"]
     assert missing.status_code == 404
-    assert bad_argument.status_code == 422
+    assert [answer.status_code for answer in bad_arguments] == [422] * 6
+    assert bad_arguments[0].json()["Message"].startswith("unknown argument 'colour' (known: items")
     assert [b["TypeName"] for b in receiver.bodies()] == ["OrderPlaced", "OrderItemApproved"]
     (order,) = state["orders"]
     assert [(i["Quantity"], i["IsApproved"]) for i in order["Items"]] == [(3, False), (100, True)]

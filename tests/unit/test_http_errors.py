@@ -229,3 +229,9 @@ def test_transport_errors_is_silent_on_success() -> None:
     with transport_errors(WHAT):
         result = json.loads("[1]")
     assert result == [1]
+
+
+def test_an_aspnet_message_key_is_read_whatever_its_case() -> None:
+    response = httpx.Response(400, json={"Message": "The request is invalid."})
+    error = error_for_response(response, what="set status")
+    assert error is not None and str(error).endswith("The request is invalid.")

@@ -170,7 +170,11 @@ class PresseroClient:
         error = error_for_response(response, what=what)
         if error is not None:
             raise error
-        self._token = _parsed(what, parse_token, _json(response, what))
+        try:
+            self._token = parse_token(_json(response, what))
+        except BadEventPayload:
+            # Not the parser's message: it would quote the value, and that may be a token.
+            raise ServerError(f"{what}: the answer has no {g.TOKEN_FIELD}") from None
         self._token_at = self._clock()
         log.info("pressero.logged_in")
 

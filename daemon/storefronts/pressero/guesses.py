@@ -179,6 +179,9 @@ CANCELLED_STAGE_IDS: Final = frozenset({"a61679f8-5518-431f-aab0-ba5e10c67203"})
 # WorkflowStageId, WorkflowStagePrinter, IsPaid, IsApproved, IsDenied,
 # IsApprovedWithModifications, OrderSubtotal, OrderShipping, OrderTax, OrderTotal,
 # OrderedByFirstName/LastName/Email, SiteName. `mapping.py` cites each where it reads it.
+# Guessed semantics: items of sites without an approval plan arrive with `IsApproved` true
+# (PresseroConnector waits for `IsApproved || IsDenied` on every item, which only works if so);
+# otherwise every such order would wait for approval forever.
 
 #: seen in code: bill-to and ship-to fields share one suffix set (§1.5)
 BILL_TO_PREFIX: Final = "BillTo"

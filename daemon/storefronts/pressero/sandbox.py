@@ -1077,12 +1077,20 @@ class _Store:
             if kind is None:
                 known = ", ".join(_PLACE_ORDER_ARGUMENTS)
                 raise _Rejected(422, f"unknown argument {name!r} (known: {known})")
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            if not isinstance(value, kind):
                 raise _Rejected(422, f"{name}: must be a JSON {kind.__name__}")
         if not all(isinstance(item, dict) for item in data.get("items", [])):
             raise _Rejected(422, "items: must be a list of objects")
         if "order_date" in data:
-            _read_datetime(data["order_date"], "order_date")
+            try:
+                _read_datetime(data["order_date"], "order_date")
+            except _Rejected as exc:
+                raise _Rejected(422, exc.message) from None
+        if "requested_ship_date" in data:
+            try:
+                dt.date.fromisoformat(data["requested_ship_date"][:10])
+            except ValueError:
+                raise _Rejected(422, "requested_ship_date: must be an ISO date") from None
         try:
             number = self._place_order(**data)
             outgoing = self._emit("OrderPlaced", number, None) if data.get("emit", True) else None

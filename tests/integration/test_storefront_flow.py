@@ -1,0 +1,104 @@
+"""Storefront to MIS end to end: the Pressero sandbox sends signed webhooks to a real daemon,
+which reads each order back through the API, judges it, and pushes it into the MIS sandbox.
+A webhook the storefront loses is caught by the reconciliation poll."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from daemon.providers.reference.sandbox import ReferenceSandbox
+from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
+from tests.daemon_process import DaemonProcess, wait_until
+from tests.helpers import config_text
+
+pytestmark = pytest.mark.slow
+
+SITE = DEFAULT_SITES[0]
+PRESSERO_PASSWORD = "pressero-Pw-42"
+
+
+def item_states(db_path: Path) -> dict[tuple[str, int], str]:
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("SELECT order_number, seq, state FROM items").fetchall()
+    return {(str(r[0]), int(r[1])): str(r[2]) for r in rows}
+
+
+def test_webhooks_and_poll_bring_orders_from_the_storefront_to_the_mis(tmp_path: Path) -> None:
+    pressero = PresseroSandbox(password=PRESSERO_PASSWORD)
+    mis = ReferenceSandbox(login="esd", password="mis-pw-1")
+    pressero.start()
+    mis.start()
+    config = tmp_path / "esd.toml"
+    config.write_text(
+        config_text(
+            tmp_path,
+            accounts={"mis": {"url": mis.url, "password": "mis-pw-1"}},
+            site_extra=(
+                f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
+                f'security_key = "{SITE.security_key}"\n'
+            ),
+            extra=(
+                '\n[listeners.webhook]\naddress = "127.0.0.1"\nport = 0\n'
+                f'[storefronts.pressero-main]\nprovider = "pressero"\nurl = "{pressero.url}"\n'
+                "poll_seconds = 2\npoll_window_seconds = 3600\n"
+                "[storefronts.pressero-main.credentials]\n"
+                f'username = "{pressero.username}"\npassword = "{PRESSERO_PASSWORD}"\n'
+                f'subscriber_id = "{pressero.subscriber_id}"\n'
+            ),
+        )
+    )
+    daemon = DaemonProcess(config, tmp_path)
+    sock = tmp_path / "esd.sock"
+    db = tmp_path / "esd.sqlite3"
+    try:
+        daemon.start()
+        port = daemon.call(sock, "status")["webhooks"]["port"]
+        pressero.webhook_target = f"http://127.0.0.1:{port}/webhooks/pressero/shop"
+
+        paid = pressero.place_order(
+            items=({"ProductName": "Flyers", "Quantity": 250}, {"ProductName": "Cards"})
+        )
+        held = pressero.place_order(approved=False)
+        denied = pressero.place_order(items=({}, {}), approved=False)
+        unpaid = pressero.place_order(paid=False)
+        wait_until(lambda: item_states(db).get((str(paid), 2)) == "pushed", 30, "paid pushed")
+        assert item_states(db)[(str(held), 1)] == "pending"
+        assert item_states(db)[(str(unpaid), 1)] == "pending"
+        why = daemon.call(sock, "why", {"order": str(unpaid)})
+        assert "not paid" in why["items"][0]["reasons"][0]
+
+        pressero.approve_item(held, 1)
+        pressero.approve_item(denied, 1)
+        pressero.deny_item(denied, 2)
+        pressero.lose_next_webhook()
+        assert pressero.mark_paid(unpaid) is None, "this webhook is lost"
+        wait_until(lambda: item_states(db).get((str(held), 1)) == "pushed", 30, "approved pushed")
+        wait_until(lambda: item_states(db).get((str(denied), 2)) == "excluded", 30, "denied")
+        wait_until(lambda: item_states(db).get((str(denied), 1)) == "pushed", 30, "the rest")
+        # Only the reconciliation poll can bring the payment of `unpaid`.
+        wait_until(
+            lambda: item_states(db).get((str(unpaid), 1)) == "pushed",
+            30,
+            "the lost payment caught by the poll",
+        )
+        status = daemon.call(sock, "status")
+        assert status["webhooks"]["rejections"] == {}
+        assert daemon.terminate() == 0
+    finally:
+        daemon.close()
+        jobs = mis.state()["jobs"]
+        pressero.stop()
+        mis.stop()
+    references = sorted(job["reference"] for job in jobs)
+    assert len(references) == len(set(references)) == 4, "each order once in the MIS"
+    with sqlite3.connect(db) as conn:
+        sources = dict(conn.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind").fetchall())
+        polled = conn.execute(
+            "SELECT COUNT(*) FROM events WHERE kind = 'storefront.poll'"
+        ).fetchone()[0]
+    assert sources["pressero.webhook"] >= 6
+    assert polled >= 1
+    assert PRESSERO_PASSWORD not in daemon.log_text()

@@ -31,6 +31,7 @@ EXAMPLE_ENV = {
     "ESD_PACE_PASSWORD": "pace-main-password-1",
     "ESD_PACE_TEST_PASSWORD": "pace-test-password-2",
     "ESD_SITE_KEY": "site-security-key-3",
+    "ESD_PRESSERO_PASSWORD": "pressero-password-4",
 }
 
 # The smallest config with one account activated live on one site.
@@ -95,6 +96,7 @@ def test_example_file_names_each_missing_variable() -> None:
         (str(EXAMPLE), "accounts.pace-main.credentials.password"),
         (str(EXAMPLE), "accounts.pace-test.credentials.password"),
         (str(EXAMPLE), "sites.printshop.security_key"),
+        (str(EXAMPLE), "storefronts.pressero.credentials.password"),
     }
     assert "ESD_SITE_KEY" in messages_at(problems, "sites.printshop.security_key")[0]
 

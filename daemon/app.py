@@ -36,7 +36,7 @@ from daemon.operator.server import OperatorServer
 from daemon.providers.registry import driver_class
 from daemon.statecharts import load_charts
 from daemon.store.database import Database
-from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor
+from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor, Write
 from daemon.systemd_notify import Notifier
 
 __all__ = ["Daemon", "run_daemon"]
@@ -75,6 +75,10 @@ class Daemon:
             reader = self.storefronts.get(storefront)
             if reader is not None:
                 reader.tell(Fetch(site, order, generation))
+        for storefront, data in effects.writes:
+            reader = self.storefronts.get(storefront)
+            if reader is not None:
+                reader.tell(Write(data))
         for storefront in effects.storefront_poll:
             reader = self.storefronts.get(storefront)
             if reader is not None:

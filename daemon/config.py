@@ -102,6 +102,7 @@ _ACCOUNT_KEYS: Final = (
     "concurrency",
     "rate_per_second",
     "status_poll_seconds",
+    "storefront_stages",
     "credentials",
     "settings",
 )
@@ -176,6 +177,8 @@ class Account:
     status_poll_seconds: float
     credentials: Mapping[str, str]  # every value is a secret
     settings: Mapping[str, Any]
+    #: MIS status -> storefront workflow stage name written back (unmapped: not written)
+    storefront_stages: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __repr__(self) -> str:
         # Credential values are secrets: the repr names the keys only.
@@ -735,6 +738,16 @@ class _Reader:
         concurrency = self.integer(table, "concurrency", at, default=4, at_least=1)
         rate = self.number(table, "rate_per_second", at, default=10.0, above=0)
         poll = self.number(table, "status_poll_seconds", at, default=300.0, at_least=10)
+        stages: dict[str, str] = {}
+        stages_at = _join(at, "storefront_stages")
+        for status, stage in self.table(table, "storefront_stages", at).items():
+            if isinstance(stage, str) and stage:
+                stages[status] = stage
+            else:
+                self.problem(
+                    _join(stages_at, status),
+                    f"expected a storefront stage name (a string), got {_show(stage)}",
+                )
         if provider is None:
             return None
         return Account(
@@ -745,6 +758,7 @@ class _Reader:
             status_poll_seconds=poll,
             credentials=MappingProxyType(credentials),
             settings=settings,
+            storefront_stages=MappingProxyType(stages),
         )
 
     def provider_settings(self, provider: str, settings: Mapping[str, Any], at: str) -> None:

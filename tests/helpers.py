@@ -41,6 +41,7 @@ def config_text(
     retry: str = RETRY_DEFAULTS,
     extra: str = "",
     site_extra: str = "",
+    account_extra: str = "",
 ) -> str:
     """Config text with one site `shop` activating the given accounts."""
     accounts = accounts or {"mis": {"url": "http://127.0.0.1:9", "customer": "C100"}}
@@ -72,6 +73,7 @@ def config_text(
             customer = "{acc.get("customer", "C100")}"
             """
         )
+    parts.append(account_extra)
     parts.append('[sites.shop]\nname = "Print Shop"\n' + site_extra)
     for name, enable, live in site_accounts:
         parts.append(

@@ -56,6 +56,8 @@ class Effects:
     #: (storefront, site, order, generation): orders to read from their storefront
     fetch: set[tuple[str, str, str, int]] = dataclasses.field(default_factory=set)
     storefront_poll: set[str] = dataclasses.field(default_factory=set)  # storefronts to poll
+    #: (storefront, JSON of the write): write-backs to hand to a storefront actor
+    writes: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     reprocess: bool = False  # the inbox has pending events again
 
     def merge(self, other: Effects) -> None:
@@ -64,6 +66,7 @@ class Effects:
         self.imports |= other.imports
         self.fetch |= other.fetch
         self.storefront_poll |= other.storefront_poll
+        self.writes |= other.writes
         self.reprocess |= other.reprocess
 
     def __bool__(self) -> bool:
@@ -73,6 +76,7 @@ class Effects:
             or self.imports
             or self.fetch
             or self.storefront_poll
+            or self.writes
             or self.reprocess
         )
 
@@ -301,7 +305,18 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
             await raise_alert(ctx, account, order_subject(site, order_number), error)
     else:
         raise BadEventPayload(f"event {ctx.event.id}: unknown push outcome {outcome!r}")
-    return {"outcome": outcome, "items": [i.seq for i in items]}
+    return {
+        "outcome": outcome,
+        "site": site,
+        "order": order_number,
+        "account": account,
+        "items": [i.seq for i in items],
+        "external": {
+            int(e["seq"]): str(e["external_id"])
+            for e in payload.get("items") or []
+            if outcome == "pushed" and int(e["seq"]) in {i.seq for i in items}
+        },
+    }
 
 
 async def _schedule_retry(
@@ -373,14 +388,14 @@ async def raise_alert(ctx: Context, account: str, subject: str, message: str) ->
 # --- status back -------------------------------------------------------------------------
 
 
-async def on_status_report(ctx: Context) -> int:
+async def on_status_report(ctx: Context) -> list[dict[str, Any]]:
     """Record MIS status and tracking of pushed items: data with history, not states."""
     site, order_number, account = _order_key(ctx)
     reports = ctx.event.payload.get("reports")
     if not isinstance(reports, list):
         raise BadEventPayload(f"event {ctx.event.id}: 'reports' must be a list")
     by_seq = {i.seq: i for i in await items_of_order(ctx.txn, site, order_number, account)}
-    changed = 0
+    changes: list[dict[str, Any]] = []
     for index, report in enumerate(reports):
         where = f"event {ctx.event.id}.reports[{index}]"
         seq = _require(report, "seq", int, where)
@@ -397,8 +412,18 @@ async def on_status_report(ctx: Context) -> int:
             " VALUES (?, ?, ?, ?, ?)",
             (item.id, status, _json(list(tracking)), ctx.event.id, ctx.now),
         )
-        changed += 1
-    return changed
+        changes.append(
+            {
+                "site": site,
+                "order": order_number,
+                "account": account,
+                "seq": seq,
+                "status": status,
+                "tracking": list(tracking),
+                "new_tracking": bool(set(tracking) - set(item.tracking)),
+            }
+        )
+    return changes
 
 
 # --- timers ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ TIMER_HANDLERS: Mapping[str, TimerHandler] = {
     "import_retry": h.on_import_retry_timer,
     "storefront_fetch": sf.on_fetch_timer,
     "storefront_poll": sf.on_storefront_poll_timer,
+    "storefront_write": sf.on_write_timer,
 }
 
 
@@ -32,13 +33,27 @@ async def on_timer_fired(ctx: h.Context) -> Any:
     return await handler(ctx, dict(ctx.event.payload.get("payload") or {}))
 
 
+async def on_push_result(ctx: h.Context) -> Any:
+    """A driver's result, then the MIS ids written back to the storefront."""
+    result = await h.on_push_result(ctx)
+    await sf.after_push(ctx, result)
+    return result
+
+
+async def on_status_report(ctx: h.Context) -> Any:
+    """MIS status and tracking, then the storefront stage and shipments written back."""
+    changes = await h.on_status_report(ctx)
+    await sf.after_status(ctx, changes)
+    return changes
+
+
 #: event kind -> its handler (see the docstrings of daemon.engine.handlers and
 #: daemon.engine.storefront_handlers for every kind's payload)
 HANDLERS: Mapping[str, h.Handler] = {
     "order.snapshot": h.on_order_snapshot,
     "push.claim": h.on_push_claim,
-    "push.result": h.on_push_result,
-    "status.report": h.on_status_report,
+    "push.result": on_push_result,
+    "status.report": on_status_report,
     "timer.fired": on_timer_fired,
     "operator.push": h.on_operator_push,
     "operator.replay": h.on_operator_replay,

@@ -1,43 +1,60 @@
-"""Storefront events: webhooks ask for a fetch, fetched orders are judged, polls catch losses.
+"""Storefront events: webhooks ask for a fetch, fetched orders are judged, polls catch losses,
+and what the MIS did is written back.
 
 A webhook only says "order N changed"; the truth is read from the storefront API. That read
-is I/O, so a handler never does it: it sets a durable `storefront_fetch` timer for the order
-(due now). When the timer fires, the fetch is handed to the storefront actor AND the timer is
-re-armed one lease later, so a crash mid-fetch is retried, not lost. The fetched answer comes
-back as an event carrying the raw API JSON; its handler maps it (pure) and clears the lease.
-A malformed answer poisons that event: it is kept with the raw JSON and replayable after a
-fix. The generation (the id of the event that asked) keeps an older fetch from clearing the
-lease of a newer request.
+is I/O, so a handler never does it: it asks for it through a durable lease (daemon.engine.
+leases): a timer due now, re-armed a lease later when handed to the storefront actor, cleared
+by the answer. The fetched answer comes back as an event carrying the raw API JSON; its handler
+maps it (pure). A malformed answer poisons that event: it is kept with the raw JSON and is
+replayable after a fix.
 
 The reconciliation poll (Pressero documents no webhook retries) lists the orders of a rolling
 window; only orders never seen, or still holding items back, are fetched again: pushed,
 excluded and failed orders are finished work and are not touched.
+
+Write-back: a pushed item's MIS id, and a changed MIS status (mapped to a storefront stage by
+the account's `storefront_stages`) and new tracking numbers, are written to the storefront by
+the same lease mechanism, so a write is never lost; the actor adds a shipment only if its
+tracking number is not there yet, so a retried write never doubles it.
 
 Event kinds:
     pressero.webhook        {site, type, known, order, item_seq, message_id, timestamp, body}
     storefront.order        {storefront, provider, site, order, generation, details, items}
     storefront.fetch_failed {storefront, site, order, generation, permanent, error, retry_after}
     storefront.poll         {storefront, site, orders, window_start, window_end}
+    storefront.written      {storefront, site, order, seq, op, generation}
+    storefront.write_failed {storefront, site, order, seq, op, generation, permanent, error}
+    operator.poll           {storefront}
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
 
-from daemon.engine import retry
-from daemon.engine.handlers import Context, Handler, on_order_snapshot_of, raise_alert
+from daemon.engine.handlers import Context, Handler, on_order_snapshot_of
+from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
 from daemon.errors import BadEventPayload
 from daemon.store.timers import set_timer
 from daemon.storefronts.pressero.mapping import KNOWN_TYPES, order_from_api
 
-__all__ = ["FETCH_LEASE_SECONDS", "STOREFRONT_HANDLERS", "fetch_subject"]
+__all__ = [
+    "FETCH",
+    "STOREFRONT_HANDLERS",
+    "WRITE",
+    "after_push",
+    "after_status",
+    "fetch_subject",
+    "write_subject",
+]
 
 log = structlog.get_logger("esd.storefront")
 
-#: a fetch handed to the actor is asked again after this long unless its answer arrived
-FETCH_LEASE_SECONDS = 120.0
+#: the timer kinds of storefront work
+FETCH = "storefront_fetch"
+WRITE = "storefront_write"
 
 #: webhook types whose order is read again (unknown types are stored and logged only)
 FETCHING_TYPES = frozenset(KNOWN_TYPES)
@@ -48,12 +65,20 @@ def fetch_subject(site: str, order_number: str) -> str:
     return f"{site}/{order_number}"
 
 
+def write_subject(site: str, order_number: str, seq: int, op: str) -> str:
+    """The timer subject of one write-back to the storefront."""
+    return f"{site}/{order_number}/{seq}/{op}"
+
+
 def _site(ctx: Context, key: str) -> Any:
     site = ctx.config.sites.get(key)
     if site is None:
         known = ", ".join(sorted(ctx.config.sites)) or "none"
         raise BadEventPayload(f"event {ctx.event.id}: site {key!r} is not configured ({known})")
     return site
+
+
+# --- reading orders --------------------------------------------------------------------------
 
 
 async def request_fetch(ctx: Context, site_key: str, order_number: str, why: str) -> None:
@@ -64,21 +89,8 @@ async def request_fetch(ctx: Context, site_key: str, order_number: str, why: str
             f"event {ctx.event.id}: site {site_key!r} has no storefront to read order "
             f"{order_number} from (set sites.{site_key}.storefront)"
         )
-    await set_timer(
-        ctx.txn,
-        "storefront_fetch",
-        fetch_subject(site_key, order_number),
-        ctx.now,
-        {
-            "storefront": site.storefront,
-            "site": site_key,
-            "order": order_number,
-            "generation": ctx.event.id,
-            "attempts": 0,
-            "first_failure_at": None,
-            "why": why,
-        },
-    )
+    data = {"storefront": site.storefront, "site": site_key, "order": order_number, "why": why}
+    await request_lease(ctx, FETCH, fetch_subject(site_key, order_number), data)
 
 
 async def on_pressero_webhook(ctx: Context) -> str:
@@ -97,26 +109,10 @@ async def on_pressero_webhook(ctx: Context) -> str:
 
 async def on_fetch_timer(ctx: Context, data: dict[str, Any]) -> None:
     """The fetch timer fired: hand the fetch to the actor and re-arm the lease."""
-    await set_timer(
-        ctx.txn,
-        "storefront_fetch",
-        fetch_subject(data["site"], data["order"]),
-        ctx.now + FETCH_LEASE_SECONDS,
-        data,
-    )
+    await rearm_lease(ctx, FETCH, fetch_subject(data["site"], data["order"]), data)
     ctx.effects.fetch.add(
         (data["storefront"], data["site"], data["order"], int(data["generation"]))
     )
-
-
-async def _clear_lease(ctx: Context, site: str, order_number: str, generation: int) -> bool:
-    """Cancel the fetch timer if it still belongs to `generation` (no newer request came)."""
-    changed = await ctx.txn.changes(
-        "DELETE FROM timers WHERE kind = 'storefront_fetch' AND subject = ?"
-        " AND json_extract(payload, '$.generation') = ?",
-        (fetch_subject(site, order_number), generation),
-    )
-    return changed > 0
 
 
 async def _files_generated(ctx: Context, site: str, order_number: str) -> list[int]:
@@ -146,53 +142,28 @@ async def on_storefront_order(ctx: Context) -> dict[str, Any]:
         files_generated=await _files_generated(ctx, site_key, order_number),
     )
     result = await on_order_snapshot_of(ctx, order, order.to_json())
-    await _clear_lease(ctx, site_key, order_number, int(payload["generation"]))
+    await clear_lease(ctx, FETCH, fetch_subject(site_key, order_number), int(payload["generation"]))
     return result
 
 
 async def on_fetch_failed(ctx: Context) -> str:
-    """Reading the order failed: retry on the lease timer with backoff, or give up with an alert."""
+    """Reading the order failed: retry with backoff on the lease, or give up with an alert."""
     payload = ctx.event.payload
     site_key, order_number = str(payload["site"]), str(payload["order"])
-    generation = int(payload["generation"])
-    subject = fetch_subject(site_key, order_number)
-    row = await ctx.txn.fetchone(
-        "SELECT payload FROM timers WHERE kind = 'storefront_fetch' AND subject = ?", (subject,)
+    return await lease_failed(
+        ctx,
+        FETCH,
+        fetch_subject(site_key, order_number),
+        int(payload["generation"]),
+        permanent=bool(payload.get("permanent")),
+        error=str(payload.get("error") or ""),
+        retry_after=payload.get("retry_after"),
+        alert_account=str(payload.get("storefront")),
+        what=f"read order {order_number} of site {site_key}",
     )
-    if row is None:
-        return "no fetch pending"
-    import json
 
-    data = json.loads(row[0])
-    if int(data["generation"]) != generation:
-        return "a newer request owns the fetch"
-    error = str(payload.get("error") or "")
-    what = f"read order {order_number} of site {site_key}"
-    if payload.get("permanent"):
-        await _clear_lease(ctx, site_key, order_number, generation)
-        await raise_alert(ctx, str(data["storefront"]), subject, f"{what}: {error}")
-        return "gave up: permanent"
-    attempts = int(data.get("attempts") or 0) + 1
-    first = data.get("first_failure_at") or ctx.now
-    retry_after = payload.get("retry_after")
-    decision = retry.decide(
-        ctx.config.retry,
-        attempts=attempts,
-        first_failure_at=float(first),
-        now=ctx.now,
-        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
-        rng=ctx.rng,
-    )
-    if decision.give_up:
-        await _clear_lease(ctx, site_key, order_number, generation)
-        await raise_alert(
-            ctx, str(data["storefront"]), subject, f"{what}: {decision.reason}: {error}"
-        )
-        return "gave up"
-    assert decision.due_at is not None
-    data.update(attempts=attempts, first_failure_at=first, last_error=error)
-    await set_timer(ctx.txn, "storefront_fetch", subject, decision.due_at, data)
-    return decision.reason
+
+# --- the reconciliation poll -----------------------------------------------------------------
 
 
 async def on_storefront_poll(ctx: Context) -> dict[str, int]:
@@ -242,10 +213,93 @@ async def on_operator_poll(ctx: Context) -> list[str]:
     return names
 
 
+# --- writing back to the storefront ----------------------------------------------------------
+
+
+async def request_write(
+    ctx: Context, site_key: str, order_number: str, seq: int, op: str, fields: dict[str, Any]
+) -> bool:
+    """Durably ask for a write to the storefront (MIS id, status, shipment) of one item."""
+    site = ctx.config.sites.get(site_key)
+    if site is None or site.storefront is None:
+        return False  # orders that came by `esd submit` have no storefront to write to
+    data = {
+        "storefront": site.storefront,
+        "site": site_key,
+        "order": order_number,
+        "seq": seq,
+        "op": op,
+        **fields,
+    }
+    await request_lease(ctx, WRITE, write_subject(site_key, order_number, seq, op), data)
+    return True
+
+
+async def on_write_timer(ctx: Context, data: dict[str, Any]) -> None:
+    """A write-back is due: hand it to the storefront actor and re-arm the lease."""
+    subject = write_subject(data["site"], data["order"], int(data["seq"]), data["op"])
+    await rearm_lease(ctx, WRITE, subject, data)
+    ctx.effects.writes.add((data["storefront"], json.dumps(data, sort_keys=True)))
+
+
+def _write_key(payload: dict[str, Any]) -> str:
+    return write_subject(payload["site"], payload["order"], int(payload["seq"]), payload["op"])
+
+
+async def on_written(ctx: Context) -> bool:
+    """The storefront took the write."""
+    payload = ctx.event.payload
+    return await clear_lease(ctx, WRITE, _write_key(payload), int(payload["generation"]))
+
+
+async def on_write_failed(ctx: Context) -> str:
+    """The storefront refused or could not be reached: back off, or give up with an alert."""
+    payload = ctx.event.payload
+    return await lease_failed(
+        ctx,
+        WRITE,
+        _write_key(payload),
+        int(payload["generation"]),
+        permanent=bool(payload.get("permanent")),
+        error=str(payload.get("error") or ""),
+        retry_after=payload.get("retry_after"),
+        alert_account=str(payload.get("storefront")),
+        what=f"write {payload['op']} of order {payload['order']} item {payload['seq']}",
+    )
+
+
+async def after_push(ctx: Context, result: dict[str, Any]) -> None:
+    """Pushed items get their MIS id written back to the storefront item."""
+    if result.get("outcome") != "pushed":
+        return
+    for seq, external in result.get("external", {}).items():
+        if external:
+            fields = {"mis_id": external}
+            await request_write(ctx, result["site"], result["order"], int(seq), "mis_id", fields)
+
+
+async def after_status(ctx: Context, changes: list[dict[str, Any]]) -> None:
+    """A changed MIS status moves the storefront item's stage (if mapped) and adds shipments."""
+    for change in changes:
+        account = ctx.config.accounts.get(change["account"])
+        stages = account.storefront_stages if account is not None else {}
+        status = str(change["status"])
+        stage = stages.get(status) or stages.get(status.lower())
+        site, order, seq = change["site"], change["order"], int(change["seq"])
+        if stage:
+            status_fields: dict[str, Any] = {"stage": stage, "mis_status": status}
+            await request_write(ctx, site, order, seq, "status", status_fields)
+        if change.get("new_tracking"):
+            shipment_fields: dict[str, Any] = {"tracking": list(change["tracking"])}
+            await request_write(ctx, site, order, seq, "shipment", shipment_fields)
+
+
 STOREFRONT_HANDLERS: dict[str, Handler] = {
     "pressero.webhook": on_pressero_webhook,
     "storefront.order": on_storefront_order,
     "storefront.fetch_failed": on_fetch_failed,
     "storefront.poll": on_storefront_poll,
+    "storefront.written": on_written,
+    "storefront.write_failed": on_write_failed,
     "operator.poll": on_operator_poll,
 }

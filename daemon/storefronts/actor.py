@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import uuid
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from daemon.store.inbox import NewEvent
 from daemon.store.timers import set_timer
 from daemon.storefronts.pressero.driver import PresseroStorefront
 
-__all__ = ["Fetch", "PollOrders", "StorefrontActor"]
+__all__ = ["Fetch", "PollOrders", "StorefrontActor", "Write"]
 
 log = structlog.get_logger("esd.storefront")
 
@@ -45,7 +46,14 @@ class PollOrders:
     """Run the reconciliation poll."""
 
 
-Message = Fetch | PollOrders
+@dataclasses.dataclass(frozen=True, slots=True)
+class Write:
+    """Write one thing back to the storefront (JSON of the lease's data: op, site, order, ...)."""
+
+    data: str
+
+
+Message = Fetch | PollOrders | Write
 
 
 class StorefrontActor:
@@ -86,6 +94,8 @@ class StorefrontActor:
                     if key not in self._in_flight:
                         self._in_flight.add(key)
                         tg.start_soon(self._fetch, message)
+                elif isinstance(message, Write):
+                    tg.start_soon(self._write, json.loads(message.data))
                 else:
                     tg.start_soon(self.poll)
 
@@ -165,6 +175,37 @@ class StorefrontActor:
             )
         finally:
             self._in_flight.discard((site, order, generation))
+
+    async def _write(self, data: dict[str, Any]) -> None:
+        """Do one write-back; report it (or its failure) as an event."""
+        subject = f"{data['site']}/{data['order']}"
+        base = {k: data[k] for k in ("storefront", "site", "order", "seq", "op", "generation")}
+        try:
+            async with self._limiter:
+                done = await self.driver.write(data)
+            await self._apply(
+                "storefront.written", uuid.uuid4().hex, {**base, "done": done}, subject
+            )
+            log.info(
+                "storefront.written",
+                site=data["site"],
+                order=data["order"],
+                seq=data["seq"],
+                op=data["op"],
+                done=done,
+            )
+        except (TransientError, PermanentError) as exc:
+            await self._apply(
+                "storefront.write_failed",
+                uuid.uuid4().hex,
+                {
+                    **base,
+                    "permanent": isinstance(exc, PermanentError),
+                    "error": REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
+                    "retry_after": getattr(exc, "retry_after", None),
+                },
+                subject,
+            )
 
     async def poll(self) -> int:
         """List the orders of the rolling window and hand them to the engine, per site."""

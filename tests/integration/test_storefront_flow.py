@@ -36,6 +36,8 @@ def test_webhooks_and_poll_bring_orders_from_the_storefront_to_the_mis(tmp_path:
         config_text(
             tmp_path,
             accounts={"mis": {"url": mis.url, "password": "mis-pw-1"}},
+            account_extra='[accounts.mis.storefront_stages]\nshipped = "Shipping"\n',
+            retry="initial_seconds = 1\nmax_seconds = 2\ngive_up_after_seconds = 600\njitter = 0",
             site_extra=(
                 f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
                 f'security_key = "{SITE.security_key}"\n'
@@ -86,6 +88,55 @@ def test_webhooks_and_poll_bring_orders_from_the_storefront_to_the_mis(tmp_path:
         )
         status = daemon.call(sock, "status")
         assert status["webhooks"]["rejections"] == {}
+
+        # Write-back: the MIS ids reach the storefront items ...
+        def item(number: int, seq: int) -> dict[str, object]:
+            order = next(o for o in pressero.state()["orders"] if o["OrderNumber"] == number)
+            return dict(next(i for i in order["Items"] if i["OrderItemSeq"] == seq))
+
+        line_id = wait_until(lambda: item(paid, 1)["MisId"], 30, "MisId written back")
+        # ... and a shipped line in the MIS moves the storefront item and adds its tracking.
+        job = next(j for j in mis.state()["jobs"] if j["reference"].endswith(f":{paid}"))
+        assert line_id == job["lines"][0]["line_id"]
+        # The storefront records the shipment but the answer is lost: the retried write must
+        # find it there and not add it twice.
+        pressero.set_faults(
+            fail_next=[
+                {
+                    "path_prefix": "/api/V2/Orders/Shipments",
+                    "method": "POST",
+                    "kind": "drop_after_commit",
+                }
+            ]
+        )
+        mis.set_line_status(job["job_id"], str(line_id), "shipped", ["1Z999AA10123456784"])
+        daemon.call(sock, "sync", {})
+
+        def shipment_written() -> bool:
+            with sqlite3.connect(db) as conn:
+                return bool(
+                    conn.execute(
+                        "SELECT 1 FROM events WHERE kind = 'storefront.written'"
+                        " AND json_extract(payload, '$.op') = 'shipment'"
+                    ).fetchone()
+                )
+
+        wait_until(shipment_written, 30, "the shipment write retried to success")
+        shipments = pressero.state()["shipments"]
+        assert [s["ShipTracking"] for s in shipments] == ["1Z999AA10123456784"]
+        wait_until(lambda: item(paid, 1)["WorkflowStagePrinter"] == "Shipping", 30, "stage")
+        history = [h for h in pressero.state()["status_history"] if h["OrderNumber"] == paid]
+        assert [h["Stage"] for h in history] == ["Shipping"]
+        assert history[0]["Notes"] == "MIS status: shipped"
+        failed = [
+            e
+            for e in daemon.call(sock, "events", {"limit": 500})["events"]
+            if e["kind"] == "storefront.write_failed"
+        ]
+        assert len(failed) == 1, "the lost answer was retried"
+        detail = daemon.call(sock, "order", {"order": str(paid)})
+        assert detail["items"][0]["tracking"] == ["1Z999AA10123456784"]
+        assert detail["items"][0]["mis_status"] == "shipped"
         assert daemon.terminate() == 0
     finally:
         daemon.close()

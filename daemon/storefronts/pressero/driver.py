@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from daemon.config import Site, Storefront
+from daemon.errors import BusinessRuleError
 from daemon.storefronts.pressero.client import PresseroClient
 
 __all__ = ["PresseroStorefront"]
@@ -54,6 +55,28 @@ class PresseroStorefront:
             if key is not None:
                 found.setdefault(key, []).append(str(row.order_number))
         return found
+
+    async def write(self, data: Mapping[str, Any]) -> str:
+        """Do one write-back (`op`: mis_id, status or shipment); say what was done.
+
+        Setting the MIS id or the stage is idempotent. A shipment is added only for tracking
+        numbers the item does not have yet, so a retried write never doubles one.
+        """
+        order, seq, op = str(data["order"]), int(data["seq"]), str(data["op"])
+        if op == "mis_id":
+            await self.client.set_item_mis_id(order, seq, str(data["mis_id"]))
+            return f"MisId {data['mis_id']}"
+        if op == "status":
+            notes = f"MIS status: {data.get('mis_status')}"
+            stage = await self.client.set_item_status(order, seq, str(data["stage"]), notes=notes)
+            return f"stage {stage.name}"
+        if op == "shipment":
+            have = {s.tracking for s in await self.client.item_shipments(order, seq)}
+            added = [t for t in data.get("tracking", []) if t and t not in have]
+            for tracking in added:
+                await self.client.add_shipment(order, [seq], tracking=tracking)
+            return f"shipments added: {', '.join(added) or 'none (already there)'}"
+        raise BusinessRuleError(f"unknown write-back {op!r}")
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,0 +1,95 @@
+"""Durable requests for I/O that a handler may not do itself: a timer used as a lease.
+
+A handler asks by setting a `(kind, subject)` timer due now, stamped with its event id (the
+generation). When the timer fires, the work is handed to an actor AND the timer is re-armed a
+lease later, so a crash while the work runs means it is asked again, not lost. The actor's
+answer (an event) clears the lease, but only for its own generation: a newer request for the
+same subject keeps its timer. Failures back off by the retry policy and, when it gives up or
+the failure is permanent, raise one alert.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from daemon.engine import retry
+from daemon.engine.handlers import Context, raise_alert
+from daemon.store.timers import set_timer
+
+__all__ = ["LEASE_SECONDS", "clear_lease", "lease_failed", "rearm_lease", "request_lease"]
+
+#: work handed to an actor is asked again after this long unless its answer arrived
+LEASE_SECONDS = 120.0
+
+
+async def request_lease(ctx: Context, kind: str, subject: str, data: Mapping[str, Any]) -> None:
+    """Ask, durably, for the work `data` describes, now (a newer request replaces an older)."""
+    await set_timer(
+        ctx.txn,
+        kind,
+        subject,
+        ctx.now,
+        {**data, "generation": ctx.event.id, "attempts": 0, "first_failure_at": None},
+    )
+
+
+async def rearm_lease(ctx: Context, kind: str, subject: str, data: Mapping[str, Any]) -> None:
+    """The timer fired and the work is handed out: ask again one lease later unless answered."""
+    await set_timer(ctx.txn, kind, subject, ctx.now + LEASE_SECONDS, data)
+
+
+async def clear_lease(ctx: Context, kind: str, subject: str, generation: int) -> bool:
+    """The work of `generation` is done: cancel its timer unless a newer request owns it."""
+    changed = await ctx.txn.changes(
+        "DELETE FROM timers WHERE kind = ? AND subject = ?"
+        " AND json_extract(payload, '$.generation') = ?",
+        (kind, subject, generation),
+    )
+    return changed > 0
+
+
+async def lease_failed(
+    ctx: Context,
+    kind: str,
+    subject: str,
+    generation: int,
+    *,
+    permanent: bool,
+    error: str,
+    retry_after: Any,
+    alert_account: str,
+    what: str,
+) -> str:
+    """The work failed: retry on the timer with backoff, or give up with one alert."""
+    row = await ctx.txn.fetchone(
+        "SELECT payload FROM timers WHERE kind = ? AND subject = ?", (kind, subject)
+    )
+    if row is None:
+        return "nothing pending"
+    data = json.loads(row[0])
+    if int(data["generation"]) != generation:
+        return "a newer request owns the work"
+    if permanent:
+        await clear_lease(ctx, kind, subject, generation)
+        await raise_alert(ctx, alert_account, subject, f"{what}: {error}")
+        return "gave up: permanent"
+    attempts = int(data.get("attempts") or 0) + 1
+    first = data.get("first_failure_at") or ctx.now
+    decision = retry.decide(
+        ctx.config.retry,
+        attempts=attempts,
+        first_failure_at=float(first),
+        now=ctx.now,
+        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        rng=ctx.rng,
+    )
+    if decision.give_up:
+        await clear_lease(ctx, kind, subject, generation)
+        await raise_alert(ctx, alert_account, subject, f"{what}: {decision.reason}: {error}")
+        return "gave up"
+    assert decision.due_at is not None
+    data.update(attempts=attempts, first_failure_at=first, last_error=error)
+    await set_timer(ctx.txn, kind, subject, decision.due_at, data)
+    return decision.reason

@@ -23,6 +23,7 @@ import structlog
 from daemon import __version__
 from daemon.actors.driver_actor import DriverActor, Poll, RunImport, Wake
 from daemon.actors.supervisor import supervise
+from daemon.alerts.mailer import AlertMailer
 from daemon.clock import Clock, SystemClock
 from daemon.config import Config, load_config
 from daemon.engine.engine import Engine
@@ -54,11 +55,14 @@ class Daemon:
     actors: dict[str, DriverActor]
     storefronts: dict[str, StorefrontActor]
     notifier: Notifier
+    mailer: AlertMailer
     webhooks: WebhookApp | None = None
     webhook_port: int | None = None
 
     def dispatch(self, effects: Effects) -> None:
         """Route the effects of a commit to the actors' mailboxes."""
+        if effects.mail:
+            self.mailer.notify()
         for account in effects.wake:
             actor = self.actors.get(account)
             if actor is not None:
@@ -129,7 +133,8 @@ async def serve(
         for name, storefront in config.storefronts.items():
             sites = [s for s in config.sites.values() if s.storefront == name]
             storefronts[name] = StorefrontActor(storefront, sites, engine)
-        daemon = Daemon(config, db, engine, actors, storefronts, notifier)
+        mailer = AlertMailer(db, config, clock)
+        daemon = Daemon(config, db, engine, actors, storefronts, notifier, mailer)
         engine.dispatch = daemon.dispatch
         commands = OperatorCommands(engine, daemon.status_extra)
         server = OperatorServer(
@@ -155,6 +160,8 @@ async def serve(
             tg.start_soon(engine.committer.run)
             tg.start_soon(engine.run_processor)
             tg.start_soon(engine.run_timers)
+            if config.alerts.smtp_host is not None:
+                tg.start_soon(mailer.run)
             actor_scope = anyio.CancelScope()
 
             async def run_actors() -> None:

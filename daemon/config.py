@@ -39,6 +39,7 @@ __all__ = [
     "STOREFRONT_PROVIDERS",
     "Account",
     "Activation",
+    "Alerts",
     "Config",
     "DaemonSettings",
     "Listener",
@@ -79,7 +80,28 @@ _HOSTNAME: Final = re.compile(
 _OCTAL_MODE: Final = re.compile(r"0?[0-7]{3}")
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 
-_TOP_KEYS: Final = ("daemon", "retry", "listeners", "storefronts", "accounts", "sites")
+_TOP_KEYS: Final = (
+    "daemon",
+    "retry",
+    "alerts",
+    "listeners",
+    "storefronts",
+    "accounts",
+    "sites",
+)
+_ALERT_KEYS: Final = (
+    "smtp_host",
+    "smtp_port",
+    "tls",
+    "username",
+    "password",
+    "sender",
+    "recipients",
+    "timeout_seconds",
+)
+_EMAIL: Final = re.compile(r"[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+")
+#: how the SMTP connection is secured
+TLS_MODES: Final = ("starttls", "tls", "none")
 _DAEMON_KEYS: Final = (
     "state_dir",
     "database",
@@ -103,6 +125,7 @@ _ACCOUNT_KEYS: Final = (
     "rate_per_second",
     "status_poll_seconds",
     "storefront_stages",
+    "alert_emails",
     "credentials",
     "settings",
 )
@@ -145,6 +168,28 @@ class DaemonSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Alerts:
+    """Where alert e-mails go and how they are sent (no smtp_host: alerts are only stored)."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    tls: str = "starttls"
+    username: str | None = None
+    password: str | None = None  # a secret
+    sender: str = "esd@localhost"
+    recipients: tuple[str, ...] = ()
+    timeout_seconds: float = 30.0
+
+    def __repr__(self) -> str:
+        hidden = "None" if self.password is None else "<hidden>"
+        return (
+            f"Alerts(smtp_host={self.smtp_host!r}, smtp_port={self.smtp_port!r}, "
+            f"tls={self.tls!r}, username={self.username!r}, password={hidden}, "
+            f"sender={self.sender!r}, recipients={self.recipients!r})"
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Durable retry of network errors: exponential backoff with jitter, then give up."""
 
@@ -179,6 +224,8 @@ class Account:
     settings: Mapping[str, Any]
     #: MIS status -> storefront workflow stage name written back (unmapped: not written)
     storefront_stages: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: who hears of this account's failures, besides [alerts] recipients (seed 004)
+    alert_emails: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         # Credential values are secrets: the repr names the keys only.
@@ -252,6 +299,7 @@ class Config:
     path: Path | None
     daemon: DaemonSettings
     retry: RetryPolicy
+    alerts: Alerts
     listeners: Mapping[str, Listener]
     accounts: Mapping[str, Account]
     storefronts: Mapping[str, Storefront]
@@ -276,6 +324,8 @@ class Config:
             if k not in PUBLIC_CREDENTIAL_KEYS
         ]
         values += [site.security_key for site in self.sites.values() if site.security_key]
+        if self.alerts.password:
+            values.append(self.alerts.password)
         return frozenset(v for v in values if v)
 
     def site(self, key: str) -> Site:
@@ -584,6 +634,7 @@ class _Reader:
         self.known_keys(data, "", _TOP_KEYS)
         daemon = self.daemon(self.table(data, "daemon", ""))
         retry = self.retry(self.table(data, "retry", ""))
+        alerts = self.alerts(self.table(data, "alerts", ""))
         listeners = self.listeners(self.table(data, "listeners", ""))
         accounts_table = self.table(data, "accounts", "")
         accounts = self.accounts(accounts_table)
@@ -602,6 +653,7 @@ class _Reader:
             path=None,
             daemon=daemon,
             retry=retry,
+            alerts=alerts,
             listeners=MappingProxyType(listeners),
             accounts=MappingProxyType(accounts),
             storefronts=MappingProxyType(storefronts),
@@ -677,6 +729,54 @@ class _Reader:
         jitter = self.number(table, "jitter", at, default=d.jitter, at_least=0, at_most=1)
         return RetryPolicy(initial, multiplier, maximum, give_up, jitter)
 
+    def emails(self, table: Mapping[str, Any], name: str, at: str) -> tuple[str, ...]:
+        """A list of e-mail addresses, or one string of them separated by ';' (seed 004)."""
+        if name not in table:
+            return ()
+        raw = table[name]
+        key = _join(at, name)
+        if isinstance(raw, str):
+            values = [v.strip() for v in raw.split(";") if v.strip()]
+        elif isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+            values = [v.strip() for v in raw]
+        else:
+            self.problem(key, f"expected 'a@x;b@y' or a list of addresses, got {_show(raw)}")
+            return ()
+        for value in values:
+            if not _EMAIL.fullmatch(value):
+                self.problem(key, f"expected e-mail addresses, got {_show(value)}")
+        return tuple(dict.fromkeys(values))
+
+    def alerts(self, table: Mapping[str, Any]) -> Alerts:
+        at = "alerts"
+        self.known_keys(table, at, _ALERT_KEYS)
+        d = Alerts()
+        host = self.string(table, "smtp_host", at) if "smtp_host" in table else None
+        tls = self.string(table, "tls", at, default=d.tls, choices=TLS_MODES) or d.tls
+        default_port = {"starttls": 587, "tls": 465, "none": 25}[tls]
+        port = self.integer(table, "smtp_port", at, default=default_port, at_least=1)
+        username = self.string(table, "username", at) if "username" in table else None
+        password = None
+        if "password" in table:
+            password = self.secret(table["password"], _join(at, "password"))
+        sender = self.string(table, "sender", at, default=d.sender) or d.sender
+        if not _EMAIL.fullmatch(sender) and sender != d.sender:
+            self.problem(_join(at, "sender"), f"expected an e-mail address, got {_show(sender)}")
+        recipients = self.emails(table, "recipients", at)
+        timeout = self.number(table, "timeout_seconds", at, default=d.timeout_seconds, above=0)
+        if (username is None) != (password is None):
+            self.problem(at, "username and password go together (SMTP AUTH)")
+        return Alerts(
+            smtp_host=host,
+            smtp_port=port if port is not None else default_port,
+            tls=tls,
+            username=username,
+            password=password,
+            sender=sender,
+            recipients=recipients,
+            timeout_seconds=timeout if timeout is not None else d.timeout_seconds,
+        )
+
     def listeners(self, table: Mapping[str, Any]) -> dict[str, Listener]:
         self.known_keys(table, "listeners", _LISTENER_NAMES)
         # Every known listener exists, with its defaults when the file leaves it out.
@@ -748,6 +848,7 @@ class _Reader:
                     _join(stages_at, status),
                     f"expected a storefront stage name (a string), got {_show(stage)}",
                 )
+        alert_emails = self.emails(table, "alert_emails", at)
         if provider is None:
             return None
         return Account(
@@ -759,6 +860,7 @@ class _Reader:
             credentials=MappingProxyType(credentials),
             settings=settings,
             storefront_stages=MappingProxyType(stages),
+            alert_emails=alert_emails,
         )
 
     def provider_settings(self, provider: str, settings: Mapping[str, Any], at: str) -> None:

@@ -59,6 +59,7 @@ class Effects:
     #: (storefront, JSON of the write): write-backs to hand to a storefront actor
     writes: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     reprocess: bool = False  # the inbox has pending events again
+    mail: bool = False  # an alert e-mail waits to be sent
 
     def merge(self, other: Effects) -> None:
         self.wake |= other.wake
@@ -68,6 +69,7 @@ class Effects:
         self.storefront_poll |= other.storefront_poll
         self.writes |= other.writes
         self.reprocess |= other.reprocess
+        self.mail |= other.mail
 
     def __bool__(self) -> bool:
         return bool(
@@ -78,6 +80,7 @@ class Effects:
             or self.storefront_poll
             or self.writes
             or self.reprocess
+            or self.mail
         )
 
 
@@ -376,13 +379,34 @@ async def _schedule_retry(
 
 
 async def raise_alert(ctx: Context, account: str, subject: str, message: str) -> None:
-    """One alert per failure episode (give-up or permanent failure), never one per retry."""
-    await ctx.txn.execute(
-        "INSERT INTO alerts (account, subject, message, event_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (account, subject, message, ctx.event.id, ctx.now),
+    """One alert per failure episode (give-up or permanent failure), never one per retry.
+
+    The alert is also an e-mail outbox row: to the [alerts] recipients and the account's
+    alert_emails, sent by daemon.alerts.mailer when SMTP is configured.
+    """
+    configured = ctx.config.accounts.get(account)
+    recipients = list(
+        dict.fromkeys(
+            [*ctx.config.alerts.recipients, *(configured.alert_emails if configured else ())]
+        )
     )
-    log.warning("alert.raised", account=account, subject=subject, message=message)
+    mail = bool(recipients) and ctx.config.alerts.smtp_host is not None
+    await ctx.txn.execute(
+        "INSERT INTO alerts (account, subject, message, event_id, created_at, recipients,"
+        " mail_status, mail_next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            account,
+            subject,
+            message,
+            ctx.event.id,
+            ctx.now,
+            _json(recipients),
+            "pending" if mail else "none",
+            ctx.now if mail else None,
+        ),
+    )
+    ctx.effects.mail |= mail
+    log.warning("alert.raised", account=account, subject=subject, message=message, mail=mail)
 
 
 # --- status back -------------------------------------------------------------------------

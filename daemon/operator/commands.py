@@ -82,6 +82,9 @@ class OperatorCommands:
                 "SELECT account, state, COUNT(*) AS n FROM items GROUP BY account, state"
             )
             counts = await inbox.count_by_status(txn)
+            alert_rows = await txn.fetchall(
+                "SELECT mail_status, COUNT(*) AS n FROM alerts GROUP BY mail_status"
+            )
             upcoming = await next_timer(txn)
         for name, account in self.engine.config.accounts.items():
             accounts[name] = {
@@ -123,6 +126,10 @@ class OperatorCommands:
             },
             "rejections": dict(extra.get("rejections", {})),
             "storefronts": dict(extra.get("storefronts", {})),
+            "alerts": {
+                "total": sum(r["n"] for r in alert_rows),
+                **{f"mail_{r['mail_status']}": r["n"] for r in alert_rows},
+            },
             "webhooks": extra.get("webhooks"),
         }
 

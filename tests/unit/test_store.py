@@ -114,3 +114,25 @@ def test_group_commit_shares_transactions_and_dedupes(tmp_path: Path) -> None:
         await db.close()
 
     anyio.run(main)
+
+
+def test_rows_written_at_version_1_survive_every_later_migration(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = await Database.open(tmp_path / "v1.sqlite3", migrate=False)
+        await db.migrate(target=1)
+        async with db.transaction() as txn:
+            await txn.execute(
+                "INSERT INTO alerts (account, subject, message, created_at) VALUES (?, ?, ?, ?)",
+                ("mis", "shop/1001", "customer not found", 1.0),
+            )
+            await inbox.insert_event(txn, inbox.NewEvent("s", "k", "x", {"a": 1}), 1.0)
+        await db.migrate()
+        async with db.reading() as txn:
+            alert = await txn.fetchone("SELECT * FROM alerts")
+            event = await txn.fetchone("SELECT payload FROM events")
+        assert alert is not None and alert["message"] == "customer not found"
+        assert alert["mail_status"] == "none" and alert["recipients"] == "[]"
+        assert event is not None and event[0] == '{"a":1}'
+        await db.close()
+
+    anyio.run(main)

@@ -1,0 +1,163 @@
+"""The alert e-mail outbox: stored alerts are sent over SMTP, with durable retries.
+
+An alert row is written in the transaction of the event that raised it (daemon.engine.
+handlers.raise_alert), so no alert is lost to a crash. This task sends the pending ones:
+one e-mail per alert (one per failure episode, never one per retry of the failing push),
+retried with the spine's retry policy when the mail server is unreachable, marked failed
+(and logged) when the policy gives up. smtplib runs in a worker thread; the message body
+is redacted like every other text esd writes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import structlog
+
+from daemon.clock import Clock, iso
+from daemon.config import Alerts, Config
+from daemon.engine import retry
+from daemon.logs import REDACTOR
+from daemon.store.database import Database
+
+__all__ = ["AlertMailer", "compose"]
+
+log = structlog.get_logger("esd.alerts")
+
+
+def compose(alerts: Alerts, row: dict[str, Any], recipients: list[str]) -> EmailMessage:
+    """The e-mail for one alert (pure)."""
+    message = EmailMessage()
+    message["From"] = alerts.sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = REDACTOR.redact(f"[esd] {row['account']}: {row['subject']}")
+    order = str(row["subject"]).split("/")
+    hint = f"esd order {order[1]} --site {order[0]}" if len(order) == 2 else "esd status"
+    message.set_content(
+        REDACTOR.redact(
+            f"esd could not complete work for {row['account']} and needs a person.\n\n"
+            f"What:  {row['subject']}\n"
+            f"Why:   {row['message']}\n"
+            f"When:  {iso(row['created_at'])}\n"
+            f"Event: {row['event_id']}\n\n"
+            f"See the full trace with `{hint}`; after fixing the cause, `esd push` resubmits\n"
+            "an order and `esd replay` reprocesses a poisoned event.\n"
+        )
+    )
+    return message
+
+
+class AlertMailer:
+    """Sends pending alert e-mails for the daemon's lifetime."""
+
+    def __init__(self, db: Database, config: Config, clock: Clock) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.rng = random.Random()
+        self._wakeup = anyio.Event()
+        self.sent = 0
+
+    def notify(self) -> None:
+        """A new alert may wait to be sent."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            next_at = await self.send_due()
+            delay = 3600.0 if next_at is None else max(0.0, next_at - self.clock.now())
+            with anyio.move_on_after(min(delay, 3600.0)):
+                await self._wakeup.wait()
+            self._wakeup = anyio.Event()
+
+    async def send_due(self) -> float | None:
+        """Send every due alert; return when the next one is due (None: nothing pending)."""
+        async with self.db.reading() as txn:
+            rows = [
+                dict(r)
+                for r in await txn.fetchall(
+                    "SELECT * FROM alerts WHERE mail_status = 'pending' AND mail_next_at <= ?"
+                    " ORDER BY id LIMIT 50",
+                    (self.clock.now(),),
+                )
+            ]
+        for row in rows:
+            await self._send_one(row)
+        async with self.db.reading() as txn:
+            upcoming = await txn.scalar(
+                "SELECT MIN(mail_next_at) FROM alerts WHERE mail_status = 'pending'"
+            )
+        return None if upcoming is None else float(upcoming)
+
+    async def _send_one(self, row: dict[str, Any]) -> None:
+        alerts = self.config.alerts
+        recipients = json.loads(row["recipients"])
+        message = compose(alerts, row, recipients)
+        try:
+            await anyio.to_thread.run_sync(_send, alerts, message, abandon_on_cancel=True)
+        except (OSError, smtplib.SMTPException) as exc:
+            await self._failed(row, REDACTOR.redact(f"{type(exc).__name__}: {exc}"))
+            return
+        async with self.db.transaction() as txn:
+            await txn.execute(
+                "UPDATE alerts SET mail_status = 'sent', mailed_at = ?, mail_error = NULL,"
+                " mail_attempts = mail_attempts + 1 WHERE id = ?",
+                (self.clock.now(), row["id"]),
+            )
+        self.sent += 1
+        log.info("alert.mailed", alert=row["id"], account=row["account"], to=recipients)
+
+    async def _failed(self, row: dict[str, Any], error: str) -> None:
+        attempts = int(row["mail_attempts"]) + 1
+        now = self.clock.now()
+        decision = retry.decide(
+            self.config.retry,
+            attempts=attempts,
+            first_failure_at=float(row["created_at"]),
+            now=now,
+            retry_after=None,
+            rng=self.rng,
+        )
+        status = "failed" if decision.give_up else "pending"
+        async with self.db.transaction() as txn:
+            await txn.execute(
+                "UPDATE alerts SET mail_status = ?, mail_attempts = ?, mail_next_at = ?,"
+                " mail_error = ? WHERE id = ?",
+                (status, attempts, decision.due_at, error, row["id"]),
+            )
+        log.warning(
+            "alert.mail_failed",
+            alert=row["id"],
+            attempts=attempts,
+            error=error,
+            next=decision.reason,
+        )
+
+
+def _send(alerts: Alerts, message: EmailMessage) -> None:
+    """One SMTP conversation (runs in a worker thread)."""
+    assert alerts.smtp_host is not None
+    started = time.monotonic()
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP
+    if alerts.tls == "tls":
+        smtp = smtplib.SMTP_SSL(
+            alerts.smtp_host, alerts.smtp_port, timeout=alerts.timeout_seconds, context=context
+        )
+    else:
+        smtp = smtplib.SMTP(alerts.smtp_host, alerts.smtp_port, timeout=alerts.timeout_seconds)
+    with smtp:
+        if alerts.tls == "starttls":
+            smtp.starttls(context=context)
+        if alerts.username is not None and alerts.password is not None:
+            smtp.login(alerts.username, alerts.password)
+        smtp.send_message(message)
+    log.debug("alert.smtp", seconds=round(time.monotonic() - started, 3))

@@ -1,0 +1,20 @@
+"""The EFI Pace provider (seed 004): Pressero orders become Pace jobs, parts and shipments.
+
+Like every provider folder (see `daemon.providers.reference`), the I/O and the pure parts are
+kept apart. The pure parts, each table-tested from seed 004 without sockets:
+
+- `settings`             the account and site parameters, parsed and checked (`esd check-config`);
+- `promise_date`         the promise / scheduled ship date (calendar days, weekends, holidays);
+- `customer_resolution`  which Pace customer and contacts an order belongs to, as a decision
+                         over facts the driver has looked up; the Customer / Contact field maps;
+- `job_mapping`          the Job and Job Part field maps (part 01 is updated, not created);
+- `shipment_mapping`     one shipment per shipping location, its cartons and carton contents;
+- `account_rules`        the "Accounts" mapping: Ship Via and Account Number per shipment;
+- `site_rules`           the "Site Mapping Details": admin status, prices with tax and shipping,
+                         materials, user name as the job's additional description.
+
+Every map returns frozen dataclasses whose `to_pace(...)` gives a dict keyed by the real Pace
+property names (pace.md §6, checked against rest_swagger_selected_definitions.json); the SOAP
+client serialises the values (`str`, `int`, `bool`, `Decimal`, `datetime.date` for a calendar
+day, naive `datetime.datetime` for a shop-local wall time).
+"""

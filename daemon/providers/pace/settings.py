@@ -1,0 +1,563 @@
+"""The EFI Pace account and site parameters (seed 004, "Integration Parameters"), checked.
+
+Account settings live in `[accounts.NAME.settings]` of esd.toml; the login and the password
+are secrets and belong in `[accounts.NAME.credentials]`, never here (a `login` or `password`
+key in settings is a problem, and its value is never quoted). Keys, with the seed's parameter
+name next to each:
+
+    key                      seed parameter                    type / default
+    url                      EFI Pace URL                      "http(s)://host[:port]", required;
+                                                               the root only, no path
+    alert_emails             Alert emails                      "a@x.com;b@y.com" (or a list); ""
+    create_customer          Create Customer                   "Y"/"N" or true/false; N
+    create_contacts_always   (the Create Customer note "new    true/false; true
+                             contacts will be created anyway")
+    csr                      Customer Service Representative   Pace CSR id (int); unset
+    sales_person             Sales Person                      Pace SalesPerson id (int); unset
+    sales_category           Sales Category                    Pace SalesCategory id (int); unset
+    sales_tax                Sales Tax                         Pace SalesTax id (text); unset
+    taxable_code             Taxable Code                      Pace taxable code (int); unset
+    holidays                 List of custom holidays           "2021-10-28|2022-07-18" (or a list
+                                                               of dates); none
+    promise_days             Promise Date                      calendar days, 0..3650; 3
+    job_type                 Job Type                          Pace JobType id (int >= 1); 1
+    job_description          Job Description                   template; "{OrderNumber}-{SiteName}"
+    enable_carton_contents   Enable Carton Contents            "Y"/"N" or true/false; N
+    accounts                 Accounts                          JSON text or array of tables
+                                                               (see `account_rules`); none
+    site_mapping             Site Mapping Details              JSON text or array of tables
+                                                               (see `site_rules`); none
+    default_mis_id           Default MisID                     Pace Customer id; "" (a site's
+                                                               own value overrides it)
+    date_fields              (Pace version; not in the seed)   "auto" (the driver asks the WSDL),
+                                                               "combined" (dateTimeSetup,
+                                                               promiseDateTime, ...) or "split"
+                                                               (dateSetup, promiseDate, ...);
+                                                               "auto"
+    company                  (not in the seed)                 multi-company Pace: the company
+                                                               (/rpc/company:NAME/...); ""
+    timezone                 (not in the seed)                 the shop's IANA zone for Pace
+                                                               dates, e.g. "America/Chicago";
+                                                               "" (the system's)
+    timeout_seconds          (not in the seed)                 per-call timeout for the SOAP
+                                                               client, > 0; 30
+
+Site-level overrides live in a site activation's `settings` (`[sites.K.activations.settings]`):
+
+    key                      seed parameter (site level)       type
+    promise_days             Promise Date                      as above
+    job_type                 Job Type                          as above
+    job_description          Job Description                   as above
+    integration_id           Integration ID (the storefront's) Pace Customer id
+    default_mis_id           Default MisID                     Pace Customer id
+
+Decisions where the seed is silent:
+
+- Pressero's admin form leaves fields blank: an empty string means "not set" (the default).
+- Numbers may be written as numbers or as digit strings ("5"), as the Pressero form stores them.
+- `create_customer` defaults to N: a typo in a customer id should alert, not invent a customer.
+- The seed both says "new contacts will be created anyway" (Create Customer) and "if contact is
+  not found and Create Customer is No, raise an error" (contact identification). Both are kept:
+  with `create_contacts_always = true` (default) missing contacts are created whatever Create
+  Customer says; with `false` they are created only when Create Customer is Y, else the order
+  fails with the seed's error.
+- Job Description variables are `{OrderNumber}` and `{SiteName}`, matched case-insensitively;
+  any other `{...}` is an error naming it; a lone brace is literal text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+from daemon.errors import ConfigError, ConfigProblem
+from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
+from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
+
+__all__ = [
+    "DEFAULT_JOB_DESCRIPTION",
+    "DEFAULT_JOB_TYPE",
+    "DEFAULT_PROMISE_DAYS",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "DESCRIPTION_VARIABLES",
+    "MAX_PROMISE_DAYS",
+    "DateFieldsSetting",
+    "DateStyle",
+    "PaceSettings",
+    "SiteOverrides",
+    "description_template_problems",
+    "parse_settings",
+    "parse_site_overrides",
+    "render_description",
+    "settings_problems",
+    "site_overrides_problems",
+]
+
+DEFAULT_PROMISE_DAYS: Final = 3
+MAX_PROMISE_DAYS: Final = 3650
+DEFAULT_JOB_TYPE: Final = 1  # Printing
+DEFAULT_JOB_DESCRIPTION: Final = "{OrderNumber}-{SiteName}"
+DEFAULT_TIMEOUT_SECONDS: Final = 30.0
+#: the Job Description template's variables
+DESCRIPTION_VARIABLES: Final = ("OrderNumber", "SiteName")
+
+#: which date properties a Pace version has (see job_mapping.DateFieldNames)
+DateStyle = Literal["combined", "split"]
+#: the `date_fields` setting: a style, or "auto" (the driver reads it from the server's WSDL)
+DateFieldsSetting = Literal["auto", "combined", "split"]
+_DATE_FIELDS: Final = ("auto", "combined", "split")
+_COMPANY: Final = re.compile(r"[^/?#\s]+")
+
+_ACCOUNT_KEYS: Final = (
+    "url",
+    "alert_emails",
+    "create_customer",
+    "create_contacts_always",
+    "csr",
+    "sales_person",
+    "sales_category",
+    "sales_tax",
+    "taxable_code",
+    "holidays",
+    "promise_days",
+    "job_type",
+    "job_description",
+    "enable_carton_contents",
+    "accounts",
+    "site_mapping",
+    "default_mis_id",
+    "date_fields",
+    "company",
+    "timezone",
+    "timeout_seconds",
+)
+_SITE_KEYS: Final = (
+    "promise_days",
+    "job_type",
+    "job_description",
+    "integration_id",
+    "default_mis_id",
+)
+_SECRET_KEYS: Final = ("login", "password", "username", "user")
+
+_EMAIL: Final = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,.]+")
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INTEGER: Final = re.compile(r"[+-]?\d+")
+_TEMPLATE_VARIABLE: Final = re.compile(r"\{([^{}]*)\}")
+
+Problems = list[tuple[str, str]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SiteOverrides:
+    """A site activation's own values; None / "" where the site does not override."""
+
+    promise_days: int | None = None
+    job_type: int | None = None
+    job_description: str | None = None
+    integration_id: str = ""
+    default_mis_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PaceSettings:
+    """One Pace account's parameters, validated (see the module docstring for each key)."""
+
+    url: str
+    alert_emails: tuple[str, ...] = ()
+    create_customer: bool = False
+    create_contacts_always: bool = True
+    csr: int | None = None
+    sales_person: int | None = None
+    sales_category: int | None = None
+    sales_tax: str = ""
+    taxable_code: int | None = None
+    holidays: frozenset[dt.date] = frozenset()
+    promise_days: int = DEFAULT_PROMISE_DAYS
+    job_type: int = DEFAULT_JOB_TYPE
+    job_description: str = DEFAULT_JOB_DESCRIPTION
+    enable_carton_contents: bool = False
+    accounts: tuple[AccountRule, ...] = ()
+    site_mapping: tuple[SiteRule, ...] = ()
+    default_mis_id: str = ""
+    date_fields: DateFieldsSetting = "auto"
+    company: str = ""
+    timezone: str = ""
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    # set only through `with_site`: the site's own Integration ID (a Pace Customer id)
+    site_integration_id: str = ""
+
+    def with_site(self, site: SiteOverrides) -> PaceSettings:
+        """These settings with one site's overrides applied (site level beats account level)."""
+        return dataclasses.replace(
+            self,
+            promise_days=self.promise_days if site.promise_days is None else site.promise_days,
+            job_type=self.job_type if site.job_type is None else site.job_type,
+            job_description=(
+                self.job_description if site.job_description is None else site.job_description
+            ),
+            default_mis_id=site.default_mis_id or self.default_mis_id,
+            site_integration_id=site.integration_id,
+        )
+
+    def zone(self) -> zoneinfo.ZoneInfo | None:
+        """The `timezone` setting as a tzinfo for the SOAP client; None: the system's."""
+        return zoneinfo.ZoneInfo(self.timezone) if self.timezone else None
+
+
+def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Everything wrong with an account's Pace settings, as (key path, message) pairs."""
+    return _read_account(settings)[1]
+
+
+def parse_settings(settings: Mapping[str, Any]) -> PaceSettings:
+    """The account's settings as `PaceSettings`; `ConfigError` naming every problem."""
+    parsed, problems = _read_account(settings)
+    if problems or parsed is None:
+        raise ConfigError(_config_problems(problems))
+    return parsed
+
+
+def site_overrides_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Everything wrong with a site activation's Pace settings, as (key path, message) pairs."""
+    return _read_site(settings)[1]
+
+
+def parse_site_overrides(settings: Mapping[str, Any]) -> SiteOverrides:
+    """A site activation's overrides; `ConfigError` naming every problem."""
+    parsed, problems = _read_site(settings)
+    if problems:
+        raise ConfigError(_config_problems(problems))
+    return parsed
+
+
+def description_template_problems(template: str) -> list[str]:
+    """What is wrong with a Job Description template: each unknown `{variable}`, named."""
+    problems: list[str] = []
+    known = ", ".join("{" + name + "}" for name in DESCRIPTION_VARIABLES)
+    for match in _TEMPLATE_VARIABLE.finditer(template):
+        if _variable(match.group(1)) is None:
+            problems.append(f"unknown template variable {match.group(0)!r} (known: {known})")
+    return problems
+
+
+def render_description(template: str, *, order_number: str, site_name: str) -> str:
+    """The Job Description: `template` with {OrderNumber} and {SiteName} replaced."""
+    values = {"OrderNumber": order_number, "SiteName": site_name}
+
+    def substitute(match: re.Match[str]) -> str:
+        name = _variable(match.group(1))
+        if name is None:
+            raise ValueError(f"unknown template variable {match.group(0)!r}")
+        return values[name]
+
+    return _TEMPLATE_VARIABLE.sub(substitute, template)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Problems]:
+    if not isinstance(settings, Mapping):
+        return None, [("", f"expected a table of settings, got {type(settings).__name__}")]
+    problems: Problems = []
+    _check_keys(settings, _ACCOUNT_KEYS, problems)
+
+    url = _url(settings.get("url"), problems)
+    emails = _alert_emails(settings.get("alert_emails"), problems)
+    create_customer = _flag(settings, "create_customer", False, problems)
+    create_contacts = _flag(settings, "create_contacts_always", True, problems)
+    carton_contents = _flag(settings, "enable_carton_contents", False, problems)
+    ids = {
+        key: _optional_int(settings, key, problems, minimum=0)
+        for key in ("csr", "sales_person", "sales_category", "taxable_code")
+    }
+    sales_tax = _text(settings, "sales_tax", problems)
+    holidays = _holidays(settings.get("holidays"), problems)
+    promise_days = _optional_int(settings, "promise_days", problems, 0, MAX_PROMISE_DAYS)
+    job_type = _optional_int(settings, "job_type", problems, minimum=1)
+    description = _description(settings, problems)
+    accounts, account_problems = parse_account_rules(settings.get("accounts", []), "accounts")
+    problems += account_problems
+    site_mapping, site_problems = parse_site_rules(settings.get("site_mapping", []), "site_mapping")
+    problems += site_problems
+    default_mis_id = _text(settings, "default_mis_id", problems)
+    date_fields = _date_fields(settings.get("date_fields"), problems)
+    company = _company(settings, problems)
+    timezone = _timezone(settings, problems)
+    timeout = _timeout(settings.get("timeout_seconds"), problems)
+
+    if problems or url is None:
+        return None, problems
+    return (
+        PaceSettings(
+            url=url,
+            alert_emails=emails,
+            create_customer=create_customer,
+            create_contacts_always=create_contacts,
+            csr=ids["csr"],
+            sales_person=ids["sales_person"],
+            sales_category=ids["sales_category"],
+            sales_tax=sales_tax,
+            taxable_code=ids["taxable_code"],
+            holidays=holidays,
+            promise_days=DEFAULT_PROMISE_DAYS if promise_days is None else promise_days,
+            job_type=DEFAULT_JOB_TYPE if job_type is None else job_type,
+            job_description=description or DEFAULT_JOB_DESCRIPTION,
+            enable_carton_contents=carton_contents,
+            accounts=accounts,
+            site_mapping=site_mapping,
+            default_mis_id=default_mis_id,
+            date_fields=date_fields,
+            company=company,
+            timezone=timezone,
+            timeout_seconds=timeout,
+        ),
+        [],
+    )
+
+
+def _read_site(settings: Mapping[str, Any]) -> tuple[SiteOverrides, Problems]:
+    if not isinstance(settings, Mapping):
+        return SiteOverrides(), [
+            ("", f"expected a table of settings, got {type(settings).__name__}")
+        ]
+    problems: Problems = []
+    _check_keys(settings, _SITE_KEYS, problems)
+    promise_days = _optional_int(settings, "promise_days", problems, 0, MAX_PROMISE_DAYS)
+    job_type = _optional_int(settings, "job_type", problems, minimum=1)
+    description = _description(settings, problems)
+    return (
+        SiteOverrides(
+            promise_days=promise_days,
+            job_type=job_type,
+            job_description=description or None,
+            integration_id=_text(settings, "integration_id", problems),
+            default_mis_id=_text(settings, "default_mis_id", problems),
+        ),
+        problems,
+    )
+
+
+def _check_keys(settings: Mapping[str, Any], known: tuple[str, ...], problems: Problems) -> None:
+    for key in sorted(str(k) for k in settings):
+        if key in known:
+            continue
+        if key.casefold() in _SECRET_KEYS:
+            problems.append(
+                (key, "a secret belongs in the account's credentials, not in its settings")
+            )
+        else:
+            problems.append((key, f"unknown setting (known: {', '.join(known)})"))
+
+
+def _url(value: object, problems: Problems) -> str | None:
+    if value is None or value == "":
+        problems.append(("url", "required: the EFI Pace URL, e.g. https://pace.example.com"))
+        return None
+    if not isinstance(value, str):
+        problems.append(("url", "must be a string such as https://pace.example.com"))
+        return None
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        problems.append(("url", "is not a URL; expected e.g. https://pace.example.com"))
+        return None
+    if parts.username is not None or parts.password is not None:
+        # Never quote it: it carries a user name or password.
+        problems.append(("url", "must not carry a login or password; put them in credentials"))
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(("url", f"{text!r} must start with http:// or https:// and a host"))
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        problems.append(
+            (
+                "url",
+                f"{text!r}: only the root is needed (e.g. {parts.scheme}://{parts.netloc}); "
+                "esd adds /rpc/services/... itself",
+            )
+        )
+        return None
+    host = parts.hostname
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _alert_emails(value: object, problems: Problems) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        entries: list[tuple[str, str]] = [
+            ("alert_emails", part.strip()) for part in value.split(";") if part.strip()
+        ]
+    elif isinstance(value, list | tuple):
+        entries = []
+        for i, part in enumerate(value):
+            if not isinstance(part, str):
+                problems.append((f"alert_emails[{i}]", "must be an e-mail address"))
+            elif part.strip():
+                entries.append((f"alert_emails[{i}]", part.strip()))
+    else:
+        problems.append(("alert_emails", "expected e-mail addresses separated by ';'"))
+        return ()
+    emails: list[str] = []
+    for at, address in entries:
+        if _EMAIL.fullmatch(address):
+            emails.append(address)
+        else:
+            problems.append((at, f"{address!r} is not a valid e-mail address"))
+    return tuple(emails)
+
+
+def _flag(settings: Mapping[str, Any], key: str, default: bool, problems: Problems) -> bool:
+    value = settings.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().casefold()
+        if word in ("y", "yes", "true"):
+            return True
+        if word in ("n", "no", "false"):
+            return False
+    problems.append((key, f"must be Y or N (or true or false), got {value!r}"))
+    return default
+
+
+def _optional_int(
+    settings: Mapping[str, Any],
+    key: str,
+    problems: Problems,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int | None:
+    value = settings.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        number = int(value.strip())
+    if number is None:
+        problems.append((key, f"must be a whole number, got {value!r}"))
+        return None
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        problems.append((key, f"must be {bounds}, got {number}"))
+        return None
+    return number
+
+
+def _text(settings: Mapping[str, Any], key: str, problems: Problems) -> str:
+    value = settings.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        problems.append((key, "must be a string"))
+        return ""
+    return value.strip()
+
+
+def _holidays(value: object, problems: Problems) -> frozenset[dt.date]:
+    if value is None:
+        return frozenset()
+    entries: Iterable[tuple[str, object]]
+    if isinstance(value, str):
+        entries = [("holidays", part.strip()) for part in value.split("|") if part.strip()]
+    elif isinstance(value, list | tuple):
+        entries = [(f"holidays[{i}]", part) for i, part in enumerate(value)]
+    else:
+        problems.append(("holidays", "expected dates YYYY-MM-DD separated by '|'"))
+        return frozenset()
+    days: set[dt.date] = set()
+    for at, entry in entries:
+        if isinstance(entry, dt.datetime):
+            problems.append((at, f"{entry.isoformat()!r} is a date-time; expected a date"))
+        elif isinstance(entry, dt.date):
+            days.add(entry)
+        elif isinstance(entry, str) and _ISO_DATE.fullmatch(entry.strip()):
+            try:
+                days.add(dt.date.fromisoformat(entry.strip()))
+            except ValueError:
+                problems.append((at, f"{entry!r} is not a date (YYYY-MM-DD)"))
+        else:
+            problems.append((at, f"{entry!r} is not a date (YYYY-MM-DD)"))
+    return frozenset(days)
+
+
+def _description(settings: Mapping[str, Any], problems: Problems) -> str:
+    template = _text(settings, "job_description", problems)
+    for message in description_template_problems(template):
+        problems.append(("job_description", message))
+    return template
+
+
+def _date_fields(value: object, problems: Problems) -> DateFieldsSetting:
+    if value is None or value == "" or value == "auto":
+        return "auto"
+    if value == "combined":
+        return "combined"
+    if value == "split":
+        return "split"
+    problems.append(("date_fields", f"must be one of {', '.join(_DATE_FIELDS)}, got {value!r}"))
+    return "auto"
+
+
+def _company(settings: Mapping[str, Any], problems: Problems) -> str:
+    company = _text(settings, "company", problems)
+    if company and not _COMPANY.fullmatch(company):
+        problems.append(
+            ("company", f"{company!r}: a Pace company name has no '/', '?', '#' or spaces")
+        )
+        return ""
+    return company
+
+
+def _timezone(settings: Mapping[str, Any], problems: Problems) -> str:
+    name = _text(settings, "timezone", problems)
+    if not name:
+        return ""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(("timezone", f"{name!r} is not a time zone name such as America/Chicago"))
+        return ""
+    return name
+
+
+def _timeout(value: object, problems: Problems) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT_SECONDS
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        problems.append(("timeout_seconds", "must be a number of seconds greater than 0"))
+        return DEFAULT_TIMEOUT_SECONDS
+    if value <= 0:
+        problems.append(("timeout_seconds", "must be a number of seconds greater than 0"))
+        return DEFAULT_TIMEOUT_SECONDS
+    return float(value)
+
+
+def _variable(text: str) -> str | None:
+    wanted = text.strip().casefold()
+    return next((name for name in DESCRIPTION_VARIABLES if name.casefold() == wanted), None)
+
+
+def _config_problems(problems: Problems) -> list[ConfigProblem]:
+    return [
+        ConfigProblem("", f"settings.{key}" if key else "settings", message)
+        for key, message in problems
+    ]

@@ -129,6 +129,12 @@ async def serve(
         engine = Engine(db, charts, config, clock)
         for name, account in config.accounts.items():
             driver = driver_class(account.provider)(name, account.settings, account.credentials)
+            driver.site_settings = {
+                site.key: activation.settings
+                for site in config.sites.values()
+                for activation in site.activations
+                if activation.account == name
+            }
             actors[name] = DriverActor(account, driver, engine)
         for name, storefront in config.storefronts.items():
             sites = [s for s in config.sites.values() if s.storefront == name]

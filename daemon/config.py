@@ -447,6 +447,7 @@ class _Reader:
         self.problems: list[ConfigProblem] = []
         self._secrets: list[str] = []
         self._provider_problems: list[ConfigProblem] = []
+        self.providers: dict[str, str] = {}  # account -> provider, for site settings
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(ConfigProblem(self.file, key, message))
@@ -642,6 +643,7 @@ class _Reader:
         storefronts = self.storefronts(storefronts_table)
         # Activations are checked against every account written, even a broken one, so a
         # broken account is reported once, not again by each site that activates it.
+        self.providers = {name: a.provider for name, a in accounts.items()}
         sites = self.sites(
             self.table(data, "sites", ""), frozenset(accounts_table), frozenset(storefronts_table)
         )
@@ -863,6 +865,16 @@ class _Reader:
             alert_emails=alert_emails,
         )
 
+    def site_settings(self, provider: str, settings: Mapping[str, Any], at: str) -> None:
+        """A site activation's overrides, checked by the account's provider."""
+        try:
+            found = registry.site_settings_problems(provider, settings)
+        except ImportError:
+            return  # reported once at accounts.NAME.provider
+        for key, message in found:
+            where = f"{at}.{key}" if key else at
+            self.problems.append(ConfigProblem(self.file, where, message))
+
     def provider_settings(self, provider: str, settings: Mapping[str, Any], at: str) -> None:
         try:
             found = registry.settings_problems(provider, settings)
@@ -1006,6 +1018,9 @@ class _Reader:
             activation = self.activation(raw, item_at)
             if activation is None:
                 continue
+            provider = self.providers.get(activation.account)
+            if provider is not None:
+                self.site_settings(provider, activation.settings, _join(item_at, "settings"))
             account_at = _join(item_at, "account")
             if activation.account not in accounts:
                 known = ", ".join(sorted(accounts)) or "none configured"

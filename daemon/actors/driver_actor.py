@@ -374,6 +374,7 @@ def _pushed(result: PushResult, via: str) -> dict[str, Any]:
         "via": via,
         "order_external_id": result.order_external_id,
         "items": [{"seq": i.item_seq, "external_id": i.external_id} for i in result.items],
+        "warnings": [REDACTOR.redact(w) for w in result.warnings],
     }
 
 

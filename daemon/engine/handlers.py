@@ -282,6 +282,8 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
                 },
             )
         await cancel_timer(ctx.txn, "retry", timer_subject)
+        for warning in payload.get("warnings") or []:
+            await raise_alert(ctx, account, order_subject(site, order_number), str(warning))
         log.info(
             "order.pushed",
             site=site,

@@ -89,6 +89,9 @@ class PushResult:
 
     order_external_id: str
     items: tuple[ItemRef, ...]
+    #: things the operator must hear of although the push succeeded (seed 004: an invalid
+    #: Customer ID is ignored, and the alert e-mails say so); each becomes one alert
+    warnings: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -178,6 +181,8 @@ class Driver(abc.ABC):
         self.settings = settings
         # Kept apart from `settings` so nothing that logs or shows settings can leak a secret.
         self.credentials = credentials
+        #: site key -> that site's activation settings (per-site overrides), set by the daemon
+        self.site_settings: Mapping[str, Mapping[str, Any]] = {}
 
     @abc.abstractmethod
     async def test_connection(self) -> ConnectionReport:

@@ -2,7 +2,8 @@
 
 Adding a provider is adding a folder beside `reference/` and one line in `PROVIDERS`.
 Each provider's `driver` module defines `driver_class` (a `Driver` subclass) and
-`settings_problems(settings) -> list[tuple[str, str]]` (key path inside `settings`, message).
+`settings_problems(settings) -> list[tuple[str, str]]` (key path inside `settings`, message),
+and may define `site_settings_problems(settings)` for per-site overrides of a site activation.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any, cast
 
 from daemon.providers.contract import Driver
 
-__all__ = ["PROVIDERS", "driver_class", "settings_problems"]
+__all__ = ["PROVIDERS", "driver_class", "settings_problems", "site_settings_problems"]
 
 #: provider name -> module that holds its driver
 PROVIDERS: dict[str, str] = {
     "reference": "daemon.providers.reference.driver",
+    "pace": "daemon.providers.pace.driver",
 }
 
 
@@ -39,4 +41,12 @@ def driver_class(provider: str) -> type[Driver]:
 def settings_problems(provider: str, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Validate an account's provider settings; each problem is (key path, message)."""
     check = _module(provider).settings_problems
+    return cast(list[tuple[str, str]], check(settings))
+
+
+def site_settings_problems(provider: str, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Validate a site activation's overrides for `provider` (unchecked if it has no check)."""
+    check = getattr(_module(provider), "site_settings_problems", None)
+    if check is None:
+        return []
     return cast(list[tuple[str, str]], check(settings))

@@ -399,9 +399,9 @@ ERROR_CASES: list[tuple[str, str, str, str]] = [
     ("missing provider", "[accounts.a]\n", "accounts.a.provider", "required"),
     (
         "unknown provider",
-        "[accounts.a]\nprovider = 'pace'\n",
+        "[accounts.a]\nprovider = 'tharstern'\n",
         "accounts.a.provider",
-        'unknown provider "pace"; known: reference',
+        'unknown provider "tharstern"; known: pace, reference',
     ),
     (
         "concurrency as word",

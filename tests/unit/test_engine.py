@@ -365,11 +365,16 @@ def test_a_push_with_warnings_raises_one_alert_each(tmp_path: Path) -> None:
     async def body(engine: Engine, clock: ManualClock) -> None:
         await ingest_and_process(engine, snapshot(make_order(items=1)))
         await engine.apply(actor_event("push.claim"))
-        await engine.apply(actor_event(
-            "push.result", outcome="pushed", seqs=[1], order_external_id="J1",
-            items=[{"seq": 1, "external_id": "J1:01"}],
-            warnings=["Customer ID 'X9' is not valid in Pace: ignored"],
-        ))
+        await engine.apply(
+            actor_event(
+                "push.result",
+                outcome="pushed",
+                seqs=[1],
+                order_external_id="J1",
+                items=[{"seq": 1, "external_id": "J1:01"}],
+                warnings=["Customer ID 'X9' is not valid in Pace: ignored"],
+            )
+        )
         assert (await states(engine))[("mis", 1)] == "pushed"
         async with engine.db.reading() as txn:
             alerts = await txn.fetchall("SELECT message FROM alerts")

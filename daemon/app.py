@@ -169,6 +169,15 @@ async def serve(
             if config.alerts.smtp_host is not None:
                 tg.start_soon(mailer.run)
             actor_scope = anyio.CancelScope()
+            web_scope = anyio.CancelScope()
+            web_done = anyio.Event()
+
+            async def run_webhooks(app: WebhookApp, bound: Any) -> None:
+                try:
+                    with web_scope:
+                        await serve_asgi(app, bound, drain_seconds=config.daemon.drain_seconds)
+                finally:
+                    web_done.set()
 
             async def run_actors() -> None:
                 with actor_scope:
@@ -182,7 +191,7 @@ async def serve(
             await tg.start(server.serve)
             if daemon.webhooks is not None and sock is not None:
                 daemon.webhook_port = sock.getsockname()[1]
-                tg.start_soon(serve_asgi, daemon.webhooks, sock)
+                tg.start_soon(run_webhooks, daemon.webhooks, sock)
                 log.info(
                     "webhooks.listening",
                     address=listener.address if listener else None,
@@ -205,6 +214,12 @@ async def serve(
                     log.info("daemon.stopping", signal=signal.Signals(signum).name)
                     break
             notifier.stopping("draining")
+            # Webhooks first: a delivery waiting for its commit still gets its 200 (the
+            # committer runs until the listener is closed), new ones get no connection.
+            if daemon.webhooks is not None:
+                web_scope.cancel()
+                with anyio.move_on_after(config.daemon.drain_seconds):
+                    await web_done.wait()
             await drain(daemon, config.daemon.drain_seconds)
             actor_scope.cancel()
             tg.cancel_scope.cancel()

@@ -3,7 +3,9 @@
 - inbox intake: order snapshots stored by many concurrent producers (group commit), events/s;
 - processing: inbox -> push rules -> statechart -> store (items, history rows), events/s;
 - memory: RSS of this process holding a store of 100k items with 10k in flight, driving the
-  engine over it (the state lives in SQLite, not in Python objects).
+  engine over it (the state lives in SQLite, not in Python objects);
+- webhook intake: requests/s and ack latency over loopback HTTP, side by side with a bare
+  endpoint and a one-commit-per-request store (`tests.bench.intake`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from daemon.engine.handlers import order_subject
 from daemon.statecharts import load_charts
 from daemon.store import inbox
 from daemon.store.database import Database
+from tests.bench.intake import intake_benchmark
 from tests.helpers import ManualClock, make_config, make_order
 
 
@@ -117,6 +120,7 @@ async def main() -> None:
             "cpus": os.cpu_count(),
             "pipeline": await intake_and_processing(Path(tmp), 5000, 50),
             "memory": await memory(Path(tmp), 50_000, 5_000),
+            "intake": await anyio.to_thread.run_sync(intake_benchmark, Path(tmp) / "intake"),
         }
     print(json.dumps(results, indent=2))
 

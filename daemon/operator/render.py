@@ -195,6 +195,23 @@ def _status(result: Mapping[str, Any]) -> str:
         f"next timer: {next_timer}",
         f"rejections: {_counts(result.get('rejections'))}",
     ]
+    hooks = result.get("webhooks")
+    if isinstance(hooks, Mapping):
+        parts.append(
+            f"webhooks: port {cell(hooks.get('port'))}, {cell(hooks.get('accepted'))} stored, "
+            f"{cell(hooks.get('duplicates'))} duplicates"
+        )
+    storefronts = result.get("storefronts")
+    if isinstance(storefronts, Mapping) and storefronts:
+        shown = ", ".join(
+            f"{cell(name)} {cell(s.get('health') if isinstance(s, Mapping) else s)}"
+            for name, s in storefronts.items()
+        )
+        parts.append(f"storefronts: {shown}")
+    alerts = result.get("alerts")
+    if isinstance(alerts, Mapping):
+        mail = {k.removeprefix("mail_"): v for k, v in alerts.items() if k.startswith("mail_")}
+        parts.append(f"alerts: {cell(alerts.get('total'))} (e-mail: {_counts(mail)})")
     return "\n".join(parts)
 
 

@@ -352,3 +352,19 @@ def test_when_shortens_timestamps(value: Any, expected: Any) -> None:
 def test_progress() -> None:
     assert render_progress({"message": "pushing item 1\x1b"}) == "pushing item 1 "
     assert render_progress({"step": 2}) == '{"step":2}'
+
+
+def test_status_shows_webhooks_storefronts_and_alerts() -> None:
+    text = render(
+        "status",
+        {
+            **STATUS,
+            "webhooks": {"port": 8780, "accepted": 12, "duplicates": 2, "rejections": {}},
+            "storefronts": {"pressero": {"health": "running", "restarts": 0}},
+            "alerts": {"total": 3, "mail_sent": 2, "mail_pending": 1},
+        },
+    )
+    lines = lines_of(text)
+    assert "webhooks: port 8780, 12 stored, 2 duplicates" in lines
+    assert "storefronts: pressero running" in lines
+    assert "alerts: 3 (e-mail: sent 2, pending 1)" in lines

@@ -143,10 +143,10 @@ class Engine:
         try:
             if handler is None:
                 raise EventError(f"no handler for event kind {record.kind!r}")
-            async with self.db.savepoint(txn):
+            done = inbox.done_statement(record.id, now)
+            async with self.db.savepoint(txn, finish=done):
                 ctx = Context(txn, record, now, self.config, self.charts, self.rng, ctx_effects)
                 result = await handler(ctx)
-                await inbox.mark_done(txn, record.id, now)
         except Exception as exc:
             error = REDACTOR.redact(_describe(exc))
             trace = REDACTOR.redact(traceback.format_exc())

@@ -8,6 +8,8 @@ the event that caused it and why.
 
 from __future__ import annotations
 
+import sqlite3
+
 from daemon.statecharts import Chart
 from daemon.store.database import Txn
 
@@ -35,17 +37,23 @@ async def fire(
     """
     dest = chart.next_state(state, trigger)
     table = TABLES[chart.name]
-    changed = await txn.changes(
-        f"UPDATE {table} SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
-        (dest, now, subject_id, state),
-    )
-    if changed != 1:
+
+    def write(raw: sqlite3.Connection) -> bool:  # both statements in one hop to SQLite
+        changed = raw.execute(
+            f"UPDATE {table} SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (dest, now, subject_id, state),
+        ).rowcount
+        if changed != 1:
+            return False
+        raw.execute(
+            "INSERT INTO transitions (chart, subject_id, from_state, to_state, trigger,"
+            " event_id, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (chart.name, subject_id, state, dest, trigger, event_id, reason, now),
+        )
+        return True
+
+    if not await txn.run(write):
         raise RuntimeError(f"{chart.name} {subject_id} is no longer in state {state!r}")
-    await txn.execute(
-        "INSERT INTO transitions (chart, subject_id, from_state, to_state, trigger, event_id,"
-        " reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (chart.name, subject_id, state, dest, trigger, event_id, reason, now),
-    )
     return dest
 
 

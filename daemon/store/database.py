@@ -79,6 +79,10 @@ class Txn:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
+    async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `fn(connection)` on the SQLite thread: several statements for one hop."""
+        return await self._run(fn)
+
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         raw = self._conn._conn  # the sqlite3 connection, used only on aiosqlite's thread
         result: _T = await self._conn._execute(fn, raw)  # type: ignore[no-untyped-call]
@@ -232,18 +236,37 @@ class Database:
                     await self._conn.execute("COMMIT")
 
     @contextlib.asynccontextmanager
-    async def savepoint(self, txn: Txn, name: str = "event") -> AsyncIterator[Txn]:
-        """A nested unit inside `txn`: rolled back alone if it raises (the error propagates)."""
+    async def savepoint(
+        self,
+        txn: Txn,
+        name: str = "event",
+        *,
+        finish: tuple[str, Sequence[Any]] | None = None,
+    ) -> AsyncIterator[Txn]:
+        """A nested unit inside `txn`: rolled back alone if it raises (the error propagates).
+
+        `finish` is one last statement run with the RELEASE, in the same hop to SQLite.
+        """
         await txn.execute(f"SAVEPOINT {name}")
         try:
             yield txn
         except BaseException:
+
+            def undo(raw: sqlite3.Connection) -> None:
+                raw.execute(f"ROLLBACK TO {name}")
+                raw.execute(f"RELEASE {name}")
+
             with anyio.CancelScope(shield=True):
-                await txn.execute(f"ROLLBACK TO {name}")
-                await txn.execute(f"RELEASE {name}")
+                await txn.run(undo)
             raise
         else:
-            await txn.execute(f"RELEASE {name}")
+
+            def release(raw: sqlite3.Connection) -> None:
+                if finish is not None:
+                    raw.execute(*finish)
+                raw.execute(f"RELEASE {name}")
+
+            await txn.run(release)
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[Txn]:

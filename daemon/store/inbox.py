@@ -191,13 +191,18 @@ async def pending_events(txn: Txn, limit: int, after: int = 0) -> list[EventReco
     return [EventRecord.from_row(r) for r in rows]
 
 
-async def mark_done(txn: Txn, event_id: int, now: float) -> None:
-    """Record that the event was processed."""
-    await txn.execute(
+def done_statement(event_id: int, now: float) -> tuple[str, tuple[Any, ...]]:
+    """The statement that marks an event processed (for `Database.savepoint(finish=...)`)."""
+    return (
         "UPDATE events SET status = 'done', processed_at = ?, attempts = attempts + 1,"
         " error = NULL, traceback = NULL WHERE id = ?",
         (now, event_id),
     )
+
+
+async def mark_done(txn: Txn, event_id: int, now: float) -> None:
+    """Record that the event was processed."""
+    await txn.execute(*done_statement(event_id, now))
 
 
 async def mark_poisoned(txn: Txn, event_id: int, error: str, traceback: str, now: float) -> None:

@@ -2,8 +2,10 @@
 
 Account settings live in `[accounts.NAME.settings]` of esd.toml; the login and the password
 are secrets and belong in `[accounts.NAME.credentials]`, never here (a `login` or `password`
-key in settings is a problem, and its value is never quoted). Keys, with the seed's parameter
-name next to each:
+key in settings is a problem, and its value is never quoted). The url goes in the credentials
+too, as for every provider: the driver (`daemon.providers.pace.driver`) refuses it in settings
+and hands it to `parse_settings` from the credentials, so this parser still reads and checks it
+as the `url` key below. Keys, with the seed's parameter name next to each:
 
     key                      seed parameter                    type / default
     url                      EFI Pace URL                      "http(s)://host[:port]", required;

@@ -1,0 +1,1044 @@
+"""The EFI Pace driver (seed 004): an order becomes one Job with its parts, contacts, materials,
+shipments and cartons, exactly once however often the push is interrupted; status comes back by
+polling.
+
+The mapping is pure and lives beside this module (`customer_resolution`, `job_mapping`,
+`shipment_mapping`, ...); this module does the look-ups the mapping asks for and the creates it
+decides, through `PaceClient`. No create of Pace's is idempotent, so every create is guarded
+twice, as in `daemon.providers.reference.driver`: the journal says which steps finished, and
+before creating, the driver looks in Pace for what an earlier attempt may have created without
+hearing the answer.
+
+Steps, in order, each recorded with `journal.record(step, result)` the moment it completes, so a
+retry ("Pressero automatically retries the last synchronization action") starts at the step that
+failed:
+
+    step                        what it does                                 journal result
+    start                       fixes "today" for this push (Date Setup,     {"today"}
+                                promise date): a resumed push dates alike
+    customer.create             only when the customer is created: the ids   {"existing",
+                                of the customers with its name and e-mail    "warnings"}
+                                BEFORE the create; after a lost answer, a
+                                new id not in this list is ours
+    customer                    the customer state machine (seed step 3):    {"customer",
+                                found, or created with its contact           "contact", "source",
+                                                                             "warnings"}
+    contact:<location digest>   one Contact per unique shipping location     {"contact"}
+    job                         createJob with JOB_CREATE_FIELDS and the     {"job"}
+                                push reference (below)
+    job_contact                 the JobContact of the job's contact          {"job_contact"}
+    job_fields                  updateJob with the mapped fields             {"job_contact"}
+    part:<label>                part 01 updated for the first part; the      {"part": "02"}
+                                others created, then updated
+    material:<label>            the part's JobMaterial                       {"material"}
+    shipment:<label>            one JobShipment per shipment (the label of   {"shipment"}
+                                its first part)
+    carton:<label>:<n>          the shipment's n-th Carton                   {"carton"}
+    content:<label>:<n>:<part>  one CartonContent per part (Enable Carton    {"content"}
+                                Contents)
+    done                        the result, for `find_pushed`                {"job", "items",
+                                                                             "warnings"}
+
+How each object is found again after a lost answer (the look-up before every create):
+
+- Job: by `Job.importID` = the push reference (`esd:{account}:{site}:{order}`). importID is
+  chosen because the seed-004 mapping writes nothing there and FindObjects can filter on it
+  (both object schemas in `wsdl/` have it, as the swagger does): `poNum` carries the PO number,
+  `description`/`description2` are templates and notes, `reference` is a free text field the
+  shop's staff see and edit on the job, and `webOrderID`/`webID` belong to EFI's own web-to-print
+  integrations, which a shop may run beside esd. importID is the identity of a record that came
+  from another system, which is exactly what this is. [GUESS: Pace keeps the value as sent;
+  no source says Pace's own import tools overwrite it on jobs they did not import.]
+- JobPart: by job + its exact description ("{order}-{seq} {product}", unique in the job, see
+  `job_mapping`). Part 01 (made by Pace with the job) is updated for the first part unless its
+  description already names another item of this order ("{order}-{n}..."): a later push into
+  the same job (an item approved after the others) must not overwrite that item's part; it gets
+  a new part instead.
+- JobContact: job + contact. JobMaterial: job + part + inventory item. JobShipment: job + part
+  (the shipment's first part: parts of different shipments never overlap) + contact number.
+  Carton: the n-th carton of the shipment, by id (cartons are created one after the other).
+  CartonContent: carton + part.
+- Customer: see `customer.create` above. Contacts: the location key match of
+  `customer_resolution.decide_location_contact` finds what a lost create made.
+
+Other decisions:
+
+- Updates send every mapped field except `customer` (set by the create) and `itemTemplate`
+  (re-sending it could make Pace apply the template again); sending the create fields again is
+  what overrides "template default values" (seed steps 4 and 5).
+- Today is the shop's date (`timezone` setting, else the system's zone) when the push starts.
+- The item's external id is "{job}:{part}" of its first part (a kit's first child).
+- A customer is inactive when its `customerStatus` is "I" or "C" [GUESS: EFI documents only
+  "O" (open) for customers; "I"nactive and "C"losed are the codes other Pace lists use].
+- Ship Via by name (Accounts rule MatchByName) cannot be resolved to a ShipVia id here (the SOAP
+  client does not look up ShipVia objects): the method's name goes to `JobShipment.shipViaNote`
+  and the push result carries a warning, so the shop hears of it.
+- Status (`fetch_status`) is the Job's `adminStatus` code (what the shop moves: "O" open, "C"
+  closed, ...), the same for every item; tracking numbers come from the shipped JobShipments
+  that carry the item (its own part, or the shipment its location was mapped to) and their
+  cartons.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import structlog
+
+from daemon.errors import (
+    BusinessRuleError,
+    ConfigError,
+    ConfigProblem,
+    DriverError,
+    NotFound,
+    PermanentError,
+)
+from daemon.orders.model import Address, Order, OrderItem
+from daemon.providers.contract import (
+    Capabilities,
+    ConnectionReport,
+    Driver,
+    ItemRef,
+    PushJournal,
+    PushResult,
+    StatusMode,
+    StatusReport,
+)
+from daemon.providers.pace import settings as pace_settings
+from daemon.providers.pace.customer_resolution import (
+    CheckCustomer,
+    CreateContact,
+    CreateCustomer,
+    CustomerFacts,
+    CustomerNotIdentified,
+    FindContactsByEmail,
+    FindCustomersByEmail,
+    FoundContact,
+    FoundCustomer,
+    LocationKey,
+    PaceContact,
+    UseContact,
+    UseCustomer,
+    customer_fields,
+    decide_location_contact,
+    job_contact_id,
+    next_customer_step,
+    orderer_contact_fields,
+)
+from daemon.providers.pace.find_expressions import FindExpression, Value, all_of, equals
+from daemon.providers.pace.job_mapping import (
+    JOB_CREATE_FIELDS,
+    PART_CREATE_FIELDS,
+    DateFieldNames,
+    PartFields,
+    date_field_names,
+    date_field_names_for,
+    job_contact_fields,
+    job_fields,
+    job_parts,
+    part_label,
+    pushable_items,
+)
+from daemon.providers.pace.settings import PaceSettings
+from daemon.providers.pace.shipment_mapping import ShipmentFields, shipments_for
+from daemon.providers.pace.site_rules import SiteMapping, site_mapping_for
+from daemon.providers.pace.soap_client import PaceClient
+
+__all__ = [
+    "INACTIVE_CUSTOMER_STATUSES",
+    "REFERENCE_FIELD",
+    "PaceDriver",
+    "credentials_problems",
+    "driver_class",
+    "settings_problems",
+    "site_settings_problems",
+]
+
+#: the Job field that carries the push reference (see the module docstring for the choice)
+REFERENCE_FIELD: Final = "importID"
+#: Customer.customerStatus codes esd treats as inactive [GUESS, see the module docstring]
+INACTIVE_CUSTOMER_STATUSES: Final = frozenset({"I", "C"})
+
+_CREDENTIALS: Final = ("url", "login", "password")
+# Only to run the settings checks without a url (the url is a credential, checked on its own).
+_PLACEHOLDER_URL: Final = "https://pace.invalid"
+# fields an update never re-sends (see the module docstring)
+_NOT_UPDATED: Final = frozenset({"customer", "itemTemplate"})
+
+log = structlog.get_logger(__name__)
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Everything wrong with an account's Pace settings; `url` belongs in the credentials."""
+    if not isinstance(settings, Mapping):
+        return pace_settings.settings_problems(settings)
+    problems: list[tuple[str, str]] = []
+    if "url" in settings:
+        problems.append(
+            (
+                "url",
+                "put url in credentials ([accounts.NAME.credentials] url = "
+                '"https://pace.example.com"), not in settings',
+            )
+        )
+    rest = {key: value for key, value in settings.items() if key != "url"}
+    for key, message in pace_settings.settings_problems({**rest, "url": _PLACEHOLDER_URL}):
+        # The settings parser knows url as one of its keys; here it is not one.
+        problems.append((key, message.replace("(known: url, ", "(known: ")))
+    return problems
+
+
+def site_settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Everything wrong with a site activation's Pace overrides."""
+    return pace_settings.site_overrides_problems(settings)
+
+
+def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+    """What is missing or wrong in the account's credentials; values are never quoted."""
+    problems: list[tuple[str, str]] = []
+    for key in _CREDENTIALS:
+        value = credentials.get(key)
+        if not isinstance(value, str) or not value:
+            problems.append((key, "required: a non-empty string"))
+    url = credentials.get("url")
+    if isinstance(url, str) and url:
+        # The settings parser checks the url (root only, no login in it); its messages quote
+        # the url only when it carries no login or password.
+        problems += [
+            (key, message)
+            for key, message in pace_settings.settings_problems({"url": url})
+            if key == "url"
+        ]
+    return problems
+
+
+def _parse_account(settings: Mapping[str, Any], credentials: Mapping[str, str]) -> PaceSettings:
+    problems = [
+        ConfigProblem("", f"settings.{key}" if key else "settings", message)
+        for key, message in settings_problems(settings)
+    ] + [
+        ConfigProblem("", f"credentials.{key}", message)
+        for key, message in credentials_problems(credentials)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return pace_settings.parse_settings({**settings, "url": credentials["url"]})
+
+
+# -- the driver ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Customer:
+    """The outcome of the customer step."""
+
+    customer_id: str
+    contact_id: int | None
+    source: str
+    warnings: tuple[str, ...]
+
+    def to_journal(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer_id,
+            "contact": self.contact_id,
+            "source": self.source,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_journal(cls, done: Mapping[str, Any]) -> _Customer:
+        contact = done.get("contact")
+        if contact is not None and (isinstance(contact, bool) or not isinstance(contact, int)):
+            raise PermanentError("push journal step 'customer' has a malformed 'contact'")
+        return cls(
+            customer_id=_journaled_text(done, "customer", "customer"),
+            contact_id=contact,
+            source=str(done.get("source", "")),
+            warnings=_journaled_warnings(done, "customer"),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the pure mapping makes of one order, before anything is sent."""
+
+    settings: PaceSettings
+    site: SiteMapping
+    items: tuple[OrderItem, ...]
+    parts: tuple[PartFields, ...]
+    labels: tuple[str, ...]  # part_label of each part
+    shipments: tuple[ShipmentFields, ...]
+
+    def shipment_label(self, shipment: ShipmentFields) -> str:
+        return self.labels[shipment.part_index]
+
+
+class PaceDriver(Driver):
+    """One account's connection to an EFI Pace server."""
+
+    provider = "pace"
+    capabilities = Capabilities(status=StatusMode.POLL)
+
+    def __init__(
+        self,
+        account: str,
+        settings: Mapping[str, Any],
+        credentials: Mapping[str, str],
+        *,
+        today: Callable[[], dt.date] | None = None,
+    ) -> None:
+        super().__init__(account, settings, credentials)
+        self.pace = _parse_account(settings, credentials)
+        zone = self.pace.zone()
+        self._today = today or (lambda: dt.datetime.now(zone).date())
+        self._client = PaceClient(
+            self.pace.url,
+            credentials["login"],
+            credentials["password"],
+            company=self.pace.company or None,
+            timeout=self.pace.timeout_seconds,
+            timezone=zone,
+        )
+        self._names: DateFieldNames | None = None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    async def test_connection(self) -> ConnectionReport:
+        try:
+            names = await self._date_names()
+            await self._client.find("Job", _where("test connection", job="esd-connection-test"))
+        except DriverError as exc:
+            return ConnectionReport(ok=False, detail=exc.message)
+        return ConnectionReport(
+            ok=True,
+            detail=f"EFI Pace answers at {self.pace.url} ({names.style} date fields)",
+        )
+
+    async def push_order(
+        self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+    ) -> PushResult:
+        today = await self._start(journal)
+        plan = self._plan(order, items, today)
+        push = _Push(self, order, plan, journal, today, await self._date_names())
+        return await push.run(reference)
+
+    async def find_pushed(
+        self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+    ) -> PushResult | None:
+        done = journal.get("done")
+        if done is not None:
+            found = _result_from_journal(done, items)
+            if found is not None:
+                return found
+        jobs = await self._client.find("Job", _where("find job", **{REFERENCE_FIELD: reference}))
+        if not jobs:
+            return None
+        job = min(jobs, key=_natural)
+        plan = self._plan(order, items, self._today())
+        part_numbers: list[str] = []
+        for part in plan.parts:
+            found_parts = await self._client.find(
+                "JobPart", _where("find part", job=job, description=part.description)
+            )
+            if not found_parts:
+                return None
+            part_numbers.append(_part_number(min(found_parts, key=_natural)))
+        if not await self._holds_rest(job, plan, part_numbers):
+            return None
+        customer = journal.get("customer")
+        warnings = _journaled_warnings(customer, "customer") if customer is not None else ()
+        return PushResult(
+            order_external_id=job,
+            items=_item_refs(job, plan, part_numbers),
+            warnings=warnings + _ship_via_warnings(plan),
+        )
+
+    async def fetch_status(
+        self, order: Order, pushed: Sequence[ItemRef], order_external_id: str
+    ) -> Sequence[StatusReport]:
+        job_number = order_external_id
+        job = await self._client.read("Job", job_number)
+        status = str(job.get("adminStatus") or "")
+        existing = set(await self._client.find("JobPart", _where("find parts", job=job_number)))
+        own_part: dict[int, str] = {}
+        for ref in pushed:
+            if ref.external_id not in existing:
+                raise NotFound(
+                    f"status of order {order.order_number}: job {job_number} has no part "
+                    f"{ref.external_id} (item {ref.item_seq})"
+                )
+            own_part[ref.item_seq] = _part_number(ref.external_id)
+        parts_of_item = self._shipment_parts(order, own_part)
+        shipments = [
+            await self._client.read("JobShipment", key)
+            for key in sorted(
+                await self._client.find("JobShipment", _where("find shipments", job=job_number)),
+                key=_natural,
+            )
+        ]
+        cartons: dict[int, list[dict[str, Any]]] = {}
+        for shipment in shipments:
+            if shipment.get("shipped"):
+                keys = await self._client.find(
+                    "Carton", _where("find cartons", shipment=int(shipment["id"]))
+                )
+                cartons[int(shipment["id"])] = [
+                    await self._client.read("Carton", key) for key in sorted(keys, key=_natural)
+                ]
+        reports: list[StatusReport] = []
+        for ref in pushed:
+            mine = [
+                s
+                for s in shipments
+                if s.get("shipped") and s.get("jobPart") in parts_of_item[ref.item_seq]
+            ]
+            tracking: list[str] = []
+            shipped_at: dt.datetime | None = None
+            for shipment in mine:
+                numbers = [shipment.get("trackingNumber")] + [
+                    carton.get("trackingNumber") for carton in cartons[int(shipment["id"])]
+                ]
+                tracking += [str(n) for n in numbers if n and str(n) not in tracking]
+                when = shipment.get("dateTime") or shipment.get("date")
+                if isinstance(when, dt.datetime) and (shipped_at is None or when > shipped_at):
+                    shipped_at = when
+            reports.append(
+                StatusReport(
+                    item_seq=ref.item_seq,
+                    status=status,
+                    tracking=tuple(dict.fromkeys(tracking)),
+                    shipped_at=shipped_at,
+                )
+            )
+        return reports
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _start(self, journal: PushJournal) -> dt.date:
+        done = journal.get("start")
+        if done is not None:
+            text = _journaled_text(done, "today", "start")
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                raise PermanentError("push journal step 'start' has a malformed 'today'") from None
+        today = self._today()
+        await journal.record("start", {"today": today.isoformat()})
+        return today
+
+    async def _date_names(self) -> DateFieldNames:
+        if self._names is None:
+            if self.pace.date_fields == "auto":
+                self._names = date_field_names_for(await self._client.job_promise_fields())
+            else:
+                self._names = date_field_names(self.pace.date_fields)
+        return self._names
+
+    def _settings_for(self, order: Order) -> PaceSettings:
+        raw = self.site_settings.get(order.site, {})
+        try:
+            overrides = pace_settings.parse_site_overrides(raw)
+        except ConfigError as exc:
+            raise PermanentError(
+                f"the EFI Pace settings of site {order.site!r} are not valid: {exc.message}"
+            ) from None
+        return self.pace.with_site(overrides)
+
+    def _plan(self, order: Order, items: Sequence[OrderItem], today: dt.date) -> _Plan:
+        settings = self._settings_for(order)
+        site = site_mapping_for(settings.site_mapping, order.site_name, order.site)
+        parts = job_parts(order, items, settings=settings, site=site, today=today)
+        return _Plan(
+            settings=settings,
+            site=site,
+            items=pushable_items(items),
+            parts=parts,
+            labels=tuple(part_label(order, p.item_seq, p.kit_child) for p in parts),
+            shipments=shipments_for(order, parts, settings),
+        )
+
+    def _shipment_parts(self, order: Order, own_part: Mapping[int, str]) -> dict[int, set[str]]:
+        """Item seq -> the Pace part numbers of the shipments that carry it."""
+        carried = {seq: {number} for seq, number in own_part.items()}
+        items = [order.item(seq) for seq in own_part]
+        plan = self._plan(order, items, self._today())
+        for shipment in plan.shipments:
+            first = own_part.get(shipment.item_seqs[0])
+            if first is None:
+                continue
+            for seq in shipment.item_seqs:
+                carried.setdefault(seq, set()).add(first)
+        return carried
+
+    async def _holds_rest(self, job: str, plan: _Plan, part_numbers: Sequence[str]) -> bool:
+        """Does Pace hold the materials, shipments, cartons and contents of a complete push?"""
+        client = self._client
+        for index, part in enumerate(plan.parts):
+            if part.material is not None and not await client.find(
+                "JobMaterial",
+                _where(
+                    "find material",
+                    job=job,
+                    jobPart=part_numbers[index],
+                    inventoryItem=part.material.inventory_item,
+                ),
+            ):
+                return False
+        for shipment in plan.shipments:
+            found = await client.find(
+                "JobShipment",
+                _where("find shipment", job=job, jobPart=part_numbers[shipment.part_index]),
+            )
+            if not found:
+                return False
+            shipment_id = int(min(found, key=_natural))
+            cartons = sorted(
+                await client.find("Carton", _where("find cartons", shipment=shipment_id)),
+                key=_natural,
+            )
+            if len(cartons) < len(shipment.cartons):
+                return False
+            for carton_key, carton in zip(cartons, shipment.cartons, strict=False):
+                for content in carton.contents:
+                    if not await client.find(
+                        "CartonContent",
+                        _where(
+                            "find carton content",
+                            carton=int(carton_key),
+                            jobPart=part_numbers[content.part_index],
+                        ),
+                    ):
+                        return False
+        return True
+
+
+class _Push:
+    """One run of `push_order`: the steps of the module docstring, resumed from the journal."""
+
+    def __init__(
+        self,
+        driver: PaceDriver,
+        order: Order,
+        plan: _Plan,
+        journal: PushJournal,
+        today: dt.date,
+        names: DateFieldNames,
+    ) -> None:
+        self.driver = driver
+        self.client = driver._client
+        self.order = order
+        self.plan = plan
+        self.journal = journal
+        self.today = today
+        self.names = names
+        self.log = log.bind(account=driver.account, site=order.site, order=order.order_number)
+
+    async def run(self, reference: str) -> PushResult:
+        customer = await self._customer()
+        contacts = await self._location_contacts(customer.customer_id)
+        job = await self._job(customer.customer_id, reference)
+        contact = job_contact_id(
+            customer.contact_id, [contacts[s.location] for s in self.plan.shipments]
+        )
+        job_contact = (
+            await self._job_contact(job, contact, customer.customer_id)
+            if contact is not None
+            else None
+        )
+        await self._job_fields(job, customer.customer_id, job_contact)
+        part_numbers = await self._parts(job, job_contact)
+        await self._materials(job, part_numbers)
+        for shipment in self.plan.shipments:
+            await self._shipment(job, shipment, part_numbers, contacts[shipment.location])
+        result = PushResult(
+            order_external_id=job,
+            items=_item_refs(job, self.plan, part_numbers),
+            warnings=customer.warnings + _ship_via_warnings(self.plan),
+        )
+        await self.journal.record(
+            "done",
+            {
+                "job": job,
+                "items": {str(ref.item_seq): ref.external_id for ref in result.items},
+                "warnings": list(result.warnings),
+            },
+        )
+        self.log.info("pace.pushed", job=job, parts=len(part_numbers))
+        return result
+
+    # -- customer and contacts (seed step 3) ----------------------------------------------------
+
+    async def _customer(self) -> _Customer:
+        done = self.journal.get("customer")
+        if done is not None:
+            return _Customer.from_journal(done)
+        settings = self.plan.settings
+        fields = customer_fields(self.order.user, settings, self.today)
+        pending = self.journal.get("customer.create")
+        if pending is None:
+            step = await self._decide_customer()
+            if isinstance(step, CustomerNotIdentified):
+                others = [alert for alert in step.alerts if alert != step.reason]
+                also = f" (also: {'; '.join(others)})" if others else ""
+                raise BusinessRuleError(f"{step.reason}{also}")
+            if isinstance(step, UseCustomer):
+                customer = _Customer(
+                    step.customer_id, step.contact_id, str(step.source), step.alerts
+                )
+                self.log.info(
+                    "pace.customer.found", customer=step.customer_id, source=str(step.source)
+                )
+                await self.journal.record("customer", customer.to_journal())
+                return customer
+            if not str(fields["custName"]):
+                raise BusinessRuleError(
+                    "cannot create the EFI Pace customer: the site user has no business name, "
+                    "name or e-mail"
+                )
+            pending = {
+                "existing": await self._customers_like(fields),
+                "warnings": list(step.alerts),
+            }
+            await self.journal.record("customer.create", pending)
+        customer = await self._create_customer(fields, pending)
+        await self.journal.record("customer", customer.to_journal())
+        return customer
+
+    async def _decide_customer(self) -> UseCustomer | CreateCustomer | CustomerNotIdentified:
+        facts = CustomerFacts.for_order(self.order, self.plan.settings)
+        while True:
+            step = next_customer_step(facts)
+            if isinstance(step, CheckCustomer):
+                facts = facts.with_check(step.customer_id, await self._customer_valid(step))
+            elif isinstance(step, FindContactsByEmail):
+                facts = facts.with_contacts(await self._contacts_by_email(step.email))
+            elif isinstance(step, FindCustomersByEmail):
+                facts = facts.with_customers(await self._customers_by_email(step.email))
+            else:
+                return step
+
+    async def _customer_valid(self, step: CheckCustomer) -> bool:
+        try:
+            record = await self.client.read("Customer", step.customer_id)
+        except NotFound:
+            return False
+        return _active(record)
+
+    async def _contacts_by_email(self, email: str) -> list[FoundContact]:
+        keys = await self.client.find(
+            "Contact", _where("find contacts by e-mail", email=email, active=True)
+        )
+        found = []
+        for key in sorted(keys, key=_natural):
+            contact = await self.client.read("Contact", key)
+            found.append(FoundContact(int(contact["id"]), str(contact.get("customer") or "")))
+        return found
+
+    async def _customers_by_email(self, email: str) -> list[FoundCustomer]:
+        keys = await self.client.find("Customer", _where("find customers by e-mail", email=email))
+        found = []
+        for key in sorted(keys, key=_natural):
+            customer = await self.client.read("Customer", key)
+            if _active(customer):
+                found.append(
+                    FoundCustomer(str(customer["id"]), str(customer.get("custName") or ""))
+                )
+        return found
+
+    async def _customers_like(self, fields: Mapping[str, object]) -> list[str]:
+        """Ids of the customers a create of `fields` would be indistinguishable from."""
+        conditions: dict[str, Value] = {"custName": str(fields["custName"])}
+        if fields.get("email"):
+            conditions["email"] = str(fields["email"])
+        return sorted(await self.client.find("Customer", _where("find customer", **conditions)))
+
+    async def _create_customer(
+        self, fields: Mapping[str, object], pending: Mapping[str, Any]
+    ) -> _Customer:
+        existing = pending.get("existing")
+        if not isinstance(existing, list):
+            raise PermanentError("push journal step 'customer.create' has no 'existing' list")
+        ours = [key for key in await self._customers_like(fields) if key not in existing]
+        if ours:
+            # An earlier attempt created it but never heard back.
+            customer_id = min(ours, key=_natural)
+            self.log.info("pace.customer.found_created", customer=customer_id)
+        else:
+            created = await self.client.create("Customer", fields)
+            customer_id = str(created["id"])
+            self.log.info("pace.customer.created", customer=customer_id)
+        contact_id = await self._orderer_contact(customer_id)
+        return _Customer(
+            customer_id, contact_id, "created", _journaled_warnings(pending, "customer.create")
+        )
+
+    async def _orderer_contact(self, customer_id: str) -> int:
+        """The new customer's contact: one already there (ours, or Pace's), else created."""
+        fields = orderer_contact_fields(self.order.user, customer_id)
+        conditions: dict[str, Value] = {"customer": customer_id}
+        if fields["email"]:
+            conditions["email"] = str(fields["email"])
+        keys = await self.client.find("Contact", _where("find contact", **conditions))
+        if keys:
+            return min(int(key) for key in keys)
+        created = await self.client.create("Contact", fields)
+        self.log.info("pace.contact.created", customer=customer_id, contact=created["id"])
+        return int(created["id"])
+
+    async def _location_contacts(self, customer_id: str) -> dict[LocationKey, int]:
+        contacts: dict[LocationKey, int] = {}
+        for shipment in self.plan.shipments:
+            if shipment.location in contacts:
+                continue
+            step = f"contact:{_digest(shipment.location)}"
+            done = self.journal.get(step)
+            if done is not None:
+                contacts[shipment.location] = _journaled_int(done, "contact", step)
+                continue
+            location = shipment.ship_to
+            candidates = await self._contacts_at(location, customer_id)
+            decision = decide_location_contact(
+                location, candidates, customer_id=customer_id, settings=self.plan.settings
+            )
+            if isinstance(decision, CustomerNotIdentified):
+                raise BusinessRuleError(decision.reason)
+            if isinstance(decision, UseContact):
+                contact_id = decision.contact_id
+            else:
+                contact_id = await self._create_contact(decision)
+            await self.journal.record(step, {"contact": contact_id})
+            contacts[shipment.location] = contact_id
+        return contacts
+
+    async def _contacts_at(self, location: Address, customer_id: str) -> list[PaceContact]:
+        """The customer's contacts that may be this location's (narrowed by one field)."""
+        conditions: dict[str, Value] = {"customer": customer_id}
+        for field, value in (
+            ("email", location.email),
+            ("address1", location.address1),
+            ("zip", location.zip),
+            ("city", location.city),
+        ):
+            if value.strip():
+                conditions[field] = value.strip()
+                break
+        keys = await self.client.find("Contact", _where("find contacts", **conditions))
+        return [
+            PaceContact.from_pace(await self.client.read("Contact", key))
+            for key in sorted(keys, key=_natural)
+        ]
+
+    async def _create_contact(self, decision: CreateContact) -> int:
+        created = await self.client.create("Contact", decision.fields)
+        self.log.info("pace.contact.created", contact=created["id"])
+        return int(created["id"])
+
+    # -- the job (seed step 4) ------------------------------------------------------------------
+
+    def _job_map(self, customer_id: str, job_contact: int | None = None) -> dict[str, object]:
+        fields = job_fields(
+            self.order,
+            self.plan.items,
+            customer_id=customer_id,
+            settings=self.plan.settings,
+            site=self.plan.site,
+            today=self.today,
+        )
+        return fields.to_pace(self.names, job_contact=job_contact)
+
+    async def _job(self, customer_id: str, reference: str) -> str:
+        done = self.journal.get("job")
+        if done is not None:
+            return _journaled_text(done, "job", "job")
+        found = await self.client.find("Job", _where("find job", **{REFERENCE_FIELD: reference}))
+        if found:
+            job = min(found, key=_natural)
+            self.log.info("pace.job.found", reference=reference, job=job)
+        else:
+            mapped = self._job_map(customer_id)
+            fields: dict[str, object] = {k: mapped[k] for k in JOB_CREATE_FIELDS if k in mapped}
+            fields[REFERENCE_FIELD] = reference
+            created = await self.client.create("Job", fields)
+            job = str(created["job"])
+            self.log.info("pace.job.created", reference=reference, job=job)
+        await self.journal.record("job", {"job": job})
+        return job
+
+    async def _job_contact(self, job: str, contact_id: int, customer_id: str) -> int:
+        done = self.journal.get("job_contact")
+        if done is not None:
+            return _journaled_int(done, "job_contact", "job_contact")
+        found = await self.client.find(
+            "JobContact", _where("find job contact", job=job, contact=contact_id)
+        )
+        if found:
+            job_contact = min(int(key) for key in found)
+        else:
+            created = await self.client.create(
+                "JobContact", job_contact_fields(job, contact_id, customer_id)
+            )
+            job_contact = int(created["id"])
+        await self.journal.record("job_contact", {"job_contact": job_contact})
+        return job_contact
+
+    async def _job_fields(self, job: str, customer_id: str, job_contact: int | None) -> None:
+        if self.journal.get("job_fields") is not None:
+            return
+        fields = _updatable(self._job_map(customer_id, job_contact))
+        await self.client.update("Job", {"job": job, **fields})
+        await self.journal.record("job_fields", {"job_contact": job_contact})
+
+    # -- parts and materials (seed step 5) ------------------------------------------------------
+
+    async def _parts(self, job: str, job_contact: int | None) -> list[str]:
+        numbers: list[str] = []
+        for part, label in zip(self.plan.parts, self.plan.labels, strict=True):
+            step = f"part:{label}"
+            done = self.journal.get(step)
+            if done is not None:
+                numbers.append(_journaled_text(done, "part", step))
+                continue
+            fields = part.to_pace(self.names, job_contact=job_contact)
+            if part.update_part_01 and await self._part_01_is_free(job, part):
+                number = "01"
+            else:
+                number = await self._ensure_part(job, part, fields)
+            await self.client.update(
+                "JobPart", {"job": job, "jobPart": number, **_updatable(fields)}
+            )
+            self.log.info("pace.part.updated", job=job, part=number, label=label)
+            await self.journal.record(step, {"part": number})
+            numbers.append(number)
+        return numbers
+
+    async def _part_01_is_free(self, job: str, part: PartFields) -> bool:
+        """Part 01 is this part's unless another item of the order already holds it."""
+        try:
+            current = await self.client.read("JobPart", f"{job}:01")
+        except NotFound:  # the shop deleted it: the part gets a new one
+            return False
+        description = str(current.get("description") or "")
+        if description == part.description:
+            return True
+        held = re.match(rf"{re.escape(self.order.order_number)}-\d+(\.\d+)?(\s|$)", description)
+        return held is None
+
+    async def _ensure_part(self, job: str, part: PartFields, fields: Mapping[str, object]) -> str:
+        found = await self.client.find(
+            "JobPart", _where("find part", job=job, description=part.description)
+        )
+        if found:
+            return _part_number(min(found, key=_natural))
+        wanted = {key: fields[key] for key in PART_CREATE_FIELDS if key in fields}
+        created = await self.client.create("JobPart", {"job": job, **wanted})
+        self.log.info("pace.part.created", job=job, part=created["jobPart"])
+        return str(created["jobPart"])
+
+    async def _materials(self, job: str, numbers: Sequence[str]) -> None:
+        for index, part in enumerate(self.plan.parts):
+            if part.material is None:
+                continue
+            step = f"material:{self.plan.labels[index]}"
+            if self.journal.get(step) is not None:
+                continue
+            number = numbers[index]
+            found = await self.client.find(
+                "JobMaterial",
+                _where(
+                    "find material",
+                    job=job,
+                    jobPart=number,
+                    inventoryItem=part.material.inventory_item,
+                ),
+            )
+            if found:
+                material = min(int(key) for key in found)
+            else:
+                created = await self.client.create(
+                    "JobMaterial",
+                    {
+                        "job": job,
+                        "jobPart": number,
+                        "jobPartKey": f"{job}:{number}",
+                        **part.material.to_pace(),
+                    },
+                )
+                material = int(created["id"])
+            await self.journal.record(step, {"material": material})
+
+    # -- shipments, cartons, contents (seed step 6) ---------------------------------------------
+
+    async def _shipment(
+        self, job: str, shipment: ShipmentFields, numbers: Sequence[str], contact_id: int
+    ) -> None:
+        label = self.plan.shipment_label(shipment)
+        step = f"shipment:{label}"
+        done = self.journal.get(step)
+        if done is not None:
+            shipment_id = _journaled_int(done, "shipment", step)
+        else:
+            number = numbers[shipment.part_index]
+            found = await self.client.find(
+                "JobShipment",
+                _where("find shipment", job=job, jobPart=number, contactNumber=contact_id),
+            )
+            if found:
+                shipment_id = min(int(key) for key in found)
+            else:
+                fields = {
+                    "job": job,
+                    "jobPart": number,
+                    "jobPartKey": f"{job}:{number}",
+                    "contactNumber": contact_id,
+                    **shipment.to_pace(),
+                }
+                if shipment.ship_via_name:
+                    fields["shipViaNote"] = shipment.ship_via_name
+                created = await self.client.create("JobShipment", fields)
+                shipment_id = int(created["id"])
+                self.log.info("pace.shipment.created", job=job, shipment=shipment_id)
+            await self.journal.record(step, {"shipment": shipment_id})
+        for n, carton in enumerate(shipment.cartons, start=1):
+            carton_step = f"carton:{label}:{n}"
+            done = self.journal.get(carton_step)
+            if done is not None:
+                carton_id = _journaled_int(done, "carton", carton_step)
+            else:
+                found = sorted(
+                    await self.client.find("Carton", _where("find cartons", shipment=shipment_id)),
+                    key=_natural,
+                )
+                if len(found) >= n:
+                    carton_id = int(found[n - 1])
+                else:
+                    created = await self.client.create(
+                        "Carton", {"shipment": shipment_id, **carton.to_pace()}
+                    )
+                    carton_id = int(created["id"])
+                await self.journal.record(carton_step, {"carton": carton_id})
+            for content in carton.contents:
+                content_step = f"content:{label}:{n}:{self.plan.labels[content.part_index]}"
+                if self.journal.get(content_step) is not None:
+                    continue
+                number = numbers[content.part_index]
+                found = await self.client.find(
+                    "CartonContent",
+                    _where("find carton content", carton=carton_id, jobPart=number),
+                )
+                if found:
+                    content_id = min(int(key) for key in found)
+                else:
+                    created = await self.client.create(
+                        "CartonContent",
+                        {
+                            "carton": carton_id,
+                            "job": job,
+                            "jobPartJob": job,
+                            "jobPart": number,
+                            "jobPartKey": f"{job}:{number}",
+                            **content.to_pace(),
+                        },
+                    )
+                    content_id = int(created["id"])
+                await self.journal.record(content_step, {"content": content_id})
+
+
+# -- pure helpers ----------------------------------------------------------------------------------
+
+
+def _where(what: str, **conditions: Value) -> FindExpression:
+    """`field = value and ...`; a value Pace cannot be asked about is the order's problem."""
+    try:
+        return all_of(*(equals(field, value) for field, value in conditions.items()))
+    except (TypeError, ValueError) as exc:
+        raise BusinessRuleError(f"{what}: cannot search EFI Pace: {exc}") from None
+
+
+def _active(customer: Mapping[str, Any]) -> bool:
+    status = str(customer.get("customerStatus") or "").strip().upper()
+    return status not in INACTIVE_CUSTOMER_STATUSES
+
+
+def _updatable(fields: Mapping[str, object]) -> dict[str, object]:
+    return {key: value for key, value in fields.items() if key not in _NOT_UPDATED}
+
+
+def _natural(key: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key for Pace keys: "9" before "10", "1001:02" before "1001:10"."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in key.split(":"))
+
+
+def _part_number(key: str) -> str:
+    """ "02" of the JobPart key "1001:02"."""
+    return key.rpartition(":")[2]
+
+
+def _digest(location: LocationKey) -> str:
+    return hashlib.sha256("\x1f".join(location).encode()).hexdigest()[:16]
+
+
+def _item_refs(job: str, plan: _Plan, numbers: Sequence[str]) -> tuple[ItemRef, ...]:
+    first: dict[int, str] = {}
+    for part, number in zip(plan.parts, numbers, strict=True):
+        first.setdefault(part.item_seq, number)
+    return tuple(ItemRef(item.seq, f"{job}:{first[item.seq]}") for item in plan.items)
+
+
+def _ship_via_warnings(plan: _Plan) -> tuple[str, ...]:
+    names = dict.fromkeys(s.ship_via_name for s in plan.shipments if s.ship_via_name)
+    return tuple(
+        f"Ship Via {name!r} (Accounts rule MatchByName) is not resolved to an EFI Pace Ship Via "
+        "id by esd; the shipment has it in its Ship Via note and Pace's default Ship Via"
+        for name in names
+    )
+
+
+def _result_from_journal(done: Mapping[str, Any], items: Sequence[OrderItem]) -> PushResult | None:
+    job = _journaled_text(done, "job", "done")
+    refs = done.get("items")
+    if not isinstance(refs, Mapping):
+        raise PermanentError("push journal step 'done' has no 'items'")
+    found = []
+    for item in items:
+        external = refs.get(str(item.seq))
+        if not isinstance(external, str) or not external:
+            return None
+        found.append(ItemRef(item.seq, external))
+    return PushResult(
+        order_external_id=job, items=tuple(found), warnings=_journaled_warnings(done, "done")
+    )
+
+
+def _journaled_text(done: Mapping[str, Any], key: str, step: str) -> str:
+    value = done.get(key)
+    if not isinstance(value, str) or not value:
+        raise PermanentError(f"push journal step {step!r} has no {key!r}")
+    return value
+
+
+def _journaled_int(done: Mapping[str, Any], key: str, step: str) -> int:
+    value = done.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PermanentError(f"push journal step {step!r} has no {key!r}")
+    return value
+
+
+def _journaled_warnings(done: Mapping[str, Any], step: str) -> tuple[str, ...]:
+    warnings = done.get("warnings", [])
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise PermanentError(f"push journal step {step!r} has malformed 'warnings'")
+    return tuple(warnings)
+
+
+driver_class = PaceDriver

@@ -853,6 +853,11 @@ class _Reader:
         alert_emails = self.emails(table, "alert_emails", at)
         if provider is None:
             return None
+        try:  # the provider's own "alert e-mails" setting (seed 004) counts too
+            own = registry.alert_emails(provider, settings)
+        except ImportError:
+            own = ()
+        alert_emails = tuple(dict.fromkeys([*alert_emails, *own]))
         return Account(
             name=name,
             provider=provider,

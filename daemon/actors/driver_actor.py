@@ -45,10 +45,6 @@ __all__ = ["DriverActor", "Poll", "RunImport", "Wake"]
 
 log = structlog.get_logger("esd.actor")
 
-#: MIS statuses after which status polling stops for an item
-FINAL_STATUSES = frozenset({"shipped", "closed", "complete", "completed", "cancelled", "invoiced"})
-_FINAL_MARKS = ",".join("?" * len(FINAL_STATUSES))
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Wake:
@@ -292,12 +288,14 @@ class DriverActor:
 
     async def poll_status(self) -> int:
         """Fetch status and tracking of unfinished pushed items; return how many orders."""
+        final = sorted(s.lower() for s in self.driver.final_statuses)
+        marks = ",".join("?" * len(final))
         async with self.engine.db.reading() as txn:
             rows = await txn.fetchall(
                 "SELECT DISTINCT site, order_number FROM items"
                 " WHERE account = ? AND state = 'pushed'"
-                f" AND (mis_status IS NULL OR lower(mis_status) NOT IN ({_FINAL_MARKS}))",
-                (self.account.name, *sorted(FINAL_STATUSES)),
+                f" AND (mis_status IS NULL OR lower(mis_status) NOT IN ({marks}))",
+                (self.account.name, *final),
             )
         polled = 0
         for site, order_number in rows:

@@ -173,6 +173,10 @@ class Driver(abc.ABC):
 
     provider: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    #: MIS statuses after which an item's status is no longer polled (compared lower-case)
+    final_statuses: ClassVar[frozenset[str]] = frozenset(
+        {"shipped", "closed", "complete", "completed", "cancelled", "invoiced"}
+    )
 
     def __init__(
         self, account: str, settings: Mapping[str, Any], credentials: Mapping[str, str]

@@ -15,7 +15,13 @@ from typing import Any, cast
 
 from daemon.providers.contract import Driver
 
-__all__ = ["PROVIDERS", "driver_class", "settings_problems", "site_settings_problems"]
+__all__ = [
+    "PROVIDERS",
+    "alert_emails",
+    "driver_class",
+    "settings_problems",
+    "site_settings_problems",
+]
 
 #: provider name -> module that holds its driver
 PROVIDERS: dict[str, str] = {
@@ -50,3 +56,9 @@ def site_settings_problems(provider: str, settings: Mapping[str, Any]) -> list[t
     if check is None:
         return []
     return cast(list[tuple[str, str]], check(settings))
+
+
+def alert_emails(provider: str, settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """Alert recipients a provider's own settings name (e.g. Pace's "Alert emails")."""
+    read = getattr(_module(provider), "alert_emails", None)
+    return tuple(read(settings)) if read is not None else ()

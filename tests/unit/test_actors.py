@@ -216,3 +216,46 @@ def test_token_bucket_allows_a_burst_then_paces() -> None:
     immediate, blocked = anyio.run(main)
     assert immediate == 5
     assert blocked, "the sixth call waits for a refill"
+
+
+def test_status_polling_stops_at_the_drivers_final_statuses(tmp_path: Path) -> None:
+    class PaceLike(ScriptedDriver):
+        final_statuses = frozenset({"C"})
+
+        def __init__(self) -> None:
+            super().__init__([])
+            self.asked: list[str] = []
+
+        async def fetch_status(
+            self, order: Order, pushed: Sequence[ItemRef], order_external_id: str
+        ) -> Sequence[Any]:
+            from daemon.providers.contract import StatusReport
+
+            self.asked.append(order.order_number)
+            return [StatusReport(p.item_seq, "C") for p in pushed]
+
+    async def main() -> None:
+        engine = await _engine(tmp_path)
+        driver = PaceLike()
+        actor = DriverActor(engine.config.accounts["mis"], driver, engine)
+        for number in ("1", "2"):
+            await engine.committer.store_many(
+                [
+                    inbox.NewEvent(
+                        "storefront:shop",
+                        number,
+                        "order.snapshot",
+                        {"order": make_order(number, items=1).to_json()},
+                    )
+                ]
+            )
+        await engine.process_pending()
+        for number in ("1", "2"):
+            await actor.push("shop", number)
+        assert await actor.poll_status() == 2
+        assert await actor.poll_status() == 0, "closed ('C', any case) is not asked again"
+        assert sorted(driver.asked) == ["1", "2"]
+        actor.close()
+        await engine.db.close()
+
+    anyio.run(main)

@@ -1017,3 +1017,22 @@ def test_storefront_and_site_storefront_settings() -> None:
 def test_storefront_problems(change: tuple[str, str], key: str, fragment: str) -> None:
     problems = problems_of(STOREFRONT_BASE.replace(*change))
     assert any(p.key == key and fragment in p.message for p in problems), problems
+
+
+def test_a_pace_accounts_own_alert_emails_join_the_account_recipients() -> None:
+    text = """
+[accounts.pace]
+provider = "pace"
+alert_emails = "ops@printshop.example"
+[accounts.pace.credentials]
+url = "https://pace.printshop.example"
+login = "esd"
+password = "pace-pass-9"
+[accounts.pace.settings]
+alert_emails = "csr@printshop.example;ops@printshop.example"
+"""
+    config = parse_config(text, environ={})
+    assert config.accounts["pace"].alert_emails == (
+        "ops@printshop.example",
+        "csr@printshop.example",
+    )

@@ -286,6 +286,8 @@ class PaceDriver(Driver):
 
     provider = "pace"
     capabilities = Capabilities(status=StatusMode.POLL)
+    #: the job's admin status is what we report; `C` (closed) ends the polling (pace.md §6)
+    final_statuses = frozenset({"C"})
 
     def __init__(
         self,
@@ -1042,3 +1044,9 @@ def _journaled_warnings(done: Mapping[str, Any], step: str) -> tuple[str, ...]:
 
 
 driver_class = PaceDriver
+
+
+def alert_emails(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """The seed's "Alert emails" parameter: who hears of this account's alerts."""
+    found: list[tuple[str, str]] = []
+    return tuple(pace_settings.alert_email_addresses(settings.get("alert_emails"), found))

@@ -395,6 +395,11 @@ def _url(value: object, problems: Problems) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
+def alert_email_addresses(value: object, problems: Problems) -> tuple[str, ...]:
+    """The valid addresses of an `alert_emails` value (problems go to `problems`)."""
+    return _alert_emails(value, problems)
+
+
 def _alert_emails(value: object, problems: Problems) -> tuple[str, ...]:
     if value is None:
         return ()

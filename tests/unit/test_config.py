@@ -32,6 +32,7 @@ EXAMPLE_ENV = {
     "ESD_PACE_TEST_PASSWORD": "pace-test-password-2",
     "ESD_SITE_KEY": "site-security-key-3",
     "ESD_PRESSERO_PASSWORD": "pressero-password-4",
+    "ESD_PACE_LIVE_PASSWORD": "pace-live-password-5",
 }
 
 # The smallest config with one account activated live on one site.
@@ -79,13 +80,13 @@ def test_example_file_validates(real_provider: None) -> None:
     config = load_config(EXAMPLE, environ=EXAMPLE_ENV)
 
     assert config.path == EXAMPLE
-    assert set(config.accounts) == {"pace-main", "pace-test"}
+    assert set(config.accounts) == {"pace-main", "pace-test", "pace-live"}
     assert config.accounts["pace-main"].credentials["password"] == "pace-main-password-1"
     site = config.site("printshop")
     assert site.name == "Print Shop Online"
     assert site.security_key == "site-security-key-3"
     assert site.live_accounts() == ("pace-main",)
-    assert [a.account for a in site.activations] == ["pace-main", "pace-test"]
+    assert [a.account for a in site.activations] == ["pace-main", "pace-live", "pace-test"]
     assert check_config(EXAMPLE, environ=EXAMPLE_ENV) == []
 
 
@@ -97,6 +98,7 @@ def test_example_file_names_each_missing_variable() -> None:
         (str(EXAMPLE), "accounts.pace-test.credentials.password"),
         (str(EXAMPLE), "sites.printshop.security_key"),
         (str(EXAMPLE), "storefronts.pressero.credentials.password"),
+        (str(EXAMPLE), "accounts.pace-live.credentials.password"),
     }
     assert "ESD_SITE_KEY" in messages_at(problems, "sites.printshop.security_key")[0]
 

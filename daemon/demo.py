@@ -1,12 +1,14 @@
-"""`make demo`: the real daemon between the bundled storefront and MIS sandboxes.
+"""`make demo`: the real daemon between the bundled Pressero and EFI Pace sandboxes.
 
-Starts the Pressero sandbox (a real HTTP server sending signed webhooks), the reference MIS
-sandbox, and `esd run` as a subprocess with a throw-away config and store. Orders are placed
-in the storefront to cover every push-rule branch (paid, open terms, unpaid, awaiting
-approval, partly denied, pending eDoc file, cancelled item) and the failure paths (a webhook
-the storefront loses, caught by the reconciliation poll; a MIS answering 503 twice, retried;
-a customer the MIS does not know, failed with its reason). A live table shows the items
-moving through their states, then a summary; nothing is left running.
+Starts the Pressero sandbox (a real HTTP server sending signed webhooks), the Pace sandbox (a
+SOAP server checking every request against its WSDL), and `esd run` as a subprocess with a
+throw-away config and store. Orders are placed in the storefront to cover every push-rule
+branch (paid, open terms, unpaid, awaiting approval, partly denied, pending eDoc file,
+cancelled item) and the failure paths (a webhook the storefront loses, caught by the
+reconciliation poll; Pace answering 503 to a job create, retried; a buyer Pace does not know,
+failed with the seed's reason). A live table shows the items moving through their states;
+then Pace closes a job and ships it, and the status and tracking come back to the storefront.
+A summary shows the jobs, parts and shipments made; nothing is left running.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.operator.client import call_sync
-from daemon.providers.reference.sandbox import ReferenceSandbox
+from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 
 __all__ = ["main"]
@@ -60,17 +62,20 @@ username = "{username}"
 password = {{ env = "ESD_DEMO_STOREFRONT_PASSWORD" }}
 subscriber_id = "{subscriber}"
 
-[accounts.mis]
-provider = "reference"
+[accounts.pace]
+provider = "pace"
 concurrency = 4
-rate_per_second = 50
+rate_per_second = 100
 status_poll_seconds = 3600
-[accounts.mis.credentials]
+[accounts.pace.storefront_stages]
+C = "Order Completed"
+[accounts.pace.credentials]
 url = "{mis_url}"
 login = "esd-demo"
 password = {{ env = "ESD_DEMO_MIS_PASSWORD" }}
-[accounts.mis.settings]
-customer = "C100"
+[accounts.pace.settings]
+create_customer = "N"
+timezone = "UTC"
 
 [sites.shop]
 name = "Demo Print Shop"
@@ -78,7 +83,7 @@ storefront = "pressero"
 site_id = "{site_id}"
 security_key = {{ env = "ESD_DEMO_SITE_KEY" }}
 [[sites.shop.activations]]
-account = "mis"
+account = "pace"
 enable = true
 is_live = true
 """
@@ -144,7 +149,7 @@ def _wait_socket(sock: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
 class _Scenes:
     """The orders of the demo, placed in the storefront, and the changes that follow."""
 
-    def __init__(self, pressero: PresseroSandbox, mis: ReferenceSandbox) -> None:
+    def __init__(self, pressero: PresseroSandbox, mis: PaceSandbox) -> None:
         self.pressero = pressero
         self.mis = mis
         self.notes: dict[str, str] = {}
@@ -159,15 +164,14 @@ class _Scenes:
 
     def all(self) -> None:
         p = self.pressero
-        # The MIS answers the first two job creates with 503: that order is retried.
-        self.mis.set_faults(
-            latency_ms=40,
-            fail_next=[
-                {"path_prefix": "/api/jobs", "method": "POST", "kind": "503"},
-                {"path_prefix": "/api/jobs", "method": "POST", "kind": "503"},
-            ],
+        # The print shop's customer, known to Pace by the buyer's e-mail (seed 004).
+        self.mis.seed_customer("ACME", "Acme Corp")
+        self.mis.seed_contact(
+            "ACME", email="pat.buyer@example.com", firstName="Pat", lastName="Buyer"
         )
-        self.place("retried", "MIS answers 503 twice: retried", items=({"ProductName": "Flyers"},))
+        # Pace answers the first job create with 503: that order is retried.
+        self.mis.set_faults(latency_ms=10, fail_next=[{"operation": "createJob", "kind": "503"}])
+        self.place("retried", "Pace answers 503 once: retried", items=({"ProductName": "Flyers"},))
         self.place(
             "paid",
             "paid, all approved: pushed",
@@ -189,8 +193,8 @@ class _Scenes:
         )
         self.place(
             "unknown",
-            "customer unknown to the MIS: failed, needs the operator",
-            user={"OrderedByIntegrationID": "C999"},
+            "buyer unknown to Pace (Create Customer N): failed",
+            user={"OrderedByEmail": "new.buyer@elsewhere.example"},
         )
         del waiting
         self.later = [
@@ -210,7 +214,7 @@ def run(workdir: Path) -> int:
     """The demo, in `workdir`; returns the exit code."""
     live = sys.stdout.isatty()
     pressero = PresseroSandbox(password=STOREFRONT_PASSWORD)
-    mis = ReferenceSandbox(login="esd-demo", password=MIS_PASSWORD)
+    mis = PaceSandbox(login="esd-demo", password=MIS_PASSWORD)
     pressero.start()
     mis.start()
     try:
@@ -226,7 +230,7 @@ def run(workdir: Path) -> int:
             )
         )
         sock = workdir / "esd.sock"
-        print(f"Pressero sandbox {pressero.url}, MIS sandbox {mis.url}, store in {workdir}")
+        print(f"Pressero sandbox {pressero.url}, Pace sandbox {mis.url}, store in {workdir}")
         with _daemon(config, workdir) as proc:
             _wait_socket(sock, proc, workdir / "daemon.log")
             port = call_sync(sock, "status", {})["webhooks"]["port"]
@@ -258,6 +262,7 @@ def run(workdir: Path) -> int:
                     break
                 time.sleep(0.3)
             print(_render(_table(sock), scenes.notes, time.monotonic() - started))
+            _status_back(sock, pressero, mis, scenes)
             _summary(sock, mis, scenes)
         log_text = (workdir / "daemon.log").read_text()
         leaked = MIS_PASSWORD in log_text or STOREFRONT_PASSWORD in log_text
@@ -271,7 +276,29 @@ def run(workdir: Path) -> int:
         mis.stop()
 
 
-def _summary(sock: Path, mis: ReferenceSandbox, scenes: _Scenes) -> None:
+def _status_back(sock: Path, pressero: PresseroSandbox, mis: PaceSandbox, scenes: _Scenes) -> None:
+    """Pace closes and ships the paid order's job: status and tracking reach the storefront."""
+    number = scenes.n["paid"]
+    job = call_sync(sock, "order", {"order": str(number)})["items"][0]["order_external_id"]
+    mis.set_job_status(job, "C")
+    mis.add_shipment_tracking(job, "1Z999AA10123456784")
+    call_sync(sock, "sync", {})  # what `status_poll_seconds` does on its own
+    deadline = time.monotonic() + 20
+    item: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        order = next(o for o in pressero.state()["orders"] if o["OrderNumber"] == number)
+        item = dict(order["Items"][0])
+        if item.get("WorkflowStagePrinter") == "Order Completed" and item.get("ShipmentTracking"):
+            break
+        time.sleep(0.2)
+    print(
+        f"\nPace closed job {job} and shipped it: storefront order {number} item 1 is now "
+        f"'{item.get('WorkflowStagePrinter')}', tracking {item.get('ShipmentTracking')}, "
+        f"MisId {item.get('MisId')}"
+    )
+
+
+def _summary(sock: Path, mis: PaceSandbox, scenes: _Scenes) -> None:
     status = call_sync(sock, "status", {})
     print("\nsummary")
     for name, account in status["accounts"].items():
@@ -283,10 +310,12 @@ def _summary(sock: Path, mis: ReferenceSandbox, scenes: _Scenes) -> None:
         f"rejected {hooks['rejections'] or 'none'}"
     )
     print(f"  inbox: {status['inbox']['total']} events, {status['inbox']['poisoned']} poisoned")
-    state = mis.state()
+    jobs, parts = mis.objects("Job"), mis.objects("JobPart")
+    shipments = mis.objects("JobShipment")
     print(
-        f"  MIS: {len(state['jobs'])} jobs, {sum(len(j['lines']) for j in state['jobs'])} lines "
-        "(one per pushed item: nothing twice)"
+        f"  Pace: {len(jobs)} jobs, {len(parts)} parts, {len(shipments)} shipments, "
+        f"{len(mis.objects('Carton'))} cartons (one job per order, one part per item: "
+        "nothing twice)"
     )
     for name in ("waiting", "unknown"):
         number = str(scenes.n[name])

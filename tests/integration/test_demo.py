@@ -19,6 +19,7 @@ def test_the_demo_runs_and_settles() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert "secrets never written" in out
-    assert "MIS: 7 jobs, 8 lines" in out
-    assert "account mis: excluded 2, failed 1, pending 1, pushed 8" in out
+    assert "Pace: 7 jobs, 8 parts, 7 shipments, 7 cartons" in out
+    assert "account pace: excluded 2, failed 1, pending 1, pushed 8" in out
     assert "caught by the poll" in out
+    assert "is now 'Order Completed', tracking 1Z999AA10123456784" in out

@@ -54,7 +54,6 @@ import random
 import re
 import secrets
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -65,10 +64,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.utils import get_remote_addr
 
+from daemon.sandbox_http import BodyTooLarge, ThreadedServer, read_body, still_there_after
 from daemon.storefronts.pressero import guesses as g
 from daemon.storefronts.pressero.signature import HashVariant, expected_hash
 
@@ -1247,9 +1244,9 @@ class _SandboxApp:
         method: str = scope["method"]
         path: str = scope["path"]
         try:
-            body = await _read_body(receive)
-        except _Rejected as exc:
-            await _respond(send, _Answer(exc.status, {"Message": exc.message}))
+            body = await read_body(receive, _MAX_BODY)
+        except BodyTooLarge as exc:
+            await _respond(send, _Answer(413, {"Message": str(exc)}))
             return
         if body is None:  # the client left before sending its request
             return
@@ -1279,7 +1276,7 @@ class _SandboxApp:
     ) -> None:
         route, params = _match(_API_ROUTES, method, path)
         plan = self._store.plan(method, path, route.name if route else f"{method} {path}")
-        if plan.latency > 0 and not await _still_there_after(plan.latency, receive):
+        if plan.latency > 0 and not await still_there_after(plan.latency, receive):
             return  # the client gave up waiting; nothing was done
         if plan.before == "drop":
             await self._hang_up(scope, receive)
@@ -1328,33 +1325,6 @@ def _authorization(scope: Scope) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body, or None if the client hung up; too big is a 413."""
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size <= _MAX_BODY:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            if size > _MAX_BODY:
-                raise _Rejected(413, f"Body larger than {_MAX_BODY} bytes")
-            return b"".join(chunks)
-
-
-async def _still_there_after(seconds: float, receive: Receive) -> bool:
-    """Wait `seconds`; False if the client hung up meanwhile."""
-    try:
-        message = await asyncio.wait_for(receive(), timeout=seconds)
-    except TimeoutError:
-        return True
-    return bool(message["type"] != "http.disconnect")
-
-
 async def _respond(send: Send, answer: _Answer) -> None:
     body = json.dumps(answer.body).encode()
     headers = [
@@ -1364,27 +1334,6 @@ async def _respond(send: Send, answer: _Answer) -> None:
     ]
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def _protocol_class(app: _SandboxApp) -> type[H11Protocol]:
-    """uvicorn's h11 protocol, remembering each connection's transport so the app can cut it."""
-
-    class _CuttableH11Protocol(H11Protocol):
-        _peer: tuple[str, int] | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            # the same function uvicorn uses to fill scope["client"]
-            self._peer = get_remote_addr(transport)
-            if self._peer is not None:
-                app.transports[self._peer] = transport
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._peer is not None and app.transports.get(self._peer) is self.transport:
-                del app.transports[self._peer]
-            super().connection_lost(exc)
-
-    return _CuttableH11Protocol
 
 
 # -- the sandbox --------------------------------------------------------------------------------
@@ -1412,8 +1361,6 @@ class PresseroSandbox:
         `orders`: details answers with their `Items` (e.g. test fixtures), kept across `reset`."""
         self.username = username
         self.subscriber_id = subscriber_id
-        self._host = host
-        self._port = port
         self._store = _Store(
             username,
             password,
@@ -1426,76 +1373,28 @@ class PresseroSandbox:
         )
         self._store.webhook_target = webhook_target
         self._app = _SandboxApp(self._store)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._url: str | None = None
+        self._http = ThreadedServer(
+            self._app, self._app.transports, host=host, port=port, name="Pressero sandbox"
+        )
 
     # -- life -----------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:54321 (once started); the API is under /api/."""
-        if self._url is None:
+        if self._http.url is None:
             raise RuntimeError("the Pressero sandbox is not started")
-        return self._url
+        return self._http.url
 
     def start(self, timeout: float = 10.0) -> None:
         """Bind, serve from a daemon thread, and return once connections are accepted."""
-        if self._thread is not None:
-            raise RuntimeError("the Pressero sandbox is already started")
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
-        # without it every kept-alive answer waits ~40 ms for a delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._port))
-        except OSError:
-            sock.close()
-            raise
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            http=_protocol_class(self._app),
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,  # scope["client"] must stay the real peer
-            server_header=False,
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="pressero-sandbox", daemon=True
-        )
-        self._server, self._thread, self._socket = server, thread, sock
-        thread.start()
+        self._http.start(timeout)
         self._store.deliverer.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the Pressero sandbox did not start on port {port}")
-            time.sleep(0.005)
-        host = f"[{self._host}]" if family == socket.AF_INET6 else self._host
-        self._url = f"http://{host}:{port}"
 
     def stop(self) -> None:
         """Stop serving and delivering; cut open connections; wait for the threads."""
-        server, thread, sock = self._server, self._thread, self._socket
-        self._server = self._thread = self._socket = None
-        self._url = None
         self._store.deliverer.stop()
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(10)
-            if thread.is_alive():  # pragma: no cover - a stuck request
-                server.force_exit = True
-                thread.join(10)
-        if sock is not None:
-            sock.close()
+        self._http.stop()
 
     def __enter__(self) -> PresseroSandbox:
         self.start()

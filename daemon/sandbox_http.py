@@ -1,0 +1,158 @@
+"""What every sandbox server shares: uvicorn in a thread, cuttable connections, body reading.
+
+The sandboxes (reference MIS, Pressero, Pace) are real HTTP servers on loopback that tests and
+the demo talk to over sockets. Their fault knobs need two things uvicorn does not give an
+ASGI app: cutting a connection without an answer (the "dropped connection" and "lost answer
+after commit" faults), and noticing that a client hung up during injected latency. This
+module gives them both, and the thread that serves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.utils import get_remote_addr
+
+__all__ = ["BodyTooLarge", "ThreadedServer", "cuttable_protocol", "read_body", "still_there_after"]
+
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Transports = MutableMapping[tuple[str, int], asyncio.Transport]
+
+
+class BodyTooLarge(Exception):
+    """A request body over the sandbox's limit (the sandbox answers 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Body larger than {limit} bytes")
+        self.limit = limit
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None if the client hung up; over `limit` raises."""
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            if size > limit:
+                raise BodyTooLarge(limit)
+            return b"".join(chunks)
+
+
+async def still_there_after(seconds: float, receive: Receive) -> bool:
+    """Wait `seconds`; False if the client hung up meanwhile."""
+    try:
+        message = await asyncio.wait_for(receive(), timeout=seconds)
+    except TimeoutError:
+        return True
+    return bool(message["type"] != "http.disconnect")
+
+
+def cuttable_protocol(transports: Transports) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, remembering each connection's transport (by scope["client"])
+    in `transports`, so the app can abort it: a real reset, not a 500."""
+
+    class _CuttableH11Protocol(H11Protocol):
+        _peer: tuple[str, int] | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            # the same function uvicorn uses to fill scope["client"]
+            self._peer = get_remote_addr(transport)
+            if self._peer is not None:
+                transports[self._peer] = transport
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._peer is not None and transports.get(self._peer) is self.transport:
+                del transports[self._peer]
+            super().connection_lost(exc)
+
+    return _CuttableH11Protocol
+
+
+class ThreadedServer:
+    """An ASGI app served by uvicorn from a daemon thread on a loopback socket."""
+
+    def __init__(self, app: Any, transports: Transports, *, host: str, port: int, name: str):
+        self._app = app
+        self._transports = transports
+        self._host = host
+        self._port = port
+        self._name = name
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.url: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, timeout: float = 10.0) -> str:
+        """Bind, serve, and return the base URL once connections are accepted."""
+        if self._thread is not None:
+            raise RuntimeError(f"the {self._name} is already started")
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
+        # without it every kept-alive answer waits ~40 ms for a delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, self._port))
+        except OSError:
+            sock.close()
+            raise
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app,
+            http=cuttable_protocol(self._transports),
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,  # scope["client"] must stay the real peer
+            server_header=False,
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=self._name, daemon=True
+        )
+        self._server, self._thread, self._socket = server, thread, sock
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the {self._name} did not start on port {port}")
+            time.sleep(0.005)
+        host = f"[{self._host}]" if family == socket.AF_INET6 else self._host
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving; cut open connections; wait for the thread."""
+        server, thread, sock = self._server, self._thread, self._socket
+        self._server = self._thread = self._socket = None
+        self.url = None
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(10)
+            if thread.is_alive():  # pragma: no cover - a stuck request
+                server.force_exit = True
+                thread.join(10)
+        if sock is not None:
+            sock.close()

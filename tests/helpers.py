@@ -48,6 +48,9 @@ def config_text(
     site_accounts = site_accounts or [(name, True, True) for name in accounts]
     parts = [
         f"""
+        [listeners.webhook]
+        address = "127.0.0.1"
+        port = 0
         [daemon]
         state_dir = "{tmp_path}"
         socket = "{tmp_path}/esd.sock"

@@ -69,6 +69,8 @@ ORDER = Order(
 def config_text(tmp_path: Path, url: str) -> str:
     return textwrap.dedent(
         f"""
+        [listeners.webhook]
+        port = 0
         [daemon]
         state_dir = "{tmp_path}"
         socket = "{tmp_path}/esd.sock"

@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from daemon.errors import BusinessRuleError, ConfigError, DriverError, TransientError
+from daemon.errors import (
+    BusinessRuleError,
+    ConfigError,
+    DriverError,
+    PermanentError,
+    TransientError,
+)
 from daemon.orders.model import Address, Approval, KitChild, Order, OrderItem, Payment, SiteUser
 from daemon.providers import registry
 from daemon.providers.contract import ItemRef, PushResult, push_reference
@@ -335,6 +341,204 @@ async def test_ship_via_by_name_is_noted_and_warned_about(sandbox: PaceSandbox) 
     assert "'UPS Ground'" in warning and "MatchByName" in warning
 
 
+# -- Ship Via by name (Accounts rule MatchByName) -------------------------------------------------
+
+BY_NAME = [{"rule_type": "ShipmentMethodMapping", "source_method": "MatchByName"}]
+
+
+def shipped_by(method: str, *seqs: int) -> Order:
+    """ORDER with the shipping method of items `seqs` (of both addresses if asked) set."""
+    items = tuple(
+        dataclasses.replace(item, shipping_method=method) if item.seq in seqs else item
+        for item in ORDER.items
+    )
+    return dataclasses.replace(ORDER, items=items)
+
+
+def ready(order: Order) -> tuple[OrderItem, ...]:
+    return tuple(item for item in order.items if item.approval is Approval.APPROVED)
+
+
+def ship_via_calls(box: PaceSandbox) -> dict[str, int]:
+    """Reads of ShipVia objects and the scans of the active ones (the only sorted finds)."""
+    calls = box.state()["calls"]
+    return {
+        "read": calls.get("ReadObject.readShipVia", 0),
+        "scan": calls.get("FindObjects.findSortAndLimit", 0),
+    }
+
+
+async def test_match_by_name_finds_the_ship_via_and_prefers_an_active_one(
+    sandbox: PaceSandbox,
+) -> None:
+    seed_acme(sandbox)
+    sandbox.seed_ship_via(2, "UPS Ground", active=False, provider=1)  # retired: lower id
+    sandbox.seed_ship_via(3, "UPS Ground", provider=1)
+    sandbox.seed_ship_via(4, "FedEx Ground", provider=2)
+    journal = MemoryJournal()
+    result = await push(sandbox, journal, accounts=BY_NAME)
+    first, second = sandbox.objects("JobShipment")
+    assert (first["shipVia"], first["shipViaNote"]) == (3, None)
+    assert second["shipVia"] is None  # address B's item has no shipping method: no rule
+    assert result.warnings == ()
+    assert journal.steps["shipment:42017-1"] == {
+        "shipment": first["id"],
+        "ship_via_name": "UPS Ground",
+        "ship_via": 3,
+        "ship_via_known": [],
+        "ship_via_more": False,
+    }
+    assert journal.steps["shipment:42017-2.1"] == {"shipment": second["id"]}
+    # One exact find found both; an active one among them: no scan of the others.
+    assert ship_via_calls(sandbox) == {"read": 2, "scan": 0}
+
+
+async def test_match_by_name_ignores_case_and_spacing_and_asks_once_per_push(
+    sandbox: PaceSandbox,
+) -> None:
+    seed_acme(sandbox)
+    sandbox.seed_ship_via(5, "ups  ground")  # as the shop typed it
+    sandbox.seed_ship_via(6, "UPS Ground Old", active=False)
+    order = shipped_by("UPS Ground", 1, 2, 3)  # both addresses ship by UPS Ground
+    result = await push(sandbox, order=order, items=ready(order), accounts=BY_NAME)
+    assert [s["shipVia"] for s in sandbox.objects("JobShipment")] == [5, 5]
+    assert result.warnings == ()
+    # The exact find missed (the sandbox's "=" heeds case, as XPath's does), one scan found it;
+    # the second shipment used the answer.
+    assert ship_via_calls(sandbox) == {"read": 1, "scan": 1}
+
+
+async def test_an_inactive_ship_via_is_used_when_it_is_the_only_match(
+    sandbox: PaceSandbox,
+) -> None:
+    seed_acme(sandbox)
+    sandbox.seed_ship_via(7, "UPS Ground", active=False)
+    sandbox.seed_ship_via(8, "USPS")
+    result = await push(sandbox, accounts=BY_NAME)
+    assert sandbox.objects("JobShipment")[0]["shipVia"] == 7
+    assert result.warnings == ()
+
+
+async def test_an_unknown_name_keeps_the_note_and_warns_once_with_paces_names(
+    sandbox: PaceSandbox,
+) -> None:
+    seed_acme(sandbox)
+    for ship_via, description in enumerate(
+        ["Will Call", "fedex ground", "USPS", "Courier", "DHL", "Freight", "Local Van"], start=10
+    ):
+        sandbox.seed_ship_via(ship_via, description)
+    sandbox.seed_ship_via(20, "Air Mail", active=False)  # retired: not offered
+    order = shipped_by("UPS Ground", 1, 2, 3)
+    journal = MemoryJournal()
+    async with pace_driver(sandbox, accounts=BY_NAME) as driver:
+        result = await driver.push_order(order, ready(order), journal, REFERENCE)
+        shipments = sandbox.objects("JobShipment")
+        assert [(s["shipVia"], s["shipViaNote"]) for s in shipments] == [
+            (None, "UPS Ground"),
+            (None, "UPS Ground"),
+        ]
+        (warning,) = result.warnings  # one per name, not per shipment
+        assert "'UPS Ground'" in warning and "MatchByName" in warning
+        # The first five active descriptions, alphabetically, and a sign of more.
+        assert "'Courier', 'DHL', 'fedex ground', 'Freight', 'Local Van', ..." in warning
+        assert "Air Mail" not in warning
+        assert ship_via_calls(sandbox)["scan"] == 1
+        assert journal.steps["shipment:42017-2.1"]["ship_via"] is None
+        # Reconciliation without the journal says the same.
+        found = await driver.find_pushed(order, ready(order), MemoryJournal(), REFERENCE)
+        assert found is not None and found.warnings == result.warnings
+
+
+async def test_no_ship_via_at_all_says_so(sandbox: PaceSandbox) -> None:
+    seed_acme(sandbox)
+    result = await push(sandbox, accounts=BY_NAME)
+    (warning,) = result.warnings
+    assert "'UPS Ground'" in warning and "has no active Ship Via" in warning
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Joe's Courier",  # a "..." literal
+        'The "Fast" One',  # a '...' literal
+        'Joe\'s "Fast" Courier',  # both quotes: concat()
+    ],
+)
+async def test_a_name_with_quotes_is_found_exactly(sandbox: PaceSandbox, name: str) -> None:
+    seed_acme(sandbox)
+    sandbox.seed_ship_via(30, "Joe")
+    sandbox.seed_ship_via(31, name)
+    order = shipped_by(name, 1, 3)
+    result = await push(sandbox, order=order, items=ready(order), accounts=BY_NAME)
+    assert sandbox.objects("JobShipment")[0]["shipVia"] == 31
+    assert result.warnings == ()
+    assert ship_via_calls(sandbox) == {"read": 1, "scan": 0}  # the exact find found it
+
+
+async def test_a_name_that_looks_like_a_query_widens_nothing(sandbox: PaceSandbox) -> None:
+    seed_acme(sandbox)
+    sandbox.seed_ship_via(40, "UPS Ground")
+    sandbox.seed_ship_via(41, "USPS")
+    name = "x' or @description != '"
+    order = shipped_by(name, 1, 3)
+    result = await push(sandbox, order=order, items=ready(order), accounts=BY_NAME)
+    first = sandbox.objects("JobShipment")[0]
+    assert (first["shipVia"], first["shipViaNote"]) == (None, name)
+    assert len(result.warnings) == 1
+    # Only the scan read Ship Vias: the exact find matched none.
+    assert ship_via_calls(sandbox) == {"read": 2, "scan": 1}
+
+
+async def test_pace_refusing_concat_falls_back_to_comparing_in_esd(sandbox: PaceSandbox) -> None:
+    seed_acme(sandbox)
+    name = 'Joe\'s "Fast" Courier'
+    sandbox.seed_ship_via(50, name)
+    order = shipped_by(name, 1, 3)
+    journal = MemoryJournal()
+    # The first push stops at the shipment's create, after its Ship Via find: nothing of the
+    # shipment is journaled, so the resumed push finds the Ship Via again, first of all its finds.
+    sandbox.set_faults(fail_next=[{"operation": "createJobShipment", "kind": "fault"}])
+    with pytest.raises(TransientError):
+        await push(sandbox, journal, order=order, items=ready(order), accounts=BY_NAME)
+    refusal = "unknown or unsupported function: concat"
+    sandbox.set_faults(fail_next=[{"operation": "find", "kind": "fault", "message": refusal}])
+    result = await push(sandbox, journal, order=order, items=ready(order), accounts=BY_NAME)
+    assert sandbox.state()["faults"]["fail_next"] == []  # the refusal was met
+    assert sandbox.objects("JobShipment")[0]["shipVia"] == 50
+    assert result.warnings == ()
+
+
+async def test_a_resumed_push_uses_the_journaled_ship_via(sandbox: PaceSandbox) -> None:
+    seed_acme(sandbox)
+    sandbox.seed_ship_via(3, "UPS Ground")
+    order = shipped_by("UPS Ground", 1, 2, 3)
+    journal = MemoryJournal()
+    sandbox.set_faults(fail_next=[{"operation": "createCarton", "kind": "fault"}])
+    with pytest.raises(TransientError):
+        await push(sandbox, journal, order=order, items=ready(order), accounts=BY_NAME)
+    assert journal.steps["shipment:42017-1"]["ship_via"] == 3
+    before = ship_via_calls(sandbox)
+    # Meanwhile the shop adds another "UPS Ground": a new look-up would pick its lower id.
+    sandbox.seed_ship_via(1, "UPS Ground")
+    result = await push(sandbox, journal, order=order, items=ready(order), accounts=BY_NAME)
+    # Address B's shipment, made by the resumed push, has the first run's answer.
+    assert [s["shipVia"] for s in sandbox.objects("JobShipment")] == [3, 3]
+    assert result.warnings == ()
+    assert ship_via_calls(sandbox) == before  # Pace was not asked again
+    assert journal.steps["shipment:42017-2.1"]["ship_via"] == 3
+
+
+async def test_a_malformed_journaled_ship_via_is_refused(sandbox: PaceSandbox) -> None:
+    seed_acme(sandbox)
+    sandbox.seed_ship_via(3, "UPS Ground")
+    journal = MemoryJournal()
+    await push(sandbox, journal, accounts=BY_NAME)
+    del journal.steps["done"]
+    journal.steps["shipment:42017-1"]["ship_via"] = "3"
+    with pytest.raises(PermanentError, match=r"step 'shipment:42017-1' has a malformed Ship Via"):
+        await push(sandbox, journal, accounts=BY_NAME)
+
+
 async def test_legacy_pace_gets_the_split_date_fields_its_wsdl_has(legacy: PaceSandbox) -> None:
     seed_acme(legacy)
     await push(legacy)
@@ -496,6 +700,7 @@ async def test_the_push_touches_every_kind_of_object(
         "JobMaterial": 1,
         "JobContact": 1,
         "JobNote": 0,
+        "ShipVia": 0,  # the shop's setup data: only read, never made by a push
     }
     assert len(steps) == len(set(steps))
     assert steps[:4] == ["start", "customer.create", "customer", steps[3]]

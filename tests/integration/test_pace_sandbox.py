@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.providers.pace.find_expressions import all_of, equals
+from daemon.providers.pace.find_expressions import all_of, equals, is_true
 from daemon.providers.pace.sandbox import PaceSandbox
 
 LOGIN = "esd"
@@ -748,6 +748,74 @@ def test_admin_status_and_tracking(
     create_job(http, legacy, customer="C1")
     old = legacy.add_shipment_tracking("1001", "1Z1")
     assert old["time"].date() == dt.date(1970, 1, 1) and "dateTime" not in old
+
+
+def read_ship_via(http: httpx.Client, box: PaceSandbox, ship_via: str) -> httpx.Response:
+    body = op("ReadObject", "readShipVia", f"<shipVia>{fields(id=ship_via)}</shipVia>")
+    return post(http, box, "ReadObject", body)
+
+
+def test_ship_vias_are_seeded_found_and_read_never_created(
+    sandbox: PaceSandbox, legacy: PaceSandbox, http: httpx.Client
+) -> None:
+    assert sandbox.seed_ship_via(3, "UPS Ground", provider=2) == {
+        "id": 3,
+        "active": True,  # unless told otherwise
+        "altDescription": None,
+        "availableInEcommerce": None,
+        "description": "UPS Ground",
+        "provider": 2,
+    }
+    hostile = 'Joe\'s "Fast" Courier'
+    sandbox.seed_ship_via(4, hostile, active=False)
+    sandbox.seed_ship_via(5, "ups ground")
+    for args, extra, message in [
+        ((3, "Again"), {}, "Object already exists: ShipVia[id=3]"),
+        ((6, ""), {}, "Field is required: ShipVia[description=null]"),
+        (("7", "Text id"), {}, "ShipVia.id: must be an int, got str"),
+        ((8, "Bad"), {"colour": "red"}, "ShipVia.colour: not a field"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            sandbox.seed_ship_via(*args, **extra)
+    assert [s["id"] for s in sandbox.objects("ShipVia")] == [3, 4, 5]
+
+    def found(expression: str) -> list[str]:
+        return find_keys(find(http, sandbox, "ShipVia", expression))
+
+    assert found(str(equals("description", "UPS Ground"))) == ["3"]  # case heeded, as XPath
+    assert found(str(equals("description", hostile))) == ["4"]  # concat() of the quotes
+    assert found(str(equals("description", "x' or @description != '"))) == []
+    assert found(str(is_true("active"))) == ["3", "5"]
+    assert found("@provider = 2 and @active") == ["3"]
+    assert (
+        "Unknown field 'custName' on object 'ShipVia'"
+        in fault(find(http, sandbox, "ShipVia", "@custName = 'x'"))[1]
+    )
+
+    read = out_fields(read_ship_via(http, sandbox, "4"))
+    assert (read["id"], read["description"], read["active"]) == ("4", hostile, "false")
+    assert fault(read_ship_via(http, sandbox, "9")) == (
+        "soap:Server",
+        "Unable to locate object: ShipVia[id=9]",
+    )
+    # The shop's setup data: esd only reads it, so the WSDLs have no create or update for it.
+    for service, operation in (
+        ("CreateObject", "createShipVia"),
+        ("UpdateObject", "updateShipVia"),
+    ):
+        body = op(service, operation, f"<shipVia>{fields(id='3', description='x')}</shipVia>")
+        code, message = fault(post(http, sandbox, service, body))
+        assert code == "soap:Client"
+        assert message.startswith("Invalid operation:") and message.endswith(
+            f"}}{operation} on {service}"
+        )
+    assert sandbox.objects("ShipVia")[0]["description"] == "UPS Ground"
+
+    legacy.seed_ship_via(3, "UPS Ground")  # both Pace versions have the type
+    assert find_keys(find(http, legacy, "ShipVia", "@description = 'UPS Ground'")) == ["3"]
+    assert out_fields(read_ship_via(http, legacy, "3"))["description"] == "UPS Ground"
+    sandbox.reset()
+    assert sandbox.objects("ShipVia") == []
 
 
 def test_python_m_prints_its_url_and_serves() -> None:

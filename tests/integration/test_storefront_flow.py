@@ -43,7 +43,6 @@ def test_webhooks_and_poll_bring_orders_from_the_storefront_to_the_mis(tmp_path:
                 f'security_key = "{SITE.security_key}"\n'
             ),
             extra=(
-                '\n[listeners.webhook]\naddress = "127.0.0.1"\nport = 0\n'
                 f'[storefronts.pressero-main]\nprovider = "pressero"\nurl = "{pressero.url}"\n'
                 "poll_seconds = 2\npoll_window_seconds = 3600\n"
                 "[storefronts.pressero-main.credentials]\n"

@@ -31,8 +31,12 @@ failed:
     part:<label>                part 01 updated for the first part; the      {"part": "02"}
                                 others created, then updated
     material:<label>            the part's JobMaterial                       {"material"}
-    shipment:<label>            one JobShipment per shipment (the label of   {"shipment"}
-                                its first part)
+    shipment:<label>            one JobShipment per shipment (the label of   {"shipment"},
+                                its first part); by name, the Ship Via it    by name also
+                                was resolved to (below)                      {"ship_via_name",
+                                                                             "ship_via",
+                                                                             "ship_via_known",
+                                                                             "ship_via_more"}
     carton:<label>:<n>          the shipment's n-th Carton                   {"carton"}
     content:<label>:<n>:<part>  one CartonContent per part (Enable Carton    {"content"}
                                 Contents)
@@ -70,9 +74,25 @@ Other decisions:
 - The item's external id is "{job}:{part}" of its first part (a kit's first child).
 - A customer is inactive when its `customerStatus` is "I" or "C" [GUESS: EFI documents only
   "O" (open) for customers; "I"nactive and "C"losed are the codes other Pace lists use].
-- Ship Via by name (Accounts rule MatchByName) cannot be resolved to a ShipVia id here (the SOAP
-  client does not look up ShipVia objects): the method's name goes to `JobShipment.shipViaNote`
-  and the push result carries a warning, so the shop hears of it.
+- Ship Via by name (Accounts rule MatchByName, seed 004: "ship_via will be calculated based on
+  Shipping Method name from Pressero") is the Pace ShipVia whose `description` is the storefront's
+  shipping method name. EFI does not say whether a find's `=` ignores case; XPath's does not, so
+  esd asks Pace for the exact name first (one find, quoted by `find_expressions`), then compares
+  in esd: trimmed, case-insensitive, runs of whitespace as one space (as `account_rules` compares
+  method names). A name that matches exactly costs that find and a read. Only when it finds no
+  active Ship Via does esd read Pace's active ones (one find, sorted by description, then a read
+  each, at most `SHIP_VIA_SCAN_LIMIT`) and compare them the same way; a case-only difference
+  beyond that many active Ship Vias is not seen. An active Ship Via is preferred to an
+  inactive one (then the lowest id); an inactive one is used when it is the only match (the shop
+  named the method after it). A name with both quote characters needs XPath's concat(), which
+  EFI does not list [GUESS]: if Pace refuses that find, the comparison in esd still decides.
+  Each name is looked up once per push; the answer is journaled with the shipment step, so a
+  resumed push (and every later shipment with that name) uses it without asking again, and the
+  push's warnings name what the shipments were made with. (A push interrupted before the step is
+  journaled asks again; only a Ship Via changed in Pace meanwhile could make that answer differ
+  from the one a shipment created without hearing back was made with.) When nothing matches, the
+  method's name goes to `JobShipment.shipViaNote`, Pace keeps its default Ship Via, and the push
+  result carries one warning per name listing a few of Pace's active Ship Via descriptions.
 - Status (`fetch_status`) is the Job's `adminStatus` code (what the shop moves: "O" open, "C"
   closed, ...), the same for every item; tracking numbers come from the shipped JobShipments
   that carry the item (its own part, or the shipment its location was mapped to) and their
@@ -130,7 +150,7 @@ from daemon.providers.pace.customer_resolution import (
     next_customer_step,
     orderer_contact_fields,
 )
-from daemon.providers.pace.find_expressions import FindExpression, Value, all_of, equals
+from daemon.providers.pace.find_expressions import FindExpression, Value, all_of, equals, is_true
 from daemon.providers.pace.job_mapping import (
     JOB_CREATE_FIELDS,
     PART_CREATE_FIELDS,
@@ -147,11 +167,13 @@ from daemon.providers.pace.job_mapping import (
 from daemon.providers.pace.settings import PaceSettings
 from daemon.providers.pace.shipment_mapping import ShipmentFields, shipments_for
 from daemon.providers.pace.site_rules import SiteMapping, site_mapping_for
-from daemon.providers.pace.soap_client import PaceClient
+from daemon.providers.pace.soap_client import PaceClient, Sort
 
 __all__ = [
     "INACTIVE_CUSTOMER_STATUSES",
     "REFERENCE_FIELD",
+    "SHIP_VIA_NAMES_SHOWN",
+    "SHIP_VIA_SCAN_LIMIT",
     "PaceDriver",
     "credentials_problems",
     "driver_class",
@@ -163,6 +185,10 @@ __all__ = [
 REFERENCE_FIELD: Final = "importID"
 #: Customer.customerStatus codes esd treats as inactive [GUESS, see the module docstring]
 INACTIVE_CUSTOMER_STATUSES: Final = frozenset({"I", "C"})
+#: at most this many active Ship Vias are read to match a method name in esd (module docstring)
+SHIP_VIA_SCAN_LIMIT: Final = 100
+#: an unresolved Ship Via name's warning lists at most this many of Pace's descriptions
+SHIP_VIA_NAMES_SHOWN: Final = 5
 
 _CREDENTIALS: Final = ("url", "login", "password")
 # Only to run the settings checks without a url (the url is a credential, checked on its own).
@@ -267,6 +293,121 @@ class _Customer:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class _ShipViaByName:
+    """What a MatchByName shipping method name resolved to: a Pace ShipVia id, or none."""
+
+    name: str  # the storefront's method name, as the Accounts rule gave it
+    ship_via: int | None
+    known: tuple[str, ...] = ()  # unresolved: the first few active descriptions Pace has
+    more: bool = False  # unresolved: Pace has more than `known` shows
+
+    def warning(self) -> str | None:
+        """The push's warning when the name matched no Ship Via; None when it did."""
+        if self.ship_via is not None:
+            return None
+        if self.known:
+            shown = ", ".join(repr(description) for description in self.known)
+            has = f"its active Ship Vias are {shown}{', ...' if self.more else ''}"
+        else:
+            has = "it has no active Ship Via"
+        return (
+            f"Ship Via {self.name!r} (Accounts rule MatchByName) matches no EFI Pace Ship Via "
+            f"description ({has}); the shipment has the name in its Ship Via note and Pace's "
+            "default Ship Via"
+        )
+
+    def to_journal(self) -> dict[str, Any]:
+        return {
+            "ship_via_name": self.name,
+            "ship_via": self.ship_via,
+            "ship_via_known": list(self.known),
+            "ship_via_more": self.more,
+        }
+
+    @classmethod
+    def from_journal(cls, done: Mapping[str, Any], step: str) -> _ShipViaByName | None:
+        """The resolution a shipment step recorded; None for a step without one."""
+        if "ship_via_name" not in done:
+            return None
+        name = done.get("ship_via_name")
+        ship_via = done.get("ship_via")
+        known = done.get("ship_via_known", [])
+        more = done.get("ship_via_more", False)
+        if (
+            not isinstance(name, str)
+            or not name
+            or (
+                ship_via is not None
+                and (isinstance(ship_via, bool) or not isinstance(ship_via, int))
+            )
+            or not isinstance(known, list)
+            or not all(isinstance(description, str) for description in known)
+            or not isinstance(more, bool)
+        ):
+            raise PermanentError(f"push journal step {step!r} has a malformed Ship Via")
+        return cls(name, ship_via, tuple(known), more)
+
+
+class _ShipVias:
+    """Ship Via look-ups by method name (module docstring), each name asked of Pace once."""
+
+    def __init__(self, client: PaceClient, logger: Any) -> None:
+        self._client = client
+        self._log = logger
+        self._resolved: dict[str, _ShipViaByName] = {}
+
+    def remember(self, resolution: _ShipViaByName) -> None:
+        """Take a journaled answer: the name is not asked again."""
+        self._resolved.setdefault(_norm(resolution.name), resolution)
+
+    async def resolve(self, name: str) -> _ShipViaByName:
+        key = _norm(name)
+        resolution = self._resolved.get(key)
+        if resolution is None:
+            resolution = await self._look_up(name)
+            self._resolved[key] = resolution
+        return resolution
+
+    async def _look_up(self, name: str) -> _ShipViaByName:
+        exact = await self._read_all(await self._find_exact(name))
+        chosen = _choose_ship_via(name, exact)
+        scanned: list[dict[str, Any]] = []
+        if chosen is None or not _ship_via_active(chosen):
+            # No active Ship Via has exactly this name: compare Pace's active ones in esd.
+            keys = await self._client.find(
+                "ShipVia", is_true("active"), sort=[Sort("description")], limit=SHIP_VIA_SCAN_LIMIT
+            )
+            scanned = await self._read_all(keys[:SHIP_VIA_SCAN_LIMIT])
+            chosen = _choose_ship_via(name, [*exact, *scanned])
+        if chosen is None:
+            self._log.info("pace.ship_via.unresolved", name=name, scanned=len(scanned))
+            return _unresolved(name, scanned)
+        ship_via = int(chosen["id"])
+        active = _ship_via_active(chosen)
+        self._log.info("pace.ship_via.resolved", name=name, ship_via=ship_via, active=active)
+        return _ShipViaByName(name, ship_via)
+
+    async def _find_exact(self, name: str) -> list[str]:
+        try:
+            return await self._client.find("ShipVia", _where("find ship via", description=name))
+        except BusinessRuleError:
+            if "'" in name and '"' in name:
+                # concat() refused (module docstring): the comparison in esd decides.
+                self._log.info("pace.ship_via.exact_find_refused", name=name)
+                return []
+            raise
+
+    async def _read_all(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        records = []
+        for key in sorted(keys, key=_natural):
+            try:
+                records.append(await self._client.read("ShipVia", key))
+            except NotFound:  # removed since the find
+                continue
+        return records
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Plan:
     """What the pure mapping makes of one order, before anything is sent."""
 
@@ -360,10 +501,13 @@ class PaceDriver(Driver):
             return None
         customer = journal.get("customer")
         warnings = _journaled_warnings(customer, "customer") if customer is not None else ()
+        ship_vias = _ShipVias(
+            self._client, log.bind(account=self.account, order=order.order_number)
+        )
         return PushResult(
             order_external_id=job,
             items=_item_refs(job, plan, part_numbers),
-            warnings=warnings + _ship_via_warnings(plan),
+            warnings=warnings + await _ship_via_warnings(plan, journal, ship_vias),
         )
 
     async def fetch_status(
@@ -545,6 +689,7 @@ class _Push:
         self.today = today
         self.names = names
         self.log = log.bind(account=driver.account, site=order.site, order=order.order_number)
+        self.ship_vias = _ShipVias(self.client, self.log)
 
     async def run(self, reference: str) -> PushResult:
         customer = await self._customer()
@@ -566,7 +711,8 @@ class _Push:
         result = PushResult(
             order_external_id=job,
             items=_item_refs(job, self.plan, part_numbers),
-            warnings=customer.warnings + _ship_via_warnings(self.plan),
+            warnings=customer.warnings
+            + await _ship_via_warnings(self.plan, self.journal, self.ship_vias),
         )
         await self.journal.record(
             "done",
@@ -889,7 +1035,15 @@ class _Push:
         done = self.journal.get(step)
         if done is not None:
             shipment_id = _journaled_int(done, "shipment", step)
+            journaled = _ShipViaByName.from_journal(done, step)
+            if journaled is not None:
+                self.ship_vias.remember(journaled)
         else:
+            by_name = (
+                await self.ship_vias.resolve(shipment.ship_via_name)
+                if shipment.ship_via_name
+                else None
+            )
             number = numbers[shipment.part_index]
             found = await self.client.find(
                 "JobShipment",
@@ -903,14 +1057,17 @@ class _Push:
                     "jobPart": number,
                     "jobPartKey": f"{job}:{number}",
                     "contactNumber": contact_id,
-                    **shipment.to_pace(),
+                    **shipment.to_pace(ship_via=by_name.ship_via if by_name else None),
                 }
-                if shipment.ship_via_name:
+                if by_name is not None and by_name.ship_via is None:
                     fields["shipViaNote"] = shipment.ship_via_name
                 created = await self.client.create("JobShipment", fields)
                 shipment_id = int(created["id"])
                 self.log.info("pace.shipment.created", job=job, shipment=shipment_id)
-            await self.journal.record(step, {"shipment": shipment_id})
+            result: dict[str, Any] = {"shipment": shipment_id}
+            if by_name is not None:
+                result.update(by_name.to_journal())
+            await self.journal.record(step, result)
         for n, carton in enumerate(shipment.cartons, start=1):
             carton_step = f"carton:{label}:{n}"
             done = self.journal.get(carton_step)
@@ -997,13 +1154,60 @@ def _item_refs(job: str, plan: _Plan, numbers: Sequence[str]) -> tuple[ItemRef, 
     return tuple(ItemRef(item.seq, f"{job}:{first[item.seq]}") for item in plan.items)
 
 
-def _ship_via_warnings(plan: _Plan) -> tuple[str, ...]:
-    names = dict.fromkeys(s.ship_via_name for s in plan.shipments if s.ship_via_name)
-    return tuple(
-        f"Ship Via {name!r} (Accounts rule MatchByName) is not resolved to an EFI Pace Ship Via "
-        "id by esd; the shipment has it in its Ship Via note and Pace's default Ship Via"
-        for name in names
+async def _ship_via_warnings(
+    plan: _Plan, journal: PushJournal, ship_vias: _ShipVias
+) -> tuple[str, ...]:
+    """One warning per MatchByName name that matched no Ship Via: journaled answers first."""
+    by_name = [shipment for shipment in plan.shipments if shipment.ship_via_name]
+    for shipment in by_name:
+        step = f"shipment:{plan.shipment_label(shipment)}"
+        done = journal.get(step)
+        journaled = _ShipViaByName.from_journal(done, step) if done is not None else None
+        if journaled is not None:
+            ship_vias.remember(journaled)
+    warnings: list[str] = []
+    for shipment in by_name:
+        warning = (await ship_vias.resolve(shipment.ship_via_name)).warning()
+        if warning is not None and warning not in warnings:
+            warnings.append(warning)
+    return tuple(warnings)
+
+
+def _choose_ship_via(name: str, records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The Ship Via whose description is `name` (normalized): active first, then lowest id."""
+    wanted = _norm(name)
+    matches = [
+        record
+        for record in records
+        if record.get("id") is not None and _norm(str(record.get("description") or "")) == wanted
+    ]
+    if not matches:
+        return None
+    return min(matches, key=lambda record: (not _ship_via_active(record), int(record["id"])))
+
+
+def _unresolved(name: str, active: Sequence[Mapping[str, Any]]) -> _ShipViaByName:
+    """No Ship Via for `name`: the first few of Pace's active descriptions go in the warning."""
+    descriptions = sorted(
+        {" ".join(str(record.get("description") or "").split()) for record in active} - {""},
+        key=str.casefold,
     )
+    return _ShipViaByName(
+        name,
+        None,
+        tuple(descriptions[:SHIP_VIA_NAMES_SHOWN]),
+        len(descriptions) > SHIP_VIA_NAMES_SHOWN,
+    )
+
+
+def _ship_via_active(record: Mapping[str, Any]) -> bool:
+    # Only an explicit false is inactive: a Pace that leaves the flag nil has not retired it.
+    return record.get("active") is not False
+
+
+def _norm(text: str) -> str:
+    """Trimmed, case-folded, runs of whitespace as one space (as `account_rules` compares)."""
+    return " ".join(text.split()).casefold()
 
 
 def _result_from_journal(done: Mapping[str, Any], items: Sequence[OrderItem]) -> PushResult | None:

@@ -4,7 +4,8 @@
 comments for what each element rests on) and answers SOAP 1.1 envelopes for FindObjects (find,
 findAndSort, findSortAndLimit), ReadObject (read<Type>), CreateObject (create<Type>) and
 UpdateObject (update<Type>), for Customer, Contact, Job, JobPart, JobShipment, Carton,
-CartonContent, JobMaterial, JobContact and JobNote. It behaves like Pace where pace.md says how:
+CartonContent, JobMaterial, JobContact and JobNote; ShipVia (the shop's setup data, added with
+`seed_ship_via`) is only found and read. It behaves like Pace where pace.md says how:
 
 - every request is VALIDATED against the WSDL's schema (lxml XMLSchema built from the WSDL's
   types and the object XSD): an unknown field, a wrong type or a malformed envelope is a
@@ -116,11 +117,13 @@ KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
     "JobMaterial": ("id",),
     "JobContact": ("id",),
     "JobNote": ("id",),
+    "ShipVia": ("id",),
 }
 
 OBJECT_TYPES = tuple(KEY_FIELDS)
 
-#: fields a create must carry; Job.customer is Pace's (SDK-J CreateJob.java), the rest [GUESS]
+#: fields a create must carry; Job.customer is Pace's (SDK-J CreateJob.java), the rest [GUESS];
+#: a ShipVia is only ever seeded (`PaceSandbox.seed_ship_via`), with the id the shop gave it
 REQUIRED_ON_CREATE: Mapping[str, tuple[str, ...]] = {
     "Customer": ("custName",),
     "Contact": ("customer",),
@@ -132,6 +135,7 @@ REQUIRED_ON_CREATE: Mapping[str, tuple[str, ...]] = {
     "JobMaterial": ("job",),
     "JobContact": ("job", "contact"),
     "JobNote": ("job",),
+    "ShipVia": ("id", "description"),
 }
 
 # (type, field) -> the type it points at, checked on create and update [GUESS: Pace refuses
@@ -1049,6 +1053,10 @@ class _Store:
                 raise _Fault(
                     "Server", f"Object already exists: JobPart[{self._key_of('JobPart', record)}]"
                 )
+        elif type_name == "ShipVia":
+            # Seeded only, with the shop's own id (REQUIRED_ON_CREATE has it).
+            if self._key_of("ShipVia", record) in self.objects["ShipVia"]:
+                raise _Fault("Server", f"Object already exists: ShipVia[id={record['id']}]")
         else:  # int ids are the server's to give [GUESS: a sent id is ignored]
             record["id"] = self.next_id[type_name]
             self.next_id[type_name] += 1
@@ -1064,7 +1072,7 @@ class _Store:
         if type_name == "Customer":
             record["customerStatus"] = record["customerStatus"] or "O"
             record["dateSetup"] = record["dateSetup"] or now
-        elif type_name == "Contact":
+        elif type_name in ("Contact", "ShipVia"):
             if record["active"] is None:
                 record["active"] = True
         elif type_name in ("Job", "JobPart"):
@@ -1702,6 +1710,14 @@ class PaceSandbox:
     def seed_contact(self, customer: str, **fields: Any) -> dict[str, Any]:
         """Add a Contact of `customer`; its int id is assigned; return it."""
         return self._store.seed("Contact", {"customer": customer, **fields})
+
+    def seed_ship_via(self, id: int, description: str, **fields: Any) -> dict[str, Any]:
+        """Add a Ship Via as the shop sets them up (its own int `id`; active unless told
+        otherwise); return it. Pace's ShipVia objects are what an Accounts rule `MatchByName`
+        finds by `description`."""
+        if isinstance(id, bool) or not isinstance(id, int):
+            raise ValueError(f"ShipVia.id: must be an int, got {type(id).__name__}")
+        return self._store.seed("ShipVia", {"id": id, "description": description, **fields})
 
     def set_job_status(self, job: str, status: str) -> dict[str, Any]:
         """Set the Job's adminStatus (JobStatus.id, e.g. "O" open, "C" closed); return the job."""

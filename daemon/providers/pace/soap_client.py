@@ -103,6 +103,7 @@ KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
     "JobMaterial": ("id",),
     "JobContact": ("id",),
     "JobNote": ("id",),
+    "ShipVia": ("id",),
 }
 
 _VERB = {"ReadObject": "read", "CreateObject": "create", "UpdateObject": "update"}

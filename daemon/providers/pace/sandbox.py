@@ -70,19 +70,16 @@ import operator
 import random
 import re
 import signal
-import socket
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Literal
 from xml.sax.saxutils import escape as xml_escape
 
-import uvicorn
 from lxml import etree
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.utils import get_remote_addr
+
+from daemon.sandbox_http import BodyTooLarge, ThreadedServer, read_body, still_there_after
 
 __all__ = [
     "FAULT_KINDS",
@@ -1400,11 +1397,12 @@ class _SandboxApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
             return
-        body = await _read_body(receive)
-        if body is None:  # the client left before sending its request
+        try:
+            body = await read_body(receive, _MAX_BODY)
+        except BodyTooLarge as exc:
+            await _respond(send, _text(413, str(exc)))
             return
-        if len(body) > _MAX_BODY:
-            await _respond(send, _text(413, f"Body larger than {_MAX_BODY} bytes"))
+        if body is None:  # the client left before sending its request
             return
         found = _PATH.match(scope["path"])
         if found is None or found.group("company") != self._company:
@@ -1459,7 +1457,7 @@ class _SandboxApp:
             return
         operation = etree.QName(element).localname
         plan = self._store.plan(service, operation)
-        if plan.latency > 0 and not await _still_there_after(plan.latency, receive):
+        if plan.latency > 0 and not await still_there_after(plan.latency, receive):
             return  # the client gave up waiting; nothing was done
         if plan.before == "drop":
             await self._hang_up(scope, receive)
@@ -1516,31 +1514,6 @@ def _valid_basic(value: bytes) -> bool:
     return True
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body (cut at one byte past the limit), or None if the client left."""
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk: bytes = message.get("body", b"")
-        if size <= _MAX_BODY:
-            chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)[: _MAX_BODY + 1]
-
-
-async def _still_there_after(seconds: float, receive: Receive) -> bool:
-    """Wait `seconds`; False if the client hung up meanwhile."""
-    try:
-        message = await asyncio.wait_for(receive(), timeout=seconds)
-    except TimeoutError:
-        return True
-    return bool(message["type"] != "http.disconnect")
-
-
 async def _respond(send: Send, answer: _Answer) -> None:
     headers = [
         (b"content-type", answer.content_type),
@@ -1549,32 +1522,6 @@ async def _respond(send: Send, answer: _Answer) -> None:
     ]
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
-
-
-def _protocol_class(app: _SandboxApp) -> type[H11Protocol]:
-    """uvicorn's h11 protocol, remembering each connection's transport so the app can cut it."""
-
-    class _CuttableH11Protocol(H11Protocol):
-        _peer: tuple[str, int] | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            # the same function uvicorn uses to fill scope["client"]
-            self._peer = get_remote_addr(transport)
-            if self._peer is not None:
-                app.transports[self._peer] = transport
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._peer is not None and app.transports.get(self._peer) is self.transport:
-                del app.transports[self._peer]
-            super().connection_lost(exc)
-
-    return _CuttableH11Protocol
-
-
-# =============================================================================================
-# The server
-# =============================================================================================
 
 
 class PaceSandbox:
@@ -1595,21 +1542,18 @@ class PaceSandbox:
         self.login = login
         self.pace_version = pace_version
         self.company = company
-        self._host = host
-        self._port = port
         self._store = _Store(_Schema(pace_version), login)
         self._app = _SandboxApp(self._store, login, password, company)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._url: str | None = None
+        self._http = ThreadedServer(
+            self._app, self._app.transports, host=host, port=port, name="Pace sandbox"
+        )
 
     @property
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:54321 (once started); services are under /rpc/."""
-        if self._url is None:
+        if self._http.url is None:
             raise RuntimeError("the Pace sandbox is not started")
-        return self._url
+        return self._http.url
 
     @property
     def services_url(self) -> str:
@@ -1619,58 +1563,11 @@ class PaceSandbox:
 
     def start(self, timeout: float = 10.0) -> None:
         """Bind, serve from a daemon thread, and return once connections are accepted."""
-        if self._thread is not None:
-            raise RuntimeError("the Pace sandbox is already started")
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
-        # without it every kept-alive answer waits ~40 ms for a delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._port))
-        except OSError:
-            sock.close()
-            raise
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            http=_protocol_class(self._app),
-            ws="none",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,  # scope["client"] must stay the real peer
-            server_header=False,
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="pace-sandbox", daemon=True
-        )
-        self._server, self._thread, self._socket = server, thread, sock
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the Pace sandbox did not start on port {port}")
-            time.sleep(0.005)
-        host = f"[{self._host}]" if family == socket.AF_INET6 else self._host
-        self._url = f"http://{host}:{port}"
+        self._http.start(timeout)
 
     def stop(self) -> None:
         """Stop serving; cut open connections; wait for the thread."""
-        server, thread, sock = self._server, self._thread, self._socket
-        self._server = self._thread = self._socket = None
-        self._url = None
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(10)
-            if thread.is_alive():  # pragma: no cover - a stuck request
-                server.force_exit = True
-                thread.join(10)
-        if sock is not None:
-            sock.close()
+        self._http.stop()
 
     def __enter__(self) -> PaceSandbox:
         self.start()

@@ -10,6 +10,7 @@ module gives them both, and the thread that serves them.
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import threading
 import time
@@ -20,7 +21,14 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.utils import get_remote_addr
 
-__all__ = ["BodyTooLarge", "ThreadedServer", "cuttable_protocol", "read_body", "still_there_after"]
+__all__ = [
+    "BodyTooLarge",
+    "ThreadedServer",
+    "check_fault_knobs",
+    "cuttable_protocol",
+    "read_body",
+    "still_there_after",
+]
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Transports = MutableMapping[tuple[str, int], asyncio.Transport]
@@ -156,3 +164,37 @@ class ThreadedServer:
                 thread.join(10)
         if sock is not None:
             sock.close()
+
+
+def check_fault_knobs(
+    knobs: Mapping[str, Any],
+    known: Mapping[str, object],
+    fail_next: Callable[[object], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Check fault knobs against `known` (name -> default); raise ValueError naming the first
+    wrong one. Numbers are >= 0 and finite, `*_rate` a fraction, `seed` an integer or null,
+    booleans stay booleans, and `fail_next` is checked by the sandbox's own `fail_next`."""
+    checked: dict[str, Any] = {}
+    for name, value in knobs.items():
+        where = f"faults.{name}"
+        if name not in known:
+            raise ValueError(f"{where}: unknown knob (known: {', '.join(known)})")
+        if name == "fail_next":
+            checked[name] = fail_next(value)
+        elif isinstance(known[name], bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}: must be true or false")
+            checked[name] = value
+        elif name == "seed":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{where}: must be an integer or null")
+            checked[name] = value
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{where}: must be a number >= 0")
+        elif not math.isfinite(value):
+            raise ValueError(f"{where}: must be finite")
+        elif name.endswith("_rate") and value > 1:
+            raise ValueError(f"{where}: must be a fraction from 0 to 1")
+        else:
+            checked[name] = value
+    return checked

@@ -65,7 +65,6 @@ import datetime as dt
 import hmac
 import importlib.resources
 import json
-import math
 import operator
 import random
 import re
@@ -79,7 +78,13 @@ from xml.sax.saxutils import escape as xml_escape
 
 from lxml import etree
 
-from daemon.sandbox_http import BodyTooLarge, ThreadedServer, read_body, still_there_after
+from daemon.sandbox_http import (
+    BodyTooLarge,
+    ThreadedServer,
+    check_fault_knobs,
+    read_body,
+    still_there_after,
+)
 
 __all__ = [
     "FAULT_KINDS",
@@ -782,30 +787,7 @@ class _Plan:
 
 def _validated_faults(knobs: Mapping[str, Any]) -> dict[str, Any]:
     """Check fault knobs; raise ValueError naming the first wrong one."""
-    checked: dict[str, Any] = {}
-    for name, value in knobs.items():
-        where = f"faults.{name}"
-        if name not in FAULT_KNOBS:
-            raise ValueError(f"{where}: unknown knob (known: {', '.join(FAULT_KNOBS)})")
-        if name == "fail_next":
-            checked[name] = _validated_fail_next(value)
-        elif name == "update_returns_object":
-            if not isinstance(value, bool):
-                raise ValueError(f"{where}: must be true or false")
-            checked[name] = value
-        elif name == "seed":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{where}: must be an integer or null")
-            checked[name] = value
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{where}: must be a number >= 0")
-        elif not math.isfinite(value):
-            raise ValueError(f"{where}: must be finite")
-        elif name.endswith("_rate") and value > 1:
-            raise ValueError(f"{where}: must be a fraction from 0 to 1")
-        else:
-            checked[name] = value
-    return checked
+    return check_fault_knobs(knobs, FAULT_KNOBS, _validated_fail_next)
 
 
 def _validated_fail_next(value: object) -> list[dict[str, Any]]:

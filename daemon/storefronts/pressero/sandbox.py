@@ -48,7 +48,6 @@ import dataclasses
 import datetime as dt
 import hmac
 import json
-import math
 import queue
 import random
 import re
@@ -65,7 +64,13 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from daemon.sandbox_http import BodyTooLarge, ThreadedServer, read_body, still_there_after
+from daemon.sandbox_http import (
+    BodyTooLarge,
+    ThreadedServer,
+    check_fault_knobs,
+    read_body,
+    still_there_after,
+)
 from daemon.storefronts.pressero import guesses as g
 from daemon.storefronts.pressero.signature import HashVariant, expected_hash
 
@@ -312,26 +317,7 @@ def _query_int(query: Mapping[str, list[str]], name: str, default: int, low: int
 
 def _validated_faults(knobs: Mapping[str, Any]) -> dict[str, Any]:
     """Check fault knobs; raise ValueError naming the first wrong one."""
-    checked: dict[str, Any] = {}
-    for name, value in knobs.items():
-        where = f"faults.{name}"
-        if name not in FAULT_KNOBS:
-            raise ValueError(f"{where}: unknown knob (known: {', '.join(FAULT_KNOBS)})")
-        if name == "fail_next":
-            checked[name] = _validated_fail_next(value)
-        elif name == "seed":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{where}: must be an integer or null")
-            checked[name] = value
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{where}: must be a number >= 0")
-        elif not math.isfinite(value):
-            raise ValueError(f"{where}: must be finite")
-        elif name.endswith("_rate") and value > 1:
-            raise ValueError(f"{where}: must be a fraction from 0 to 1")
-        else:
-            checked[name] = value
-    return checked
+    return check_fault_knobs(knobs, FAULT_KNOBS, _validated_fail_next)
 
 
 def _validated_fail_next(value: object) -> list[dict[str, Any]]:

@@ -235,6 +235,25 @@ class Database:
                 with anyio.CancelScope(shield=True):
                     await self._conn.execute("COMMIT")
 
+    async def write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """A whole small write transaction (BEGIN IMMEDIATE, `fn`, COMMIT) in one hop to the
+        SQLite thread; rolled back if `fn` raises."""
+
+        def in_thread(raw: sqlite3.Connection) -> _T:
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(raw)
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return result
+
+        async with self._lock:
+            with anyio.CancelScope(shield=True):  # never leave a transaction half-open
+                result = await Txn(self._conn).run(in_thread)
+        return result
+
     @contextlib.asynccontextmanager
     async def savepoint(
         self,

@@ -8,6 +8,7 @@ up in the MIS by its deterministic reference.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,13 +58,17 @@ class StoreJournal:
 
     async def record(self, step: str, result: Mapping[str, Any]) -> None:
         """Durably record that `step` completed with `result`."""
-        async with self._db.transaction() as txn:
-            await txn.execute(
+        row = (*self._key, step, json.dumps(dict(result), sort_keys=True), self._clock.now())
+
+        def insert(raw: sqlite3.Connection) -> None:
+            raw.execute(
                 "INSERT INTO push_journal (site, order_number, account, step, result, recorded_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET result = excluded.result,"
                 " recorded_at = excluded.recorded_at",
-                (*self._key, step, json.dumps(dict(result), sort_keys=True), self._clock.now()),
+                row,
             )
+
+        await self._db.write(insert)  # one hop: a push records a dozen steps
         self._steps[step] = dict(result)
 
 

@@ -136,3 +136,25 @@ def test_rows_written_at_version_1_survive_every_later_migration(tmp_path: Path)
         await db.close()
 
     anyio.run(main)
+
+
+def test_write_commits_in_one_call_or_rolls_back(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = await Database.open(tmp_path / "w.sqlite3")
+
+        def ok(raw: sqlite3.Connection) -> int:
+            raw.execute("INSERT INTO timers (kind, subject, due_at) VALUES ('k', 's', 1)")
+            return 7
+
+        def boom(raw: sqlite3.Connection) -> None:
+            raw.execute("INSERT INTO timers (kind, subject, due_at) VALUES ('k', 't', 1)")
+            raise RuntimeError("boom")
+
+        assert await db.write(ok) == 7
+        with pytest.raises(RuntimeError):
+            await db.write(boom)
+        async with db.reading() as txn:
+            assert await txn.scalar("SELECT group_concat(subject) FROM timers") == "s"
+        await db.close()
+
+    anyio.run(main)

@@ -1,0 +1,532 @@
+"""The push pipeline benchmark: orders/s into EFI Pace at a fixed latency per SOAP call.
+
+    python -m tests.bench.push            # this part only; `make bench` includes it
+
+For each concurrency, the real daemon (`esd run`, a subprocess) pushes orders into a
+`PaceSandbox` served from another subprocess (so neither shares the other's GIL; the sandbox is
+driven over its stdin by `python -m tests.bench.push --sandbox`, see `_serve_sandbox`). Every SOAP
+call waits `latency_ms` in the sandbox before Pace acts, as a remote Pace would.
+
+The orders are the common case: a known customer, found by the site user's e-mail, shipping to
+the address Pace already has as that customer's contact. The sandbox is seeded with
+`CUSTOMERS` customers, each with one contact carrying the user's e-mail and address; orders cycle
+over them. So nothing but the job and its children is created (`created` in the figures proves
+it: no Customer or Contact). Each order has 2 items, both to that one address.
+
+One warm-up order is pushed first (the driver loads its WSDLs); then `orders` orders are submitted
+over the operator socket (`submit`, one after the other) and the clock runs from the first submit
+to the last item's `pushed` transition (read from the store, read-only). Figures per concurrency:
+
+- `orders_per_s`; `soap_calls_per_order` (the sandbox's call counts over the measured orders /
+  `orders`; also per operation);
+- `limit_orders_per_s`: the latency-bound limit, concurrency / (calls per order x latency);
+  `ratio` = orders_per_s / limit (the aim: at least `AIM`); `limit_with_sandbox_cpu...` and
+  `ratio_with_sandbox_cpu` count the sandbox's own CPU per call (parsing, schema validation) as
+  server time too, as a real Pace's processing would be: what is left is the daemon's share;
+- where the time goes: `push_seconds` (claim -> pushed per order: mean, p50, p95; `ideal` is
+  calls per order x latency), `overhead_ms_per_call` (the mean push's excess over the ideal, per
+  call), `mean_in_flight` (the sum of push times over the measured span: how many pushes ran at
+  once on average), `ramp_seconds` (first submit -> first claim) and `submit_seconds`;
+- `cpu`: the CPU the daemon used over the measured span (cores, and ms per order: one event loop
+  can give about 1000 ms/s, so orders/s cannot pass 1000 / daemon_ms_per_order), and the
+  sandbox's (cores, and ms per SOAP call: its parsing and schema validation, which the limit
+  leaves out); `load_average` (1 min, before the run) and `calibration_ms` (a fixed loop's time
+  just before the run): other work on the machine, or a slower machine, shows there.
+
+Speed is never asserted by a test. Environment overrides: PUSH_ORDERS (200: the orders at the
+highest concurrency; lower ones get proportionally fewer, at least 10, so each run takes about as
+long), PUSH_CONCURRENCY ("1,4,8"), PUSH_LATENCY_MS (20).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from daemon.orders.model import Address, Approval, Order, OrderItem, Payment, SiteUser
+from daemon.providers.pace.sandbox import PaceSandbox
+from tests.daemon_process import DaemonProcess
+
+__all__ = ["AIM", "CUSTOMERS", "main", "push_benchmark", "run_push"]
+
+#: orders/s over the latency-bound limit that the issue aims at
+AIM = 0.8
+#: known customers the orders cycle over
+CUSTOMERS = 10
+
+_LOGIN = "esd"
+_PASSWORD = "bench-pace-pw-7Hq2"
+_FIRST_ORDER = 2000
+_WARM_UP_ORDER = "1999"
+_POLL_SECONDS = 0.05
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"{name} must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+def _env_concurrencies() -> list[int]:
+    value = os.environ.get("PUSH_CONCURRENCY", "") or "1,4,8"
+    parts = [p.strip() for p in value.split(",")]
+    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise SystemExit(
+            f"PUSH_CONCURRENCY must be positive whole numbers separated by commas, not {value!r}"
+        )
+    return sorted({int(p) for p in parts})
+
+
+# -- the orders and the known customers -----------------------------------------------------------
+
+
+def _address(k: int) -> Address:
+    return Address(
+        first_name="Pat",
+        last_name=f"Buyer{k}",
+        business=f"Bench Customer {k}",
+        email=f"buyer{k}@bench.example",
+        phone=f"555-01{k:02d}",
+        address1=f"{k + 1} Market St",
+        city="Springfield",
+        state="IL",
+        zip="62701",
+    )
+
+
+def _order(number: str, k: int) -> Order:
+    where = _address(k)
+    user = SiteUser(
+        email=where.email,
+        first_name=where.first_name,
+        last_name=where.last_name,
+        phone=where.phone,
+        address=where,
+    )
+    items = tuple(
+        OrderItem(
+            seq=seq,
+            product_name=name,
+            quantity=quantity,
+            price=Decimal("25.00"),
+            approval=Approval.APPROVED,
+            ship_to=where,
+        )
+        for seq, name, quantity in ((1, "Flyers", 250), (2, "Business Cards", 500))
+    )
+    return Order(
+        site="shop",
+        order_number=number,
+        site_name="Print Shop",
+        payment=Payment.PAID,
+        user=user,
+        items=items,
+    )
+
+
+def _seed(sandbox: _SandboxProcess) -> None:
+    """The known customers: each with one contact holding its user's e-mail and address."""
+    for k in range(CUSTOMERS):
+        where = _address(k)
+        customer = f"C{k:03d}"
+        sandbox.call(
+            "seed_customer", customer_id=customer, cust_name=where.business, email=where.email
+        )
+        sandbox.call(
+            "seed_contact",
+            customer=customer,
+            firstName=where.first_name,
+            lastName=where.last_name,
+            email=where.email,
+            businessPhoneNumber=where.phone,
+            address1=where.address1,
+            city=where.city,
+            state=where.state,
+            zip=where.zip,
+            active=True,
+            shipTo=True,
+        )
+
+
+# -- the sandbox in its own process ---------------------------------------------------------------
+
+
+class _SandboxProcess:
+    """A `PaceSandbox` in a child process, driven by JSON lines over the child's stdin."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.push", "--sandbox"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = str(self._answer()["url"])
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def call(self, op: str, **args: Any) -> Any:
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps({"op": op, "args": args}) + "\n")
+        self._process.stdin.flush()
+        return self._answer()["ok"]
+
+    def _answer(self) -> dict[str, Any]:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the Pace sandbox process exited ({self._process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"the Pace sandbox process: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()  # EOF: the child stops its server and exits
+        try:
+            self._process.wait(20)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+@contextlib.contextmanager
+def _sandbox() -> Iterator[_SandboxProcess]:
+    sandbox = _SandboxProcess()
+    try:
+        yield sandbox
+    finally:
+        sandbox.close()
+
+
+def _serve_sandbox(commands: TextIO, answers: TextIO) -> None:
+    """The child: serve a sandbox; answer one JSON line per command line until EOF.
+
+    Commands: {"op": "set_faults" | "seed_customer" | "seed_contact" | "counts", "args": {...}}.
+    `counts` is the sandbox's state without the objects themselves: calls, WSDL fetches and the
+    number of objects of each type.
+    """
+
+    def counts() -> dict[str, Any]:
+        state = sandbox.state()
+        return {
+            "calls": state["calls"],
+            "wsdl_fetches": state["wsdl_fetches"],
+            "objects": {name: len(rows) for name, rows in state["objects"].items()},
+        }
+
+    sandbox = PaceSandbox(_LOGIN, _PASSWORD)
+    sandbox.start()
+    ops: Mapping[str, Any] = {
+        "set_faults": sandbox.set_faults,
+        "seed_customer": sandbox.seed_customer,
+        "seed_contact": sandbox.seed_contact,
+        "counts": counts,
+    }
+    try:
+        answers.write(json.dumps({"url": sandbox.url}) + "\n")
+        answers.flush()
+        for line in commands:
+            try:
+                command = json.loads(line)
+                answer = {"ok": ops[command["op"]](**command.get("args", {}))}
+            except Exception as exc:  # answered, so the bench names what went wrong
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
+            answers.write(json.dumps(answer, default=str) + "\n")
+            answers.flush()
+    finally:
+        sandbox.stop()
+
+
+# -- the daemon -----------------------------------------------------------------------------------
+
+
+def _config_text(folder: Path, url: str, concurrency: int) -> str:
+    # Retry defaults; the daemon's default log level; a rate that never limits (one token per
+    # push); the status poll (first due after 300 s) stays out of the measured span; no webhook
+    # listener (its default port may be taken, and nothing arrives there).
+    return textwrap.dedent(
+        f"""
+        [daemon]
+        state_dir = "{folder}"
+        socket = "{folder}/esd.sock"
+        log_level = "info"
+        drain_seconds = 5
+        [listeners.webhook]
+        enabled = false
+        [accounts.pace]
+        provider = "pace"
+        concurrency = {concurrency}
+        rate_per_second = 10000.0
+        status_poll_seconds = 300
+        [accounts.pace.credentials]
+        url = "{url}"
+        login = "{_LOGIN}"
+        password = "{_PASSWORD}"
+        [accounts.pace.settings]
+        create_customer = "N"
+        timezone = "UTC"
+        [sites.shop]
+        name = "Print Shop"
+        [[sites.shop.activations]]
+        account = "pace"
+        enable = true
+        is_live = true
+        """
+    )
+
+
+def _submit(daemon: DaemonProcess, sock: Path, order: Order) -> None:
+    answer = daemon.call(
+        sock,
+        "submit",
+        {
+            "source": "storefront:shop",
+            "dedupe_key": f"{order.order_number}-v1",
+            "kind": "order.snapshot",
+            "payload": {"order": order.to_json()},
+        },
+    )
+    if answer.get("duplicate"):
+        raise RuntimeError(f"order {order.order_number} was submitted twice")
+
+
+def _item_states(database: Path, orders: Sequence[str]) -> dict[str, int]:
+    """State -> items of `orders`, read from the store without writing to it."""
+    marks = ",".join("?" * len(orders))
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            f"SELECT state, COUNT(*) FROM items WHERE order_number IN ({marks}) GROUP BY state",
+            list(orders),
+        ).fetchall()
+    return {str(state): int(n) for state, n in rows}
+
+
+def _wait_pushed(database: Path, orders: Sequence[str], deadline: float) -> dict[str, int]:
+    """Poll the store until every item of `orders` is pushed (or one fails, or time is up)."""
+    wanted = 2 * len(orders)
+    while True:
+        states = _item_states(database, orders) if database.exists() else {}
+        if states.get("pushed", 0) == wanted:
+            return states
+        if states.get("failed") or states.get("retrying") or time.monotonic() > deadline:
+            return states
+        time.sleep(_POLL_SECONDS)
+
+
+def _phases(database: Path, orders: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Order -> (first claim, last pushed) times of its items, from the transition history."""
+    marks = ",".join("?" * len(orders))
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT i.order_number, MIN(CASE WHEN t.to_state = 'pushing' THEN t.at END),"
+            " MAX(CASE WHEN t.to_state = 'pushed' THEN t.at END)"
+            " FROM transitions t JOIN items i ON i.id = t.subject_id"
+            f" WHERE t.chart = 'order_item' AND i.order_number IN ({marks})"
+            " GROUP BY i.order_number",
+            list(orders),
+        ).fetchall()
+    return {str(order): (float(claimed), float(pushed)) for order, claimed, pushed in rows}
+
+
+def _calibration_ms() -> float:
+    """A fixed pure-Python loop, best of 5, in ms: this machine's speed now (a shared VM's
+    speed can change by half within minutes; lower is faster)."""
+    best = math.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        sum(i * i for i in range(100_000))
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 2)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads) so far, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:  # not Linux, or the process is gone
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _rounded(value: float, digits: int) -> float | None:
+    return None if math.isnan(value) else round(value, digits)
+
+
+def _diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in sorted(after) if after[k] != before.get(k, 0)}
+
+
+def run_push(folder: Path, *, concurrency: int, orders: int, latency_ms: int) -> dict[str, Any]:
+    """One run: a fresh sandbox and daemon (files in `folder`), `orders` orders at `concurrency`.
+
+    Returns the figures of the module docstring as a JSON-able dict.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    sock = folder / "esd.sock"
+    database = folder / "esd.sqlite3"
+    numbers = [str(_FIRST_ORDER + n) for n in range(orders)]
+    latency = latency_ms / 1000
+    load = os.getloadavg()[0]
+    calibration = _calibration_ms()
+    with _sandbox() as sandbox:
+        _seed(sandbox)
+        config = folder / "esd.toml"
+        config.write_text(_config_text(folder, sandbox.url, concurrency), encoding="utf-8")
+        daemon = DaemonProcess(config, folder)
+        try:
+            daemon.start()
+            _submit(daemon, sock, _order(_WARM_UP_ORDER, 0))
+            warm = _wait_pushed(database, [_WARM_UP_ORDER], time.monotonic() + 60)
+            if warm.get("pushed") != 2:
+                raise RuntimeError(f"the warm-up order did not push: {warm}\n{daemon.log_text()}")
+            sandbox.call("set_faults", latency_ms=latency_ms)
+            before = sandbox.call("counts")
+            assert daemon.proc is not None
+            pids = {"daemon": daemon.proc.pid, "sandbox": sandbox.pid}
+            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            prepared = [_order(number, n % CUSTOMERS) for n, number in enumerate(numbers)]
+            # Generous: ten times the latency-bound time of 40 calls per order.
+            deadline = time.monotonic() + 60 + 10 * orders * 40 * latency / concurrency
+            started = time.time()
+            for order in prepared:
+                _submit(daemon, sock, order)
+            submitted = time.time()
+            states = _wait_pushed(database, numbers, deadline)
+            after = sandbox.call("counts")
+            cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+            if daemon.terminate() != 0:
+                raise RuntimeError(f"the daemon did not stop cleanly\n{daemon.log_text()}")
+        finally:
+            daemon.close()
+    figures: dict[str, Any] = {
+        "concurrency": concurrency,
+        "orders": orders,
+        "load_average": round(load, 2),
+        "calibration_ms": calibration,
+    }
+    if states.get("pushed", 0) != 2 * orders:
+        return {**figures, "error": "not every item was pushed", "items": states}
+    phases = _phases(database, numbers)
+    first_claim = min(claimed for claimed, _ in phases.values())
+    last_pushed = max(pushed for _, pushed in phases.values())
+    elapsed = last_pushed - started
+    calls = _diff(after["calls"], before["calls"])
+    calls_per_order = sum(calls.values()) / orders
+    span = time.time() - started  # the CPU was counted until now, a little past last_pushed
+    # No limit without latency (a run at 0 ms shows the CPU-bound rate).
+    limit = concurrency / (calls_per_order * latency) if latency else None
+    rate = orders / elapsed
+    pushes = [pushed - claimed for claimed, pushed in phases.values()]
+    ideal = calls_per_order * latency
+    # The sandbox's own work per call is server time, as the latency is: the limit with it.
+    server = cpu["sandbox"] / sum(calls.values())
+    limit_served = concurrency / (calls_per_order * (latency + server))
+    return {
+        **figures,
+        "latency_ms": latency_ms,
+        "seconds": round(elapsed, 2),
+        "orders_per_s": round(rate, 2),
+        "limit_orders_per_s": round(limit, 2) if limit else None,
+        "ratio": round(rate / limit, 2) if limit else None,
+        "limit_with_sandbox_cpu_orders_per_s": _rounded(limit_served, 2),
+        "ratio_with_sandbox_cpu": _rounded(rate / limit_served, 2),
+        "soap_calls_per_order": round(calls_per_order, 2),
+        "calls_per_order_by_operation": {
+            op: round(n / orders, 2) for op, n in sorted(calls.items(), key=lambda kv: -kv[1])
+        },
+        "created": _diff(after["objects"], before["objects"]),
+        "push_seconds": {
+            "mean": round(statistics.fmean(pushes), 3),
+            "p50": round(_percentile(pushes, 0.5), 3),
+            "p95": round(_percentile(pushes, 0.95), 3),
+            "ideal": round(ideal, 3),
+        },
+        "overhead_ms_per_call": round(
+            (statistics.fmean(pushes) - ideal) / calls_per_order * 1000, 2
+        ),
+        "mean_in_flight": round(sum(pushes) / (last_pushed - first_claim), 2),
+        "cpu": {
+            "daemon_cores": _rounded(cpu["daemon"] / span, 2),
+            "daemon_ms_per_order": _rounded(cpu["daemon"] / orders * 1000, 1),
+            "sandbox_cores": _rounded(cpu["sandbox"] / span, 2),
+            "sandbox_ms_per_call": _rounded(cpu["sandbox"] / sum(calls.values()) * 1000, 2),
+        },
+        "ramp_seconds": round(first_claim - started, 3),
+        "submit_seconds": round(submitted - started, 2),
+    }
+
+
+def push_benchmark(folder: Path) -> dict[str, Any]:
+    """Every configured concurrency (files in `folder`, created if needed); figures as JSON."""
+    top_orders = _env_int("PUSH_ORDERS", 200)
+    latency_ms = _env_int("PUSH_LATENCY_MS", 20)
+    concurrencies = _env_concurrencies()
+    top = max(concurrencies)
+    runs = [
+        run_push(
+            folder / f"c{concurrency}",
+            concurrency=concurrency,
+            orders=max(10, top_orders * concurrency // top),
+            latency_ms=latency_ms,
+        )
+        for concurrency in concurrencies
+    ]
+    ratios = [run["ratio"] for run in runs if run.get("ratio") is not None]
+    return {
+        "latency_ms": latency_ms,
+        "cpus": os.cpu_count(),
+        "scenario": (
+            f"known customer found by e-mail ({CUSTOMERS} seeded, each with its address as a "
+            "contact); 2 items, one address; one warm-up order first"
+        ),
+        "runs": runs,
+        "aim": {
+            "ratio": AIM,
+            "met": len(ratios) == len(runs) and all(r >= AIM for r in ratios),
+        },
+        "processes": "daemon (esd run) and Pace sandbox each in its own process",
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--sandbox"]:
+        _serve_sandbox(sys.stdin, sys.stdout)
+        return
+    if args:
+        raise SystemExit("usage: python -m tests.bench.push")
+    with tempfile.TemporaryDirectory(prefix="esd-bench-push-") as tmp:
+        results = push_benchmark(Path(tmp))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

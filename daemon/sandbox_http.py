@@ -10,6 +10,8 @@ module gives them both, and the thread that serves them.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import math
 import socket
 import threading
@@ -26,8 +28,10 @@ __all__ = [
     "ThreadedServer",
     "check_fault_knobs",
     "cuttable_protocol",
+    "hang_up",
     "read_body",
     "still_there_after",
+    "valid_basic",
 ]
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
@@ -67,6 +71,31 @@ async def still_there_after(seconds: float, receive: Receive) -> bool:
     except TimeoutError:
         return True
     return bool(message["type"] != "http.disconnect")
+
+
+async def hang_up(transports: Transports, scope: Mapping[str, Any], receive: Receive) -> None:
+    """Close the client's TCP connection without answering (a drop fault)."""
+    client = scope.get("client")
+    transport = transports.get((client[0], client[1])) if client else None
+    if transport is None:  # pragma: no cover - every connection is registered
+        raise RuntimeError(f"no transport for client {client!r}")
+    transport.abort()
+    # uvicorn learns of the loss on its next loop turn; wait for it, so that it does not
+    # answer 500 for an app that "returned without starting a response".
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def valid_basic(value: bytes) -> bool:
+    """Is `value` a well-formed Basic authorization (so junk is a 401, not a crash)?"""
+    scheme, _, token = value.partition(b" ")
+    if scheme.lower() != b"basic":
+        return False
+    try:
+        base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def cuttable_protocol(transports: Transports) -> type[H11Protocol]:

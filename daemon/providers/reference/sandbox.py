@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import binascii
 import copy
 import dataclasses
 import datetime as dt
@@ -58,8 +57,10 @@ from daemon.sandbox_http import (
     BodyTooLarge,
     ThreadedServer,
     check_fault_knobs,
+    hang_up,
     read_body,
     still_there_after,
+    valid_basic,
 )
 
 __all__ = [
@@ -605,32 +606,12 @@ class _SandboxApp:
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
             if name == b"authorization":
-                return _valid_basic(value) and hmac.compare_digest(value, self._authorization)
+                return valid_basic(value) and hmac.compare_digest(value, self._authorization)
         return False
 
     async def _hang_up(self, scope: Scope, receive: Receive) -> None:
         """Close the client's TCP connection without answering."""
-        client = scope.get("client")
-        transport = self.transports.get((client[0], client[1])) if client else None
-        if transport is None:  # pragma: no cover - every connection is registered
-            raise RuntimeError(f"no transport for client {client!r}")
-        transport.abort()
-        # uvicorn learns of the loss on its next loop turn; wait for it, so that it does not
-        # answer 500 for an app that "returned without starting a response".
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-
-def _valid_basic(value: bytes) -> bool:
-    """Is `value` a well-formed Basic authorization (so junk is a 401, not a crash)?"""
-    scheme, _, token = value.partition(b" ")
-    if scheme.lower() != b"basic":
-        return False
-    try:
-        base64.b64decode(token, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
+        await hang_up(self.transports, scope, receive)
 
 
 async def _respond(send: Send, answer: _Answer) -> None:

@@ -68,6 +68,7 @@ from daemon.sandbox_http import (
     BodyTooLarge,
     ThreadedServer,
     check_fault_knobs,
+    hang_up,
     read_body,
     still_there_after,
 )
@@ -1293,15 +1294,7 @@ class _SandboxApp:
 
     async def _hang_up(self, scope: Scope, receive: Receive) -> None:
         """Close the client's TCP connection without answering."""
-        client = scope.get("client")
-        transport = self.transports.get((client[0], client[1])) if client else None
-        if transport is None:  # pragma: no cover - every connection is registered
-            raise RuntimeError(f"no transport for client {client!r}")
-        transport.abort()
-        # uvicorn learns of the loss on its next loop turn; wait for it, so that it does not
-        # answer 500 for an app that "returned without starting a response".
-        while (await receive())["type"] != "http.disconnect":
-            pass
+        await hang_up(self.transports, scope, receive)
 
 
 def _authorization(scope: Scope) -> str | None:

@@ -381,3 +381,47 @@ def test_a_push_with_warnings_raises_one_alert_each(tmp_path: Path) -> None:
         assert [a[0] for a in alerts] == ["Customer ID 'X9' is not valid in Pace: ignored"]
 
     run(tmp_path, body)
+
+
+STOREFRONT = (
+    '\n[storefronts.pressero]\nprovider = "pressero"\nurl = "http://127.0.0.1:9"\n'
+    '[storefronts.pressero.credentials]\nusername = "u"\npassword = "p-store-1"\n'
+)
+
+
+def test_the_reconciliation_poll_reads_unseen_and_held_orders_only(tmp_path: Path) -> None:
+    async def body(engine: Engine, clock: ManualClock) -> None:
+        await ingest_and_process(engine, snapshot(make_order("2001", items=1), "a"))
+        await engine.apply(actor_event("push.claim", order="2001"))
+        await engine.apply(
+            actor_event(
+                "push.result",
+                order="2001",
+                outcome="pushed",
+                seqs=[1],
+                order_external_id="J1",
+                items=[{"seq": 1, "external_id": "L1"}],
+            )
+        )
+        await ingest_and_process(
+            engine, snapshot(make_order("2002", items=1, payment=Payment.UNPAID), "b")
+        )
+        polled = await engine.apply(
+            inbox.NewEvent(
+                "storefront:pressero",
+                "poll-1",
+                "storefront.poll",
+                {"storefront": "pressero", "site": "shop", "orders": ["2001", "2002", "2003"]},
+            )
+        )
+        assert polled.result == {"fetch": 2, "finished": 1}
+        async with engine.db.reading() as txn:
+            subjects = [
+                r[0]
+                for r in await txn.fetchall(
+                    "SELECT subject FROM timers WHERE kind = 'storefront_fetch' ORDER BY subject"
+                )
+            ]
+        assert subjects == ["shop/2002", "shop/2003"], "the pushed order is not read again"
+
+    run(tmp_path, body, extra=STOREFRONT, site_extra='storefront = "pressero"\n')

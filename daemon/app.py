@@ -142,7 +142,9 @@ async def serve(
         mailer = AlertMailer(db, config, clock)
         daemon = Daemon(config, db, engine, actors, storefronts, notifier, mailer)
         engine.dispatch = daemon.dispatch
-        commands = OperatorCommands(engine, daemon.status_extra)
+        commands = OperatorCommands(
+            engine, daemon.status_extra, {name: a.driver for name, a in actors.items()}
+        )
         server = OperatorServer(
             config.daemon.socket,
             commands.handle,

@@ -286,6 +286,10 @@ def _cmd_import(ns: argparse.Namespace) -> int:
     return _call(ns, "import", args, timeout=_PUSH_TIMEOUT)
 
 
+def _cmd_test_connection(ns: argparse.Namespace) -> int:
+    return _call(ns, "test-connection", _given(account=ns.account), timeout=_PUSH_TIMEOUT)
+
+
 def _cmd_ping(ns: argparse.Namespace) -> int:
     return _call(ns, "ping", {})
 
@@ -351,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("statecharts", _cmd_statecharts, "print the statecharts as Mermaid diagrams")
     add("status", _cmd_status, "daemon health, accounts, inbox and timers")
     add("ping", _cmd_ping, "check that the daemon answers")
+    sub = add("test-connection", _cmd_test_connection, "check each MIS account's credentials")
+    sub.add_argument("account", metavar="ACCOUNT", nargs="?", help="only this account")
 
     for name, func, text in (
         ("order", _cmd_order, "one order: its items, their history and its events"),

@@ -24,6 +24,7 @@ from daemon.errors import NotFound, OperatorProtocolError, UnknownCommand
 from daemon.operator.protocol import Request
 from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate
+from daemon.providers.contract import Driver
 from daemon.store import inbox
 from daemon.store.database import Txn
 from daemon.store.items import items_of_order
@@ -37,7 +38,13 @@ Progress = Callable[[Mapping[str, Any]], Awaitable[None]]
 class OperatorCommands:
     """Answers the operator socket's commands for one running daemon."""
 
-    def __init__(self, engine: Engine, status_extra: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        status_extra: Callable[[], Mapping[str, Any]],
+        drivers: Mapping[str, Driver] | None = None,
+    ) -> None:
+        self.drivers = dict(drivers or {})
         self.engine = engine
         self.db = engine.db
         self.started_at = time.time()
@@ -58,6 +65,7 @@ class OperatorCommands:
             "sync": self.sync,
             "poll": self.poll,
             "import": self.start_import,
+            "test-connection": self.test_connection,
         }
 
     async def handle(self, request: Request, progress: Progress) -> Mapping[str, Any]:
@@ -428,6 +436,32 @@ class OperatorCommands:
                     "last_error": row["last_error"],
                 }
             await anyio.sleep(0.1)
+
+    async def test_connection(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Each account's driver checks its credentials and reachability (changes nothing)."""
+        account = args.get("account")
+        if account is not None and account not in self.drivers:
+            known = ", ".join(sorted(self.drivers))
+            raise OperatorProtocolError(f"unknown account {account!r} (known: {known})")
+        names = [account] if account else sorted(self.drivers)
+        reports: dict[str, Any] = {}
+        for name in names:
+            await progress({"message": f"testing {name}"})
+            try:
+                with anyio.fail_after(60):
+                    report = await self.drivers[name].test_connection()
+                reports[name] = {
+                    "ok": report.ok,
+                    "detail": report.detail,
+                    "server_version": report.server_version,
+                }
+            except Exception as exc:  # a failed check is an answer, not a crash
+                reports[name] = {
+                    "ok": False,
+                    "detail": f"{type(exc).__name__}: {exc}",
+                    "server_version": "",
+                }
+        return {"accounts": reports}
 
     async def submit(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         source = _arg(args, "source", str)

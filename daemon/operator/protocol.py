@@ -65,6 +65,7 @@ COMMANDS: Final = (
     "poll",
     "import",
     "ping",
+    "test-connection",
 )
 
 RequestId: TypeAlias = int | str

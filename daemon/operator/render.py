@@ -419,6 +419,17 @@ def _submit(result: Mapping[str, Any]) -> str:
     return f"event {cell(result.get('id'))} queued"
 
 
+def _test_connection(result: Mapping[str, Any]) -> str:
+    accounts = result.get("accounts")
+    accounts = accounts if isinstance(accounts, Mapping) else {}
+    rows = []
+    for name, report in accounts.items():
+        report = report if isinstance(report, Mapping) else {}
+        state = "ok" if report.get("ok") else "FAILED"
+        rows.append([name, state, report.get("server_version"), report.get("detail")])
+    return table(["account", "result", "version", "detail"], rows)
+
+
 def _ping(result: Mapping[str, Any]) -> str:
     return "pong" if result.get("pong") else cell(result)
 
@@ -437,6 +448,7 @@ _RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "poll": _poll,
     "import": _import,
     "ping": _ping,
+    "test-connection": _test_connection,
 }
 
 

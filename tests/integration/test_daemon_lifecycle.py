@@ -126,3 +126,26 @@ def test_no_secret_reaches_logs_error_texts_or_the_socket(tmp_path: Path) -> Non
     everything = "\n".join(outputs) + daemon.log_text()
     assert SECRET not in everything
     assert SECRET.encode() not in stored + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_test_connection_checks_each_account_without_echoing_secrets(tmp_path: Path) -> None:
+    with ReferenceSandbox(login="esd", password=SECRET) as sandbox:
+        daemon, sock = start(tmp_path, sandbox)
+        try:
+            ok = daemon.call(sock, "test-connection", {})
+            assert ok["accounts"]["mis"]["ok"] is True
+            assert ok["accounts"]["mis"]["server_version"] == "1.0"
+            # A MIS answering 503 to every try of its ping: the check reports it, no crash.
+            sandbox.set_faults(fail_next=[{"path_prefix": "/api/ping", "kind": "503"}] * 3)
+            run = subprocess.run(
+                [sys.executable, "-m", "daemon.cli", "--socket", str(sock), "test-connection"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=60,
+            )
+            assert run.returncode == 0 and "FAILED" in run.stdout and "503" in run.stdout
+            assert SECRET not in run.stdout
+            assert daemon.terminate() == 0
+        finally:
+            daemon.close()

@@ -134,10 +134,6 @@ class ThreadedServer:
         self._socket: socket.socket | None = None
         self.url: str | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
     def start(self, timeout: float = 10.0) -> str:
         """Bind, serve, and return the base URL once connections are accepted."""
         if self._thread is not None:

@@ -123,6 +123,7 @@ class OperatorCommands:
             "inbox": {
                 "pending": counts["pending"],
                 "poisoned": counts["poisoned"],
+                "processed_since_start": self.engine.processed,
                 "total": sum(counts.values()),
             },
             "next_timer": None

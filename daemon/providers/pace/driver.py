@@ -690,6 +690,11 @@ class _Push:
         self.names = names
         self.log = log.bind(account=driver.account, site=order.site, order=order.order_number)
         self.ship_vias = _ShipVias(self.client, self.log)
+        # Within one push the same Contact is found twice (the orderer by e-mail, then as a
+        # shipping location's contact): read it once. Contacts this push changes are not cached.
+        self._contacts: dict[str, Mapping[str, Any]] = {}
+        #: the job was created by this very run: its part 01 is the template's, free for us
+        self.job_created_now = False
 
     async def run(self, reference: str) -> PushResult:
         customer = await self._customer()
@@ -789,9 +794,15 @@ class _Push:
         )
         found = []
         for key in sorted(keys, key=_natural):
-            contact = await self.client.read("Contact", key)
+            contact = await self._read_contact(key)
             found.append(FoundContact(int(contact["id"]), str(contact.get("customer") or "")))
         return found
+
+    async def _read_contact(self, key: str) -> Mapping[str, Any]:
+        """A Contact, read at most once per push (see `_contacts`)."""
+        if key not in self._contacts:
+            self._contacts[key] = await self.client.read("Contact", key)
+        return self._contacts[key]
 
     async def _customers_by_email(self, email: str) -> list[FoundCustomer]:
         keys = await self.client.find("Customer", _where("find customers by e-mail", email=email))
@@ -883,7 +894,7 @@ class _Push:
                 break
         keys = await self.client.find("Contact", _where("find contacts", **conditions))
         return [
-            PaceContact.from_pace(await self.client.read("Contact", key))
+            PaceContact.from_pace(await self._read_contact(key))
             for key in sorted(keys, key=_natural)
         ]
 
@@ -919,6 +930,7 @@ class _Push:
             fields[REFERENCE_FIELD] = reference
             created = await self.client.create("Job", fields)
             job = str(created["job"])
+            self.job_created_now = True
             self.log.info("pace.job.created", reference=reference, job=job)
         await self.journal.record("job", {"job": job})
         return job
@@ -972,6 +984,8 @@ class _Push:
 
     async def _part_01_is_free(self, job: str, part: PartFields) -> bool:
         """Part 01 is this part's unless another item of the order already holds it."""
+        if self.job_created_now:  # Pace made part 01 with the job a moment ago: nobody holds it
+            return True
         try:
             current = await self.client.read("JobPart", f"{job}:01")
         except NotFound:  # the shop deleted it: the part gets a new one

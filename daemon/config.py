@@ -24,7 +24,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -801,19 +801,36 @@ class _Reader:
             enabled=self.boolean(table, "enabled", at, default=True),
         )
 
-    def accounts(self, table: Mapping[str, Any]) -> dict[str, Account]:
-        accounts: dict[str, Account] = {}
+    def named_tables(
+        self, table: Mapping[str, Any], section: str, what: str
+    ) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """(name, table, key path) of each `[section.NAME]`; bad names and non-tables reported."""
         for name, raw in table.items():
-            at = _join("accounts", name)
+            at = _join(section, name)
             if not _ACCOUNT_NAME.fullmatch(name):
                 self.problem(
                     at,
-                    'expected an account name of up to 64 letters, digits, "-" and "_" '
+                    f'expected {what} of up to 64 letters, digits, "-" and "_" '
                     f"(starting with a letter or digit), got {_show(name)}",
                 )
             if not isinstance(raw, dict):
                 self.problem(at, f"expected a table, got {_show(raw)}")
                 continue
+            yield name, raw, at
+
+    def credentials(self, table: Mapping[str, Any], at: str) -> dict[str, str]:
+        """The resolved secrets of `table`'s `credentials` sub-table (problems reported)."""
+        credentials: dict[str, str] = {}
+        credentials_at = _join(at, "credentials")
+        for key, value in self.table(table, "credentials", at).items():
+            resolved = self.secret(value, _join(credentials_at, key))
+            if resolved is not None:
+                credentials[key] = resolved
+        return credentials
+
+    def accounts(self, table: Mapping[str, Any]) -> dict[str, Account]:
+        accounts: dict[str, Account] = {}
+        for name, raw, at in self.named_tables(table, "accounts", "an account name"):
             account = self.account(name, raw, at)
             if account is not None:
                 accounts[name] = account
@@ -828,12 +845,7 @@ class _Reader:
                 _join(at, "provider"), f"unknown provider {_show(provider)}; known: {known}"
             )
             provider = None
-        credentials: dict[str, str] = {}
-        credentials_at = _join(at, "credentials")
-        for key, value in self.table(table, "credentials", at).items():
-            resolved = self.secret(value, _join(credentials_at, key))
-            if resolved is not None:
-                credentials[key] = resolved
+        credentials = self.credentials(table, at)
         settings = _frozen(self.table(table, "settings", at))
         if provider is not None:
             self.provider_settings(provider, settings, at)
@@ -910,17 +922,7 @@ class _Reader:
 
     def storefronts(self, table: Mapping[str, Any]) -> dict[str, Storefront]:
         found: dict[str, Storefront] = {}
-        for name, raw in table.items():
-            at = _join("storefronts", name)
-            if not _ACCOUNT_NAME.fullmatch(name):
-                self.problem(
-                    at,
-                    'expected a storefront name of up to 64 letters, digits, "-" and "_" '
-                    f"(starting with a letter or digit), got {_show(name)}",
-                )
-            if not isinstance(raw, dict):
-                self.problem(at, f"expected a table, got {_show(raw)}")
-                continue
+        for name, raw, at in self.named_tables(table, "storefronts", "a storefront name"):
             self.known_keys(raw, at, _STOREFRONT_KEYS)
             provider = self.string(raw, "provider", at)
             if provider is not None and provider not in STOREFRONT_PROVIDERS:
@@ -941,12 +943,8 @@ class _Reader:
                     f"expected more than poll_seconds ({poll:g}) so that polls overlap",
                 )
             timeout = self.number(raw, "timeout_seconds", at, default=20.0, above=0)
-            credentials: dict[str, str] = {}
+            credentials = self.credentials(raw, at)
             credentials_at = _join(at, "credentials")
-            for key, value in self.table(raw, "credentials", at).items():
-                resolved = self.secret(value, _join(credentials_at, key))
-                if resolved is not None:
-                    credentials[key] = resolved
             for needed in ("username", "password"):
                 if needed not in self.table(raw, "credentials", at):
                     self.problem(_join(credentials_at, needed), "required for the storefront API")

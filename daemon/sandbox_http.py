@@ -16,8 +16,9 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from types import TracebackType
+from typing import Any, Self
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -25,8 +26,10 @@ from uvicorn.protocols.utils import get_remote_addr
 
 __all__ = [
     "BodyTooLarge",
+    "LoopbackSandbox",
     "ThreadedServer",
     "check_fault_knobs",
+    "check_http_fail_next",
     "cuttable_protocol",
     "hang_up",
     "read_body",
@@ -223,3 +226,80 @@ def check_fault_knobs(
         else:
             checked[name] = value
     return checked
+
+
+def check_http_fail_next(
+    value: object, kinds: Sequence[str], *, fold_case: bool = False
+) -> list[dict[str, Any]]:
+    """Check an HTTP sandbox's `fail_next` queue: one-shot faults matched by path prefix and
+    method; raise ValueError naming the first wrong entry. `fold_case`: paths compare
+    case-insensitively (as Pressero's routing does)."""
+    if not isinstance(value, list):
+        raise ValueError("faults.fail_next: must be a list of objects")
+    entries = []
+    for i, entry in enumerate(value):
+        where = f"faults.fail_next[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{where}: must be an object")
+        unknown = sorted(set(entry) - {"path_prefix", "method", "kind", "message"})
+        if unknown:
+            raise ValueError(f"{where}.{unknown[0]}: unknown key")
+        kind = entry.get("kind")
+        if kind not in kinds:
+            raise ValueError(f"{where}.kind: must be one of {', '.join(kinds)}")
+        prefix = entry.get("path_prefix", "/api")
+        method = entry.get("method")
+        message = entry.get("message", "rejected by an injected fault")
+        if not isinstance(prefix, str):
+            raise ValueError(f"{where}.path_prefix: must be a string")
+        if method is not None and not isinstance(method, str):
+            raise ValueError(f"{where}.method: must be a string or null")
+        if not isinstance(message, str):
+            raise ValueError(f"{where}.message: must be a string")
+        entries.append(
+            {
+                "path_prefix": prefix.lower() if fold_case else prefix,
+                "method": method.upper() if method else None,
+                "kind": kind,
+                "message": message,
+            }
+        )
+    return entries
+
+
+class LoopbackSandbox:
+    """The life of a sandbox: `start`, `stop`, `url`, and use as a context manager.
+
+    A subclass sets `self._http` (a `ThreadedServer`) in its constructor and names itself in
+    `label` for error messages.
+    """
+
+    label = "sandbox"
+    _http: ThreadedServer
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:54321 (once started)."""
+        if self._http.url is None:
+            raise RuntimeError(f"the {self.label} is not started")
+        return self._http.url
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Bind, serve from a daemon thread, and return once connections are accepted."""
+        self._http.start(timeout)
+
+    def stop(self) -> None:
+        """Stop serving; cut open connections; wait for the thread."""
+        self._http.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -92,10 +92,9 @@ class Engine:
             stored = await inbox.insert_event(txn, event, now)
             if stored.duplicate:
                 return Applied(stored.id, True)
-            record = await inbox.get_event(txn, stored.id)
-            assert record is not None
+            record = inbox.record_of(event, stored.id, now)
             outcome = await self._process_one(txn, record, now, effects)
-        self._after_commit(effects)
+        self._after_commit(effects, txn.timers_changed)
         return Applied(stored.id, False, outcome.result, outcome.error)
 
     def notify_inbox(self) -> None:
@@ -126,7 +125,7 @@ class Engine:
                 now = self.clock.now()
                 for record in batch:
                     await self._process_one(txn, record, now, effects)
-            self._after_commit(effects)
+            self._after_commit(effects, txn.timers_changed)
             handled += len(batch)
             if len(batch) < self.batch_size:
                 if effects.reprocess:
@@ -164,9 +163,9 @@ class Engine:
         effects.merge(ctx_effects)
         return _Outcome(result, None)
 
-    def _after_commit(self, effects: Effects) -> None:
-        # A handler may have set a timer earlier than the one the timer loop sleeps for.
-        self._timer_wakeup.set()
+    def _after_commit(self, effects: Effects, timers_changed: bool) -> None:
+        if timers_changed:  # maybe earlier than the one the timer loop sleeps for
+            self._timer_wakeup.set()
         if effects.reprocess:
             self.notify_inbox()
         if effects:
@@ -215,10 +214,9 @@ class Engine:
                     stored = await inbox.insert_event(txn, event, now)
                     if stored.duplicate:
                         continue
-                    record = await inbox.get_event(txn, stored.id)
-                    assert record is not None
+                    record = inbox.record_of(event, stored.id, now)
                     await self._process_one(txn, record, now, effects)
-            self._after_commit(effects)
+            self._after_commit(effects, txn.timers_changed)
             fired += len(timers)
             if not timers:
                 return fired

@@ -74,10 +74,12 @@ class Txn:
     the time per event (measured with `make bench`).
     """
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "timers_changed")
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        #: set by `store.timers.set_timer`: the timer loop must look again after the commit
+        self.timers_changed = False
 
     async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `fn(connection)` on the SQLite thread: several statements for one hop."""

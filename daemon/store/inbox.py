@@ -34,6 +34,7 @@ __all__ = [
     "mark_done",
     "mark_poisoned",
     "pending_events",
+    "record_of",
     "requeue",
 ]
 
@@ -180,6 +181,24 @@ async def _ids_of(txn: Txn, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
         [part for key in ordered for part in key],
     )
     return {(row[1], row[2]): int(row[0]) for row in rows}
+
+
+def record_of(event: NewEvent, event_id: int, now: float) -> EventRecord:
+    """The record of an event just inserted as pending (no read back from the store)."""
+    return EventRecord(
+        id=event_id,
+        source=event.source,
+        dedupe_key=event.dedupe_key,
+        kind=event.kind,
+        subject=event.subject,
+        payload=json.loads(_dumps(event.payload)),  # exactly what a read would give
+        status="pending",
+        attempts=0,
+        error=None,
+        traceback=None,
+        received_at=now,
+        processed_at=None,
+    )
 
 
 async def pending_events(txn: Txn, limit: int, after: int = 0) -> list[EventRecord]:

@@ -36,6 +36,7 @@ async def set_timer(
     txn: Txn, kind: str, subject: str, due_at: float, payload: Mapping[str, Any] | None = None
 ) -> int:
     """Create the (kind, subject) timer, or move it to `due_at`; return its id."""
+    txn.timers_changed = True
     row = await txn.fetchone(
         "INSERT INTO timers (kind, subject, due_at, payload) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at,"

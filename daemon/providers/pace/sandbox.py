@@ -71,7 +71,6 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
 from typing import Any, Literal
 from xml.sax.saxutils import escape as xml_escape
 
@@ -79,6 +78,7 @@ from lxml import etree
 
 from daemon.sandbox_http import (
     BodyTooLarge,
+    LoopbackSandbox,
     ThreadedServer,
     check_fault_knobs,
     hang_up,
@@ -1487,8 +1487,10 @@ async def _respond(send: Send, answer: _Answer) -> None:
     await send({"type": "http.response.body", "body": answer.body})
 
 
-class PaceSandbox:
+class PaceSandbox(LoopbackSandbox):
     """A fake Pace served over HTTP on loopback from a background thread."""
+
+    label = "Pace sandbox"
 
     def __init__(
         self,
@@ -1512,37 +1514,10 @@ class PaceSandbox:
         )
 
     @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321 (once started); services are under /rpc/."""
-        if self._http.url is None:
-            raise RuntimeError("the Pace sandbox is not started")
-        return self._http.url
-
-    @property
     def services_url(self) -> str:
         """Where the services are: {url}/rpc/services or {url}/rpc/company:{company}/services."""
         middle = f"/company:{self.company}" if self.company else ""
         return f"{self.url}/rpc{middle}/services"
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Bind, serve from a daemon thread, and return once connections are accepted."""
-        self._http.start(timeout)
-
-    def stop(self) -> None:
-        """Stop serving; cut open connections; wait for the thread."""
-        self._http.stop()
-
-    def __enter__(self) -> PaceSandbox:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def set_faults(self, **knobs: Any) -> dict[str, Any]:
         """Change the given fault knobs (see `FAULT_KNOBS`); return all of them."""

@@ -49,14 +49,15 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
 from daemon.sandbox_http import (
     BodyTooLarge,
+    LoopbackSandbox,
     ThreadedServer,
     check_fault_knobs,
+    check_http_fail_next,
     hang_up,
     read_body,
     still_there_after,
@@ -202,37 +203,7 @@ def _validated_faults(knobs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validated_fail_next(value: object) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise ValueError("faults.fail_next: must be a list of objects")
-    entries = []
-    for i, entry in enumerate(value):
-        where = f"faults.fail_next[{i}]"
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{where}: must be an object")
-        unknown = sorted(set(entry) - {"path_prefix", "method", "kind", "message"})
-        if unknown:
-            raise ValueError(f"{where}.{unknown[0]}: unknown key")
-        kind = entry.get("kind")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"{where}.kind: must be one of {', '.join(FAULT_KINDS)}")
-        prefix = entry.get("path_prefix", "/api")
-        method = entry.get("method")
-        message = entry.get("message", "rejected by an injected fault")
-        if not isinstance(prefix, str):
-            raise ValueError(f"{where}.path_prefix: must be a string")
-        if method is not None and not isinstance(method, str):
-            raise ValueError(f"{where}.method: must be a string or null")
-        if not isinstance(message, str):
-            raise ValueError(f"{where}.message: must be a string")
-        entries.append(
-            {
-                "path_prefix": prefix,
-                "method": method.upper() if method else None,
-                "kind": kind,
-                "message": message,
-            }
-        )
-    return entries
+    return check_http_fail_next(value, FAULT_KINDS)
 
 
 class _Store:
@@ -625,8 +596,10 @@ async def _respond(send: Send, answer: _Answer) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class ReferenceSandbox:
+class ReferenceSandbox(LoopbackSandbox):
     """A reference MIS served over HTTP on loopback from a background thread."""
+
+    label = "reference sandbox"
 
     def __init__(
         self,
@@ -650,33 +623,6 @@ class ReferenceSandbox:
         self._http = ThreadedServer(
             self._app, self._app.transports, host=host, port=port, name="reference sandbox"
         )
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321 (once started)."""
-        if self._http.url is None:
-            raise RuntimeError("the reference sandbox is not started")
-        return self._http.url
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Bind, serve from a daemon thread, and return once connections are accepted."""
-        self._http.start(timeout)
-
-    def stop(self) -> None:
-        """Stop serving; cut open connections; wait for the thread."""
-        self._http.stop()
-
-    def __enter__(self) -> ReferenceSandbox:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def set_faults(self, **knobs: Any) -> dict[str, Any]:
         """Change the given fault knobs (see `FAULT_KNOBS`); return all of them."""

@@ -58,7 +58,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -66,8 +65,10 @@ import httpx
 
 from daemon.sandbox_http import (
     BodyTooLarge,
+    LoopbackSandbox,
     ThreadedServer,
     check_fault_knobs,
+    check_http_fail_next,
     hang_up,
     read_body,
     still_there_after,
@@ -322,37 +323,7 @@ def _validated_faults(knobs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validated_fail_next(value: object) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise ValueError("faults.fail_next: must be a list of objects")
-    entries = []
-    for i, entry in enumerate(value):
-        where = f"faults.fail_next[{i}]"
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{where}: must be an object")
-        unknown = sorted(set(entry) - {"path_prefix", "method", "kind", "message"})
-        if unknown:
-            raise ValueError(f"{where}.{unknown[0]}: unknown key")
-        kind = entry.get("kind")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"{where}.kind: must be one of {', '.join(FAULT_KINDS)}")
-        prefix = entry.get("path_prefix", "/api")
-        method = entry.get("method")
-        message = entry.get("message", "rejected by an injected fault")
-        if not isinstance(prefix, str):
-            raise ValueError(f"{where}.path_prefix: must be a string")
-        if method is not None and not isinstance(method, str):
-            raise ValueError(f"{where}.method: must be a string or null")
-        if not isinstance(message, str):
-            raise ValueError(f"{where}.message: must be a string")
-        entries.append(
-            {
-                "path_prefix": prefix.lower(),
-                "method": method.upper() if method else None,
-                "kind": kind,
-                "message": message,
-            }
-        )
-    return entries
+    return check_http_fail_next(value, FAULT_KINDS, fold_case=True)
 
 
 # -- webhook delivery ---------------------------------------------------------------------------
@@ -1318,8 +1289,10 @@ async def _respond(send: Send, answer: _Answer) -> None:
 # -- the sandbox --------------------------------------------------------------------------------
 
 
-class PresseroSandbox:
+class PresseroSandbox(LoopbackSandbox):
     """A Pressero subscriber served over HTTP on loopback from a background thread."""
+
+    label = "Pressero sandbox"
 
     def __init__(
         self,
@@ -1358,34 +1331,15 @@ class PresseroSandbox:
 
     # -- life -----------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321 (once started); the API is under /api/."""
-        if self._http.url is None:
-            raise RuntimeError("the Pressero sandbox is not started")
-        return self._http.url
-
     def start(self, timeout: float = 10.0) -> None:
         """Bind, serve from a daemon thread, and return once connections are accepted."""
-        self._http.start(timeout)
+        super().start(timeout)
         self._store.deliverer.start()
 
     def stop(self) -> None:
         """Stop serving and delivering; cut open connections; wait for the threads."""
         self._store.deliverer.stop()
-        self._http.stop()
-
-    def __enter__(self) -> PresseroSandbox:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
     # -- inspection and faults ------------------------------------------------------------------
 

@@ -191,7 +191,12 @@ class DriverActor:
                 if not self._accepting:
                     return
                 await self._bucket.acquire()
-                again = await self.push(site, order_number)
+                outcome = await self._claim_and_push(site, order_number)
+            # The slot is free once the MIS work is done: recording the result is our own work,
+            # and the next order's push need not wait for it.
+            if outcome is not None:
+                await self._emit("push.result", site, order_number, outcome)
+                again = True
         finally:
             self._in_flight.discard((site, order_number))
             if not self._in_flight:
@@ -217,9 +222,18 @@ class DriverActor:
 
     async def push(self, site: str, order_number: str) -> bool:
         """Claim the ready items of one order and push them; True if more may be ready."""
+        outcome = await self._claim_and_push(site, order_number)
+        if outcome is None:
+            return False
+        await self._emit("push.result", site, order_number, outcome)
+        return True
+
+    async def _claim_and_push(self, site: str, order_number: str) -> dict[str, Any] | None:
+        """Claim the ready items of one order and push them: the push.result payload, or None
+        if nothing was ready."""
         seqs: list[int] = await self._emit("push.claim", site, order_number, {}) or []
         if not seqs:
-            return False
+            return None
         log.info(
             "push.started", account=self.account.name, site=site, order=order_number, items=seqs
         )
@@ -236,8 +250,7 @@ class DriverActor:
         except Exception as exc:
             result_payload = _failure(exc)
         result_payload["seqs"] = seqs
-        await self._emit("push.result", site, order_number, result_payload)
-        return True
+        return result_payload
 
     async def reconcile(self) -> None:
         """Ask the MIS what it holds for every order this account left in `pushing`."""

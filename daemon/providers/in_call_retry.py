@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import anyio
 import structlog
 from tenacity import (
     AsyncRetrying,
@@ -44,20 +45,41 @@ async def retry_read(
     first_wait: float = 0.1,
     max_wait: float = 1.0,
 ) -> T:
-    """Run the idempotent `call`, retrying transient failures a few times quickly."""
+    """Run the idempotent `call`, retrying transient failures a few times quickly.
+
+    Waits `first_wait`, doubling up to `max_wait`, between tries. The first try runs bare: a
+    push makes a dozen reads and nearly all succeed at once, so tenacity's machinery is only
+    built after a failure (it cost ~30 us a read in the push bench).
+    """
+    try:
+        return await call()
+    except Exception as exc:
+        if attempts <= 1 or not _worth_retrying(exc):
+            raise
+        _log_retry(what, 1, exc)
+    await anyio.sleep(min(first_wait, max_wait))
     retrying = AsyncRetrying(
         retry=retry_if_exception(_worth_retrying),
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=first_wait, max=max_wait),
+        stop=stop_after_attempt(attempts - 1),
+        # try n (n >= 2) waits first_wait * 2 ** (n - 1) after failing, as one schedule would
+        wait=wait_exponential(multiplier=first_wait * 2, max=max_wait),
         reraise=True,
-        before_sleep=lambda state: log.info(
-            "http.read_retry",
-            what=what,
-            attempt=state.attempt_number,
-            error=type(state.outcome.exception()).__name__ if state.outcome else None,
+        before_sleep=lambda state: _log_retry(
+            what,
+            state.attempt_number + 1,
+            state.outcome.exception() if state.outcome else None,
         ),
     )
     async for attempt in retrying:
         with attempt:
             return await call()
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+def _log_retry(what: str, attempt: int, error: BaseException | None) -> None:
+    log.info(
+        "http.read_retry",
+        what=what,
+        attempt=attempt,
+        error=type(error).__name__ if error is not None else None,
+    )

@@ -7,6 +7,8 @@ lock it could have taken at the start.
 
 Durability: WAL with synchronous=FULL fsyncs the log at every commit (anchors.md: SQLite is
 durable at FULL, not at NORMAL in WAL mode). Group commit (daemon.store.inbox) amortises it.
+The one exception, `write(power_safe=False)`, is for records that can be rebuilt (a driver's push
+journal): they survive a crash of the daemon, not a power cut.
 
 Migrations are `migrations/NNNN_name.sql`, applied in order; `PRAGMA user_version` holds the
 last applied number. A file from a newer esd (higher user_version) is refused, not guessed at.
@@ -237,18 +239,31 @@ class Database:
                 with anyio.CancelScope(shield=True):
                     await self._conn.execute("COMMIT")
 
-    async def write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    async def write(self, fn: Callable[[sqlite3.Connection], _T], *, power_safe: bool = True) -> _T:
         """A whole small write transaction (BEGIN IMMEDIATE, `fn`, COMMIT) in one hop to the
-        SQLite thread; rolled back if `fn` raises."""
+        SQLite thread; rolled back if `fn` raises.
+
+        `power_safe=False` commits without waiting for the disk (synchronous=NORMAL for this
+        transaction): the commit survives a crash of the daemon, and may be lost to a power cut
+        or a kernel crash until the next power-safe commit (every later FULL commit syncs it
+        too). Only for records that can be rebuilt, such as a driver's push journal, whose every
+        create is preceded by a lookup in the MIS.
+        """
 
         def in_thread(raw: sqlite3.Connection) -> _T:
-            raw.execute("BEGIN IMMEDIATE")
+            if not power_safe:
+                raw.execute("PRAGMA synchronous=NORMAL")
             try:
-                result = fn(raw)
-            except BaseException:
-                raw.execute("ROLLBACK")
-                raise
-            raw.execute("COMMIT")
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(raw)
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
+            finally:
+                if not power_safe:
+                    raw.execute("PRAGMA synchronous=FULL")
             return result
 
         async with self._lock:

@@ -158,3 +158,38 @@ def test_write_commits_in_one_call_or_rolls_back(tmp_path: Path) -> None:
         await db.close()
 
     anyio.run(main)
+
+
+def test_a_write_that_is_not_power_safe_is_committed_and_leaves_full_sync(tmp_path: Path) -> None:
+    """`power_safe=False` (the push journal) skips the fsync of that one commit only: the row is
+    committed (another connection sees it) and every later commit is FULL again, also after a
+    failed one."""
+
+    async def main() -> None:
+        db = await Database.open(tmp_path / "n.sqlite3")
+        seen: list[int] = []
+
+        def insert(raw: sqlite3.Connection) -> None:
+            seen.append(raw.execute("PRAGMA synchronous").fetchone()[0])
+            raw.execute("INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'n', 1)")
+
+        def boom(raw: sqlite3.Connection) -> None:
+            seen.append(raw.execute("PRAGMA synchronous").fetchone()[0])
+            raise RuntimeError("boom")
+
+        def after(raw: sqlite3.Connection) -> int:
+            return int(raw.execute("PRAGMA synchronous").fetchone()[0])
+
+        await db.write(insert, power_safe=False)
+        with pytest.raises(RuntimeError):
+            await db.write(boom, power_safe=False)
+        assert seen == [1, 1]  # NORMAL inside those transactions
+        assert await db.write(after) == 2  # FULL again
+        other = sqlite3.connect(tmp_path / "n.sqlite3")
+        try:
+            assert other.execute("SELECT subject FROM timers").fetchall() == [("n",)]
+        finally:
+            other.close()
+        await db.close()
+
+    anyio.run(main)

@@ -37,7 +37,9 @@ Endpoints (HTTP Basic auth on all of them):
     where {root} is /rpc/services or /rpc/company:{company}/services
 
 Faults (`FAULT_KNOBS`, changed with `set_faults`), decided per SOAP call when it arrives:
-`latency_ms` (a client with a shorter timeout sees a timeout), `drop_rate` (the connection is
+`latency_ms` (the time from a request's arrival to Pace acting on it, the sandbox's own parsing
+and checking included, as a remote Pace's answer time includes its own; a client with a shorter
+timeout sees a timeout), `drop_rate` (the connection is
 cut before acting), `error_rate` (HTTP 503 from "the proxy"), `fault_rate` (a `soap:Server`
 fault, as a failing database would give), `drop_after_commit_rate` (the call acts, then the
 connection is cut: the lost answer), `update_returns_object` (False answers updates with an empty
@@ -842,6 +844,8 @@ class _Store:
         self.rng = random.Random(self.faults["seed"])
         self.calls: collections.Counter[str] = collections.Counter()
         self.wsdl_fetches: collections.Counter[str] = collections.Counter()
+        # SOAP answers sent under a latency: how many, and their summed arrival -> answer time
+        self.answered = {"calls": 0, "seconds": 0.0}
 
     # -- faults and counts ---------------------------------------------------------------------
 
@@ -906,20 +910,32 @@ class _Store:
                 "faults": copy.deepcopy(self.faults),
                 "calls": dict(self.calls),
                 "wsdl_fetches": dict(self.wsdl_fetches),
+                "answered": dict(self.answered),
             }
+
+    def count_answer(self, seconds: float) -> None:
+        """One SOAP answer sent `seconds` after its request arrived (under a latency)."""
+        with self._lock:
+            self.answered["calls"] += 1
+            self.answered["seconds"] += seconds
 
     # -- the SOAP operations ---------------------------------------------------------------------
 
-    def handle(self, service: str, operation: str, element: Any) -> Any:
-        """Validate the operation element, act, and return the response element."""
+    def check(self, service: str, operation: str, element: Any) -> None:
+        """Validate the operation element against the WSDL (a `_Fault("Client")` if it fails)."""
         with self._lock:
             validator = self.schema.services[service].validator
-            type_name = operation[len(_VERBS.get(service, "")) :]
             if service != "FindObjects":
-                self._check_field_names(type_name, element)
+                self._check_field_names(operation[len(_VERBS.get(service, "")) :], element)
             if not validator.validate(element):
                 error = validator.error_log.last_error
                 raise _Fault("Client", f"Invalid request: {error.message if error else '?'}")
+
+    def handle(self, service: str, operation: str, element: Any) -> Any:
+        """Act on a checked operation element (see `check`) and return the response element."""
+        with self._lock:
+            validator = self.schema.services[service].validator
+            type_name = operation[len(_VERBS.get(service, "")) :]
             if service == "FindObjects":
                 keys = self._find(operation, element)
                 response = _find_response(service, operation, keys)
@@ -1262,12 +1278,14 @@ def _object_response(
     service: str, operation: str, fields: Mapping[str, str], record: Mapping[str, Any] | None
 ) -> Any:
     namespace = service_namespace(service)
-    response = etree.Element(f"{{{namespace}}}{operation}Response", nsmap={None: namespace})
+    # The object namespace is declared once, not on each of the object's hundred fields.
+    spaces = {None: namespace, "ns1": OBJECT_NS}
+    response = etree.Element(f"{{{namespace}}}{operation}Response", nsmap=spaces)
     if record is None:
         return response
     out = etree.SubElement(response, f"{{{namespace}}}out")
     for field in fields:
-        element = etree.SubElement(out, f"{{{OBJECT_NS}}}{field}", nsmap={None: OBJECT_NS})
+        element = etree.SubElement(out, f"{{{OBJECT_NS}}}{field}")
         value = record.get(field)
         if value is None:
             element.set(f"{{{XSI}}}nil", "true")
@@ -1376,10 +1394,14 @@ class _SandboxApp:
         self._authorization = f"Basic {token}".encode("ascii")
         # client (host, port) -> its transport; touched only on the server's event loop
         self.transports: dict[tuple[str, int], asyncio.Transport] = {}
+        # How much earlier than the deadline to wake, learned from the answers sent: acting and
+        # answering take time, and epoll wakes a timer up to 1 ms late (millisecond timeouts).
+        self._early = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
             return
+        arrived = asyncio.get_running_loop().time()
         try:
             body = await read_body(receive, _MAX_BODY)
         except BodyTooLarge as exc:
@@ -1400,7 +1422,7 @@ class _SandboxApp:
         if method == "GET":
             await self._get(scope, receive, send, name)
         elif method == "POST" and name in SERVICES:
-            await self._soap(scope, receive, send, name, body)
+            await self._soap(scope, receive, send, name, body, arrived)
         elif name in SERVICES:
             allow = [(b"allow", b"GET, POST")]
             await _respond(send, _text(405, f"Method not allowed: {method}", allow))
@@ -1430,7 +1452,13 @@ class _SandboxApp:
             await _respond(send, _Answer(200, document))
 
     async def _soap(
-        self, scope: Scope, receive: Receive, send: Send, service: str, body: bytes
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        service: str,
+        body: bytes,
+        arrived: float,
     ) -> None:
         schema_service = self._store.schema.services[service]
         try:
@@ -1440,7 +1468,16 @@ class _SandboxApp:
             return
         operation = etree.QName(element).localname
         plan = self._store.plan(service, operation)
-        if plan.latency > 0 and not await still_there_after(plan.latency, receive):
+        try:
+            self._store.check(service, operation, element)
+            invalid = None
+        except _Fault as fault:
+            invalid = fault  # answered after the latency, as every answer is
+        # The latency is the answer time, counted from the request's arrival: reading, parsing,
+        # checking and acting on it are part of it, as they are of a remote Pace's.
+        loop = asyncio.get_running_loop()
+        wait = plan.latency - self._early - (loop.time() - arrived)
+        if plan.latency > 0 and not await still_there_after(max(wait, 0.0), receive):
             return  # the client gave up waiting; nothing was done
         if plan.before == "drop":
             await self._hang_up(scope, receive)
@@ -1458,6 +1495,8 @@ class _SandboxApp:
             await _respond(send, _text(200, "Please log in"))
             return
         try:
+            if invalid is not None:
+                raise invalid
             answer = _Answer(200, _serialized(self._store.handle(service, operation, element)))
         except _Fault as fault:
             answer = _Answer(500, _fault_body(fault.code, fault.message))
@@ -1465,6 +1504,11 @@ class _SandboxApp:
             await self._hang_up(scope, receive)
             return
         await _respond(send, answer)
+        if plan.latency > 0:
+            took = loop.time() - arrived
+            self._store.count_answer(took)
+            late = took - plan.latency
+            self._early = min(max(self._early + 0.25 * late, 0.0), plan.latency / 2)
 
     def _authorized(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:

@@ -1,24 +1,41 @@
-"""What every sandbox server shares: uvicorn in a thread, cuttable connections, body reading.
+"""What every sandbox server shares: uvicorn in a thread, cuttable connections, body reading,
+fault plans, and the command line that serves one.
 
 The sandboxes (reference MIS, Pressero, Pace) are real HTTP servers on loopback that tests and
 the demo talk to over sockets. Their fault knobs need two things uvicorn does not give an
 ASGI app: cutting a connection without an answer (the "dropped connection" and "lost answer
 after commit" faults), and noticing that a client hung up during injected latency. This
 module gives them both, and the thread that serves them.
+
+The two JSON sandboxes (reference MIS, Pressero) also share their frame: `JsonApp` (body limit,
+JSON answers, a request's `FaultPlan` carried out), `JsonStore` (state behind one lock, fault
+knobs, routed handlers) and the `Route` table they dispatch on. The Pace sandbox speaks SOAP
+and uses only the lower pieces.
 """
 
 from __future__ import annotations
 
+import abc
+import argparse
 import asyncio
 import base64
 import binascii
+import copy
+import dataclasses
+import hmac
+import json
 import math
+import random
+import re
+import signal
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import parse_qs
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -26,18 +43,43 @@ from uvicorn.protocols.utils import get_remote_addr
 
 __all__ = [
     "BodyTooLarge",
+    "FaultPlan",
+    "Headers",
+    "JsonAnswer",
+    "JsonApp",
+    "JsonStore",
     "LoopbackSandbox",
+    "Message",
+    "Receive",
+    "Rejected",
+    "Route",
+    "Scope",
+    "Send",
     "ThreadedServer",
+    "authorized",
+    "basic_authorization",
     "check_fault_knobs",
     "check_http_fail_next",
     "cuttable_protocol",
     "hang_up",
+    "match_route",
     "read_body",
+    "request_header",
+    "respond",
+    "route",
+    "sandbox_arguments",
+    "serve_until_signalled",
     "still_there_after",
+    "take_http_fail_next",
     "valid_basic",
 ]
 
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+# ASGI, as the sandboxes' raw apps see it
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
 Transports = MutableMapping[tuple[str, int], asyncio.Transport]
 
 
@@ -87,6 +129,43 @@ async def hang_up(transports: Transports, scope: Mapping[str, Any], receive: Rec
     # answer 500 for an app that "returned without starting a response".
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    headers: Sequence[tuple[bytes, bytes]],
+) -> None:
+    """Send a whole answer: `content_type`, its length, `headers`, then `body`."""
+    start = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode("ascii")),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
+
+
+def request_header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of the request header `name` (lower case), or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def basic_authorization(login: str, password: str) -> bytes:
+    """The Authorization header value HTTP Basic sends for these credentials."""
+    token = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+    return f"Basic {token}".encode("ascii")
+
+
+def authorized(scope: Scope, expected: bytes) -> bool:
+    """Does the request carry the `expected` Basic authorization (compared in constant time)?"""
+    value = request_header(scope, b"authorization")
+    return value is not None and valid_basic(value) and hmac.compare_digest(value, expected)
 
 
 def valid_basic(value: bytes) -> bool:
@@ -267,6 +346,269 @@ def check_http_fail_next(
     return entries
 
 
+def take_http_fail_next(
+    queue: list[dict[str, Any]], method: str, path: str
+) -> dict[str, Any] | None:
+    """Take the first entry of a `check_http_fail_next` queue that matches the request off the
+    queue (`path` lower-cased where the queue was checked with `fold_case`)."""
+    for i, entry in enumerate(queue):
+        if path.startswith(entry["path_prefix"]) and entry["method"] in (None, method):
+            del queue[i]
+            return entry
+    return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """What the faults do to one request, decided when it arrives."""
+
+    latency: float = 0.0  # seconds before acting
+    before: str | None = None  # a fault kind acted on instead of the request ("drop", "503", ...)
+    drop_after: bool = False  # act, then hang up
+    message: str = ""  # what a fault that answers says
+    retry_after: float = 1.0  # seconds, for a 429
+
+    @classmethod
+    def queued(
+        cls, entry: Mapping[str, Any], latency: float, retry_after: float = 1.0
+    ) -> FaultPlan:
+        """The plan of a one-shot `fail_next` entry (its "kind" and "message")."""
+        if entry["kind"] == "drop_after_commit":
+            return cls(latency, drop_after=True)
+        return cls(latency, entry["kind"], False, entry["message"], retry_after)
+
+
+# -- the frame of the JSON sandboxes ------------------------------------------------------------
+
+
+class Rejected(Exception):
+    """A request a JSON sandbox refuses: answered with `status` and `message` as its error."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JsonAnswer:
+    """An answer to send: `body` as JSON."""
+
+    status: int
+    body: object
+    headers: Headers = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Route:
+    """One routed request: `name` ("POST /api/jobs/{job_id}/lines") keys the call counts;
+    `handler` names the `JsonStore` method that answers it, without its leading underscore."""
+
+    method: str
+    pattern: re.Pattern[str]
+    name: str
+    handler: str
+
+
+def route(method: str, template: str, handler: str, *, fold_case: bool = False) -> Route:
+    """A route whose `{name}` segments of `template` become path parameters; `fold_case`: the
+    path matches case-insensitively, with or without a trailing slash (as Pressero's routing)."""
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    if fold_case:
+        return Route(method, re.compile(f"^{regex}/?$", re.I), f"{method} {template}", handler)
+    return Route(method, re.compile(f"^{regex}$"), f"{method} {template}", handler)
+
+
+def match_route(
+    routes: Sequence[Route], method: str, path: str
+) -> tuple[Route | None, dict[str, str], list[str]]:
+    """(the route, its path parameters, the methods the path allows); no route: (None, {}, the
+    methods other routes of the path allow)."""
+    allowed = []
+    for candidate in routes:
+        found = candidate.pattern.match(path)
+        if found is None:
+            continue
+        if candidate.method == method:
+            return candidate, found.groupdict(), [method]
+        allowed.append(candidate.method)
+    return None, {}, allowed
+
+
+Handler = Callable[[dict[str, str], dict[str, list[str]], bytes], JsonAnswer]
+
+
+class JsonStore(abc.ABC):
+    """A JSON sandbox's data, fault knobs and call counts behind one lock.
+
+    Public methods take the lock; `_`-methods expect it held. A subclass names its knobs
+    (`fault_knobs`, with at least latency_ms, retry_after, drop_rate, error_rate, seed and
+    fail_next; `fault_kinds`; `fold_case`) and error key, sets `faults`, `rng` and `calls` in
+    `_reset`, may roll more dice in `_more_dice`, and has a handler
+    `_<Route.handler>(params, query, body)` per route; the admin routes "admin_state" and
+    "admin_reset" are answered here.
+    """
+
+    #: the key of `{key: message}`, the body of an error answer
+    error_key = "error"
+    #: fault knob -> default; the `fail_next` kinds; are `fail_next` paths case-insensitive?
+    fault_knobs: Mapping[str, object]
+    fault_kinds: Sequence[str]
+    fold_case = False
+
+    faults: dict[str, Any]
+    rng: random.Random
+    calls: Counter[str]  # route name -> API calls
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def plan(self, method: str, path: str, call: str) -> FaultPlan:
+        """Count an API call (`call`: its route's name) and decide what the faults do to it:
+        the first matching `fail_next` entry, or else the dice."""
+        with self._lock:
+            self.calls[call] += 1
+            faults = self.faults
+            latency = faults["latency_ms"] / 1000
+            retry_after = float(faults["retry_after"])
+            queued = path.lower() if self.fold_case else path
+            entry = take_http_fail_next(faults["fail_next"], method, queued)
+            if entry is not None:
+                return FaultPlan.queued(entry, latency, retry_after)
+            # Dice are rolled in a fixed order, only for knobs that are on, so a seed replays.
+            for knob, kind in (("drop_rate", "drop"), ("error_rate", "503")):
+                if faults[knob] and self.rng.random() < faults[knob]:
+                    return FaultPlan(latency, kind)
+            return self._more_dice(latency, retry_after)
+
+    def check_faults(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
+        """Check fault knobs; raise ValueError naming the first wrong one."""
+        return check_fault_knobs(knobs, self.fault_knobs, self._check_fail_next)
+
+    def set_faults(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the given fault knobs; return all of them."""
+        checked = self.check_faults(knobs)
+        with self._lock:
+            return self._apply_faults(checked)
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return self._snapshot()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._reset()
+
+    def handle(self, route: Route, params: dict[str, str], query: str, body: bytes) -> JsonAnswer:
+        """Run one routed request; refusals become their error answers."""
+        handler: Handler = getattr(self, f"_{route.handler}")
+        try:
+            with self._lock:
+                return handler(params, parse_qs(query, keep_blank_values=True), body)
+        except Rejected as exc:
+            return JsonAnswer(exc.status, {self.error_key: exc.message})
+
+    @abc.abstractmethod
+    def _reset(self) -> None:
+        """Back to the seeded state (sets `faults` to their defaults and a fresh `rng`)."""
+
+    @abc.abstractmethod
+    def _snapshot(self) -> dict[str, Any]:
+        """A copy of everything, for `state`."""
+
+    def _more_dice(self, latency: float, retry_after: float) -> FaultPlan:
+        """The plan once drop and error were not rolled: a subclass may roll its own knobs."""
+        return FaultPlan(latency)
+
+    def _apply_faults(self, checked: Mapping[str, Any]) -> dict[str, Any]:
+        self.faults.update(checked)
+        if "seed" in checked:
+            self.rng = random.Random(checked["seed"])
+        return copy.deepcopy(self.faults)
+
+    def _check_fail_next(self, value: object) -> list[dict[str, Any]]:
+        return check_http_fail_next(value, self.fault_kinds, fold_case=self.fold_case)
+
+    def _admin_state(
+        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
+    ) -> JsonAnswer:
+        return JsonAnswer(200, self._snapshot())
+
+    def _admin_reset(
+        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
+    ) -> JsonAnswer:
+        self._reset()
+        return JsonAnswer(200, {"reset": True})
+
+
+class JsonApp(abc.ABC):
+    """The raw ASGI app of a JSON sandbox: reads the body (413 over `max_body`), answers JSON,
+    and carries out the `FaultPlan` of an API request. A subclass routes in `serve` and says
+    in `injected` what an injected fault answers."""
+
+    content_type = b"application/json"
+    #: the key of `{key: message}`, the body of an error answer
+    error_key = "error"
+    max_body = 1024 * 1024
+
+    def __init__(self) -> None:
+        # client (host, port) -> its transport; touched only on the server's event loop
+        self.transports: dict[tuple[str, int], asyncio.Transport] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan is off; websockets are not served
+            return
+        try:
+            body = await read_body(receive, self.max_body)
+        except BodyTooLarge as exc:
+            await self.respond(send, self.error(413, str(exc)))
+            return
+        if body is None:  # the client left before sending its request
+            return
+        await self.serve(scope, receive, send, body)
+
+    @abc.abstractmethod
+    async def serve(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+        """Route and answer one request whose whole `body` was read."""
+
+    @abc.abstractmethod
+    def injected(self, plan: FaultPlan) -> JsonAnswer:
+        """The answer of an injected fault (`plan.before`, not "drop") instead of acting."""
+
+    def error(self, status: int, message: str, headers: Headers | None = None) -> JsonAnswer:
+        """An error answer: `{error_key: message}`."""
+        return JsonAnswer(status, {self.error_key: message}, headers or [])
+
+    async def respond(self, send: Send, answer: JsonAnswer) -> None:
+        body = json.dumps(answer.body).encode()
+        await respond(send, answer.status, body, self.content_type, answer.headers)
+
+    async def carry_out(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        plan: FaultPlan,
+        act: Callable[[], JsonAnswer],
+    ) -> None:
+        """Answer an API request as its `plan` says: after the latency (nothing is done if the
+        client leaves meanwhile), hang up or answer the injected fault instead of acting, or
+        act (`act`) and then answer, or hang up (the lost answer)."""
+        if plan.latency > 0 and not await still_there_after(plan.latency, receive):
+            return  # the client gave up waiting; nothing was done
+        if plan.before == "drop":
+            await hang_up(self.transports, scope, receive)
+            return
+        if plan.before is not None:
+            await self.respond(send, self.injected(plan))
+            return
+        answer = act()
+        if plan.drop_after:
+            await hang_up(self.transports, scope, receive)
+            return
+        await self.respond(send, answer)
+
+
 class LoopbackSandbox:
     """The life of a sandbox: `start`, `stop`, `url`, and use as a context manager.
 
@@ -303,3 +645,24 @@ class LoopbackSandbox:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def sandbox_arguments(prog: str, description: str) -> argparse.ArgumentParser:
+    """A sandbox's command line, with the options they all have: --host and --port."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    return parser
+
+
+def serve_until_signalled(sandbox: LoopbackSandbox) -> None:
+    """Serve `sandbox` until SIGTERM or SIGINT; print {"url": ...} once it is ready."""
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    # Blocked before the server thread starts, so it inherits the mask and only sigwait sees them.
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    sandbox.start()
+    try:
+        print(json.dumps({"url": sandbox.url}), flush=True)
+        signal.sigwait(stop_signals)
+    finally:
+        sandbox.stop()

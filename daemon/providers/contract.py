@@ -24,11 +24,12 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
+from daemon.errors import ConfigError, ConfigProblem
 from daemon.orders.model import Order, OrderItem
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "StatusMode",
     "StatusReport",
     "StockRecord",
+    "check_account",
     "push_reference",
 ]
 
@@ -161,6 +163,19 @@ class PushJournal(Protocol):
     async def record(self, step: str, result: Mapping[str, Any]) -> None:
         """Durably record that `step` completed with `result` (JSON-ready)."""
         ...
+
+
+def check_account(
+    settings_problems: Iterable[tuple[str, str]], credentials_problems: Iterable[tuple[str, str]]
+) -> None:
+    """Raise `ConfigError` naming every problem (key path, message) of an account's settings
+    and credentials, as `settings.KEY` and `credentials.KEY`; return if there is none."""
+    problems = [
+        ConfigProblem("", f"settings.{key}" if key else "settings", message)
+        for key, message in settings_problems
+    ] + [ConfigProblem("", f"credentials.{key}", message) for key, message in credentials_problems]
+    if problems:
+        raise ConfigError(problems)
 
 
 def push_reference(account: str, site: str, order_number: str) -> str:

@@ -29,7 +29,13 @@ from daemon.errors import (
     ServerError,
 )
 
-__all__ = ["MAX_SERVER_MESSAGE", "error_for_response", "parse_retry_after", "transport_errors"]
+__all__ = [
+    "MAX_SERVER_MESSAGE",
+    "error_for_response",
+    "json_answer",
+    "parse_retry_after",
+    "transport_errors",
+]
 
 #: how much of a server's error message is kept in an exception text
 MAX_SERVER_MESSAGE = 500
@@ -66,6 +72,14 @@ def error_for_response(response: httpx.Response, *, what: str) -> DriverError | 
         return BusinessRuleError(_with_server_message(f"{head}: refused", response))
     # 1xx that leaked through or a 3xx the client did not follow: a wrong base URL, usually.
     return PermanentError(f"{head}: unexpected answer (check the configured URL)")
+
+
+def json_answer(response: httpx.Response, *, what: str) -> object:
+    """The answer's JSON body; one that is not JSON is the server's fault: `ServerError`."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ServerError(f"{what}: HTTP {response.status_code}: answer is not JSON") from exc
 
 
 @contextlib.contextmanager

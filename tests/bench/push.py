@@ -61,6 +61,7 @@ from typing import Any, TextIO
 from daemon.orders.model import Address, Approval, Order, OrderItem, Payment, SiteUser
 from daemon.providers.pace.sandbox import PaceSandbox
 from tests.daemon_process import DaemonProcess
+from tests.pace_helpers import contact_fields, pace_account_toml
 
 __all__ = ["AIM", "CUSTOMERS", "main", "push_benchmark", "run_push"]
 
@@ -151,18 +152,7 @@ def _seed(sandbox: _SandboxProcess) -> None:
             "seed_customer", customer_id=customer, cust_name=where.business, email=where.email
         )
         sandbox.call(
-            "seed_contact",
-            customer=customer,
-            firstName=where.first_name,
-            lastName=where.last_name,
-            email=where.email,
-            businessPhoneNumber=where.phone,
-            address1=where.address1,
-            city=where.city,
-            state=where.state,
-            zip=where.zip,
-            active=True,
-            shipTo=True,
+            "seed_contact", customer=customer, **contact_fields(where), active=True, shipTo=True
         )
 
 
@@ -278,25 +268,14 @@ def _config_text(folder: Path, url: str, concurrency: int) -> str:
         drain_seconds = 5
         [listeners.webhook]
         enabled = false
-        [accounts.pace]
-        provider = "pace"
-        concurrency = {concurrency}
-        rate_per_second = 10000.0
-        status_poll_seconds = 300
-        [accounts.pace.credentials]
-        url = "{url}"
-        login = "{_LOGIN}"
-        password = "{_PASSWORD}"
-        [accounts.pace.settings]
-        create_customer = "N"
-        timezone = "UTC"
-        [sites.shop]
-        name = "Print Shop"
-        [[sites.shop.activations]]
-        account = "pace"
-        enable = true
-        is_live = true
         """
+    ) + pace_account_toml(
+        url,
+        _PASSWORD,
+        login=_LOGIN,
+        concurrency=concurrency,
+        rate_per_second=10000.0,
+        create_customer=False,
     )
 
 

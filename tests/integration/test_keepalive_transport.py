@@ -37,11 +37,6 @@ TIMEOUTS = {"connect": GUARD, "read": GUARD, "write": GUARD, "pool": GUARD}
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # --- a loopback server whose answers each test writes byte by byte ---------------------------
 
 

@@ -36,11 +36,6 @@ SECRET = "hunter2"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def sock_dir() -> Iterator[Path]:
     # pytest's tmp_path can exceed the 107-byte limit of a unix socket path.
     directory = Path(tempfile.mkdtemp(prefix="esd-op-", dir="/tmp"))

@@ -22,6 +22,7 @@ from daemon.orders.model import Address, Order, OrderItem, Payment, SiteUser
 from daemon.providers.contract import push_reference
 from daemon.providers.pace.sandbox import PaceSandbox
 from tests.daemon_process import DaemonProcess, wait_until
+from tests.pace_helpers import pace_account_toml
 
 pytestmark = pytest.mark.slow
 
@@ -82,26 +83,8 @@ def config_text(tmp_path: Path, url: str) -> str:
         max_seconds = 2
         give_up_after_seconds = 600
         jitter = 0.0
-        [accounts.pace]
-        provider = "pace"
-        concurrency = 2
-        rate_per_second = 1000.0
-        status_poll_seconds = 300
-        [accounts.pace.credentials]
-        url = "{url}"
-        login = "esd"
-        password = "{SECRET}"
-        [accounts.pace.settings]
-        create_customer = "Y"
-        timezone = "UTC"
-        [sites.shop]
-        name = "Print Shop"
-        [[sites.shop.activations]]
-        account = "pace"
-        enable = true
-        is_live = true
         """
-    )
+    ) + pace_account_toml(url, SECRET, concurrency=2, rate_per_second=1000.0, create_customer=True)
 
 
 def states(daemon: DaemonProcess, sock: Path) -> dict[str, int]:

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from daemon.providers import registry
 from daemon.providers.contract import ItemRef, PushResult, push_reference
 from daemon.providers.pace.driver import REFERENCE_FIELD, PaceDriver
 from daemon.providers.pace.sandbox import PaceSandbox
+from tests.pace_helpers import contact_fields, pace_sandbox_fixtures
 
 pytestmark = pytest.mark.anyio
 
@@ -146,33 +147,7 @@ class MemoryJournal:
         self.recorded.append(step)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def running_sandbox() -> Iterator[PaceSandbox]:
-    with PaceSandbox(LOGIN, PASSWORD) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(scope="module")
-def running_legacy() -> Iterator[PaceSandbox]:
-    with PaceSandbox(LOGIN, PASSWORD, pace_version="legacy") as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running_sandbox: PaceSandbox) -> PaceSandbox:
-    running_sandbox.reset()
-    return running_sandbox
-
-
-@pytest.fixture
-def legacy(running_legacy: PaceSandbox) -> PaceSandbox:
-    running_legacy.reset()
-    return running_legacy
+running_sandbox, running_legacy, sandbox, legacy = pace_sandbox_fixtures(LOGIN, PASSWORD)
 
 
 @contextlib.asynccontextmanager
@@ -211,17 +186,7 @@ def seed_acme(box: PaceSandbox, *, contact: bool = True) -> None:
     """The shop's customer Acme, with Alice as a contact at address A."""
     box.seed_customer("ACME", "Acme Corp", email=EMAIL)
     if contact:
-        box.seed_contact(
-            "ACME",
-            email=EMAIL,
-            firstName="Alice",
-            lastName="Archer",
-            businessPhoneNumber="555-0100",
-            address1="1 Main St",
-            city="Springfield",
-            state="IL",
-            zip="62701",
-        )
+        box.seed_contact("ACME", **contact_fields(ADDRESS_A))
 
 
 def counts(box: PaceSandbox) -> dict[str, int]:

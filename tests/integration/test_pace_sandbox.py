@@ -20,6 +20,7 @@ import pytest
 
 from daemon.providers.pace.find_expressions import all_of, equals, is_true
 from daemon.providers.pace.sandbox import PaceSandbox
+from tests.pace_helpers import pace_sandbox_fixtures
 
 LOGIN = "esd"
 PASSWORD = "pace-pw-4b1d-never-shown"
@@ -33,28 +34,7 @@ OBJ = "http://pace2020.com/epace/object"
 SERVICES = ("FindObjects", "ReadObject", "CreateObject", "UpdateObject")
 
 
-@pytest.fixture(scope="module")
-def running_sandbox() -> Iterator[PaceSandbox]:
-    with PaceSandbox(LOGIN, PASSWORD) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(scope="module")
-def running_legacy() -> Iterator[PaceSandbox]:
-    with PaceSandbox(LOGIN, PASSWORD, pace_version="legacy") as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running_sandbox: PaceSandbox) -> PaceSandbox:
-    running_sandbox.reset()
-    return running_sandbox
-
-
-@pytest.fixture
-def legacy(running_legacy: PaceSandbox) -> PaceSandbox:
-    running_legacy.reset()
-    return running_legacy
+running_sandbox, running_legacy, sandbox, legacy = pace_sandbox_fixtures(LOGIN, PASSWORD)
 
 
 @pytest.fixture
@@ -133,10 +113,18 @@ def fault(response: httpx.Response) -> tuple[str, str]:
     return node.findtext("faultcode") or "", node.findtext("faultstring") or ""
 
 
+def object_call(
+    http: httpx.Client, box: PaceSandbox, service: str, object_type: str, **values: str | None
+) -> httpx.Response:
+    """read<Type>, create<Type> or update<Type> (by `service`) of an object with `values`."""
+    verb = {"ReadObject": "read", "CreateObject": "create", "UpdateObject": "update"}[service]
+    element = object_type[:1].lower() + object_type[1:]
+    inner = f"<{element}>{fields(**values)}</{element}>"
+    return post(http, box, service, op(service, f"{verb}{object_type}", inner))
+
+
 def create_job(http: httpx.Client, box: PaceSandbox, **values: str | None) -> httpx.Response:
-    return post(
-        http, box, "CreateObject", op("CreateObject", "createJob", f"<job>{fields(**values)}</job>")
-    )
+    return object_call(http, box, "CreateObject", "Job", **values)
 
 
 # -- WSDLs --------------------------------------------------------------------------------------
@@ -261,28 +249,20 @@ def test_parts_shipments_cartons_and_contents(sandbox: PaceSandbox, http: httpx.
     sandbox.seed_customer("C1", "Acme")
     create_job(http, sandbox, customer="C1", description="d")
     part = out_fields(
-        post(
+        object_call(
             http,
             sandbox,
             "CreateObject",
-            op(
-                "CreateObject",
-                "createJobPart",
-                f"<jobPart>{fields(job='1001', description='second', qtyOrdered='3')}</jobPart>",
-            ),
+            "JobPart",
+            job="1001",
+            description="second",
+            qtyOrdered="3",
         )
     )
     assert (part["jobPart"], part["primaryKey"], part["qtyOrdered"]) == ("02", "1001:02", "3")
     shipment = out_fields(
-        post(
-            http,
-            sandbox,
-            "CreateObject",
-            op(
-                "CreateObject",
-                "createJobShipment",
-                f"<jobShipment>{fields(job='1001', jobPart='02', name='Ann')}</jobShipment>",
-            ),
+        object_call(
+            http, sandbox, "CreateObject", "JobShipment", job="1001", jobPart="02", name="Ann"
         )
     )
     assert (shipment["id"], shipment["jobPartKey"], shipment["customer"]) == (
@@ -291,53 +271,28 @@ def test_parts_shipments_cartons_and_contents(sandbox: PaceSandbox, http: httpx.
         "C1",
     )
     carton = out_fields(
-        post(
-            http,
-            sandbox,
-            "CreateObject",
-            op(
-                "CreateObject",
-                "createCarton",
-                f"<carton>{fields(count='1', quantity='3', shipment='7001')}</carton>",
-            ),
+        object_call(
+            http, sandbox, "CreateObject", "Carton", count="1", quantity="3", shipment="7001"
         )
     )
     assert carton["id"] == "8001"
     content = out_fields(
-        post(
+        object_call(
             http,
             sandbox,
             "CreateObject",
-            op(
-                "CreateObject",
-                "createCartonContent",
-                "<cartonContent>"
-                + fields(carton="8001", job="1001", jobPart="02", quantity="3")
-                + "</cartonContent>",
-            ),
+            "CartonContent",
+            carton="8001",
+            job="1001",
+            jobPart="02",
+            quantity="3",
         )
     )
     assert (content["id"], content["jobPartKey"]) == ("9001", "1001:02")
-    code, message = fault(
-        post(
-            http,
-            sandbox,
-            "CreateObject",
-            op("CreateObject", "createCarton", f"<carton>{fields(count='1')}</carton>"),
-        )
-    )
+    code, message = fault(object_call(http, sandbox, "CreateObject", "Carton", count="1"))
     assert (code, message) == ("soap:Server", "Field is required: Carton[shipment=null]")
     code, message = fault(
-        post(
-            http,
-            sandbox,
-            "CreateObject",
-            op(
-                "CreateObject",
-                "createJobShipment",
-                f"<jobShipment>{fields(job='1001', jobPart='09')}</jobShipment>",
-            ),
-        )
+        object_call(http, sandbox, "CreateObject", "JobShipment", job="1001", jobPart="09")
     )
     assert (code, message) == (
         "soap:Server",
@@ -348,51 +303,23 @@ def test_parts_shipments_cartons_and_contents(sandbox: PaceSandbox, http: httpx.
 def test_read_and_update(sandbox: PaceSandbox, http: httpx.Client) -> None:
     sandbox.seed_customer("C1", "Acme")
     create_job(http, sandbox, customer="C1", description="first")
-    read = out_fields(
-        post(
-            http,
-            sandbox,
-            "ReadObject",
-            op(
-                "ReadObject",
-                "readJobPart",
-                f"<jobPart>{fields(job='1001', jobPart='01')}</jobPart>",
-            ),
-        )
-    )
+    read = out_fields(object_call(http, sandbox, "ReadObject", "JobPart", job="1001", jobPart="01"))
     assert read["description"] == "first"
 
     def update(**values: str | None) -> httpx.Response:
-        return post(
-            http,
-            sandbox,
-            "UpdateObject",
-            op("UpdateObject", "updateJob", f"<job>{fields(job='1001', **values)}</job>"),
-        )
+        return object_call(http, sandbox, "UpdateObject", "Job", job="1001", **values)
 
     assert out_fields(update(poNum="PO-9"))["description"] == "first"  # not sent: kept
     assert out_fields(update(description=None))["description"] is None  # nil: cleared
     kept = out_fields(update(customer=None))  # nil for a required field: ignored
     assert (kept["customer"], kept["poNum"]) == ("C1", "PO-9")
-    assert fault(
-        post(
-            http,
-            sandbox,
-            "ReadObject",
-            op("ReadObject", "readJob", f"<job>{fields(job='999')}</job>"),
-        )
-    ) == (
+    assert fault(object_call(http, sandbox, "ReadObject", "Job", job="999")) == (
         "soap:Server",
         "Unable to locate object: Job[job=999]",
     )
-    assert fault(
-        post(
-            http,
-            sandbox,
-            "UpdateObject",
-            op("UpdateObject", "updateJob", f"<job>{fields(poNum='x')}</job>"),
-        )
-    )[1] == ("Unable to locate object: Job[job=null]")
+    assert fault(object_call(http, sandbox, "UpdateObject", "Job", poNum="x"))[1] == (
+        "Unable to locate object: Job[job=null]"
+    )
     sandbox.set_faults(update_returns_object=False)
     root = ET.fromstring(update(poNum="PO-10").content)
     assert [child.tag for child in root.iter() if child.tag.endswith("out")] == []
@@ -493,21 +420,12 @@ def test_legacy_schema_refuses_the_newer_field(legacy: PaceSandbox, http: httpx.
         "Unknown field 'promiseDateTime' on object 'Job'",
     )
     ok = out_fields(
-        post(
+        create_job(
             http,
             legacy,
-            "CreateObject",
-            op(
-                "CreateObject",
-                "createJob",
-                "<job>"
-                + fields(
-                    customer="C1",
-                    promiseDate="2024-05-01T00:00:00Z",
-                    promiseTime="1970-01-01T15:30:00Z",
-                )
-                + "</job>",
-            ),
+            customer="C1",
+            promiseDate="2024-05-01T00:00:00Z",
+            promiseTime="1970-01-01T15:30:00Z",
         )
     )
     assert (ok["promiseDate"], ok["promiseTime"]) == (
@@ -730,16 +648,7 @@ def test_admin_status_and_tracking(
         "01",
     )
     assert isinstance(shipment["dateTime"], dt.datetime)
-    post(
-        http,
-        sandbox,
-        "CreateObject",
-        op(
-            "CreateObject",
-            "createCarton",
-            f"<carton>{fields(shipment=str(shipment['id']))}</carton>",
-        ),
-    )
+    object_call(http, sandbox, "CreateObject", "Carton", shipment=str(shipment["id"]))
     again = sandbox.add_shipment_tracking("1001", "1Z000", shipment_id=shipment["id"])
     assert again["id"] == shipment["id"]
     assert [c["trackingNumber"] for c in sandbox.objects("Carton")] == ["1Z000"]
@@ -751,8 +660,7 @@ def test_admin_status_and_tracking(
 
 
 def read_ship_via(http: httpx.Client, box: PaceSandbox, ship_via: str) -> httpx.Response:
-    body = op("ReadObject", "readShipVia", f"<shipVia>{fields(id=ship_via)}</shipVia>")
-    return post(http, box, "ReadObject", body)
+    return object_call(http, box, "ReadObject", "ShipVia", id=ship_via)
 
 
 def test_ship_vias_are_seeded_found_and_read_never_created(

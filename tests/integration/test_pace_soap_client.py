@@ -12,7 +12,7 @@ import base64
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,7 @@ from daemon.providers.in_call_retry import READ_ATTEMPTS
 from daemon.providers.pace.find_expressions import all_of, equals, is_true
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.providers.pace.soap_client import PaceClient, Sort, fault_error
+from tests.pace_helpers import pace_sandbox_fixtures
 
 pytestmark = pytest.mark.anyio
 
@@ -41,33 +42,7 @@ TOKEN = base64.b64encode(f"{LOGIN}:{PASSWORD}".encode()).decode()
 HOSTILE_EMAIL = "o'b\"rien@example.com"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def running_sandbox() -> Iterator[PaceSandbox]:
-    with PaceSandbox(LOGIN, PASSWORD) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(scope="module")
-def running_legacy() -> Iterator[PaceSandbox]:
-    with PaceSandbox(LOGIN, PASSWORD, pace_version="legacy") as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running_sandbox: PaceSandbox) -> PaceSandbox:
-    running_sandbox.reset()
-    return running_sandbox
-
-
-@pytest.fixture
-def legacy(running_legacy: PaceSandbox) -> PaceSandbox:
-    running_legacy.reset()
-    return running_legacy
+running_sandbox, running_legacy, sandbox, legacy = pace_sandbox_fixtures(LOGIN, PASSWORD)
 
 
 @contextlib.asynccontextmanager

@@ -53,11 +53,6 @@ REFERENCE = push_reference("acme", ORDER.site, ORDER.order_number)
 CREATES = ("POST /api/jobs", "POST /api/jobs/{job_id}/lines")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def running_sandbox() -> Iterator[ReferenceSandbox]:
     with ReferenceSandbox(LOGIN, PASSWORD) as sandbox:

@@ -21,6 +21,7 @@ from daemon.errors import (
 from daemon.providers.http_errors import (
     MAX_SERVER_MESSAGE,
     error_for_response,
+    json_answer,
     parse_retry_after,
     transport_errors,
 )
@@ -155,6 +156,13 @@ def test_undecodable_body_still_classified() -> None:
     )
     error = error_for_response(answer, what=WHAT)
     assert isinstance(error, ServerError)
+
+
+def test_json_answer_reads_the_body_or_blames_the_server() -> None:
+    assert json_answer(response(200, {"job_id": "J1"}), what=WHAT) == {"job_id": "J1"}
+    with pytest.raises(ServerError) as raised:
+        json_answer(response(200, text=f"<html>{SECRET}</html>"), what=WHAT)
+    assert str(raised.value) == f"{WHAT}: HTTP 200: answer is not JSON"
 
 
 NOW = dt.datetime(2015, 10, 21, 7, 27, 0, tzinfo=dt.UTC)

@@ -113,7 +113,6 @@ import structlog
 from daemon.errors import (
     BusinessRuleError,
     ConfigError,
-    ConfigProblem,
     DriverError,
     NotFound,
     PermanentError,
@@ -128,6 +127,7 @@ from daemon.providers.contract import (
     PushResult,
     StatusMode,
     StatusReport,
+    check_account,
 )
 from daemon.providers.pace import settings as pace_settings
 from daemon.providers.pace.customer_resolution import (
@@ -247,15 +247,7 @@ def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]
 
 
 def _parse_account(settings: Mapping[str, Any], credentials: Mapping[str, str]) -> PaceSettings:
-    problems = [
-        ConfigProblem("", f"settings.{key}" if key else "settings", message)
-        for key, message in settings_problems(settings)
-    ] + [
-        ConfigProblem("", f"credentials.{key}", message)
-        for key, message in credentials_problems(credentials)
-    ]
-    if problems:
-        raise ConfigError(problems)
+    check_account(settings_problems(settings), credentials_problems(credentials))
     return pace_settings.parse_settings({**settings, "url": credentials["url"]})
 
 

@@ -56,39 +56,51 @@ SIGINT.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import base64
 import collections
 import copy
 import dataclasses
 import datetime as dt
-import hmac
 import importlib.resources
-import json
 import operator
 import random
 import re
-import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from xml.sax.saxutils import escape as xml_escape
 
 from lxml import etree
 
+from daemon.providers.pace.objects import (
+    KEY_FIELDS,
+    OBJECT_TYPES,
+    SERVICE_VERBS,
+    SERVICES,
+    service_namespace,
+)
 from daemon.sandbox_http import (
     BodyTooLarge,
+    FaultPlan,
+    Headers,
     LoopbackSandbox,
+    Receive,
+    Scope,
+    Send,
     ThreadedServer,
+    authorized,
+    basic_authorization,
     check_fault_knobs,
     hang_up,
     read_body,
+    respond,
+    sandbox_arguments,
+    serve_until_signalled,
     still_there_after,
-    valid_basic,
 )
 
+# KEY_FIELDS, OBJECT_TYPES and SERVICES are `objects`' own, still importable from here.
 __all__ = [
     "FAULT_KINDS",
     "FAULT_KNOBS",
@@ -107,25 +119,6 @@ __all__ = [
 #: object schema variants; see the module docstring
 PACE_VERSIONS = ("current", "legacy")
 
-#: the SOAP services served
-SERVICES = ("FindObjects", "ReadObject", "CreateObject", "UpdateObject")
-
-#: object type -> its primary key field(s); a compound key is written "1001:01" (pace.md §6)
-KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "Customer": ("id",),
-    "Contact": ("id",),
-    "Job": ("job",),
-    "JobPart": ("job", "jobPart"),
-    "JobShipment": ("id",),
-    "Carton": ("id",),
-    "CartonContent": ("id",),
-    "JobMaterial": ("id",),
-    "JobContact": ("id",),
-    "JobNote": ("id",),
-    "ShipVia": ("id",),
-}
-
-OBJECT_TYPES = tuple(KEY_FIELDS)
 
 #: fields a create must carry; Job.customer is Pace's (SDK-J CreateJob.java), the rest [GUESS];
 #: a ShipVia is only ever seeded (`PaceSandbox.seed_ship_via`), with the id the shop gave it
@@ -221,31 +214,12 @@ RPC_NS = "http://rpc.services.appbox.pace2020.com"
 FIND_ITEM_NS = "http://pace2020.com/epace/FindObjects"
 
 _WSDL_PACKAGE = "daemon.providers.pace"
-_VERBS: Mapping[str, str] = {
-    "ReadObject": "read",
-    "CreateObject": "create",
-    "UpdateObject": "update",
-}
 _EPOCH = dt.date(1970, 1, 1)
 _PLACEHOLDER_LOCATION = "http://localhost/rpc/services/{service}"
 _MAX_BODY = 4 * 1024 * 1024
 _PATH = re.compile(r"^/rpc(?:/company:(?P<company>[^/]+))?/services/(?P<name>[A-Za-z]+)$")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
 Record = dict[str, Any]
-
-
-def service_namespace(service: str) -> str:
-    """The namespace of a service's operation elements (pace.md §2)."""
-    return f"urn://pace2020.com/epace/sdk/{service}"
-
-
-def _lcfirst(name: str) -> str:
-    return name[:1].lower() + name[1:]
 
 
 # =============================================================================================
@@ -778,16 +752,6 @@ class _Fault(Exception):
         self.message = message
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Plan:
-    """What the faults do to one request, decided when it arrives."""
-
-    latency: float = 0.0
-    before: str | None = None  # a FAULT_KINDS entry acted on instead of the call
-    drop_after: bool = False  # act, then hang up
-    message: str = _DEFAULT_FAULT_MESSAGE
-
-
 def _validated_faults(knobs: Mapping[str, Any]) -> dict[str, Any]:
     """Check fault knobs; raise ValueError naming the first wrong one."""
     return check_fault_knobs(knobs, FAULT_KNOBS, _validated_fail_next)
@@ -849,7 +813,7 @@ class _Store:
 
     # -- faults and counts ---------------------------------------------------------------------
 
-    def plan(self, service: str, operation: str) -> _Plan:
+    def plan(self, service: str, operation: str) -> FaultPlan:
         """Count a SOAP call and decide what the faults do to it."""
         with self._lock:
             self.calls[f"{service}.{operation}"] += 1
@@ -865,25 +829,23 @@ class _Store:
                 ("fault_rate", "fault"),
             ):
                 if faults[knob] and self.rng.random() < faults[knob]:
-                    return _Plan(latency, kind)
+                    return FaultPlan(latency, kind, message=_DEFAULT_FAULT_MESSAGE)
             after = faults["drop_after_commit_rate"]
-            return _Plan(latency, drop_after=bool(after) and self.rng.random() < after)
+            return FaultPlan(latency, drop_after=bool(after) and self.rng.random() < after)
 
-    def plan_wsdl(self, name: str) -> _Plan:
+    def plan_wsdl(self, name: str) -> FaultPlan:
         """Count a WSDL fetch; only a `fail_next` entry for "wsdl" touches it."""
         with self._lock:
             self.wsdl_fetches[name] += 1
-            return self._next_queued("wsdl", 0.0) or _Plan()
+            return self._next_queued("wsdl", 0.0) or FaultPlan()
 
-    def _next_queued(self, operation: str, latency: float) -> _Plan | None:
+    def _next_queued(self, operation: str, latency: float) -> FaultPlan | None:
         queue: list[dict[str, Any]] = self.faults["fail_next"]
         for i, entry in enumerate(queue):
             wanted = entry["operation"]
             if wanted == operation or (wanted is None and operation != "wsdl"):
                 del queue[i]
-                if entry["kind"] == "drop_after_commit":
-                    return _Plan(latency, drop_after=True)
-                return _Plan(latency, entry["kind"], message=entry["message"])
+                return FaultPlan.queued(entry, latency)
         return None
 
     def set_faults(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
@@ -926,7 +888,7 @@ class _Store:
         with self._lock:
             validator = self.schema.services[service].validator
             if service != "FindObjects":
-                self._check_field_names(operation[len(_VERBS.get(service, "")) :], element)
+                self._check_field_names(operation[len(SERVICE_VERBS.get(service, "")) :], element)
             if not validator.validate(element):
                 error = validator.error_log.last_error
                 raise _Fault("Client", f"Invalid request: {error.message if error else '?'}")
@@ -935,7 +897,7 @@ class _Store:
         """Act on a checked operation element (see `check`) and return the response element."""
         with self._lock:
             validator = self.schema.services[service].validator
-            type_name = operation[len(_VERBS.get(service, "")) :]
+            type_name = operation[len(SERVICE_VERBS.get(service, "")) :]
             if service == "FindObjects":
                 keys = self._find(operation, element)
                 response = _find_response(service, operation, keys)
@@ -1390,8 +1352,7 @@ class _SandboxApp:
     def __init__(self, store: _Store, login: str, password: str, company: str | None) -> None:
         self._store = store
         self._company = company
-        token = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
-        self._authorization = f"Basic {token}".encode("ascii")
+        self._authorization = basic_authorization(login, password)
         # client (host, port) -> its transport; touched only on the server's event loop
         self.transports: dict[tuple[str, int], asyncio.Transport] = {}
         # How much earlier than the deadline to wake, learned from the answers sent: acting and
@@ -1413,7 +1374,7 @@ class _SandboxApp:
         if found is None or found.group("company") != self._company:
             await _respond(send, _text(404, f"No such service: {scope['path']}"))
             return
-        if not self._authorized(scope):
+        if not authorized(scope, self._authorization):
             challenge = [(b"www-authenticate", b'Basic realm="Pace"')]
             await _respond(send, _text(401, "Unauthorized", challenge))
             return
@@ -1510,25 +1471,13 @@ class _SandboxApp:
             late = took - plan.latency
             self._early = min(max(self._early + 0.25 * late, 0.0), plan.latency / 2)
 
-    def _authorized(self, scope: Scope) -> bool:
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                return valid_basic(value) and hmac.compare_digest(value, self._authorization)
-        return False
-
     async def _hang_up(self, scope: Scope, receive: Receive) -> None:
         """Close the client's TCP connection without answering."""
         await hang_up(self.transports, scope, receive)
 
 
 async def _respond(send: Send, answer: _Answer) -> None:
-    headers = [
-        (b"content-type", answer.content_type),
-        (b"content-length", str(len(answer.body)).encode("ascii")),
-        *answer.headers,
-    ]
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": answer.body})
+    await respond(send, answer.status, answer.body, answer.content_type, answer.headers)
 
 
 class PaceSandbox(LoopbackSandbox):
@@ -1618,20 +1567,14 @@ class PaceSandbox(LoopbackSandbox):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve a sandbox until SIGTERM or SIGINT; print {"url": ...} once it is ready."""
-    parser = argparse.ArgumentParser(
-        prog="python -m daemon.providers.pace.sandbox",
-        description="Run a fake EFI Pace SOAP server on loopback.",
+    parser = sandbox_arguments(
+        "python -m daemon.providers.pace.sandbox", "Run a fake EFI Pace SOAP server on loopback."
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--login", default="esd")
     parser.add_argument("--password", default="secret")
     parser.add_argument("--pace-version", choices=PACE_VERSIONS, default="current")
     parser.add_argument("--company", default=None, help="serve under /rpc/company:NAME/services")
     args = parser.parse_args(argv)
-    stop_signals = {signal.SIGTERM, signal.SIGINT}
-    # Blocked before the server thread starts, so it inherits the mask and only sigwait sees them.
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     sandbox = PaceSandbox(
         args.login,
         args.password,
@@ -1640,12 +1583,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         host=args.host,
         port=args.port,
     )
-    sandbox.start()
-    try:
-        print(json.dumps({"url": sandbox.url}), flush=True)
-        signal.sigwait(stop_signals)
-    finally:
-        sandbox.stop()
+    serve_until_signalled(sandbox)
 
 
 if __name__ == "__main__":

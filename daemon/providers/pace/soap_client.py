@@ -77,6 +77,13 @@ from daemon.providers.http_errors import MAX_SERVER_MESSAGE, error_for_response,
 from daemon.providers.in_call_retry import retry_read
 from daemon.providers.keepalive_transport import KeepAliveTransport
 from daemon.providers.pace.find_expressions import FindExpression, field_path
+from daemon.providers.pace.objects import (
+    KEY_FIELDS,
+    SERVICE_VERBS,
+    SERVICES,
+    object_element,
+    service_namespace,
+)
 from daemon.providers.pace.soap_messages import (
     HostileAnswer,
     MessagePlan,
@@ -87,6 +94,7 @@ from daemon.providers.pace.soap_messages import (
     read_answer,
 )
 
+# KEY_FIELDS, SERVICES and service_namespace are `objects`' own, still importable from here.
 __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_WSDL_TIMEOUT",
@@ -103,24 +111,6 @@ DEFAULT_TIMEOUT = 30.0
 #: seconds for loading one WSDL (they are large on real servers)
 DEFAULT_WSDL_TIMEOUT = 60.0
 
-SERVICES = ("FindObjects", "ReadObject", "CreateObject", "UpdateObject")
-
-#: object type -> its primary key field(s), joined with ":" in a key string (pace.md §6)
-KEY_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "Customer": ("id",),
-    "Contact": ("id",),
-    "Job": ("job",),
-    "JobPart": ("job", "jobPart"),
-    "JobShipment": ("id",),
-    "Carton": ("id",),
-    "CartonContent": ("id",),
-    "JobMaterial": ("id",),
-    "JobContact": ("id",),
-    "JobNote": ("id",),
-    "ShipVia": ("id",),
-}
-
-_VERB = {"ReadObject": "read", "CreateObject": "create", "UpdateObject": "update"}
 _INT_TYPES = frozenset({"int", "long", "short", "integer", "byte"})
 _NUMBER_TYPES = frozenset({"decimal", "double", "float"})
 _EPOCH = dt.date(1970, 1, 1)
@@ -149,11 +139,6 @@ log = structlog.get_logger(__name__)
 
 # zeep ships py.typed but annotates little: its untyped calls go through Any.
 _zeep: Any = zeep
-
-
-def service_namespace(service: str) -> str:
-    """The namespace of a service's operation elements (pace.md §2)."""
-    return f"urn://pace2020.com/epace/sdk/{service}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -362,7 +347,7 @@ class PaceClient:
             wanted = _key_fields(object_type, key, elements)
             operation = f"read{object_type}"
             result = await self._call(
-                "ReadObject", operation, what, {_lcfirst(object_type): wanted}
+                "ReadObject", operation, what, {object_element(object_type): wanted}
             )
             if result is None:
                 raise ServerError(f"{what}: Pace answered without the object")
@@ -377,7 +362,9 @@ class PaceClient:
         elements = await self._object_elements("CreateObject", object_type)
         wire = self._wire_fields(what, fields, elements)
         operation = f"create{object_type}"
-        result = await self._call("CreateObject", operation, what, {_lcfirst(object_type): wire})
+        result = await self._call(
+            "CreateObject", operation, what, {object_element(object_type): wire}
+        )
         if result is None:
             raise ServerError(f"{what}: Pace answered without the created object")
         return _as_dict(result)
@@ -397,7 +384,9 @@ class PaceClient:
         elements = await self._object_elements("UpdateObject", object_type)
         wire = self._wire_fields(what, fields, elements)
         operation = f"update{object_type}"
-        result = await self._call("UpdateObject", operation, what, {_lcfirst(object_type): wire})
+        result = await self._call(
+            "UpdateObject", operation, what, {object_element(object_type): wire}
+        )
         if result is None:
             return await self.read(object_type, key)
         return _as_dict(result)
@@ -491,10 +480,11 @@ class PaceClient:
         if cached is not None:
             return cached
         loaded = await self._service(service)
-        operation = f"{_VERB[service]}{object_type}"
+        verb = SERVICE_VERBS[service]
+        operation = f"{verb}{object_type}"
         if operation not in loaded.operations:
             raise PermanentError(
-                f"{_VERB[service]} {object_type}: this Pace server has no {operation} (WSDL)"
+                f"{verb} {object_type}: this Pace server has no {operation} (WSDL)"
             )
         element = loaded.client.get_element(f"{{{service_namespace(service)}}}{operation}")
         (_, wrapper), *_ = element.type.elements
@@ -609,10 +599,6 @@ def _check_type(object_type: str) -> None:
         raise ValueError(f"Pace object type: {object_type!r} is not a type name like 'JobPart'")
     if object_type not in KEY_FIELDS:
         raise ValueError(f"Pace object type: {object_type!r} is not one of {', '.join(KEY_FIELDS)}")
-
-
-def _lcfirst(name: str) -> str:
-    return name[:1].lower() + name[1:]
 
 
 def _xsd_type(element: Any) -> str:

@@ -15,7 +15,7 @@ import httpx
 import structlog
 
 from daemon.errors import ServerError
-from daemon.providers.http_errors import error_for_response, transport_errors
+from daemon.providers.http_errors import error_for_response, json_answer, transport_errors
 from daemon.providers.in_call_retry import retry_read
 from daemon.providers.reference.mapping import (
     Job,
@@ -133,10 +133,7 @@ class ReferenceClient:
         error = error_for_response(response, what=what)
         if error is not None:
             raise error
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ServerError(f"{what}: HTTP {response.status_code}: answer is not JSON") from exc
+        return json_answer(response, what=what)
 
 
 def _parsed(what: str, parse: Callable[[object], T], data: object) -> T:

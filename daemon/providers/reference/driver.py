@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from daemon.errors import ConfigError, ConfigProblem, DriverError, NotFound, PermanentError
+from daemon.errors import DriverError, NotFound, PermanentError
 from daemon.orders.model import Order, OrderItem
 from daemon.providers.contract import (
     Capabilities,
@@ -30,6 +30,7 @@ from daemon.providers.contract import (
     PushResult,
     StatusMode,
     StatusReport,
+    check_account,
 )
 from daemon.providers.reference.client import DEFAULT_TIMEOUT, ReferenceClient
 from daemon.providers.reference.mapping import (
@@ -106,15 +107,7 @@ class ReferenceDriver(Driver):
         self, account: str, settings: Mapping[str, Any], credentials: Mapping[str, str]
     ) -> None:
         super().__init__(account, settings, credentials)
-        problems = [
-            ConfigProblem("", f"settings.{key}" if key else "settings", message)
-            for key, message in settings_problems(settings)
-        ] + [
-            ConfigProblem("", f"credentials.{key}", message)
-            for key, message in credentials_problems(credentials)
-        ]
-        if problems:
-            raise ConfigError(problems)
+        check_account(settings_problems(settings), credentials_problems(credentials))
         self._client = ReferenceClient(
             credentials["url"],
             credentials["login"],

@@ -37,7 +37,7 @@ from daemon.errors import (
     ServerError,
 )
 from daemon.orders.model import Address, Order
-from daemon.providers.http_errors import error_for_response, transport_errors
+from daemon.providers.http_errors import error_for_response, json_answer, transport_errors
 from daemon.storefronts.pressero import guesses as g
 from daemon.storefronts.pressero.mapping import (
     PresseroItemRef,
@@ -171,7 +171,7 @@ class PresseroClient:
         if error is not None:
             raise error
         try:
-            self._token = parse_token(_json(response, what))
+            self._token = parse_token(json_answer(response, what=what))
         except BadEventPayload:
             # Not the parser's message: it would quote the value, and that may be a token.
             raise ServerError(f"{what}: the answer has no {g.TOKEN_FIELD}") from None
@@ -391,7 +391,7 @@ class PresseroClient:
         error = error_for_response(response, what=what)
         if error is not None:
             raise error
-        return _json(response, what) if body else None
+        return json_answer(response, what=what) if body else None
 
     async def _send(
         self,
@@ -456,13 +456,6 @@ def _route(template: str, **values: object) -> str:
 
 def _items(refs: Mapping[int, PresseroItemRef]) -> str:
     return "items: " + (", ".join(str(seq) for seq in sorted(refs)) or "none")
-
-
-def _json(response: httpx.Response, what: str) -> object:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ServerError(f"{what}: HTTP {response.status_code}: answer is not JSON") from exc
 
 
 def _parsed(what: str, parse: Callable[[object], T], data: object) -> T:

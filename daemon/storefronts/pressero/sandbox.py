@@ -41,37 +41,42 @@ POST /_admin/webhook_target {"url": ...}.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import copy
 import dataclasses
 import datetime as dt
+import functools
 import hmac
 import json
 import queue
 import random
 import re
 import secrets
-import signal
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
-from urllib.parse import parse_qs
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
 from daemon.sandbox_http import (
-    BodyTooLarge,
+    FaultPlan,
+    JsonAnswer,
+    JsonApp,
+    JsonStore,
     LoopbackSandbox,
+    Receive,
+    Rejected,
+    Route,
+    Scope,
+    Send,
     ThreadedServer,
-    check_fault_knobs,
-    check_http_fail_next,
-    hang_up,
-    read_body,
-    still_there_after,
+    match_route,
+    request_header,
+    route,
+    sandbox_arguments,
+    serve_until_signalled,
 )
 from daemon.storefronts.pressero import guesses as g
 from daemon.storefronts.pressero.signature import HashVariant, expected_hash
@@ -148,7 +153,6 @@ FAULT_KNOBS: Mapping[str, object] = {
     "fail_next": [],
 }
 
-_MAX_BODY = 1024 * 1024
 _DENIED = "Authorization has been denied for this request."  # ASP.NET Web API's words (guessed)
 _MAX_PAGE_SIZE = 100_000
 _WEBHOOK_TIMEOUT = 10.0
@@ -170,53 +174,10 @@ _PLACE_ORDER_ARGUMENTS: Mapping[str, type] = {
 _SEARCH_COLUMNS = ("OrderNumber", "WorkflowStagePrinter", "SiteId")
 _SEARCH_OPERATORS = ("equals", "isequalto", "contains")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
 
-
-class _Rejected(Exception):
-    """A request the API refuses: answered with `status` and `{"Message": message}`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: object
-    headers: Headers = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Plan:
-    """What the faults do to one /api request, decided when it arrives."""
-
-    latency: float = 0.0
-    before: str | None = None  # "drop", "500", "503", "429", "401", "400": instead of acting
-    drop_after: bool = False  # act, then hang up
-    message: str = ""
-    retry_after: float = 1.0
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Route:
-    method: str
-    pattern: re.Pattern[str]
-    name: str  # "GET /api/v2/orders/{order_number}/Details": the key of the call counts
-    handler: str  # name of the `_Store` method, without the leading underscore
-
-
-def _route(method: str, template: str, handler: str) -> _Route:
-    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    return _Route(
-        method, re.compile(f"^{regex}/?$", re.IGNORECASE), f"{method} {template}", handler
-    )
+def _route(method: str, template: str, handler: str) -> Route:
+    """Pressero's routing: case-insensitive, a trailing slash allowed (pressero.md §1.4)."""
+    return route(method, template, handler, fold_case=True)
 
 
 def _api(template: str) -> str:
@@ -244,20 +205,26 @@ _ADMIN_ROUTES = (
 )
 
 
-def _match(
-    routes: Sequence[_Route], method: str, path: str
-) -> tuple[_Route | None, dict[str, str]]:
-    allowed = []
-    for route in routes:
-        found = route.pattern.match(path)
-        if found is None:
-            continue
-        if route.method == method:
-            return route, found.groupdict()
-        allowed.append(route.method)
-    if allowed:
-        raise _Rejected(405, f"method not allowed: {method} {path} (allowed: {', '.join(allowed)})")
-    return None, {}
+def _match(routes: Sequence[Route], method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+    """(route, path parameters); a path that other methods have is refused with 405."""
+    found, params, allowed = match_route(routes, method, path)
+    if found is None and allowed:
+        raise Rejected(405, f"method not allowed: {method} {path} (allowed: {', '.join(allowed)})")
+    return found, params
+
+
+class _OrderOptions(TypedDict, total=False):
+    """`PresseroSandbox.place_order`'s options; their defaults are `_Store._place_order`'s."""
+
+    site: str | None
+    paid: bool
+    payment_method: str
+    approved: bool
+    order_date: dt.datetime | str | None
+    requested_ship_date: dt.date | str | None
+    user: Mapping[str, Any] | None
+    header: Mapping[str, Any] | None
+    emit: bool
 
 
 # -- wire helpers -------------------------------------------------------------------------------
@@ -270,7 +237,7 @@ def _wire_datetime(when: dt.datetime) -> str:
 
 def _read_datetime(value: object, where: str) -> dt.datetime:
     if not isinstance(value, str):
-        raise _Rejected(400, f"{where}: expected a date-time string")
+        raise Rejected(400, f"{where}: expected a date-time string")
     text = value.strip()
     if text[-1:] in ("Z", "z"):
         text = text[:-1] + "+00:00"
@@ -278,7 +245,7 @@ def _read_datetime(value: object, where: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise _Rejected(400, f"{where}: {value!r} is not a date-time") from None
+        raise Rejected(400, f"{where}: {value!r} is not a date-time") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
@@ -294,13 +261,13 @@ def _json_body(body: bytes) -> Any:
     try:
         return json.loads(body or b"null")
     except ValueError:
-        raise _Rejected(400, "the body is not valid JSON") from None
+        raise Rejected(400, "the body is not valid JSON") from None
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
     data = _json_body(body)
     if not isinstance(data, dict):
-        raise _Rejected(400, "the body must be a JSON object")
+        raise Rejected(400, "the body must be a JSON object")
     return data
 
 
@@ -313,17 +280,8 @@ def _query_int(query: Mapping[str, list[str]], name: str, default: int, low: int
     except ValueError:
         number = low - 1
     if not low <= number <= high:
-        raise _Rejected(400, f"query parameter {name} must be an integer from {low} to {high}")
+        raise Rejected(400, f"query parameter {name} must be an integer from {low} to {high}")
     return number
-
-
-def _validated_faults(knobs: Mapping[str, Any]) -> dict[str, Any]:
-    """Check fault knobs; raise ValueError naming the first wrong one."""
-    return check_fault_knobs(knobs, FAULT_KNOBS, _validated_fail_next)
-
-
-def _validated_fail_next(value: object) -> list[dict[str, Any]]:
-    return check_http_fail_next(value, FAULT_KINDS, fold_case=True)
 
 
 # -- webhook delivery ---------------------------------------------------------------------------
@@ -387,11 +345,16 @@ def _post(http: httpx.Client, outgoing: _Outgoing) -> tuple[int | None, str]:
 # -- the storefront's data ----------------------------------------------------------------------
 
 
-class _Store:
+class _Store(JsonStore):
     """Sites, workflows, orders, shipments, tokens, faults, webhooks and call counts.
 
     Public methods take the lock; `_`-methods expect it held.
     """
+
+    error_key = "Message"
+    fault_knobs = FAULT_KNOBS
+    fault_kinds = FAULT_KINDS
+    fold_case = True
 
     def __init__(
         self,
@@ -406,7 +369,7 @@ class _Store:
     ) -> None:
         if not sites:
             raise ValueError("the sandbox needs at least one site")
-        self._lock = threading.Lock()
+        super().__init__()
         self._username = username
         self._password = password
         self.subscriber_id = subscriber_id
@@ -471,27 +434,6 @@ class _Store:
 
     # -- public, thread-safe --------------------------------------------------------------------
 
-    def plan(self, method: str, path: str, route_name: str) -> _Plan:
-        """Count the call and decide what the faults do to it."""
-        with self._lock:
-            self.calls[route_name] += 1
-            faults = self.faults
-            latency = faults["latency_ms"] / 1000
-            retry_after = float(faults["retry_after"])
-            fail_next: list[dict[str, Any]] = faults["fail_next"]
-            lowered = path.lower()
-            for i, entry in enumerate(fail_next):
-                if lowered.startswith(entry["path_prefix"]) and entry["method"] in (None, method):
-                    del fail_next[i]
-                    if entry["kind"] == "drop_after_commit":
-                        return _Plan(latency, drop_after=True)
-                    return _Plan(latency, entry["kind"], False, entry["message"], retry_after)
-            # Dice are rolled in a fixed order, only for knobs that are on, so a seed replays.
-            for knob, kind in (("drop_rate", "drop"), ("error_rate", "503")):
-                if faults[knob] and self.rng.random() < faults[knob]:
-                    return _Plan(latency, kind)
-            return _Plan(latency)
-
     def token_valid(self, authorization: str | None) -> bool:
         if authorization is None:
             return False
@@ -503,29 +445,6 @@ class _Store:
             ttl = self.faults["token_ttl_seconds"]
             return issued is not None and (not ttl or self._clock() - issued < ttl)
 
-    def handle(self, route: _Route, params: dict[str, str], query: str, body: bytes) -> _Answer:
-        """Run one routed request; refusals become their error answers."""
-        handler: Callable[[dict[str, str], dict[str, list[str]], bytes], _Answer]
-        handler = getattr(self, f"_{route.handler}")
-        try:
-            with self._lock:
-                return handler(params, parse_qs(query, keep_blank_values=True), body)
-        except _Rejected as exc:
-            return _Answer(exc.status, {"Message": exc.message})
-
-    def set_faults(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
-        checked = _validated_faults(knobs)
-        with self._lock:
-            return self._apply_faults(checked)
-
-    def state(self) -> dict[str, Any]:
-        with self._lock:
-            return self._snapshot()
-
-    def reset(self) -> None:
-        with self._lock:
-            self._reset()
-
     def expire_tokens(self) -> None:
         with self._lock:
             self.tokens.clear()
@@ -534,10 +453,12 @@ class _Store:
         with self._lock:
             self.lose_next += count
 
-    def place_order(self, **kwargs: Any) -> tuple[int, _Outgoing | None]:
+    def place_order(
+        self, items: Sequence[Mapping[str, Any]], **options: Unpack[_OrderOptions]
+    ) -> tuple[int, _Outgoing | None]:
         with self._lock:
-            number = self._place_order(**kwargs)
-            emit = kwargs.get("emit", True)
+            number = self._place_order(items, **options)
+            emit = options.get("emit", True)
             outgoing = self._emit("OrderPlaced", number, None) if emit else None
         return number, outgoing
 
@@ -818,7 +739,7 @@ class _Store:
 
     def _authenticate(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         data = _json_object(body)
         username = _field(data, g.AUTH_USERNAME_FIELD)
         password = _field(data, g.AUTH_PASSWORD_FIELD)
@@ -831,15 +752,15 @@ class _Store:
             and hmac.compare_digest(password.encode(), self._password.encode())
             and subscriber.casefold() == self.subscriber_id.casefold()
         ):
-            raise _Rejected(401, "Invalid credentials")
+            raise Rejected(401, "Invalid credentials")
         token = secrets.token_hex(20)
         self.tokens[token] = self._clock()
         self.tokens_issued += 1
-        return _Answer(200, {g.TOKEN_FIELD: token})
+        return JsonAnswer(200, {g.TOKEN_FIELD: token})
 
     def _search_orders(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         page_number = _query_int(query, g.PAGE_NUMBER_PARAM, 0, 0, 1_000_000)
         page_size = _query_int(query, g.PAGE_SIZE_PARAM, 50, 1, _MAX_PAGE_SIZE)
         data = _json_object(body)
@@ -847,7 +768,7 @@ class _Store:
         end = _read_datetime(_field(data, g.SEARCH_END_FIELD), g.SEARCH_END_FIELD)
         filters = _field(data, g.SEARCH_FILTERS_FIELD) or []
         if not isinstance(filters, list):
-            raise _Rejected(400, f"{g.SEARCH_FILTERS_FIELD}: expected a list")
+            raise Rejected(400, f"{g.SEARCH_FILTERS_FIELD}: expected a list")
         checks = [
             _search_filter(f, f"{g.SEARCH_FILTERS_FIELD}[{i}]") for i, f in enumerate(filters)
         ]
@@ -860,7 +781,7 @@ class _Store:
                 if all(check(row) for check in checks):
                     rows.append(row)
         first = page_number * page_size
-        return _Answer(
+        return JsonAnswer(
             200,
             {
                 g.PAGE_ITEMS_FIELD: copy.deepcopy(rows[first : first + page_size]),
@@ -872,20 +793,20 @@ class _Store:
 
     def _order_details(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         number = self._order_number(params["order_number"])
         details = {**self.headers[number], "Items": self.rows[number]}
-        return _Answer(200, copy.deepcopy(details))
+        return JsonAnswer(200, copy.deepcopy(details))
 
     def _order_items(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         number = self._order_number(params["order_number"])
-        return _Answer(200, copy.deepcopy(self.rows[number]))
+        return JsonAnswer(200, copy.deepcopy(self.rows[number]))
 
     def _set_item_status(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         number = self._order_number(params["order_number"])
         row = self._row_by_route_id(number, params["item_number"])
         workflow_id = str(_field(row, "WorkflowId") or "")
@@ -899,14 +820,14 @@ class _Store:
             None,
         )
         if stage is None:
-            raise _Rejected(400, f"Invalid workflow stage {params['stage_id']}")
+            raise Rejected(400, f"Invalid workflow stage {params['stage_id']}")
         notes = query.get(g.STATUS_NOTES_PARAM, [""])[0]
         self._set_stage(row, stage, notes)
-        return _Answer(200, True)
+        return JsonAnswer(200, True)
 
     def _update_item(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         number = self._order_number(params["order_number"])
         row = self._row_by_route_id(number, params["item_number"])
         data = _json_object(body)
@@ -917,46 +838,46 @@ class _Store:
             )
             if canonical is None:
                 allowed = ", ".join(_UPDATABLE_ITEM_FIELDS)
-                raise _Rejected(400, f"field {name!r} cannot be updated (updatable: {allowed})")
+                raise Rejected(400, f"field {name!r} cannot be updated (updatable: {allowed})")
             if not isinstance(value, str):
-                raise _Rejected(400, f"field {name!r} must be a string")
+                raise Rejected(400, f"field {name!r} must be a string")
             updates[canonical] = value
         row.update(updates)
-        return _Answer(200, copy.deepcopy(row))
+        return JsonAnswer(200, copy.deepcopy(row))
 
     def _add_shipment(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         data = _json_object(body)
         order_id = _field(data, "OrderId")
         number = next(
             (n for n, h in self.headers.items() if str(_field(h, "OrderId")) == order_id), None
         )
         if number is None:
-            raise _Rejected(404, f"order not found: {order_id}")
+            raise Rejected(404, f"order not found: {order_id}")
         info = _field(data, "ShipmentInfo")
         if not isinstance(info, dict):
-            raise _Rejected(400, "ShipmentInfo: expected an object")
+            raise Rejected(400, "ShipmentInfo: expected an object")
         tracking = _field(info, "Tracking")
         if not isinstance(tracking, str) or not tracking:
-            raise _Rejected(400, "ShipmentInfo.Tracking: required")
+            raise Rejected(400, "ShipmentInfo.Tracking: required")
         ship_date = _field(info, "ShipDate")
         try:
             dt.date.fromisoformat(str(ship_date)[:10])
         except ValueError:
-            raise _Rejected(400, "ShipmentInfo.ShipDate: expected a date") from None
+            raise Rejected(400, "ShipmentInfo.ShipDate: expected a date") from None
         cost = _field(info, "Cost") or 0
         if isinstance(cost, bool) or not isinstance(cost, int | float):
-            raise _Rejected(400, "ShipmentInfo.Cost: expected a number")
+            raise Rejected(400, "ShipmentInfo.Cost: expected a number")
         items = _field(info, "Items")
         if not isinstance(items, list) or not items:
-            raise _Rejected(400, "ShipmentInfo.Items: expected a non-empty list")
+            raise Rejected(400, "ShipmentInfo.Items: expected a non-empty list")
         by_id = {str(_field(row, "OrderItemId")): row for row in self.rows[number]}
         targets = []
         for i, entry in enumerate(items):
             item_id = _field(entry, "OrderItemId") if isinstance(entry, dict) else None
             if not isinstance(item_id, str) or item_id not in by_id:
-                raise _Rejected(400, f"ShipmentInfo.Items[{i}]: no such item in order {number}")
+                raise Rejected(400, f"ShipmentInfo.Items[{i}]: no such item in order {number}")
             targets.append(by_id[item_id])
         method = _field(data, "SiteShippingMethodName") or ""
         shipment_id = str(uuid.uuid4())
@@ -978,11 +899,11 @@ class _Store:
             row.update(
                 ShipmentDate=str(ship_date)[:10], ShipmentTracking=tracking, ShipmentCost=cost
             )
-        return _Answer(200, {"ShipmentId": shipment_id})
+        return JsonAnswer(200, {"ShipmentId": shipment_id})
 
     def _item_shipments(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         order_id = params["order_id"].casefold()
         item_id = params["order_item_id"].casefold()
         found = [
@@ -990,96 +911,85 @@ class _Store:
             for s in self.shipments
             if s["OrderId"].casefold() == order_id and s["OrderItemId"].casefold() == item_id
         ]
-        return _Answer(200, found)
+        return JsonAnswer(200, found)
 
     def _workflow_stages(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         wanted = params["workflow_id"].casefold()
         for workflow_id, stages in self.workflows.items():
             if workflow_id.casefold() == wanted:
-                return _Answer(200, copy.deepcopy(stages))
-        raise _Rejected(404, f"workflow not found: {params['workflow_id']}")
+                return JsonAnswer(200, copy.deepcopy(stages))
+        raise Rejected(404, f"workflow not found: {params['workflow_id']}")
 
     # -- admin handlers (lock held) -------------------------------------------------------------
 
     def _admin_faults(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         try:
-            checked = _validated_faults(_json_object(body))
+            checked = self.check_faults(_json_object(body))
         except ValueError as exc:
-            raise _Rejected(422, str(exc)) from None
-        return _Answer(200, self._apply_faults(checked))
-
-    def _admin_state(
-        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
-        return _Answer(200, self._snapshot())
-
-    def _admin_reset(
-        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
-        self._reset()
-        return _Answer(200, {"reset": True})
+            raise Rejected(422, str(exc)) from None
+        return JsonAnswer(200, self._apply_faults(checked))
 
     def _admin_place_order(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         data = _json_object(body)
         for name, value in data.items():
             kind = _PLACE_ORDER_ARGUMENTS.get(name)
             if kind is None:
                 known = ", ".join(_PLACE_ORDER_ARGUMENTS)
-                raise _Rejected(422, f"unknown argument {name!r} (known: {known})")
+                raise Rejected(422, f"unknown argument {name!r} (known: {known})")
             if not isinstance(value, kind):
-                raise _Rejected(422, f"{name}: must be a JSON {kind.__name__}")
+                raise Rejected(422, f"{name}: must be a JSON {kind.__name__}")
         if not all(isinstance(item, dict) for item in data.get("items", [])):
-            raise _Rejected(422, "items: must be a list of objects")
+            raise Rejected(422, "items: must be a list of objects")
         if "order_date" in data:
             try:
                 _read_datetime(data["order_date"], "order_date")
-            except _Rejected as exc:
-                raise _Rejected(422, exc.message) from None
+            except Rejected as exc:
+                raise Rejected(422, exc.message) from None
         if "requested_ship_date" in data:
             try:
                 dt.date.fromisoformat(data["requested_ship_date"][:10])
             except ValueError:
-                raise _Rejected(422, "requested_ship_date: must be an ISO date") from None
+                raise Rejected(422, "requested_ship_date: must be an ISO date") from None
         try:
             number = self._place_order(**data)
             outgoing = self._emit("OrderPlaced", number, None) if data.get("emit", True) else None
         except (LookupError, TypeError) as exc:
-            raise _Rejected(422, str(exc)) from None
+            raise Rejected(422, str(exc)) from None
         if outgoing is not None:
             self.deliverer.submit(outgoing)
-        return _Answer(200, {"OrderNumber": number})
+        return JsonAnswer(200, {"OrderNumber": number})
 
     def _admin_order_action(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         data = _json_object(body) if body else {}
         seq = data.get("item_seq")
         if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
-            raise _Rejected(422, "item_seq: must be an integer")
+            raise Rejected(422, "item_seq: must be an integer")
         try:
             number = self._order_number(params["order_number"])
             type_name = self._change(params["action"], number, seq)
             outgoing = self._emit(type_name, number, seq)
         except LookupError as exc:
-            raise _Rejected(422, str(exc.args[0])) from None
+            raise Rejected(422, str(exc.args[0])) from None
         if outgoing is not None:
             self.deliverer.submit(outgoing)
-        return _Answer(200, {"TypeName": type_name, "sent": outgoing is not None})
+        return JsonAnswer(200, {"TypeName": type_name, "sent": outgoing is not None})
 
     def _admin_webhook_target(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
-    ) -> _Answer:
+    ) -> JsonAnswer:
         url = _json_object(body).get("url")
         if url is not None and not isinstance(url, str):
-            raise _Rejected(422, "url: must be a string or null")
+            raise Rejected(422, "url: must be a string or null")
         self.webhook_target = url
-        return _Answer(200, {"url": url})
+        return JsonAnswer(200, {"url": url})
 
     # -- shared parts (lock held) ---------------------------------------------------------------
 
@@ -1105,16 +1015,15 @@ class _Store:
         }
 
     def _apply_faults(self, checked: Mapping[str, Any]) -> dict[str, Any]:
-        self.faults.update(checked)
+        faults = super()._apply_faults(checked)
         if "seed" in checked:
-            self.rng = random.Random(checked["seed"])
             self.webhook_rng = random.Random(checked["seed"])
-        return copy.deepcopy(self.faults)
+        return faults
 
     def _order_number(self, text: str) -> int:
         number = int(text) if text.isdigit() else None
         if number is None or number not in self.headers:
-            raise _Rejected(404, f"order not found: {text}")
+            raise Rejected(404, f"order not found: {text}")
         return number
 
     def _header(self, order_number: int) -> dict[str, Any]:
@@ -1134,7 +1043,7 @@ class _Store:
         for row in self.rows[order_number]:
             if str(_field(row, g.ITEM_ROUTE_ID_FIELD)) == text:
                 return row
-        raise _Rejected(404, f"item not found: {text} in order {order_number}")
+        raise Rejected(404, f"item not found: {text} in order {order_number}")
 
     def _stage_named(self, workflow_id: str, name: str) -> dict[str, Any] | None:
         return next(
@@ -1162,16 +1071,16 @@ class _Store:
 
 def _search_filter(raw: object, where: str) -> Callable[[Mapping[str, Any]], bool]:
     if not isinstance(raw, dict):
-        raise _Rejected(400, f"{where}: expected an object")
+        raise Rejected(400, f"{where}: expected an object")
     column = _field(raw, "Column")
     value = _field(raw, "Value")
     operator = str(_field(raw, "Operator") or "").casefold()
     if column not in _SEARCH_COLUMNS:
-        raise _Rejected(
+        raise Rejected(
             400, f"{where}.Column: unsupported (supported: {', '.join(_SEARCH_COLUMNS)})"
         )
     if operator not in _SEARCH_OPERATORS:
-        raise _Rejected(400, f"{where}.Operator: unsupported ({', '.join(_SEARCH_OPERATORS)})")
+        raise Rejected(400, f"{where}.Operator: unsupported ({', '.join(_SEARCH_OPERATORS)})")
     wanted = str(value).casefold()
 
     def check(row: Mapping[str, Any]) -> bool:
@@ -1188,102 +1097,67 @@ def _utcnow() -> dt.datetime:
 # -- HTTP ---------------------------------------------------------------------------------------
 
 
-class _SandboxApp:
+class _SandboxApp(JsonApp):
     """The raw ASGI app: routing, faults and token checks around `_Store`."""
 
-    def __init__(self, store: _Store) -> None:
-        self._store = store
-        # client (host, port) -> its transport; touched only on the server's event loop
-        self.transports: dict[tuple[str, int], asyncio.Transport] = {}
+    content_type = b"application/json; charset=utf-8"
+    error_key = "Message"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # lifespan is off; websockets are not served
-            return
+    def __init__(self, store: _Store) -> None:
+        super().__init__()
+        self._store = store
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         method: str = scope["method"]
         path: str = scope["path"]
-        try:
-            body = await read_body(receive, _MAX_BODY)
-        except BodyTooLarge as exc:
-            await _respond(send, _Answer(413, {"Message": str(exc)}))
-            return
-        if body is None:  # the client left before sending its request
-            return
         query = scope["query_string"].decode("latin-1")
         try:
             if path.lower().startswith(f"/{g.API_PREFIX}/"):
-                await self._api(scope, receive, send, method, path, query, body)
+                route, params = _match(_API_ROUTES, method, path)
+                plan = self._store.plan(method, path, route.name if route else f"{method} {path}")
+                act = functools.partial(self._api, scope, route, params, path, query, body)
+                await self.carry_out(scope, receive, send, plan, act)
                 return
             route, params = _match(_ADMIN_ROUTES, method, path)
-        except _Rejected as exc:
-            await _respond(send, _Answer(exc.status, {"Message": exc.message}))
+        except Rejected as exc:
+            await self.respond(send, self.error(exc.status, exc.message))
             return
         if route is None:
-            await _respond(send, _Answer(404, {"Message": f"no such endpoint: {path}"}))
+            await self.respond(send, self.error(404, f"no such endpoint: {path}"))
             return
-        await _respond(send, self._store.handle(route, params, query, body))
+        await self.respond(send, self._store.handle(route, params, query, body))
 
-    async def _api(
+    def injected(self, plan: FaultPlan) -> JsonAnswer:
+        if plan.before in ("500", "503"):
+            return self.error(int(plan.before), "injected server error")
+        if plan.before == "429":
+            retry = [(b"retry-after", f"{plan.retry_after:g}".encode("ascii"))]
+            return self.error(429, "Too many requests", retry)
+        if plan.before == "401":  # as if the token had expired
+            return self.error(401, _DENIED)
+        if plan.before == "400":
+            return self.error(400, plan.message)
+        raise AssertionError(f"no answer for the fault {plan.before!r}")  # pragma: no cover
+
+    def _api(
         self,
         scope: Scope,
-        receive: Receive,
-        send: Send,
-        method: str,
+        route: Route | None,
+        params: dict[str, str],
         path: str,
         query: str,
         body: bytes,
-    ) -> None:
-        route, params = _match(_API_ROUTES, method, path)
-        plan = self._store.plan(method, path, route.name if route else f"{method} {path}")
-        if plan.latency > 0 and not await still_there_after(plan.latency, receive):
-            return  # the client gave up waiting; nothing was done
-        if plan.before == "drop":
-            await self._hang_up(scope, receive)
-            return
-        if plan.before in ("500", "503"):
-            await _respond(send, _Answer(int(plan.before), {"Message": "injected server error"}))
-            return
-        if plan.before == "429":
-            retry = [(b"retry-after", f"{plan.retry_after:g}".encode("ascii"))]
-            await _respond(send, _Answer(429, {"Message": "Too many requests"}, retry))
-            return
-        if plan.before == "401":  # as if the token had expired
-            await _respond(send, _Answer(401, {"Message": _DENIED}))
-            return
-        if plan.before == "400":
-            await _respond(send, _Answer(400, {"Message": plan.message}))
-            return
+    ) -> JsonAnswer:
         if route is None:
-            answer = _Answer(404, {"Message": f"no such endpoint: {path}"})
-        elif route.handler != "authenticate" and not self._store.token_valid(_authorization(scope)):
-            answer = _Answer(401, {"Message": _DENIED})
-        else:
-            answer = self._store.handle(route, params, query, body)
-        if plan.drop_after:
-            await self._hang_up(scope, receive)
-            return
-        await _respond(send, answer)
-
-    async def _hang_up(self, scope: Scope, receive: Receive) -> None:
-        """Close the client's TCP connection without answering."""
-        await hang_up(self.transports, scope, receive)
+            return self.error(404, f"no such endpoint: {path}")
+        if route.handler != "authenticate" and not self._store.token_valid(_authorization(scope)):
+            return self.error(401, _DENIED)
+        return self._store.handle(route, params, query, body)
 
 
 def _authorization(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return bytes(value).decode("latin-1")
-    return None
-
-
-async def _respond(send: Send, answer: _Answer) -> None:
-    body = json.dumps(answer.body).encode()
-    headers = [
-        (b"content-type", b"application/json; charset=utf-8"),
-        (b"content-length", str(len(body)).encode("ascii")),
-        *answer.headers,
-    ]
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    value = request_header(scope, b"authorization")
+    return None if value is None else value.decode("latin-1")
 
 
 # -- the sandbox --------------------------------------------------------------------------------
@@ -1434,37 +1308,18 @@ class PresseroSandbox(LoopbackSandbox):
     # -- the storefront changes orders ----------------------------------------------------------
 
     def place_order(
-        self,
-        items: Sequence[Mapping[str, Any]] = ({},),
-        *,
-        site: str | None = None,
-        paid: bool = True,
-        payment_method: str = "Credit Card",
-        approved: bool = True,
-        order_date: dt.datetime | str | None = None,
-        requested_ship_date: dt.date | str | None = None,
-        user: Mapping[str, Any] | None = None,
-        header: Mapping[str, Any] | None = None,
-        emit: bool = True,
+        self, items: Sequence[Mapping[str, Any]] = ({},), **options: Unpack[_OrderOptions]
     ) -> int:
         """Place an order (sending OrderPlaced unless `emit` is False); return its number.
 
         Each of `items` holds item-row fields (pressero.md §1.5) over realistic defaults, e.g.
-        `{"ProductName": "Flyers", "Quantity": 250, "Price": 49.0}`; `approved=False` leaves
-        the items awaiting approval, `paid=False` leaves the order unpaid.
+        `{"ProductName": "Flyers", "Quantity": 250, "Price": 49.0}`. The options and their
+        defaults: `site` (the first site's id), `paid` (True; False leaves the order unpaid),
+        `payment_method` ("Credit Card"), `approved` (True; False leaves the items awaiting
+        approval), `order_date` (now), `requested_ship_date` (none), `user` and `header`
+        (fields over the buyer's and the order header's defaults), `emit` (True).
         """
-        number, outgoing = self._store.place_order(
-            items=items,
-            site=site,
-            paid=paid,
-            payment_method=payment_method,
-            approved=approved,
-            order_date=order_date,
-            requested_ship_date=requested_ship_date,
-            user=user,
-            header=header,
-            emit=emit,
-        )
+        number, outgoing = self._store.place_order(items, **options)
         self._send_later(outgoing)
         return number
 
@@ -1501,12 +1356,9 @@ class PresseroSandbox(LoopbackSandbox):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve a sandbox until SIGTERM or SIGINT; print {"url": ...} once it is ready."""
-    parser = argparse.ArgumentParser(
-        prog="python -m daemon.storefronts.pressero.sandbox",
-        description="Run a Pressero sandbox on loopback.",
+    parser = sandbox_arguments(
+        "python -m daemon.storefronts.pressero.sandbox", "Run a Pressero sandbox on loopback."
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--username", default=DEFAULT_USERNAME)
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
     parser.add_argument("--subscriber-id", default=DEFAULT_SUBSCRIBER_ID)
@@ -1520,9 +1372,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     site = dataclasses.replace(DEFAULT_SITES[0], site_id=args.site_id, security_key=args.site_key)
-    stop_signals = {signal.SIGTERM, signal.SIGINT}
-    # Blocked before the server thread starts, so it inherits the mask and only sigwait sees them.
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     sandbox = PresseroSandbox(
         args.username,
         args.password,
@@ -1533,12 +1382,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         webhook_target=args.webhook_target,
         hash_variant=HashVariant(args.hash_variant),
     )
-    sandbox.start()
-    try:
-        print(json.dumps({"url": sandbox.url}), flush=True)
-        signal.sigwait(stop_signals)
-    finally:
-        sandbox.stop()
+    serve_until_signalled(sandbox)
 
 
 if __name__ == "__main__":

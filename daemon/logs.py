@@ -40,6 +40,7 @@ __all__ = [
     "REDACTOR",
     "Redactor",
     "configure_logging",
+    "enabled",
     "get_logger",
     "reset_logging",
 ]
@@ -235,6 +236,9 @@ class _NamedWriteLoggerFactory:
 
 _installed_handler: _JsonLineHandler | None = None
 
+# The level `configure_logging` set; NOTSET while structlog runs on its defaults (all levels).
+_min_level = logging.NOTSET
+
 
 def _level_number(level: str) -> int:
     name = level.strip().lower()
@@ -255,7 +259,7 @@ def configure_logging(
     configuration, including the stdlib handler, is replaced. Raises ConfigError for an unknown
     `level`.
     """
-    global _installed_handler
+    global _installed_handler, _min_level
     min_level = _level_number(level)
     out = stream if stream is not None else sys.stdout
 
@@ -289,18 +293,26 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(max(min_level, _THIRD_PARTY_MIN_LEVEL))
     _installed_handler = handler
+    _min_level = min_level
 
 
 def reset_logging() -> None:
     """Undo `configure_logging`: structlog back to its defaults, our stdlib handler removed.
     For tests, which must not leave a handler writing into a closed stream."""
-    global _installed_handler
+    global _installed_handler, _min_level
     structlog.reset_defaults()
+    _min_level = logging.NOTSET
     if _installed_handler is not None:
         root = logging.getLogger()
         root.removeHandler(_installed_handler)
         root.setLevel(logging.WARNING)
         _installed_handler = None
+
+
+def enabled(level: str) -> bool:
+    """Is `level` (one of LEVELS) logged? For a hot path to skip a call whose line would be
+    dropped anyway: a structlog call costs microseconds even below the level."""
+    return _LEVEL_NUMBERS[level] >= _min_level
 
 
 def get_logger(name: str, **initial_values: Any) -> FilteringBoundLogger:

@@ -305,6 +305,14 @@ class Database:
             await txn.run(release)
 
     @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[Txn]:
+        """The connection to oneself, with no transaction opened: for a writer that runs its
+        own single-statement (autocommit) transactions on the SQLite thread, such as the
+        inbox's group committer. Every statement it runs must commit or roll back whole."""
+        async with self._lock:
+            yield Txn(self._conn)
+
+    @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[Txn]:
         """Read-only access (no transaction is opened; statements see committed data)."""
         async with self._lock:

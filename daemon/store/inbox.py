@@ -11,10 +11,15 @@ is never given before the event is on disk, and intake is not limited to one fsy
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import dataclasses
+import functools
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -23,13 +28,16 @@ from daemon.store.database import Database, Txn
 
 __all__ = [
     "EventRecord",
+    "EventRow",
     "GroupCommitter",
     "NewEvent",
     "Stored",
     "count_by_status",
+    "event_row",
     "get_event",
     "insert_event",
     "insert_events",
+    "insert_rows",
     "list_events",
     "mark_done",
     "mark_poisoned",
@@ -93,8 +101,13 @@ class EventRecord:
         )
 
 
+# What `json.dumps(payload, separators=(",", ":"), ensure_ascii=False, sort_keys=True)` gives,
+# without building an encoder for each call (a third of the time of a small payload's dump).
+_PAYLOAD_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
 def _dumps(payload: Mapping[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return _PAYLOAD_ENCODER.encode(payload)
 
 
 async def insert_event(txn: Txn, event: NewEvent, now: float, *, status: str = "pending") -> Stored:
@@ -125,62 +138,130 @@ async def insert_event(txn: Txn, event: NewEvent, now: float, *, status: str = "
 _ROWS_PER_INSERT = 256
 _EVENT_COLUMNS = "(source, dedupe_key, kind, subject, payload, status, received_at)"
 
+#: one event's INSERT parameters, in `_EVENT_COLUMNS` order
+EventRow = tuple[str, str, str, str | None, str, str, float]
+
+
+def event_row(event: NewEvent, now: float, *, status: str = "pending") -> EventRow:
+    """The INSERT parameters of `event` (its payload serialised; raises if it is not JSON)."""
+    return (
+        event.source,
+        event.dedupe_key,
+        event.kind,
+        event.subject,
+        _dumps(event.payload),
+        status,
+        now,
+    )
+
 
 async def insert_events(
     txn: Txn, events: Sequence[NewEvent], now: float, *, status: str = "pending"
 ) -> list[Stored]:
     """`insert_event` for many events at once: the same results, in the same order.
 
-    One multi-row INSERT per 256 events (plus one look-up for the duplicates among them), not
-    one statement per event: each statement is a round trip to the database thread, and under
-    load each round trip waits for a turn of the busy event loop (`make bench`, intake). A
-    (source, dedupe_key) repeated within `events` is stored once; the repeats are duplicates.
+    The payloads are serialised here, then every statement runs in ONE hop to the database
+    thread (`insert_rows`): one multi-row INSERT per 256 events, plus one look-up for the
+    duplicates among them. Each hop waits for a turn of the event loop, which under load is
+    the longest part of a group commit (`make bench`, intake). A (source, dedupe_key) repeated
+    within `events` is stored once; the repeats are duplicates.
+    """
+    rows = [event_row(event, now, status=status) for event in events]
+    return await txn.run(functools.partial(insert_rows, rows=rows))
+
+
+def insert_rows(raw: sqlite3.Connection, rows: Sequence[EventRow]) -> list[Stored]:
+    """`insert_events` on the database thread: inside the caller's transaction, or in autocommit
+    (the group committer), where each INSERT of up to 256 rows is a transaction of its own.
+
+    As few calls into SQLite as it can: on the database thread each one gives up the GIL and
+    then waits to get it back from the busy event loop (`make bench`, intake). So the ids of
+    new rows are not read back (RETURNING costs a step per row) but known from SQLite's rowid
+    rule: a new row gets the largest rowid so far plus one (sqlite.org/autoinc.html). When
+    every row of a chunk is new, its ids are the ones after the largest before the INSERT;
+    only a chunk with duplicates looks its ids up.
     """
     results: list[Stored] = []
-    for start in range(0, len(events), _ROWS_PER_INSERT):
-        chunk = events[start : start + _ROWS_PER_INSERT]
-        params: list[Any] = []
-        for event in chunk:
-            params += (
-                event.source,
-                event.dedupe_key,
-                event.kind,
-                event.subject,
-                _dumps(event.payload),
-                status,
-                now,
-            )
-        rows = await txn.fetchall(
-            f"INSERT INTO events {_EVENT_COLUMNS} VALUES "
-            + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            + " ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key",
-            params,
-        )
-        created = {(row[1], row[2]): int(row[0]) for row in rows}
-        stored_before = {
-            (event.source, event.dedupe_key)
-            for event in chunk
-            if (event.source, event.dedupe_key) not in created
-        }
-        ids = {**(await _ids_of(txn, stored_before) if stored_before else {}), **created}
-        fresh = set(created)  # only the first occurrence of a key in `events` is new
-        for event in chunk:
-            key = (event.source, event.dedupe_key)
-            results.append(Stored(id=ids[key], duplicate=key not in fresh))
-            fresh.discard(key)
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        top = _largest_id(raw)
+        if top > _MAX_ROWID - len(chunk):  # SQLite picks new rowids at random from here on
+            results += _insert_returning(raw, chunk)
+            continue
+        cursor = raw.execute(_insert_sql(len(chunk)), [value for row in chunk for value in row])
+        inserted, last = cursor.rowcount, cursor.lastrowid
+        cursor.close()
+        if inserted == len(chunk) and last == top + inserted:
+            results += [Stored(id=top + n, duplicate=False) for n in range(1, inserted + 1)]
+            continue
+        # Some were stored before (their ids are not above `top`), or repeat in the chunk.
+        ids = _ids_of(raw, {(row[0], row[1]) for row in chunk})
+        seen: set[tuple[str, str]] = set()
+        for row in chunk:
+            key = (row[0], row[1])
+            results.append(Stored(id=ids[key], duplicate=ids[key] <= top or key in seen))
+            seen.add(key)
     return results
 
 
-async def _ids_of(txn: Txn, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+#: the largest rowid SQLite gives; above it new rows get random ones
+_MAX_ROWID = 2**63 - 1
+
+
+def _largest_id(raw: sqlite3.Connection) -> int:
+    cursor = raw.execute("SELECT max(id) FROM events")
+    try:
+        return int(cursor.fetchone()[0] or 0)
+    finally:
+        cursor.close()
+
+
+def _insert_returning(raw: sqlite3.Connection, chunk: Sequence[EventRow]) -> list[Stored]:
+    """`insert_rows` for one chunk, reading the new ids back (whatever rowids SQLite picks)."""
+    cursor = raw.execute(
+        _insert_sql(len(chunk)) + " RETURNING id, source, dedupe_key",
+        [value for row in chunk for value in row],
+    )
+    try:
+        created = {(row[1], row[2]): int(row[0]) for row in cursor.fetchall()}
+    finally:
+        cursor.close()
+    ids = created
+    if len(created) < len(chunk):
+        stored_before = {(r[0], r[1]) for r in chunk if (r[0], r[1]) not in created}
+        if stored_before:
+            ids = {**_ids_of(raw, stored_before), **created}
+    fresh = set(created)  # only the first occurrence of a key in the chunk is new
+    results = []
+    for row in chunk:
+        key = (row[0], row[1])
+        results.append(Stored(id=ids[key], duplicate=key not in fresh))
+        fresh.discard(key)
+    return results
+
+
+@functools.lru_cache(maxsize=_ROWS_PER_INSERT)
+def _insert_sql(count: int) -> str:
+    return (
+        f"INSERT INTO events {_EVENT_COLUMNS} VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+        + " ON CONFLICT (source, dedupe_key) DO NOTHING"
+    )
+
+
+def _ids_of(raw: sqlite3.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """The ids of stored events by (source, dedupe_key)."""
     ordered = sorted(keys)
-    rows = await txn.fetchall(
+    cursor = raw.execute(
         "SELECT id, source, dedupe_key FROM events WHERE (source, dedupe_key) IN (VALUES "
         + ", ".join(["(?, ?)"] * len(ordered))
         + ")",
         [part for key in ordered for part in key],
     )
-    return {(row[1], row[2]): int(row[0]) for row in rows}
+    try:
+        return {(row[1], row[2]): int(row[0]) for row in cursor.fetchall()}
+    finally:
+        cursor.close()
 
 
 def record_of(event: NewEvent, event_id: int, now: float) -> EventRecord:
@@ -276,62 +357,156 @@ async def count_by_status(txn: Txn) -> dict[str, int]:
 class GroupCommitter:
     """Store events from many concurrent producers in shared transactions.
 
-    `store()` returns only after the transaction holding the event committed. While one commit
-    runs, new arrivals gather in the next batch, so N concurrent producers cost about one
-    fsync per batch instead of N.
+    `store()` returns only after the transaction holding the event committed. Arrivals gather
+    in a batch while the one before commits, so N concurrent producers cost about one fsync
+    per batch instead of N.
+
+    Each batch (of at most 256 events) is one transaction, committed on the database thread
+    (`_pump`), back to back for as long as batches keep coming, without a turn of the event
+    loop between them: under load the loop is busy with requests, and every await that waits
+    for its turn (a hop, a lock, a wake-up) held each commit up by about one turn (`make
+    bench`, intake). The thread hands each committed batch back to the loop, which wakes all
+    of its producers at once. The pump gives the database lock back when no batch is waiting,
+    or after `pump_seconds`, so a steady stream of events does not starve the other writers.
+
+    The hand-back uses the asyncio loop the committer runs in (aiosqlite is asyncio's too).
     """
 
-    def __init__(self, db: Database, clock: Any, *, max_batch: int = 512) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Any,
+        *,
+        max_batch: int = _ROWS_PER_INSERT,
+        pump_seconds: float = 0.05,
+    ) -> None:
         self._db = db
         self._clock = clock
-        self._max_batch = max_batch
-        self._queue: list[tuple[NewEvent, _Slot]] = []
+        # One batch, one INSERT: a batch is stored whole or not at all (see `_pump`).
+        self._max_batch = min(max_batch, _ROWS_PER_INSERT)
+        self._pump_seconds = pump_seconds
+        #: batches waiting for their commit, oldest first; producers join the last one.
+        #: Shared with the database thread: touched only under `_queue_lock`.
+        self._batches: collections.deque[_Batch] = collections.deque()
+        self._queue_lock = threading.Lock()
         self._wakeup = anyio.Event()
-        self.on_commit: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: called on the event loop after each commit
+        self.on_commit: list[Callable[[], object]] = []
 
     async def store(self, event: NewEvent) -> Stored:
-        """Durably store one event (or find its duplicate)."""
-        slot = _Slot()
-        self._queue.append((event, slot))
-        self._wakeup.set()
-        await slot.done.wait()
-        if slot.error is not None:
-            raise slot.error
-        assert slot.result is not None
-        return slot.result
+        """Durably store one event (or find its duplicate).
+
+        Raises what the commit of its batch raised; a payload that is not JSON fails here,
+        for this producer alone.
+        """
+        row = event_row(event, self._clock.now())
+        with self._queue_lock:
+            batches = self._batches
+            if batches and len(batches[-1].rows) < self._max_batch:
+                batch = batches[-1]
+            else:
+                batch = _Batch()
+                batches.append(batch)
+            index = len(batch.rows)
+            batch.rows.append(row)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
+        await batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+        return batch.results[index]
 
     async def store_many(self, events: Sequence[NewEvent]) -> list[Stored]:
-        """Store several events in one go (each its own dedupe)."""
-        async with self._db.transaction() as txn:
-            results = await insert_events(txn, events, self._clock.now())
+        """Store several events in one transaction (each its own dedupe), one hop."""
+        now = self._clock.now()
+        rows = [event_row(event, now) for event in events]
+        results = await self._db.write(functools.partial(insert_rows, rows=rows))
         for callback in self.on_commit:
             callback()
         return results
 
     async def run(self) -> None:
         """The committer loop; runs for the daemon's lifetime."""
+        self._loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup = anyio.Event()
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                try:
-                    results = await self.store_many([event for event, _ in batch])
-                except Exception as exc:  # the whole batch failed: every producer hears it
-                    for _, slot in batch:
-                        slot.error = exc
-                        slot.done.set()
-                    continue
-                for (_, slot), result in zip(batch, results, strict=True):
-                    slot.result = result
-                    slot.done.set()
+            while self._batches:
+                await self._pump_while_busy()
+
+    async def _pump_while_busy(self) -> None:
+        """Commit the waiting batches, and those arriving meanwhile, under one lock hold."""
+        pump = _Pump()
+        try:
+            # The lock, but no transaction: each batch is one of its own (see `_pump`).
+            # Shielded: a batch taken from the queue is committed and handed back, always.
+            async with self._db.exclusive() as txn:
+                with anyio.CancelScope(shield=True):
+                    await txn.run(functools.partial(self._pump, pump=pump))
+        except Exception as exc:  # every producer of the batch in the commit hears it
+            failed = pump.in_flight or self._take()  # always one: never retry forever
+            if failed is not None:
+                self._committed(failed, exc)
+
+    def _pump(self, raw: sqlite3.Connection, pump: _Pump) -> None:
+        """On the database thread, holding the database lock: store batch after batch while
+        there are any (at least one; no more once `pump_seconds` have passed).
+
+        No BEGIN and COMMIT around a batch: its INSERT (one statement: a batch holds at most
+        256 events) runs in autocommit, so it is its own transaction and commits, fsync
+        included, within the one call into SQLite. On this thread each call gives up the GIL
+        and then waits to get it back from the busy event loop, so a batch costs as few calls
+        as it can.
+        """
+        loop = self._loop
+        assert loop is not None
+        deadline = time.monotonic() + self._pump_seconds
+        while (batch := self._take()) is not None:
+            pump.in_flight = batch
+            error: Exception | None = None
+            try:
+                batch.results = insert_rows(raw, batch.rows)
+            except Exception as exc:  # this batch's producers hear it; the pump goes on
+                error = exc
+            pump.in_flight = None
+            loop.call_soon_threadsafe(self._committed, batch, error)
+            if time.monotonic() >= deadline:
+                return
+
+    def _take(self) -> _Batch | None:
+        """The oldest waiting batch, taken from the queue."""
+        with self._queue_lock:
+            return self._batches.popleft() if self._batches else None
+
+    def _committed(self, batch: _Batch, error: Exception | None) -> None:
+        """On the event loop: the batch is committed (or failed); tell `on_commit`, then wake
+        all of its producers (whatever a callback raises)."""
+        batch.error = error
+        try:
+            if error is None:
+                for callback in self.on_commit:
+                    callback()
+        finally:
+            batch.done.set()
 
 
-class _Slot:
-    __slots__ = ("done", "error", "result")
+class _Batch:
+    """Events that share one commit, and what it did (`results` in the order of `rows`)."""
+
+    __slots__ = ("done", "error", "results", "rows")
 
     def __init__(self) -> None:
+        self.rows: list[EventRow] = []
         self.done = anyio.Event()
-        self.result: Stored | None = None
+        self.results: list[Stored] = []
         self.error: Exception | None = None
+
+
+class _Pump:
+    """The batch a `_pump` run is committing, for the error path."""
+
+    __slots__ = ("in_flight",)
+
+    def __init__(self) -> None:
+        self.in_flight: _Batch | None = None

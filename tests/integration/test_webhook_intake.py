@@ -115,6 +115,21 @@ def test_a_chunked_body_over_the_limit_is_refused(
     assert response.status_code == 413
 
 
+def test_a_signed_body_sent_in_chunks_is_stored_whole(
+    server: IntakeServer, client: httpx.Client
+) -> None:
+    body = envelope("OrderItemApproved", 5101, seq=1, message_id="m-chunked")
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 16):
+            yield body[start : start + 16]
+
+    response = client.post(URL, content=chunks(), headers=signed(KEY, body))
+    assert response.status_code == 200 and response.json()["duplicate"] is False
+    [stored] = [e for e in server.events() if e["dedupe_key"] == "m-chunked"]
+    assert json.loads(stored["payload"])["body"] == body.decode()
+
+
 def test_concurrent_deliveries_share_commits(server: IntakeServer) -> None:
     bodies = [envelope("OrderPlaced", 6000 + n, message_id=f"c-{n}") for n in range(64)]
     commits_before = server.commits

@@ -122,3 +122,46 @@ def test_insert_events_answers_and_stores_what_insert_event_would(
 
     with tempfile.TemporaryDirectory() as folder:
         anyio.run(main, Path(folder))
+
+
+def test_near_the_largest_rowid_ids_are_read_back_and_still_answer_right(tmp_path: Path) -> None:
+    # From the largest rowid on, SQLite picks new rowids at random: the ids of new rows can no
+    # longer be worked out from the largest one and are read back instead.
+    async def main() -> None:
+        db = await Database.open(tmp_path / "a.sqlite3")
+        async with db.transaction() as txn:
+            await txn.execute(
+                "INSERT INTO events (id, source, dedupe_key, kind, payload, received_at)"
+                " VALUES (?, 's', 'old', 'x', '{}', 1.0)",
+                (2**63 - 3,),
+            )
+        keys = ["a", "old", "b", "a", "c"]  # "c" gets the first random rowid
+        results = await batched(db, [event("s", key) for key in keys])
+        stored = {key: i for i, _, key, _ in await rows(db)}
+        assert [(r.id, r.duplicate) for r in results] == [
+            (stored["a"], False),
+            (2**63 - 3, True),
+            (stored["b"], False),
+            (stored["a"], True),
+            (stored["c"], False),
+        ]
+        assert len(stored) == 4
+        await db.close()
+
+    anyio.run(main)
+
+
+def test_ids_of_a_chunk_of_new_events_are_the_ones_after_the_largest(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = await Database.open(tmp_path / "a.sqlite3")
+        async with db.transaction() as txn:
+            await txn.execute(
+                "INSERT INTO events (id, source, dedupe_key, kind, payload, received_at)"
+                " VALUES (1000, 's', 'old', 'x', '{}', 1.0)"
+            )
+        results = await batched(db, [event("s", f"k{n}") for n in range(300)])
+        assert [r.id for r in results] == list(range(1001, 1301))
+        assert [i for i, *_ in await rows(db)] == [1000, *range(1001, 1301)]
+        await db.close()
+
+    anyio.run(main)

@@ -25,12 +25,15 @@ __all__ = ["EVENT_KIND", "judge"]
 #: the inbox event kind of a Pressero webhook delivery
 EVENT_KIND = "pressero.webhook"
 
+#: the signature header as looked up (WebhookApp lower-cases header names)
+_HASH_HEADER = MESSAGE_HASH_HEADER.lower()
+
 
 def judge(site: Site, headers: Mapping[str, str], body: bytes) -> Accept | Reject:
     """Accept the delivery as an inbox event, or say why not (status, counter, detail)."""
     if not site.security_key:
         return Reject(401, "no_security_key", f"site {site.key} has no security_key configured")
-    received = headers.get(MESSAGE_HASH_HEADER.lower())
+    received = headers.get(_HASH_HEADER)
     if not received:
         return Reject(401, "missing_signature", f"no {MESSAGE_HASH_HEADER} header")
     if not verify(site.security_key, body, received, HashVariant(site.hash_variant)):

@@ -113,17 +113,9 @@ def _dumps(payload: Mapping[str, Any]) -> str:
 async def insert_event(txn: Txn, event: NewEvent, now: float, *, status: str = "pending") -> Stored:
     """Store `event` unless its (source, dedupe_key) was stored before."""
     row = await txn.fetchone(
-        "INSERT INTO events (source, dedupe_key, kind, subject, payload, status, received_at)"
+        f"INSERT INTO events {_EVENT_COLUMNS}"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id",
-        (
-            event.source,
-            event.dedupe_key,
-            event.kind,
-            event.subject,
-            _dumps(event.payload),
-            status,
-            now,
-        ),
+        event_row(event, now, status=status),
     )
     if row is not None:
         return Stored(id=int(row[0]), duplicate=False)

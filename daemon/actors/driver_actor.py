@@ -245,7 +245,10 @@ class DriverActor:
                 self.engine.db, site, order_number, self.account.name, self.engine.clock
             )
             reference = push_reference(self.account.name, site, order_number)
-            result = await self.driver.push_order(order, items, journal, reference)
+            try:
+                result = await self.driver.push_order(order, items, journal, reference)
+            finally:
+                await journal.flush()
             result_payload = _pushed(result, "push")
         except Exception as exc:
             result_payload = _failure(exc)

@@ -1,15 +1,18 @@
 """The per-(order, account) push journal a driver resumes from (see providers.contract).
 
-Each completed step is committed on its own the moment the driver records it: a crash of the
-daemon after that point never repeats the step, and a crash before it leaves the driver to look
-the object up in the MIS by its deterministic reference. The commit does not wait for the disk
-(`Database.write(power_safe=False)`): a power cut may lose the last steps, which the driver then
-finds in the MIS the same way. That keeps an fsync (and the store's lock) off each of a push's
-dozen steps (the push bench).
+Each completed step is committed on its own once the driver records it: a crash of the daemon
+after that commit never repeats the step, and a crash before it leaves the driver to look the
+object up in the MIS by its deterministic reference. The write runs while the driver goes on to
+its next MIS call (`record` waits only for the previous step's write; the actor `flush`es after
+each push), and does not wait for the disk (`Database.write(power_safe=False)`): a power cut may
+lose the last steps, which the driver then finds in the MIS the same way. That keeps a hop to
+SQLite and an fsync off each of a push's dozen steps (the push bench: 0.82-0.83 -> 0.87 of the
+limit at concurrency 8).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Mapping
@@ -36,6 +39,10 @@ class StoreJournal:
         self._key = (site, order_number, account)
         self._steps = dict(steps)
         self._clock = clock
+        # The write of the last recorded step, still on its way to SQLite: the driver's next
+        # MIS call overlaps it (a step's hop and commit are off the push's path); the next
+        # record and `flush` wait for it, so steps are written in order and none is lost.
+        self._writing: asyncio.Future[None] | None = None
 
     @classmethod
     async def load(
@@ -60,7 +67,8 @@ class StoreJournal:
         return self._steps.get(step)
 
     async def record(self, step: str, result: Mapping[str, Any]) -> None:
-        """Record that `step` completed with `result` (kept across a crash of the daemon)."""
+        """Record that `step` completed with `result` (kept across a crash of the daemon once
+        written: the write runs while the caller goes on; `flush` waits for it)."""
         row = (*self._key, step, json.dumps(dict(result), sort_keys=True), self._clock.now())
 
         def insert(raw: sqlite3.Connection) -> None:
@@ -71,8 +79,15 @@ class StoreJournal:
                 row,
             )
 
-        await self._db.write(insert, power_safe=False)  # one hop: a push records a dozen
+        await self.flush()
         self._steps[step] = dict(result)
+        self._writing = asyncio.ensure_future(self._db.write(insert, power_safe=False))
+
+    async def flush(self) -> None:
+        """Wait until every recorded step is committed (raises what a write raised)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            await asyncio.shield(writing)
 
 
 async def clear_journal(txn: Txn, site: str, order_number: str, account: str) -> None:

@@ -193,3 +193,30 @@ def test_a_write_that_is_not_power_safe_is_committed_and_leaves_full_sync(tmp_pa
         await db.close()
 
     anyio.run(main)
+
+
+def test_the_journal_writes_behind_the_driver_and_flush_waits_for_every_step(
+    tmp_path: Path,
+) -> None:
+    """`record` returns before its write commits (the driver's next MIS call overlaps it);
+    `flush` (the actor's, after each push) waits until every step is in the store, in order,
+    and a write that failed is raised there, not lost."""
+    from daemon.store.journal import StoreJournal
+    from tests.helpers import ManualClock
+
+    async def main() -> None:
+        db = await Database.open(tmp_path / "j.sqlite3")
+        journal = await StoreJournal.load(db, "shop", "1001", "pace", ManualClock())
+        await journal.record("customer", {"id": "C1"})
+        await journal.record("job", {"job": "J7"})
+        assert journal.get("job") == {"job": "J7"}  # known at once, in memory
+        await journal.flush()
+        again = await StoreJournal.load(db, "shop", "1001", "pace", ManualClock())
+        assert again.steps == {"customer": {"id": "C1"}, "job": {"job": "J7"}}
+        await db.close()
+        closed = StoreJournal(db, "shop", "1002", "pace", {}, ManualClock())
+        await closed.record("customer", {"id": "C2"})  # its write fails: the store is closed
+        with pytest.raises(Exception):  # noqa: B017 - whatever aiosqlite raises for a closed db
+            await closed.flush()
+
+    anyio.run(main)

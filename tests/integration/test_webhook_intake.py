@@ -77,6 +77,17 @@ def test_unknown_types_are_stored_and_acknowledged(
         ("POST", URL, {}, envelope(message_id="unsigned"), 401, "missing_signature"),
         ("POST", URL, None, b"{not json", 400, "malformed"),
         ("POST", URL, None, b'{"TypeName": "OrderPlaced"}', 400, "malformed"),
+        # signed, but a surrogate UTF-8-encoded (no UTF-8 text has one) or written as a JSON
+        # escape: refused whole, never a 500, never a row that fails its batch's INSERT
+        (
+            "POST",
+            URL,
+            None,
+            envelope(message_id="m-s1").replace(b"m-s1", b"\xed\xa0\x80"),
+            400,
+            "malformed",
+        ),
+        ("POST", URL, None, envelope(message_id="m-\ud800"), 400, "malformed"),
         ("POST", URL, None, b"x" * 5000, 413, "too_large"),
         ("GET", URL, {}, b"", 405, "bad_method"),
         ("POST", "/webhooks/pressero/elsewhere", {}, b"{}", 404, "unknown_site"),

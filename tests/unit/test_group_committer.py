@@ -63,7 +63,19 @@ def test_each_store_returns_only_once_another_connection_sees_its_row(tmp_path: 
     assert sorted(seen) == [(n, (f"k{n}",)) for n in range(300)]
 
 
-def test_a_payload_that_is_not_json_fails_its_own_producer_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("bad_key", "bad_payload", "error"),
+    [
+        ("bad", {"n": object()}, "is not JSON serializable"),
+        # JSON's escapes carry lone surrogates, which SQLite cannot store: in the batch's one
+        # INSERT such a row would fail every producer of the batch
+        ("bad", {"type": "X\ud800"}, "event payload: not storable text (a lone surrogate"),
+        ("bad\udfff", {"n": 1}, "event dedupe_key: not storable text (a lone surrogate at"),
+    ],
+)
+def test_an_event_the_store_cannot_take_fails_its_own_producer_only(
+    tmp_path: Path, bad_key: str, bad_payload: dict[str, Any], error: str
+) -> None:
     path = tmp_path / "a.sqlite3"
     outcomes: dict[str, inbox.Stored | Exception] = {}
 
@@ -71,16 +83,16 @@ def test_a_payload_that_is_not_json_fails_its_own_producer_only(tmp_path: Path) 
         async def produce(key: str, payload: dict[str, Any]) -> None:
             try:
                 outcomes[key] = await committer.store(event(key, payload))
-            except TypeError as exc:
+            except (TypeError, ValueError) as exc:
                 outcomes[key] = exc
 
         async with anyio.create_task_group() as producers:
             for n in range(10):
-                producers.start_soon(produce, f"k{n}", {"n": n})
-            producers.start_soon(produce, "bad", {"n": object()})
+                producers.start_soon(produce, f"k{n}", {"n": n, "text": "é"})
+            producers.start_soon(produce, bad_key, bad_payload)
 
     anyio.run(with_committer, path, body)
-    assert isinstance(outcomes.pop("bad"), TypeError)
+    assert error in str(outcomes.pop(bad_key))
     assert all(isinstance(o, inbox.Stored) and not o.duplicate for o in outcomes.values())
     assert sorted(stored_keys(path)) == sorted(outcomes)
 
@@ -155,3 +167,41 @@ def test_every_commit_is_announced_to_on_commit_before_its_producer_goes_on(
 
     anyio.run(with_committer, path, body)
     assert announced == [(1, 0), (2, 1), (3, 2)]
+
+
+def test_a_producer_cancelled_while_waiting_leaves_the_others_of_its_batch_answered(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.sqlite3"
+    answered: dict[str, inbox.Stored] = {}
+    scopes: list[anyio.CancelScope] = []
+
+    async def body(db: Database, committer: inbox.GroupCommitter) -> None:
+        quitter = anyio.CancelScope()
+        scopes.append(quitter)
+
+        async def produce(key: str) -> None:
+            answered[key] = await committer.store(event(key))
+
+        async def produce_then_quit() -> None:
+            with quitter:
+                await produce("quitter")
+
+        # The database is held, so every producer below waits in one batch; once it is let
+        # go, the batch commits and its producers still waiting hear it.
+        async with anyio.create_task_group() as producers, db.exclusive():
+            producers.start_soon(produce_then_quit)
+            await anyio.wait_all_tasks_blocked()  # the quitter is first in the batch
+            for key in ("a", "b", "c"):
+                producers.start_soon(produce, key)
+            await anyio.wait_all_tasks_blocked()
+            assert answered == {}
+            quitter.cancel()
+            await anyio.wait_all_tasks_blocked()
+
+    anyio.run(with_committer, path, body)
+    assert scopes[0].cancelled_caught
+    assert sorted(answered) == ["a", "b", "c"]
+    assert len({stored.id for stored in answered.values()}) == 3
+    # the cancelled producer's event was in the batch already: stored, not lost
+    assert stored_keys(path) == ["quitter", "a", "b", "c"]

@@ -31,6 +31,8 @@ from daemon.storefronts.pressero.mapping import (
     Shipment,
     WebhookEnvelope,
     WorkflowStage,
+    _envelope_as_sent,
+    _read_envelope,
     find_stage,
     format_search_date,
     order_from_api,
@@ -509,6 +511,14 @@ def test_envelope_numbers_may_be_strings() -> None:
             "webhook.Data.OrderItemSeq: OrderItemApproved needs the item's sequence",
         ),
         (envelope_bytes(Data__OrderItemSeq=-2), "webhook.Data.OrderItemSeq: -2 is less than 0"),
+        (
+            envelope_bytes(MessageID="m-\ud800"),  # written as the JSON escape \ud800
+            "webhook.MessageID: not Unicode text (a lone surrogate at position 2)",
+        ),
+        (
+            envelope_bytes(TypeName="OrderItem\udc00Approved"),
+            "webhook.TypeName: not Unicode text (a lone surrogate at position 9)",
+        ),
     ],
 )
 def test_bad_envelopes_are_named(body: bytes, message: str) -> None:
@@ -683,3 +693,80 @@ def test_parse_shipments() -> None:
     assert parse_shipments(answer, "shipments") == (
         Shipment("sh-1", "i", dt.date(2025, 3, 10), "UPS Ground", "1Z9", Decimal("12.5")),
     )
+
+
+_STAMPS = st.sampled_from(
+    [
+        "2025-03-04T16:02:40Z",
+        "2025-03-04T16:02:40z",
+        "2025-03-04T16:02:40",
+        "2025-03-04T16:02:40.1234567Z",
+        "2025-03-04T16:02:40.123+02:00",
+        "2025-03-04T16:02:40+01:00:30.1234567",
+        " 2025-03-04T16:02:40Z",
+        "2025-03-04T16:02:40Z\n",
+        "0001-01-01T00:00:00",
+        "20250304T160240",
+        "2025-03-04",
+        "yesterday",
+        "",
+    ]
+)
+_NEAR_FIELD = st.none() | st.booleans() | st.integers(-2, 3) | st.text(max_size=3) | st.floats()
+_FIELDS = {  # envelope field -> values as sent, then values off that shape
+    "Type": (st.integers(0, 30), _NEAR_FIELD | st.just("7")),
+    "TypeName": (st.sampled_from([*sorted(KNOWN_TYPES), "LowInventory"]), _NEAR_FIELD),
+    "Timestamp": (st.sampled_from(["2025-03-04T16:02:40Z", "2025-03-04T16:02:40"]), _STAMPS),
+    "SubscriberId": (st.just("sub-1"), _NEAR_FIELD),
+    "SiteId": (st.just("shop"), _NEAR_FIELD),
+    "MessageID": (st.text(min_size=1, max_size=4), _NEAR_FIELD),
+    "Data.OrderNumber": (st.integers(1, 10**12), _NEAR_FIELD | st.just("1001")),
+    "Data.OrderItemSeq": (st.integers(0, 3), _NEAR_FIELD),
+}
+
+
+@st.composite
+def _envelopes(draw: st.DrawFn) -> dict[str, Any]:
+    """An envelope as Pressero sends it, with up to three fields changed, dropped or
+    spelled in another case."""
+    changed = draw(st.sets(st.sampled_from(sorted(_FIELDS)), max_size=3))
+    data: dict[str, Any] = {"Data": {}}
+    for field, (as_sent, off_shape) in _FIELDS.items():
+        *parent, name = field.split(".")
+        into = data["Data"] if parent else data
+        if field not in changed:
+            into[name] = draw(as_sent)
+            continue
+        change = draw(st.sampled_from(["value", "drop", "case"]))
+        if change == "value":
+            into[name] = draw(off_shape)
+        elif change == "case":
+            into[name.lower()] = draw(as_sent)
+    if draw(st.booleans()) and not data["Data"]:
+        data["Data"] = draw(_NEAR_FIELD)
+    return data
+
+
+@given(_envelopes())
+def test_the_fast_envelope_reading_equals_the_general_one(data: dict[str, Any]) -> None:
+    # parse_envelope reads the envelope Pressero sends without the general reader's getters;
+    # whatever that reads must be exactly what the general reader makes of the same body.
+    fast = _envelope_as_sent(data)
+    try:
+        general: WebhookEnvelope | str = _read_envelope(data)
+    except BadEventPayload as exc:
+        general = str(exc)
+    if fast is not None:
+        assert fast == general
+        assert fast.timestamp.tzinfo is not None
+    body = json.dumps(data, allow_nan=True).encode()
+    try:
+        assert parse_envelope(body) == general
+    except BadEventPayload as exc:
+        assert str(exc) == general
+
+
+def test_a_delivery_as_pressero_sends_it_takes_the_fast_reading() -> None:
+    data = fixture("webhook_item_approved.json")
+    assert _envelope_as_sent(data) == parse_envelope(raw("webhook_item_approved.json"))
+    assert _envelope_as_sent(data) is not None

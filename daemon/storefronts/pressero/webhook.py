@@ -38,13 +38,17 @@ def judge(site: Site, headers: Mapping[str, str], body: bytes) -> Accept | Rejec
         return Reject(401, "missing_signature", f"no {MESSAGE_HASH_HEADER} header")
     if not verify(site.security_key, body, received, HashVariant(site.hash_variant)):
         return Reject(401, "bad_signature", f"{MESSAGE_HASH_HEADER} does not match the body")
-    try:
-        envelope = parse_envelope(body)
-    except BadEventPayload as exc:
-        return Reject(400, "malformed", str(exc))
     # The delivery is kept verbatim (the exact bytes that were signed), as text: parsing it
     # again only to re-serialise it cost intake throughput and would not be the signed bytes.
-    raw = body.decode(json.detect_encoding(body))
+    # Decoded once, strictly: json.loads would let an encoded surrogate through.
+    try:
+        raw = body.decode(json.detect_encoding(body))
+    except UnicodeDecodeError as exc:
+        return Reject(400, "malformed", f"webhook: body is not UTF-8 (or -16, -32) text: {exc}")
+    try:
+        envelope = parse_envelope(raw)
+    except BadEventPayload as exc:
+        return Reject(400, "malformed", str(exc))
     order = None if envelope.order_number is None else str(envelope.order_number)
     return Accept(
         NewEvent(

@@ -49,6 +49,7 @@ from typing import Any
 from daemon.config import parse_config
 from daemon.storefronts.pressero.guesses import HashVariant
 from tests.bench.intake_load import run_python_process, run_wrk, write_bodies, wrk_path
+from tests.bench.settings import env_int
 from tests.helpers import config_text
 
 __all__ = ["AIMS", "intake_benchmark", "main"]
@@ -63,15 +64,6 @@ SITE_KEY = "bench-site-key-5d1c"
 _BODY_MARGIN = 1.5
 _MIN_BODIES = 20_000
 _HELLO_BODIES = 20_000
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"{name} must be a positive whole number, not {value!r}")
-    return int(value)
 
 
 def _write_config(folder: Path) -> tuple[Path, HashVariant]:
@@ -208,10 +200,10 @@ def intake_benchmark(folder: Path) -> dict[str, Any]:
 
     Returns the figures as a JSON-able dict (the module docstring says what each means).
     """
-    connections = _env_int("INTAKE_CONNECTIONS", 32)
-    seconds = _env_int("INTAKE_SECONDS", 8)
-    rounds = _env_int("INTAKE_ROUNDS", 3)
-    threads = _env_int("INTAKE_THREADS", 2)
+    connections = env_int("INTAKE_CONNECTIONS", 32)
+    seconds = env_int("INTAKE_SECONDS", 8)
+    rounds = env_int("INTAKE_ROUNDS", 3)
+    threads = env_int("INTAKE_THREADS", 2)
     tool = os.environ.get("INTAKE_TOOL", "") or ("wrk" if wrk_path() else "python")
     if tool not in ("wrk", "python") or (tool == "wrk" and wrk_path() is None):
         raise SystemExit(f"INTAKE_TOOL must be wrk (installed) or python, not {tool!r}")

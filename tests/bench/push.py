@@ -60,6 +60,7 @@ from typing import Any, TextIO
 
 from daemon.orders.model import Address, Approval, Order, OrderItem, Payment, SiteUser
 from daemon.providers.pace.sandbox import PaceSandbox
+from tests.bench.settings import env_int
 from tests.daemon_process import DaemonProcess
 from tests.pace_helpers import contact_fields, pace_account_toml
 
@@ -75,15 +76,6 @@ _PASSWORD = "bench-pace-pw-7Hq2"
 _FIRST_ORDER = 2000
 _WARM_UP_ORDER = "1999"
 _POLL_SECONDS = 0.05
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"{name} must be a positive whole number, not {value!r}")
-    return int(value)
 
 
 def _env_concurrencies() -> list[int]:
@@ -465,8 +457,8 @@ def run_push(folder: Path, *, concurrency: int, orders: int, latency_ms: int) ->
 
 def push_benchmark(folder: Path) -> dict[str, Any]:
     """Every configured concurrency (files in `folder`, created if needed); figures as JSON."""
-    top_orders = _env_int("PUSH_ORDERS", 400)
-    latency_ms = _env_int("PUSH_LATENCY_MS", 20)
+    top_orders = env_int("PUSH_ORDERS", 400)
+    latency_ms = env_int("PUSH_LATENCY_MS", 20)
     concurrencies = _env_concurrencies()
     top = max(concurrencies)
     runs = [

@@ -265,7 +265,8 @@ def _envelope_as_sent(data: object) -> WebhookEnvelope | None:
         and type(subscriber_id) is str
         and type(stamp) is str
         and type(type_code) is int
-        and type_name.isascii()  # not empty, and no lone surrogate (see `_Row.text`)
+        # no lone surrogate (`_Row.text` refuses them): other text takes the general reader
+        and type_name.isascii()
         and message_id.isascii()
         and site_id.isascii()
         and subscriber_id.isascii()

@@ -32,7 +32,15 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs
@@ -61,6 +69,7 @@ __all__ = [
     "check_fault_knobs",
     "check_http_fail_next",
     "cuttable_protocol",
+    "fail_next_entries",
     "hang_up",
     "match_route",
     "read_body",
@@ -307,34 +316,49 @@ def check_fault_knobs(
     return checked
 
 
+def fail_next_entries(
+    value: object,
+    matching_keys: Collection[str],
+    kinds: Sequence[str],
+    *,
+    default_message: str = "rejected by an injected fault",
+) -> Iterator[tuple[str, Mapping[str, Any], str, str]]:
+    """The entries of a sandbox's `fail_next` queue, each with where it is (for errors), its
+    kind and message checked; only `matching_keys`, `kind` and `message` are allowed. Raises
+    ValueError naming the first wrong entry; the caller checks its own matching keys."""
+    if not isinstance(value, list):
+        raise ValueError("faults.fail_next: must be a list of objects")
+    for i, entry in enumerate(value):
+        where = f"faults.fail_next[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{where}: must be an object")
+        unknown = sorted(set(entry) - {*matching_keys, "kind", "message"})
+        if unknown:
+            raise ValueError(f"{where}.{unknown[0]}: unknown key")
+        kind = entry.get("kind")
+        if not isinstance(kind, str) or kind not in kinds:
+            raise ValueError(f"{where}.kind: must be one of {', '.join(kinds)}")
+        message = entry.get("message", default_message)
+        if not isinstance(message, str):
+            raise ValueError(f"{where}.message: must be a string")
+        yield where, entry, kind, message
+
+
 def check_http_fail_next(
     value: object, kinds: Sequence[str], *, fold_case: bool = False
 ) -> list[dict[str, Any]]:
     """Check an HTTP sandbox's `fail_next` queue: one-shot faults matched by path prefix and
     method; raise ValueError naming the first wrong entry. `fold_case`: paths compare
     case-insensitively (as Pressero's routing does)."""
-    if not isinstance(value, list):
-        raise ValueError("faults.fail_next: must be a list of objects")
     entries = []
-    for i, entry in enumerate(value):
-        where = f"faults.fail_next[{i}]"
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{where}: must be an object")
-        unknown = sorted(set(entry) - {"path_prefix", "method", "kind", "message"})
-        if unknown:
-            raise ValueError(f"{where}.{unknown[0]}: unknown key")
-        kind = entry.get("kind")
-        if kind not in kinds:
-            raise ValueError(f"{where}.kind: must be one of {', '.join(kinds)}")
+    checked = fail_next_entries(value, {"path_prefix", "method"}, kinds)
+    for where, entry, kind, message in checked:
         prefix = entry.get("path_prefix", "/api")
         method = entry.get("method")
-        message = entry.get("message", "rejected by an injected fault")
         if not isinstance(prefix, str):
             raise ValueError(f"{where}.path_prefix: must be a string")
         if method is not None and not isinstance(method, str):
             raise ValueError(f"{where}.method: must be a string or null")
-        if not isinstance(message, str):
-            raise ValueError(f"{where}.message: must be a string")
         entries.append(
             {
                 "path_prefix": prefix.lower() if fold_case else prefix,

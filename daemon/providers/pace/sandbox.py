@@ -92,6 +92,7 @@ from daemon.sandbox_http import (
     authorized,
     basic_authorization,
     check_fault_knobs,
+    fail_next_entries,
     hang_up,
     read_body,
     respond,
@@ -758,19 +759,11 @@ def _validated_faults(knobs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validated_fail_next(value: object) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise ValueError("faults.fail_next: must be a list of objects")
     entries = []
-    for i, entry in enumerate(value):
-        where = f"faults.fail_next[{i}]"
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{where}: must be an object")
-        unknown = sorted(set(entry) - {"operation", "kind", "message"})
-        if unknown:
-            raise ValueError(f"{where}.{unknown[0]}: unknown key")
-        kind = entry.get("kind")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"{where}.kind: must be one of {', '.join(FAULT_KINDS)}")
+    checked = fail_next_entries(
+        value, {"operation"}, FAULT_KINDS, default_message=_DEFAULT_FAULT_MESSAGE
+    )
+    for where, entry, kind, message in checked:
         operation = entry.get("operation")
         if operation is not None and not isinstance(operation, str):
             raise ValueError(f"{where}.operation: must be a string or null")
@@ -778,9 +771,6 @@ def _validated_fail_next(value: object) -> list[dict[str, Any]]:
             raise ValueError(
                 f"{where}.kind: a WSDL fetch can only get {', '.join(_WSDL_FAULT_KINDS)}"
             )
-        message = entry.get("message", _DEFAULT_FAULT_MESSAGE)
-        if not isinstance(message, str):
-            raise ValueError(f"{where}.message: must be a string")
         entries.append({"operation": operation, "kind": kind, "message": message})
     return entries
 

@@ -54,6 +54,7 @@ from typing import Any
 from daemon.config import parse_config
 from daemon.storefronts.pressero.guesses import HashVariant
 from tests.bench.intake_load import run_python_process, run_wrk, write_bodies, wrk_path
+from tests.bench.intake_server import KINDS
 from tests.bench.settings import env_int
 from tests.helpers import config_text
 
@@ -70,7 +71,6 @@ _BODY_MARGIN = 1.5
 _MIN_BODIES = 5_000
 _HELLO_BODIES = 20_000
 
-KINDS = ("hello", "naive", "esd")
 STORE_KINDS = ("naive", "esd")
 
 

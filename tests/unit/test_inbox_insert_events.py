@@ -34,6 +34,16 @@ async def rows(db: Database) -> list[tuple[int, str, str, str]]:
     return [(r[0], r[1], r[2], r[3]) for r in found]
 
 
+async def seed_old_event(db: Database, event_id: int) -> None:
+    """Event `s`/`old`, stored earlier under `event_id` (so new rows' ids follow from it)."""
+    async with db.transaction() as txn:
+        await txn.execute(
+            "INSERT INTO events (id, source, dedupe_key, kind, payload, received_at)"
+            " VALUES (?, 's', 'old', 'x', '{}', 1.0)",
+            (event_id,),
+        )
+
+
 def test_new_events_get_ascending_ids_in_order_and_their_payloads(tmp_path: Path) -> None:
     async def main() -> None:
         db = await Database.open(tmp_path / "a.sqlite3")
@@ -129,12 +139,7 @@ def test_near_the_largest_rowid_ids_are_read_back_and_still_answer_right(tmp_pat
     # longer be worked out from the largest one and are read back instead.
     async def main() -> None:
         db = await Database.open(tmp_path / "a.sqlite3")
-        async with db.transaction() as txn:
-            await txn.execute(
-                "INSERT INTO events (id, source, dedupe_key, kind, payload, received_at)"
-                " VALUES (?, 's', 'old', 'x', '{}', 1.0)",
-                (2**63 - 3,),
-            )
+        await seed_old_event(db, 2**63 - 3)
         keys = ["a", "old", "b", "a", "c"]  # "c" gets the first random rowid
         results = await batched(db, [event("s", key) for key in keys])
         stored = {key: i for i, _, key, _ in await rows(db)}
@@ -154,11 +159,7 @@ def test_near_the_largest_rowid_ids_are_read_back_and_still_answer_right(tmp_pat
 def test_ids_of_a_chunk_of_new_events_are_the_ones_after_the_largest(tmp_path: Path) -> None:
     async def main() -> None:
         db = await Database.open(tmp_path / "a.sqlite3")
-        async with db.transaction() as txn:
-            await txn.execute(
-                "INSERT INTO events (id, source, dedupe_key, kind, payload, received_at)"
-                " VALUES (1000, 's', 'old', 'x', '{}', 1.0)"
-            )
+        await seed_old_event(db, 1000)
         results = await batched(db, [event("s", f"k{n}") for n in range(300)])
         assert [r.id for r in results] == list(range(1001, 1301))
         assert [i for i, *_ in await rows(db)] == [1000, *range(1001, 1301)]

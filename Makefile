@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench wheel-check clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -18,6 +18,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit tests/integration
+
+# The built wheel in a clean venv without the test extras: check-config, install-files, and a
+# daemon pushing one order into the Pace sandbox (tests/package/test_wheel.py). Run by CI.
+wheel-check: $(STAMP)
+	$(BIN)/python -m pytest -q -s tests/package
 
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests

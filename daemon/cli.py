@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from daemon import __version__
 from daemon.errors import (
     ConfigError,
     DaemonNotRunning,
@@ -206,6 +207,21 @@ def _cmd_check_config(ns: argparse.Namespace) -> int:
     return EXIT_CONFIG
 
 
+def _cmd_install_files(ns: argparse.Namespace) -> int:
+    from daemon.shipped_files import INSTALL_FILES, install_files
+
+    target: Path = ns.directory
+    try:
+        written = install_files(target, overwrite=ns.force)
+    except FileExistsError as exc:
+        raise _UsageError(str(exc)) from None
+    except OSError as exc:
+        raise _UsageError(f"cannot write into {target}: {exc.strerror or exc}") from None
+    for file, path in zip(INSTALL_FILES, written, strict=True):
+        print(f"{path}  (install as {file.host_path})")
+    return EXIT_OK
+
+
 def _cmd_statecharts(ns: argparse.Namespace) -> int:
     from daemon.statecharts import load_charts, mermaid_all
 
@@ -334,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"esd {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     _common_options(common, suppress=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -353,6 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("run", _cmd_run, "run the daemon in the foreground (as systemd does)")
     add("check-config", _cmd_check_config, "validate the config file and list every problem")
     add("statecharts", _cmd_statecharts, "print the statecharts as Mermaid diagrams")
+    sub = add(
+        "install-files",
+        _cmd_install_files,
+        "write the systemd unit, sysusers, tmpfiles and example config into a directory",
+    )
+    sub.add_argument("directory", metavar="DIR", type=Path, help="where to write them")
+    sub.add_argument("--force", action="store_true", help="overwrite files already there")
     add("status", _cmd_status, "daemon health, accounts, inbox and timers")
     add("ping", _cmd_ping, "check that the daemon answers")
     sub = add("test-connection", _cmd_test_connection, "check each MIS account's credentials")

@@ -1,7 +1,7 @@
 """The daemon's one TOML config file: parsed, validated in full, secrets resolved.
 
 `parse_config` reads the whole file before it gives up, so an operator sees every problem at
-once, each with its dotted key path (`accounts.pace-main.concurrency`,
+once, each with its dotted key path (`accounts.pace-live.concurrency`,
 `sites.printshop.activations[0].account`) and what was expected. Secrets (every value under
 `accounts.X.credentials` and a site's `security_key`) come inline, from the environment
 (`{env = "VAR"}`) or from a systemd credential (`{credential = "name"}`, read from

@@ -47,6 +47,7 @@ __all__ = [
     "PermanentError",
     "RateLimited",
     "ServerError",
+    "ShippedFilesMissing",
     "StatechartError",
     "StatechartInvalid",
     "StoreError",
@@ -102,6 +103,10 @@ class ConfigProblem:
 
 class ListenerError(EsdError):
     """A listening socket cannot be opened."""
+
+
+class ShippedFilesMissing(EsdError):
+    """A folder of files shipped with esd (statecharts, systemd, examples) is missing."""
 
 
 class StoreError(EsdError):

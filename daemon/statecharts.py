@@ -9,7 +9,6 @@ chart lacks, or one not allowed from the current state, raises `TransitionNotAll
 from __future__ import annotations
 
 import dataclasses
-import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from transitions import Machine, MachineError
 
 from daemon.errors import StatechartInvalid, TransitionNotAllowed
+from daemon.shipped_files import shipped_dir
 
 __all__ = ["Chart", "Statecharts", "chart_dir", "load_charts", "mermaid"]
 
@@ -26,10 +26,7 @@ _CHART_NAMES = ("order_item", "import_batch")
 
 def chart_dir() -> Path:
     """Where the chart files are: the source checkout, else the installed data files."""
-    checkout = Path(__file__).resolve().parent.parent / "statecharts"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "esd" / "statecharts"
+    return shipped_dir("statecharts")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

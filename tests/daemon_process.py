@@ -20,10 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 class DaemonProcess:
     """`esd run` in a subprocess with NOTIFY_SOCKET pointing at a datagram socket we own."""
 
-    def __init__(self, config: Path, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        esd: list[str] | None = None,
+    ) -> None:
+        """`esd` is the command that runs esd (default: this interpreter's `-m daemon.cli` in
+        the checkout; the wheel test passes an installed `esd` script, run outside it)."""
         self.config = config
         self.workdir = workdir
         self.env = env or {}
+        self.esd = esd
         self.proc: subprocess.Popen[bytes] | None = None
         self.notify_path = workdir / "notify.sock"
         self.notify: socket.socket | None = None
@@ -47,13 +57,14 @@ class DaemonProcess:
         }
         if "WATCHDOG_USEC" not in self.env:
             env.pop("WATCHDOG_USEC", None)
+        esd = self.esd or [sys.executable, "-m", "daemon.cli"]
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "daemon.cli", "--config", str(self.config), "run"],
+                [*esd, "--config", str(self.config), "run"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
-                cwd=ROOT,
+                cwd=ROOT if self.esd is None else self.workdir,
             )
         self.wait_message("READY=1", timeout)
 

@@ -70,9 +70,10 @@ def pace_account_toml(
     rate_per_second: float,
     create_customer: bool,
     login: str = "esd",
+    site_extra: str = "",
 ) -> str:
     """The config tables of a Pace account "pace" at `url`, live for the site "shop": to follow
-    a config's [daemon] and [listeners] tables."""
+    a config's [daemon] and [listeners] tables. `site_extra`: more keys of [sites.shop]."""
     return textwrap.dedent(
         f"""
         [accounts.pace]
@@ -89,9 +90,10 @@ def pace_account_toml(
         timezone = "UTC"
         [sites.shop]
         name = "Print Shop"
+        @SITE_EXTRA@
         [[sites.shop.activations]]
         account = "pace"
         enable = true
         is_live = true
         """
-    )
+    ).replace("@SITE_EXTRA@", site_extra)

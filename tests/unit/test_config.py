@@ -28,7 +28,6 @@ from daemon.providers import registry
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "esd.toml"
 EXAMPLE_ENV = {
-    "ESD_PACE_PASSWORD": "pace-main-password-1",
     "ESD_PACE_TEST_PASSWORD": "pace-test-password-2",
     "ESD_SITE_KEY": "site-security-key-3",
     "ESD_PRESSERO_PASSWORD": "pressero-password-4",
@@ -80,21 +79,32 @@ def test_example_file_validates(real_provider: None) -> None:
     config = load_config(EXAMPLE, environ=EXAMPLE_ENV)
 
     assert config.path == EXAMPLE
-    assert set(config.accounts) == {"pace-main", "pace-test", "pace-live"}
-    assert config.accounts["pace-main"].credentials["password"] == "pace-main-password-1"
+    assert set(config.accounts) == {"pace-test", "pace-live"}
+    assert config.accounts["pace-live"].credentials["password"] == "pace-live-password-5"
     site = config.site("printshop")
     assert site.name == "Print Shop Online"
     assert site.security_key == "site-security-key-3"
-    assert site.live_accounts() == ("pace-main",)
-    assert [a.account for a in site.activations] == ["pace-main", "pace-live", "pace-test"]
+    assert site.live_accounts() == ("pace-live",)
+    assert [a.account for a in site.activations] == ["pace-live", "pace-test"]
     assert check_config(EXAMPLE, environ=EXAMPLE_ENV) == []
+
+
+def test_example_accounts_are_named_after_the_provider_they_use() -> None:
+    # A copy of the example must not push into a fake: an account named after one MIS uses
+    # that MIS, and the example's live activations are real providers, never the reference.
+    config = load_config(EXAMPLE, environ=EXAMPLE_ENV)
+    providers = set(registry.PROVIDERS) | {"tharstern", "presswise", "infigo", "pressero"}
+    for name, account in config.accounts.items():
+        named_after = {p for p in providers if p in name.replace("_", "-").split("-")}
+        assert named_after <= {account.provider}, (name, account.provider)
+    live = {a for site in config.sites.values() for a in site.live_accounts()}
+    assert live and all(config.accounts[a].provider != "reference" for a in live)
 
 
 def test_example_file_names_each_missing_variable() -> None:
     problems = check_config(EXAMPLE, environ={})
 
     assert {(p.file, p.key) for p in problems} == {
-        (str(EXAMPLE), "accounts.pace-main.credentials.password"),
         (str(EXAMPLE), "accounts.pace-test.credentials.password"),
         (str(EXAMPLE), "sites.printshop.security_key"),
         (str(EXAMPLE), "storefronts.pressero.credentials.password"),

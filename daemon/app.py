@@ -252,12 +252,11 @@ async def drain(daemon: Daemon, seconds: float) -> None:
 
 
 def run_daemon(config_path: Path) -> int:
-    """`esd run`: load the config, run until stopped; the process exit code."""
-    try:
-        config = load_config(config_path)
-    except EsdError as exc:
-        print(f"esd: {exc}", file=sys.stderr)
-        return 4
+    """`esd run`: load the config, run until stopped; the process exit code.
+
+    A bad config raises ConfigError before anything starts: the CLI reports it exactly as
+    `esd check-config` does (exit 4)."""
+    config = load_config(config_path)
     configure_logging(config.daemon.log_level)
     try:
         anyio.run(lambda: serve(config))

@@ -14,9 +14,9 @@ import json
 import os
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from daemon import __version__
 from daemon.errors import (
@@ -197,12 +197,21 @@ def _cmd_run(ns: argparse.Namespace) -> int:
 
 def _cmd_check_config(ns: argparse.Namespace) -> int:
     path = _config_path(ns)
-    problems = importlib.import_module("daemon.config").check_config(path)
+    problems = importlib.import_module("daemon.config").check_config(
+        path, skip_secrets=ns.skip_secrets
+    )
     if not problems:
-        print(f"config OK: {path}")
+        unchecked = " (secret values not read: --skip-secrets)" if ns.skip_secrets else ""
+        print(f"config OK: {path}{unchecked}")
         return EXIT_OK
+    return _config_invalid(problems, path, sys.stdout)
+
+
+def _config_invalid(problems: Sequence[object], path: Path, out: TextIO) -> int:
+    """Each problem on its own line, then one summary line on stderr: the same from
+    `check-config` (problems on stdout) and from `run` (all on stderr)."""
     for problem in problems:
-        print(problem)
+        print(problem, file=out)
     _err(f"config invalid: {len(problems)} problem(s) in {path}")
     return EXIT_CONFIG
 
@@ -368,7 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add("run", _cmd_run, "run the daemon in the foreground (as systemd does)")
-    add("check-config", _cmd_check_config, "validate the config file and list every problem")
+    sub = add("check-config", _cmd_check_config, "validate the config file and list every problem")
+    sub.add_argument(
+        "--skip-secrets",
+        action="store_true",
+        help="check all but the values of {env=...} and {credential=...} secrets (for a shell "
+        "without the service's environment and credentials)",
+    )
     add("statecharts", _cmd_statecharts, "print the statecharts as Mermaid diagrams")
     sub = add(
         "install-files",
@@ -454,10 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return EXIT_USAGE
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        _err("config invalid")
-        return EXIT_CONFIG
+        return _config_invalid(exc.problems, _config_path(ns), sys.stderr)
     except StatechartError as exc:
         _err(str(exc))
         return EXIT_CONFIG

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError, ConfigProblem
 from daemon.providers import registry
@@ -340,8 +341,14 @@ class Config:
             raise ConfigError([problem]) from None
 
 
-def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the config file at `path`; ConfigError lists every problem."""
+def load_config(
+    path: Path, *, environ: Mapping[str, str] | None = None, skip_secrets: bool = False
+) -> Config:
+    """Read and validate the config file at `path`; ConfigError lists every problem.
+
+    `skip_secrets`: check everything but the values of `{env = ...}` and `{credential = ...}`
+    secrets (their form is still checked), for an admin shell without the service's
+    environment and credentials. Such a Config lacks those values: only for checking."""
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -351,12 +358,16 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     except UnicodeDecodeError as exc:
         message = f"not UTF-8 text (byte {exc.start})"
         raise ConfigError([ConfigProblem(file, "", message)]) from None
-    config = parse_config(text, file=file, environ=environ)
+    config = parse_config(text, file=file, environ=environ, skip_secrets=skip_secrets)
     return dataclasses.replace(config, path=path)
 
 
 def parse_config(
-    text: str, *, file: str = "<string>", environ: Mapping[str, str] | None = None
+    text: str,
+    *,
+    file: str = "<string>",
+    environ: Mapping[str, str] | None = None,
+    skip_secrets: bool = False,
 ) -> Config:
     """Validate config `text`; ConfigError lists every problem found, not just the first."""
     try:
@@ -365,17 +376,19 @@ def parse_config(
         # tomllib's messages end in "(at line L, column C)" and never quote the text.
         problem = ConfigProblem(file, "", f"TOML syntax error: {exc}")
         raise ConfigError([problem]) from None
-    reader = _Reader(file, os.environ if environ is None else environ)
+    reader = _Reader(file, os.environ if environ is None else environ, skip_secrets=skip_secrets)
     config = reader.config(data)
     if reader.problems or config is None:
         raise ConfigError(reader.problems)
     return config
 
 
-def check_config(path: Path, *, environ: Mapping[str, str] | None = None) -> list[ConfigProblem]:
+def check_config(
+    path: Path, *, environ: Mapping[str, str] | None = None, skip_secrets: bool = False
+) -> list[ConfigProblem]:
     """Every problem with the config file at `path`; [] when it is valid."""
     try:
-        load_config(path, environ=environ)
+        load_config(path, environ=environ, skip_secrets=skip_secrets)
     except ConfigError as exc:
         return list(exc.problems)
     return []
@@ -441,9 +454,12 @@ def _first_dir(value: str | None) -> str | None:
 class _Reader:
     """Walks the parsed TOML once, collecting every problem and falling back to defaults."""
 
-    def __init__(self, file: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, file: str, environ: Mapping[str, str], *, skip_secrets: bool) -> None:
         self.file = file
         self.environ = environ
+        self.skip_secrets = skip_secrets
+        # key paths of secrets whose form was checked but whose value was not read
+        self.unchecked: set[str] = set()
         self.problems: list[ConfigProblem] = []
         self._secrets: list[str] = []
         self._provider_problems: list[ConfigProblem] = []
@@ -581,6 +597,9 @@ class _Reader:
             if not isinstance(ref, str) or not ref or "=" in ref or "\0" in ref:
                 self.problem(key, 'expected {env = "VARIABLE"} naming an environment variable')
                 return None
+            if self.skip_secrets:
+                self.unchecked.add(key)
+                return None
             resolved = self.environ.get(ref)
             if resolved is None:
                 self.problem(key, f"environment variable {ref} is not set")
@@ -588,6 +607,9 @@ class _Reader:
         elif form == "credential":
             if not isinstance(ref, str) or not _is_file_name(ref):
                 self.problem(key, 'expected {credential = "name"} with a plain file name')
+                return None
+            if self.skip_secrets:
+                self.unchecked.add(key)
                 return None
             resolved = self.credential(ref, key)
             if resolved is None:
@@ -849,6 +871,7 @@ class _Reader:
         settings = _frozen(self.table(table, "settings", at))
         if provider is not None:
             self.provider_settings(provider, settings, at)
+            self.provider_credentials(provider, table, credentials, at)
         concurrency = self.integer(table, "concurrency", at, default=4, at_least=1)
         rate = self.number(table, "rate_per_second", at, default=10.0, above=0)
         poll = self.number(table, "status_poll_seconds", at, default=300.0, at_least=10)
@@ -913,6 +936,26 @@ class _Reader:
             self.problems.append(problem)
             self._provider_problems.append(problem)
 
+    def provider_credentials(
+        self, provider: str, table: Mapping[str, Any], credentials: Mapping[str, str], at: str
+    ) -> None:
+        """The provider's own check of the credentials it needs (present, URL shape), so a
+        missing password or a URL without a scheme stops check-config, not `esd run`."""
+        try:
+            found = registry.credentials_problems(provider, credentials)
+        except ImportError:
+            return  # reported once by provider_settings
+        credentials_at = _join(at, "credentials")
+        written = table.get("credentials")
+        written = written if isinstance(written, dict) else {}  # not a table: reported already
+        for key, message in found:
+            where = _join(credentials_at, key)
+            if key in written and key not in credentials:
+                continue  # written but not resolved: reported (or skipped) already
+            problem = ConfigProblem(self.file, where, message)
+            self.problems.append(problem)
+            self._provider_problems.append(problem)
+
     def scrub_provider_messages(self) -> None:
         """Provider messages are not ours to audit: blank out any secret they quote."""
         secrets = sorted({s for s in self._secrets if s}, key=len, reverse=True)
@@ -933,8 +976,12 @@ class _Reader:
                 )
                 provider = None
             url = self.string(raw, "url", at)
-            if url is not None and not url.startswith(("http://", "https://")):
-                self.problem(_join(at, "url"), f"expected an http(s) URL, got {_show(url)}")
+            if url is not None and not _is_http_url(url):
+                self.problem(
+                    _join(at, "url"),
+                    f"expected an http(s) URL with a host (https://host[:port]), got {_show(url)}",
+                )
+                url = None
             poll = self.number(raw, "poll_seconds", at, default=300.0, at_least=1)
             window = self.number(raw, "poll_window_seconds", at, default=86400.0, at_least=60)
             if window is not None and poll is not None and window <= poll:
@@ -1068,6 +1115,15 @@ class _Reader:
 
 def _is_file_name(name: str) -> bool:
     return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
 
 
 def _is_host(address: str) -> bool:

@@ -3,7 +3,9 @@
 Adding a provider is adding a folder beside `reference/` and one line in `PROVIDERS`.
 Each provider's `driver` module defines `driver_class` (a `Driver` subclass) and
 `settings_problems(settings) -> list[tuple[str, str]]` (key path inside `settings`, message),
-and may define `site_settings_problems(settings)` for per-site overrides of a site activation.
+and may define `credentials_problems(credentials)` (what is missing or malformed, e.g. a URL
+without a scheme; checked when the config loads) and `site_settings_problems(settings)` for
+per-site overrides of a site activation.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from daemon.providers.contract import Driver
 __all__ = [
     "PROVIDERS",
     "alert_emails",
+    "credentials_problems",
     "driver_class",
     "settings_problems",
     "site_settings_problems",
@@ -48,6 +51,13 @@ def settings_problems(provider: str, settings: Mapping[str, Any]) -> list[tuple[
     """Validate an account's provider settings; each problem is (key path, message)."""
     check = _module(provider).settings_problems
     return cast(list[tuple[str, str]], check(settings))
+
+
+def credentials_problems(provider: str, credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+    """What `provider` finds missing or malformed in an account's resolved credentials (key
+    inside `credentials`, message); messages never quote a value."""
+    check = getattr(_module(provider), "credentials_problems", None)
+    return [] if check is None else list(check(credentials))
 
 
 def site_settings_problems(provider: str, settings: Mapping[str, Any]) -> list[tuple[str, str]]:

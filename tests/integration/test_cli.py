@@ -436,7 +436,7 @@ def test_unreadable_config_is_exit_4(
     code, out, err = run(capsys, "--config", str(config), "ping")
     assert (code, out) == (4, "")
     assert err.startswith(f"{config}: TOML syntax error")
-    assert err.endswith("esd: config invalid\n")
+    assert err.endswith(f"esd: config invalid: 1 problem(s) in {config}\n")
 
 
 def test_daemon_not_running_is_exit_3_with_one_line(
@@ -534,3 +534,63 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         "4  config invalid",
     ):
         assert line in out
+
+
+PACE_WITHOUT_PASSWORD = """\
+[accounts.pace-live]
+provider = "pace"
+[accounts.pace-live.credentials]
+url = "pace.printshop.example"
+login = "esd"
+[sites.s]
+name = "S"
+[[sites.s.activations]]
+account = "pace-live"
+is_live = true
+"""
+
+
+def test_check_config_and_run_name_a_missing_pace_password_and_a_url_without_scheme(
+    sock_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Both used to pass check-config; `esd run` then exited 1 naming neither file nor account.
+    bad = sock_dir / "pace.toml"
+    bad.write_text(PACE_WITHOUT_PASSWORD)
+    code, out, err = run(capsys, "check-config", "--config", str(bad))
+    assert code == 4
+    assert out.splitlines() == [
+        f"{bad}:accounts.pace-live.credentials.password: required: a non-empty string",
+        f"{bad}:accounts.pace-live.credentials.url: must start with http:// or https:// and a"
+        " host, e.g. https://pace.example.com",
+    ]
+    assert err == f"esd: config invalid: 2 problem(s) in {bad}\n"
+    # `esd run` refuses the same config with the same lines, before anything starts.
+    code, run_out, run_err = run(capsys, "--config", str(bad), "run")
+    assert (code, run_out) == (4, "")
+    assert run_err == out + err
+
+
+def test_check_config_skip_secrets_checks_all_but_secret_values(
+    sock_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "esd.toml"
+    for name in ("ESD_PACE_LIVE_PASSWORD", "ESD_PACE_TEST_PASSWORD", "ESD_SITE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    code, out, _ = run(capsys, "check-config", "--config", str(example))
+    assert code == 4 and "ESD_PACE_LIVE_PASSWORD is not set" in out
+    code, out, _ = run(capsys, "check-config", "--skip-secrets", "--config", str(example))
+    assert (code, out) == (0, f"config OK: {example} (secret values not read: --skip-secrets)\n")
+    # The form of a secret is still checked, and everything else too.
+    broken = sock_dir / "broken.toml"
+    broken.write_text(
+        example.read_text()
+        .replace('{ env = "ESD_SITE_KEY" }', '{ env = "" }')
+        .replace("concurrency = 4", 'concurrency = "four"')
+    )
+    code, out, _ = run(capsys, "check-config", "--skip-secrets", "--config", str(broken))
+    assert code == 4
+    assert [line.split(":")[1] for line in out.splitlines()] == [
+        "accounts.pace-live.concurrency",
+        "sites.printshop.security_key",
+    ]

@@ -59,6 +59,7 @@ def _stub_provider(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     # driver's tests' business.
     if "real_provider" not in request.fixturenames:
         monkeypatch.setattr(registry, "settings_problems", lambda provider, settings: [])
+        monkeypatch.setattr(registry, "credentials_problems", lambda provider, credentials: [])
 
 
 def problems_of(text: str, environ: Mapping[str, str] | None = None) -> list[ConfigProblem]:
@@ -1048,3 +1049,33 @@ alert_emails = "csr@printshop.example;ops@printshop.example"
         "ops@printshop.example",
         "csr@printshop.example",
     )
+
+
+@pytest.mark.parametrize(
+    ("credentials", "expected"),
+    [
+        ('url = "http://127.0.0.1:1"\nlogin = "esd"', {"password": "required"}),
+        ('url = "mis.example"\nlogin = "esd"\npassword = "pw"', {"url": "http"}),
+        # written but not resolvable: said once, by the secret reader, not again as missing
+        (
+            'url = "http://127.0.0.1:1"\nlogin = "esd"\npassword = { env = "NOPE" }',
+            {"password": "NOPE is not set"},
+        ),
+    ],
+    ids=["missing password", "url without scheme", "unset variable said once"],
+)
+def test_the_providers_credential_checks_run_when_the_config_loads(
+    real_provider: None, credentials: str, expected: dict[str, str]
+) -> None:
+    text = (
+        ACCOUNT
+        + "[accounts.a.credentials]\n"
+        + credentials
+        + '\n[accounts.a.settings]\ncustomer = "C"\n'
+        + SITE
+    )
+    problems = problems_of(text)
+    assert {p.key.rpartition(".")[2]: p.message for p in problems}.keys() == expected.keys()
+    for problem in problems:
+        assert problem.key.startswith("accounts.a.credentials.")
+        assert expected[problem.key.rpartition(".")[2]] in problem.message

@@ -378,7 +378,10 @@ def _url(value: object, problems: Problems) -> str | None:
         problems.append(("url", "must not carry a login or password; put them in credentials"))
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(("url", f"{text!r} must start with http:// or https:// and a host"))
+        # Not quoted: the url is a credential, and a config message would show it as <secret>.
+        problems.append(
+            ("url", "must start with http:// or https:// and a host, e.g. https://pace.example.com")
+        )
         return None
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         problems.append(

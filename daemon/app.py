@@ -37,6 +37,7 @@ from daemon.operator.server import OperatorServer
 from daemon.providers.registry import driver_class
 from daemon.statecharts import load_charts
 from daemon.store.database import Database
+from daemon.store.retention import run_retention
 from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor, Write
 from daemon.systemd_notify import Notifier
 
@@ -168,6 +169,7 @@ async def serve(
             tg.start_soon(engine.committer.run)
             tg.start_soon(engine.run_processor)
             tg.start_soon(engine.run_timers)
+            tg.start_soon(run_retention, db, config.daemon.retention_days, clock)
             if config.alerts.smtp_host is not None:
                 tg.start_soon(mailer.run)
             actor_scope = anyio.CancelScope()

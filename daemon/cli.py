@@ -231,6 +231,35 @@ def _cmd_install_files(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_backup(ns: argparse.Namespace) -> int:
+    from daemon.store.backup import backup_file
+
+    database: Path | None = ns.database
+    if database is None:
+        # The admin's shell may lack the service's secrets: the database path needs none.
+        config = importlib.import_module("daemon.config").load_config(
+            _config_path(ns), skip_secrets=True
+        )
+        database = config.daemon.database
+    done = backup_file(database, ns.file, overwrite=ns.force)
+    result = {
+        "source": str(done.source),
+        "target": str(done.target),
+        "bytes": done.bytes,
+        "pages": done.pages,
+        "schema_version": done.schema_version,
+        "seconds": round(done.seconds, 3),
+    }
+    if ns.json:
+        print(_json_line(result))
+    else:
+        print(
+            f"{done.target}: {done.bytes} bytes, schema version {done.schema_version}, "
+            f"copied from {done.source} in {done.seconds:.2f} s"
+        )
+    return EXIT_OK
+
+
 def _cmd_statecharts(ns: argparse.Namespace) -> int:
     from daemon.statecharts import load_charts, mermaid_all
 
@@ -392,6 +421,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("directory", metavar="DIR", type=Path, help="where to write them")
     sub.add_argument("--force", action="store_true", help="overwrite files already there")
+    sub = add(
+        "backup",
+        _cmd_backup,
+        "copy the store consistently, also while the daemon runs (SQLite online backup)",
+    )
+    sub.add_argument("file", metavar="FILE", type=Path, help="where to write the copy")
+    sub.add_argument(
+        "--database",
+        type=Path,
+        metavar="PATH",
+        help="the store (default: daemon.database of --config)",
+    )
+    sub.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     add("status", _cmd_status, "daemon health, accounts, inbox and timers")
     add("ping", _cmd_ping, "check that the daemon answers")
     sub = add("test-connection", _cmd_test_connection, "check each MIS account's credentials")

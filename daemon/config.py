@@ -111,6 +111,7 @@ _DAEMON_KEYS: Final = (
     "log_level",
     "drain_seconds",
     "watchdog",
+    "retention_days",
 )
 _RETRY_KEYS: Final = (
     "initial_seconds",
@@ -166,6 +167,8 @@ class DaemonSettings:
     log_level: str
     drain_seconds: float
     watchdog: bool
+    # processed events and transition history older than this are pruned; 0 keeps them all
+    retention_days: float = 90.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -737,6 +740,7 @@ class _Reader:
             log_level=log_level or "info",
             drain_seconds=self.number(table, "drain_seconds", at, default=20.0, at_least=0),
             watchdog=self.boolean(table, "watchdog", at, default=True),
+            retention_days=self.number(table, "retention_days", at, default=90.0, at_least=0),
         )
 
     def retry(self, table: Mapping[str, Any]) -> RetryPolicy:

@@ -12,6 +12,8 @@ journal): they survive a crash of the daemon, not a power cut.
 
 Migrations are `migrations/NNNN_name.sql`, applied in order; `PRAGMA user_version` holds the
 last applied number. A file from a newer esd (higher user_version) is refused, not guessed at.
+Before a migration upgrades an existing store, a copy of it is kept beside it
+(`esd.sqlite3.before-vN-from-vM`, daemon.store.backup); no copy, no upgrade.
 """
 
 from __future__ import annotations
@@ -25,13 +27,18 @@ from typing import Any, TypeVar
 
 import aiosqlite
 import anyio
+import anyio.to_thread
+import structlog
 
 from daemon.errors import MigrationError, StoreError
+from daemon.store.backup import backup_file
 
 __all__ = ["Database", "Migration", "Txn", "migrations"]
 
 Row = sqlite3.Row
 _T = TypeVar("_T")
+
+log = structlog.get_logger("esd.store")
 
 
 class Migration:
@@ -206,6 +213,9 @@ class Database:
                 f"store {self.path} has schema version {current}, newer than this esd knows "
                 f"({latest}); run the newer esd or restore a backup"
             )
+        pending = [m for m in available if current < m.version <= target]
+        if current > 0 and pending:
+            await self._keep_copy_before_migrating(current, pending[-1].version)
         applied: list[int] = []
         for migration in available:
             if current < migration.version <= target:
@@ -223,6 +233,22 @@ class Database:
                     ) from exc
                 applied.append(migration.version)
         return applied
+
+    async def _keep_copy_before_migrating(self, current: int, target: int) -> None:
+        """A copy of the store as it was, beside it, before a migration touches it: a bad
+        upgrade is undone by stopping esd and putting the copy back. A copy left by an earlier
+        try is the same store (each migration commits whole or not at all): kept, not redone."""
+        copy = self.path.with_name(f"{self.path.name}.before-v{target}-from-v{current}")
+        if copy.exists():
+            return
+        try:
+            done = await anyio.to_thread.run_sync(backup_file, self.path, copy)
+        except StoreError as exc:
+            raise MigrationError(
+                f"not upgrading store {self.path} from version {current} to {target}: "
+                f"could not keep a copy first ({exc})"
+            ) from exc
+        log.info("store.copied_before_migration", copy=str(copy), bytes=done.bytes)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Txn]:

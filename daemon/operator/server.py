@@ -50,6 +50,10 @@ INTERNAL_ERROR_MESSAGE: Final = "internal error (see daemon log)"
 _MAX_SOCKET_PATH: Final = 107
 _RECEIVE_CHUNK: Final = 65536
 _LIVENESS_TIMEOUT: Final = 5.0
+# The answer of last resort, when not even an error answer with the client's id can be encoded.
+_LAST_RESORT_LINE: Final = encode_answer(
+    error_answer(None, "InternalError", INTERNAL_ERROR_MESSAGE)
+)
 
 
 def _identity(value: Any) -> Any:
@@ -101,16 +105,29 @@ class _Connection:
             log.warning("operator.client_stalled", connection=self.number)
 
     async def send_final(self, answer: Mapping[str, Any], request_id: RequestId | None) -> None:
-        """Send a final answer; one that cannot be encoded becomes an InternalError answer."""
+        """Send a final answer; one that cannot be encoded becomes an error answer. Never raises
+        for what is in `answer` or `request_id`."""
         try:
             line = self.encode(answer)
         except OperatorError as exc:
-            line = encode_answer(error_answer(request_id, "OperatorError", str(exc)))
+            line = _error_line(request_id, "OperatorError", str(exc))
         except Exception:
-            log.exception("operator.answer_unencodable", connection=self.number, id=request_id)
+            # repr: the id may be the very text that could not be encoded.
+            log.exception(
+                "operator.answer_unencodable", connection=self.number, id=repr(request_id)
+            )
             # Constant text and the client's own id: nothing here needs redacting.
-            line = encode_answer(error_answer(request_id, "InternalError", INTERNAL_ERROR_MESSAGE))
+            line = _error_line(request_id, "InternalError", INTERNAL_ERROR_MESSAGE)
         await self.send_line(line)
+
+
+def _error_line(request_id: RequestId | None, error_type: str, message: str) -> bytes:
+    """An error answer line for `request_id`; if even that cannot be encoded (the id is what
+    failed), the constant InternalError line with a null id, which always can."""
+    try:
+        return encode_answer(error_answer(request_id, error_type, message))
+    except Exception:
+        return _LAST_RESORT_LINE
 
 
 class OperatorServer:
@@ -236,21 +253,28 @@ class OperatorServer:
     # --- connections -----------------------------------------------------------------------
 
     async def _serve_connection(self, stream: SocketChannel, number: int) -> None:
+        """Serve one connection. Whatever goes wrong in it ends this connection only: an
+        exception that escaped would cancel the accept loop's task group, and the daemon."""
+        try:
+            with stream:
+                await self._admit(stream, number)
+        except Exception:
+            log.exception("operator.connection_crashed", connection=number)
+
+    async def _admit(self, stream: SocketChannel, number: int) -> None:
         conn = _Connection(stream, number, self._redact, self._max_line, self._send_timeout)
-        with stream:
-            if self._active >= self._max_connections:
-                log.warning("operator.too_many_connections", limit=self._max_connections)
-                message = (
-                    f"too many operator connections (limit {self._max_connections}); "
-                    "try again later"
-                )
-                await conn.send_final(error_answer(None, "OperatorError", message), None)
-                return
-            self._active += 1
-            try:
-                await self._converse(conn)
-            finally:
-                self._active -= 1
+        if self._active >= self._max_connections:
+            log.warning("operator.too_many_connections", limit=self._max_connections)
+            message = (
+                f"too many operator connections (limit {self._max_connections}); try again later"
+            )
+            await conn.send_final(error_answer(None, "OperatorError", message), None)
+            return
+        self._active += 1
+        try:
+            await self._converse(conn)
+        finally:
+            self._active -= 1
 
     async def _converse(self, conn: _Connection) -> None:
         decoder = LineDecoder(self._max_line)

@@ -498,6 +498,31 @@ async def test_connection_limit_answers_with_a_clear_error(sock: Path) -> None:
             assert await fourth.call("ping") == {"pong": True}
 
 
+class BadText(NotFound):
+    """An error whose text cannot even be produced (a bug somewhere in an error class)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+@pytest.mark.anyio
+async def test_a_crash_in_one_connection_ends_that_connection_only(sock: Path) -> None:
+    async def handler(request: Request, progress: Progress) -> Mapping[str, Any]:
+        if request.cmd == "bad_text":
+            raise BadText()
+        return {"pong": True}
+
+    with capture_logs() as logs:
+        async with serving(OperatorServer(sock, handler)):
+            async with raw(sock) as doomed:
+                await doomed.send(encode_request(1, "bad_text"))
+                assert await doomed.at_eof()
+            async with OperatorClient(sock) as client:
+                assert await client.call("ping") == {"pong": True}
+    crashes = [entry for entry in logs if entry["event"] == "operator.connection_crashed"]
+    assert len(crashes) == 1 and crashes[0]["connection"] == 1
+
+
 @pytest.mark.anyio
 async def test_client_timeout_names_the_socket(sock: Path) -> None:
     async with serving(OperatorServer(sock, Toy())), OperatorClient(sock, timeout=0.2) as client:

@@ -1,0 +1,128 @@
+"""The real daemon's operator socket under hostile or careless clients (issue 12,
+"Reliability")."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.daemon_process import DaemonProcess
+from tests.helpers import config_text
+
+pytestmark = pytest.mark.slow
+
+
+def start_daemon(tmp_path: Path, daemon_extra: str = "") -> tuple[DaemonProcess, Path]:
+    text = config_text(tmp_path)
+    if daemon_extra:
+        text = text.replace("drain_seconds = 5\n", f"drain_seconds = 5\n{daemon_extra}\n", 1)
+    config = tmp_path / "esd.toml"
+    config.write_text(text)
+    daemon = DaemonProcess(config, tmp_path)
+    daemon.start()
+    return daemon, tmp_path / "esd.sock"
+
+
+@pytest.fixture
+def daemon_and_sock(tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path]]:
+    daemon, sock = start_daemon(tmp_path)
+    try:
+        yield daemon, sock
+    finally:
+        daemon.close()
+
+
+class Line:
+    """A blocking raw client: send bytes, read answer lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(str(path))
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def answer(self) -> dict[str, Any]:
+        while b"\n" not in self.buffer:
+            data = self.sock.recv(65536)
+            assert data, f"end of stream, buffered {self.buffer!r}"
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        value: dict[str, Any] = json.loads(line.decode("utf-8"))
+        return value
+
+    def ask(self, data: bytes) -> dict[str, Any]:
+        self.send(data)
+        return self.answer()
+
+    def closed_by_daemon(self) -> bool:
+        """True once the daemon closed this connection (end of stream or reset)."""
+        # Not recv(MSG_DONTWAIT): with a timeout set, Python waits for readability first.
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        if not readable:
+            return False
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            return True
+        assert not data, f"unexpected bytes {data!r}"
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def request(request_id: int | str, cmd: str, args: dict[str, Any] | None = None) -> bytes:
+    return json.dumps({"v": 1, "id": request_id, "cmd": cmd, "args": args or {}}).encode() + b"\n"
+
+
+# --- 1: a line no client can kill the daemon with ------------------------------------------------
+
+
+def test_lone_surrogates_get_a_protocol_error_and_the_daemon_lives_on(
+    daemon_and_sock: tuple[DaemonProcess, Path],
+) -> None:
+    daemon, sock = daemon_and_sock
+    conn = Line(sock)
+    try:
+        # The exact line of the report: json.loads turns \ud800 into a lone surrogate.
+        answer = conn.ask(b'{"v":1,"id":"\\ud800","cmd":"ping"}\n')
+        assert answer["ok"] is False
+        assert answer["id"] is None, "an id that cannot be encoded is not echoed"
+        assert answer["error"]["type"] == "OperatorProtocolError"
+        assert answer["error"]["message"] == (
+            'line 1: "id" is not valid Unicode text (a lone surrogate at position 0)'
+        )
+        for line_no, (line, where) in enumerate(
+            [
+                (b'{"v":1,"id":2,"cmd":"pi\\udc00ng"}\n', '"cmd"'),
+                (b'{"v":1,"id":3,"cmd":"order","args":{"\\ud800":"1001"}}\n', 'a key in "args"'),
+                (b'{"v":1,"id":4,"cmd":"order","args":{"order":"10\\udfff"}}\n', '"args"["order"]'),
+                (
+                    b'{"v":1,"id":5,"cmd":"submit","args":{"payload":{"items":[{"n":"\\ud83d"}]}}}\n',
+                    '"args"["payload"]["items"][0]["n"]',
+                ),
+                (b'{"v":1,"id":6,"\\udbff":1}\n', "a key"),
+            ],
+            start=2,
+        ):
+            answer = conn.ask(line)
+            assert (answer["ok"], answer["id"]) == (False, line_no), answer
+            assert answer["error"]["type"] == "OperatorProtocolError", answer
+            assert answer["error"]["message"].startswith(f"line {line_no}: {where} is"), answer
+        # A valid surrogate pair is text like any other; the same connection still answers.
+        answer = conn.ask(b'{"v":1,"id":"\\ud83d\\ude00","cmd":"ping"}\n')
+        assert answer == {"v": 1, "id": "\U0001f600", "ok": True, "result": {"pong": True}}
+    finally:
+        conn.close()
+    assert daemon.proc is not None and daemon.proc.poll() is None, daemon.log_text()
+    assert daemon.call(sock, "ping") == {"pong": True}
+    assert "operator.connection_crashed" not in daemon.log_text()

@@ -110,6 +110,7 @@ _DAEMON_KEYS: Final = (
     "log_level",
     "drain_seconds",
     "watchdog",
+    "operator_idle_seconds",
 )
 _RETRY_KEYS: Final = (
     "initial_seconds",
@@ -165,6 +166,8 @@ class DaemonSettings:
     log_level: str
     drain_seconds: float
     watchdog: bool
+    #: an operator connection that completes no request line for this long is closed
+    operator_idle_seconds: float
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -715,6 +718,9 @@ class _Reader:
             log_level=log_level or "info",
             drain_seconds=self.number(table, "drain_seconds", at, default=20.0, at_least=0),
             watchdog=self.boolean(table, "watchdog", at, default=True),
+            operator_idle_seconds=self.number(
+                table, "operator_idle_seconds", at, default=60.0, above=0
+            ),
         )
 
     def retry(self, table: Mapping[str, Any]) -> RetryPolicy:

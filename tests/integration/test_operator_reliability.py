@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -12,10 +13,13 @@ from typing import Any
 
 import pytest
 
-from tests.daemon_process import DaemonProcess
+from tests.daemon_process import DaemonProcess, wait_until
 from tests.helpers import config_text
 
 pytestmark = pytest.mark.slow
+
+#: the daemon's connection limit (OperatorServer's max_connections, not configurable)
+MAX_CONNECTIONS = 64
 
 
 def start_daemon(tmp_path: Path, daemon_extra: str = "") -> tuple[DaemonProcess, Path]:
@@ -126,3 +130,60 @@ def test_lone_surrogates_get_a_protocol_error_and_the_daemon_lives_on(
     assert daemon.proc is not None and daemon.proc.poll() is None, daemon.log_text()
     assert daemon.call(sock, "ping") == {"pong": True}
     assert "operator.connection_crashed" not in daemon.log_text()
+
+
+# --- 2: idle clients cannot lock the operators out ---------------------------------------------
+
+
+def test_status_answers_with_every_slot_held_and_idle_clients_are_closed(
+    tmp_path: Path,
+) -> None:
+    daemon, sock = start_daemon(tmp_path, "operator_idle_seconds = 8")
+    idle: list[Line] = []
+    try:
+        for n in range(MAX_CONNECTIONS):
+            client = Line(sock)
+            idle.append(client)
+            # Answered: the daemon has taken this connection into a slot.
+            assert client.ask(request(n, "ping"))["result"] == {"pong": True}
+        # Every ordinary slot is held: a 65th connection answers status and ping only.
+        looker = Line(sock)
+        try:
+            status = looker.ask(request("s", "status"))
+            assert status["ok"] is True, status
+            assert daemon.proc is not None and status["result"]["pid"] == daemon.proc.pid
+            assert looker.ask(request("p", "ping"))["result"] == {"pong": True}
+            refused = looker.ask(request("e", "events"))
+            assert refused["error"]["type"] == "OperatorError"
+            assert "kept for status and ping only" in refused["error"]["message"]
+            # And the reserved slot is one: a 66th connection is refused outright.
+            extra = Line(sock)
+            try:
+                full = extra.answer()
+                assert full["error"]["message"] == (
+                    f"too many operator connections (limit {MAX_CONNECTIONS}); try again later"
+                )
+            finally:
+                extra.close()
+        finally:
+            looker.close()
+        # All of that happened while the idle clients still held their slots.
+        assert not any(client.closed_by_daemon() for client in idle)
+
+        # A client trickling bytes that never make a line is idle too.
+        trickler = idle[0]
+
+        def all_closed() -> bool:
+            if not trickler.closed_by_daemon():
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    trickler.send(b" ")
+            return all(client.closed_by_daemon() for client in idle)
+
+        wait_until(all_closed, 60, "the daemon to close every idle operator connection")
+        # The slots are free again for any command.
+        assert daemon.call(sock, "events") == {"events": []}
+        assert "operator.client_idle" in daemon.log_text()
+    finally:
+        for client in idle:
+            client.close()
+        daemon.close()

@@ -1,5 +1,5 @@
-"""The real daemon's operator socket under hostile or careless clients (issue 12,
-"Reliability")."""
+"""The real daemon's operator socket under hostile or careless clients, and orders whose only
+events are poisoned (issue 12, "Reliability")."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import contextlib
 import json
 import select
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.daemon_process import DaemonProcess, wait_until
+from daemon.errors import NotFound
+from tests.daemon_process import ROOT, DaemonProcess, wait_until
 from tests.helpers import config_text
 
 pytestmark = pytest.mark.slow
@@ -187,3 +190,74 @@ def test_status_answers_with_every_slot_held_and_idle_clients_are_closed(
         for client in idle:
             client.close()
         daemon.close()
+
+
+# --- 3: an order known only from poisoned events -----------------------------------------------
+
+
+def esd(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "--socket", str(sock), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def test_order_and_why_show_an_order_whose_only_events_are_poisoned(
+    daemon_and_sock: tuple[DaemonProcess, Path],
+) -> None:
+    daemon, sock = daemon_and_sock
+    bad_order = {"site": "shop", "order_number": "5001", "items": "not a list"}
+    stored = daemon.call(
+        sock,
+        "submit",
+        {
+            "source": "storefront:shop",
+            "dedupe_key": "5001-v1",
+            "kind": "order.snapshot",
+            "payload": {"order": bad_order},
+        },
+    )
+    event_id = stored["id"]
+
+    def poisoned() -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = daemon.call(sock, "events", {"status": "poisoned"})["events"]
+        return events
+
+    (event,) = wait_until(poisoned, 30, "the bad snapshot to be poisoned")
+    assert event["id"] == event_id and event["error"]
+
+    detail = daemon.call(sock, "order", {"order": "5001"})
+    assert (detail["site"], detail["order"], detail["stored"]) == ("shop", "5001", False)
+    assert detail["items"] == [] and detail["trace"] == []
+    assert [(e["id"], e["kind"], e["status"], e["error"]) for e in detail["events"]] == [
+        (event_id, "order.snapshot", "poisoned", event["error"])
+    ]
+    # With the site given, too.
+    assert daemon.call(sock, "order", {"order": "5001", "site": "shop"})["events"]
+
+    why = daemon.call(sock, "why", {"order": "5001"})
+    assert (why["site"], why["order"], why["stored"]) == ("shop", "5001", False)
+    assert [(e["id"], e["kind"], e["error"]) for e in why["poisoned"]] == [
+        (event_id, "order.snapshot", event["error"])
+    ]
+
+    # The tables name the order and say which event failed, and why.
+    note = f"event {event_id} (order.snapshot) poisoned: "
+    for cmd in ("order", "why"):
+        run = esd(sock, cmd, "5001")
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith("order 5001 on shop"), run.stdout
+        assert note in run.stdout, run.stdout
+        assert event["error"].split(":")[0] in run.stdout.split(note, 1)[1]
+    as_json = esd(sock, "why", "5001", "--json")
+    assert json.loads(as_json.stdout)["poisoned"][0]["error"] == event["error"]
+
+    # An order nobody ever mentioned is still not found.
+    missing = esd(sock, "order", "5002")
+    assert missing.returncode == 1
+    assert "NotFound: no order 5002" in missing.stderr
+    with pytest.raises(NotFound, match="no order 5002 on site shop"):
+        daemon.call(sock, "why", {"order": "5002", "site": "shop"})

@@ -151,6 +151,7 @@ async def serve(
             commands.handle,
             mode=config.daemon.socket_mode,
             redact=REDACTOR.redact_obj,
+            idle_timeout=config.daemon.operator_idle_seconds,
         )
         listener = config.listeners.get("webhook")
         if listener is not None and listener.enabled:

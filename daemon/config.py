@@ -111,6 +111,7 @@ _DAEMON_KEYS: Final = (
     "log_level",
     "drain_seconds",
     "watchdog",
+    "operator_idle_seconds",
     "retention_days",
 )
 _RETRY_KEYS: Final = (
@@ -167,6 +168,8 @@ class DaemonSettings:
     log_level: str
     drain_seconds: float
     watchdog: bool
+    #: an operator connection that completes no request line for this long is closed
+    operator_idle_seconds: float
     # processed events and transition history older than this are pruned; 0 keeps them all
     retention_days: float = 90.0
 
@@ -740,6 +743,9 @@ class _Reader:
             log_level=log_level or "info",
             drain_seconds=self.number(table, "drain_seconds", at, default=20.0, at_least=0),
             watchdog=self.boolean(table, "watchdog", at, default=True),
+            operator_idle_seconds=self.number(
+                table, "operator_idle_seconds", at, default=60.0, above=0
+            ),
             retention_days=self.number(table, "retention_days", at, default=90.0, at_least=0),
         )
 

@@ -142,11 +142,24 @@ class OperatorCommands:
             "webhooks": extra.get("webhooks"),
         }
 
-    async def _resolve_order(self, txn: Txn, args: dict[str, Any]) -> tuple[str, str]:
+    async def _resolve_order(
+        self, txn: Txn, args: dict[str, Any], *, from_events: bool = False
+    ) -> tuple[str, str]:
+        """The (site, order number) the arguments name. With `from_events`, an order that was
+        never stored but has inbox events (all poisoned, say) counts too: the reads show it."""
         order_number = _arg(args, "order", str)
         site = args.get("site")
         if site is not None and not isinstance(site, str):
             raise OperatorProtocolError('argument "site" must be a string')
+        if from_events and not await _order_stored(txn, site, order_number):
+            event_sites = await _sites_of_events(txn, site, order_number)
+            if len(event_sites) == 1:
+                return event_sites[0], order_number
+            if len(event_sites) > 1:
+                raise OperatorProtocolError(
+                    f"order {order_number} has events on several sites "
+                    f"({', '.join(event_sites)}): give --site"
+                )
         if site is None:
             rows = await txn.fetchall(
                 "SELECT site FROM orders WHERE order_number = ? ORDER BY site", (order_number,)
@@ -170,7 +183,8 @@ class OperatorCommands:
 
     async def order(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         async with self.db.reading() as txn:
-            site, order_number = await self._resolve_order(txn, args)
+            site, order_number = await self._resolve_order(txn, args, from_events=True)
+            stored = await _order_stored(txn, site, order_number)
             items = await items_of_order(txn, site, order_number)
             by_id = {i.id: i for i in items}
             trace_rows = await txn.fetchall(
@@ -184,6 +198,7 @@ class OperatorCommands:
         return {
             "site": site,
             "order": order_number,
+            "stored": stored,
             "items": [
                 {
                     "seq": i.seq,
@@ -221,6 +236,7 @@ class OperatorCommands:
                     "kind": e.kind,
                     "status": e.status,
                     "received_at": iso(e.received_at),
+                    "error": e.error,
                 }
                 for e in reversed(events)
             ],
@@ -228,11 +244,14 @@ class OperatorCommands:
 
     async def why(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         async with self.db.reading() as txn:
-            site, order_number = await self._resolve_order(txn, args)
+            site, order_number = await self._resolve_order(txn, args, from_events=True)
             items = await items_of_order(txn, site, order_number)
             snapshot = await txn.scalar(
                 "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?",
                 (site, order_number),
+            )
+            poisoned = await inbox.list_events(
+                txn, status="poisoned", subject=order_subject(site, order_number), limit=100
             )
         decision = evaluate(Order.from_json(json.loads(snapshot))) if snapshot else None
         answer = []
@@ -256,7 +275,22 @@ class OperatorCommands:
                         "reasons": [f"site {site} has no live account (Enable + IsLive)"],
                     }
                 )
-        return {"site": site, "order": order_number, "items": answer}
+        return {
+            "site": site,
+            "order": order_number,
+            "stored": snapshot is not None,
+            "items": answer,
+            # Events that failed to apply: nothing they asked for happened.
+            "poisoned": [
+                {
+                    "id": e.id,
+                    "kind": e.kind,
+                    "error": e.error,
+                    "received_at": iso(e.received_at),
+                }
+                for e in reversed(poisoned)
+            ],
+        }
 
     async def list_items(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         clauses, params = [], []
@@ -479,6 +513,42 @@ class OperatorCommands:
             inbox.NewEvent(source, dedupe_key, kind, payload, subject=subject)
         )
         return {"id": stored.id, "duplicate": stored.duplicate}
+
+
+async def _order_stored(txn: Txn, site: str | None, order_number: str) -> bool:
+    """Whether the order is in the orders table (on `site`, or on any site)."""
+    if site is None:
+        found = await txn.scalar(
+            "SELECT 1 FROM orders WHERE order_number = ? LIMIT 1", (order_number,)
+        )
+    else:
+        found = await txn.scalar(
+            "SELECT 1 FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
+        )
+    return found is not None
+
+
+async def _sites_of_events(txn: Txn, site: str | None, order_number: str) -> list[str]:
+    """The sites on which inbox events name the order (their subject, `order_subject`)."""
+    if site is not None:
+        found = await txn.scalar(
+            "SELECT 1 FROM events WHERE subject = ? LIMIT 1", (order_subject(site, order_number),)
+        )
+        return [site] if found is not None else []
+    # Only reached for an order not in the orders table: a scan of the subjects is fine there.
+    suffix = order_subject("", order_number)
+    pattern = "%" + suffix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await txn.fetchall(
+        "SELECT DISTINCT subject FROM events WHERE subject LIKE ? ESCAPE '\\'", (pattern,)
+    )
+    # LIKE ignores ASCII case: the exact suffix decides.
+    return sorted(
+        {
+            str(r[0])[: -len(suffix)]
+            for r in rows
+            if str(r[0]).endswith(suffix) and len(str(r[0])) > len(suffix)
+        }
+    )
 
 
 def _arg(args: Mapping[str, Any], name: str, kind: type) -> Any:

@@ -295,10 +295,59 @@ def _type_name(value: Any) -> str:
     return "an object"
 
 
+def _not_text(text: str) -> int | None:
+    """Where `text` holds a lone surrogate (which UTF-8 cannot encode), else None."""
+    if text.isascii():  # the usual case, and a few ns
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def _where_not_text(request: dict[str, Any]) -> str | None:
+    """A message naming the first key or string of `request` that is not Unicode text.
+
+    JSON's `\\ud800` escapes decode to lone surrogates: Python holds them, UTF-8 cannot encode
+    them, so an answer echoing one could not be sent. Walked with a stack, not recursion: a
+    line may nest as deep as json.loads allows. Paths are spelt `"args"["items"][0]`.
+    """
+    stack: list[tuple[str, Any]] = [("", request)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            position = _not_text(value)
+            if position is not None:
+                return f"{path} is not valid Unicode text (a lone surrogate at position {position})"
+        elif isinstance(value, dict):
+            children: list[tuple[str, Any]] = []
+            for key, child in value.items():
+                position = _not_text(key)
+                if position is not None:
+                    where = f"a key in {path}" if path else "a key"
+                    return (
+                        f"{where} is not valid Unicode text "
+                        f"(a lone surrogate at position {position})"
+                    )
+                # json.dumps escapes what is not ASCII: the name is safe to send back.
+                name = json.dumps(key)
+                children.append((f"{path}[{name}]" if path else name, child))
+            stack.extend(reversed(children))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in reversed(list(enumerate(value))))
+    return None
+
+
 def request_id_of(value: Any) -> RequestId | None:
-    """The id of a request line if it has a valid one, else None (for error answers)."""
+    """The id of a request line if it has a valid one, else None (for error answers).
+
+    An id that could not be sent back (a lone surrogate) is not valid either.
+    """
     if isinstance(value, dict) and _valid_id(value.get("id")):
         request_id: RequestId = value["id"]
+        if isinstance(request_id, str) and _not_text(request_id) is not None:
+            return None
         return request_id
     return None
 
@@ -310,6 +359,9 @@ def parse_request(value: Any, line_no: int) -> Request:
         raise OperatorProtocolError(
             f"{where}: a request must be a JSON object, not {_type_name(value)}"
         )
+    problem = _where_not_text(value)
+    if problem is not None:
+        raise OperatorProtocolError(f"{where}: {problem}")
     unknown = sorted(set(value) - _REQUEST_KEYS)
     if unknown:
         raise OperatorProtocolError(f"{where}: unknown key {unknown[0]!r}")

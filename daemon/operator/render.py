@@ -216,7 +216,19 @@ def _status(result: Mapping[str, Any]) -> str:
 
 
 def _order_head(result: Mapping[str, Any]) -> str:
-    return f"order {cell(result.get('order'))} on {cell(result.get('site'))}"
+    head = f"order {cell(result.get('order'))} on {cell(result.get('site'))}"
+    if result.get("stored") is False:
+        head += " (known only from its inbox events: never stored)"
+    return head
+
+
+def _poisoned_notes(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per poisoned event: what failed, and how to retry it once the cause is fixed."""
+    return [
+        f"event {cell(e.get('id'))} ({cell(e.get('kind'))}) poisoned: {cell(e.get('error'))}"
+        f" (after a fix: esd replay {cell(e.get('id'))})"
+        for e in events
+    ]
 
 
 def _order(result: Mapping[str, Any]) -> str:
@@ -298,6 +310,9 @@ def _order(result: Mapping[str, Any]) -> str:
             ),
         ),
     ]
+    poisoned = [e for e in _list(result, "events") if e.get("status") == "poisoned"]
+    if poisoned:
+        parts += ["", *_poisoned_notes(poisoned)]
     return "\n".join(parts)
 
 
@@ -312,6 +327,10 @@ def _why(result: Mapping[str, Any]) -> str:
         )
         reasons = item.get("reasons") or []
         lines += [f"  - {cell(r)}" for r in reasons] or ["  (no reason recorded)"]
+    poisoned = _list(result, "poisoned")
+    if poisoned:
+        lines.append("poisoned events (nothing they asked for was done):")
+        lines += [f"  - {note}" for note in _poisoned_notes(poisoned)]
     return "\n".join(lines)
 
 

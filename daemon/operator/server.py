@@ -50,6 +50,14 @@ INTERNAL_ERROR_MESSAGE: Final = "internal error (see daemon log)"
 _MAX_SOCKET_PATH: Final = 107
 _RECEIVE_CHUNK: Final = 65536
 _LIVENESS_TIMEOUT: Final = 5.0
+#: What the reserved connection (see OperatorServer) may ask: enough to see what is going on.
+RESERVED_COMMANDS: Final = frozenset({"status", "ping"})
+#: The reserved connection's idle timeout (at most): it is for one quick look, not for parking.
+_RESERVED_IDLE_TIMEOUT: Final = 5.0
+# The answer of last resort, when not even an error answer with the client's id can be encoded.
+_LAST_RESORT_LINE: Final = encode_answer(
+    error_answer(None, "InternalError", INTERNAL_ERROR_MESSAGE)
+)
 
 
 def _identity(value: Any) -> Any:
@@ -66,10 +74,16 @@ class _Connection:
         redact: Callable[[Any], Any],
         max_line: int,
         send_timeout: float,
+        *,
+        reserved: bool = False,
     ) -> None:
         self.stream = stream
         self.number = number
         self.alive = True
+        #: admitted into the reserved slot: only RESERVED_COMMANDS are answered
+        self.reserved = reserved
+        #: requests run so far (a garbled line is answered but is no request)
+        self.requests = 0
         self._redact = redact
         self._max_line = max_line
         self._send_timeout = send_timeout
@@ -101,16 +115,29 @@ class _Connection:
             log.warning("operator.client_stalled", connection=self.number)
 
     async def send_final(self, answer: Mapping[str, Any], request_id: RequestId | None) -> None:
-        """Send a final answer; one that cannot be encoded becomes an InternalError answer."""
+        """Send a final answer; one that cannot be encoded becomes an error answer. Never raises
+        for what is in `answer` or `request_id`."""
         try:
             line = self.encode(answer)
         except OperatorError as exc:
-            line = encode_answer(error_answer(request_id, "OperatorError", str(exc)))
+            line = _error_line(request_id, "OperatorError", str(exc))
         except Exception:
-            log.exception("operator.answer_unencodable", connection=self.number, id=request_id)
+            # repr: the id may be the very text that could not be encoded.
+            log.exception(
+                "operator.answer_unencodable", connection=self.number, id=repr(request_id)
+            )
             # Constant text and the client's own id: nothing here needs redacting.
-            line = encode_answer(error_answer(request_id, "InternalError", INTERNAL_ERROR_MESSAGE))
+            line = _error_line(request_id, "InternalError", INTERNAL_ERROR_MESSAGE)
         await self.send_line(line)
+
+
+def _error_line(request_id: RequestId | None, error_type: str, message: str) -> bytes:
+    """An error answer line for `request_id`; if even that cannot be encoded (the id is what
+    failed), the constant InternalError line with a null id, which always can."""
+    try:
+        return encode_answer(error_answer(request_id, error_type, message))
+    except Exception:
+        return _LAST_RESORT_LINE
 
 
 class OperatorServer:
@@ -120,6 +147,13 @@ class OperatorServer:
     (answered as `{"type": <class name>, "message": str(exc)}`); any other exception is logged
     with its traceback and answered as `InternalError`. `progress(mapping)` streams one
     progress line for the request being answered.
+
+    At most `max_connections` connections are served at once, plus one reserved connection
+    that answers only `status` and `ping` (RESERVED_COMMANDS), so an operator can always see
+    what is going on when the others are all taken; further connections are refused. A
+    connection that completes no request line within `idle_timeout` seconds (the reserved one:
+    within 5 s at most) is closed; the clock restarts after each request is answered, never
+    while one runs.
     """
 
     def __init__(
@@ -132,7 +166,7 @@ class OperatorServer:
         max_connections: int = 64,
         max_line: int = MAX_LINE_BYTES,
         send_timeout: float = 30.0,
-        idle_timeout: float | None = 600.0,
+        idle_timeout: float = 60.0,
     ) -> None:
         self.path = Path(path)
         self._handler = handler
@@ -143,13 +177,14 @@ class OperatorServer:
         self._send_timeout = send_timeout
         self._idle_timeout = idle_timeout
         self._active = 0
+        self._reserved_taken = False
         self._accepted = 0
         self._bound: tuple[int, int] | None = None
 
     @property
     def active_connections(self) -> int:
-        """Connections being served right now."""
-        return self._active
+        """Connections being served right now (the reserved one included)."""
+        return self._active + self._reserved_taken
 
     async def serve(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -235,28 +270,57 @@ class OperatorServer:
 
     # --- connections -----------------------------------------------------------------------
 
+    def _too_many_message(self) -> str:
+        return f"too many operator connections (limit {self._max_connections}); try again later"
+
     async def _serve_connection(self, stream: SocketChannel, number: int) -> None:
-        conn = _Connection(stream, number, self._redact, self._max_line, self._send_timeout)
-        with stream:
-            if self._active >= self._max_connections:
+        """Serve one connection. Whatever goes wrong in it ends this connection only: an
+        exception that escaped would cancel the accept loop's task group, and the daemon."""
+        try:
+            with stream:
+                await self._admit(stream, number)
+        except Exception:
+            log.exception("operator.connection_crashed", connection=number)
+
+    async def _admit(self, stream: SocketChannel, number: int) -> None:
+        reserved = False
+        if self._active >= self._max_connections:
+            if self._reserved_taken:
                 log.warning("operator.too_many_connections", limit=self._max_connections)
-                message = (
-                    f"too many operator connections (limit {self._max_connections}); "
-                    "try again later"
-                )
-                await conn.send_final(error_answer(None, "OperatorError", message), None)
+                conn = _Connection(stream, number, self._redact, self._max_line, self._send_timeout)
+                answer = error_answer(None, "OperatorError", self._too_many_message())
+                await conn.send_final(answer, None)
                 return
+            reserved = True
+            log.warning(
+                "operator.reserved_connection", connection=number, limit=self._max_connections
+            )
+        conn = _Connection(
+            stream, number, self._redact, self._max_line, self._send_timeout, reserved=reserved
+        )
+        if reserved:
+            self._reserved_taken = True
+        else:
             self._active += 1
-            try:
-                await self._converse(conn)
-            finally:
+        try:
+            await self._converse(conn)
+        finally:
+            if reserved:
+                self._reserved_taken = False
+            else:
                 self._active -= 1
 
     async def _converse(self, conn: _Connection) -> None:
         decoder = LineDecoder(self._max_line)
+        idle_timeout = self._idle_timeout
+        if conn.reserved:
+            idle_timeout = min(idle_timeout, _RESERVED_IDLE_TIMEOUT)
+        # A deadline for the next complete request line, not a timeout per receive: a client
+        # trickling bytes that never end a line must not hold its slot forever.
+        deadline = anyio.current_time() + idle_timeout
         while conn.alive:
             data: bytes | None = None
-            with anyio.move_on_after(self._idle_timeout):
+            with anyio.move_on_after(deadline - anyio.current_time()):
                 try:
                     data = await conn.stream.receive(_RECEIVE_CHUNK)
                 except OSError:
@@ -268,11 +332,14 @@ class OperatorServer:
                         return
                 return
             if data is None:
-                log.debug("operator.client_idle", connection=conn.number)
+                log.info("operator.client_idle", connection=conn.number, seconds=idle_timeout)
                 return
+            requests_before = conn.requests
             for line in decoder.feed(data):
                 if not await self._answer(conn, line):
                     return
+            if conn.requests != requests_before:
+                deadline = anyio.current_time() + idle_timeout
 
     async def _answer(self, conn: _Connection, line: DecodedLine | LineError) -> bool:
         """Answer one line; False when the connection must close."""
@@ -291,6 +358,16 @@ class OperatorServer:
         return conn.alive
 
     async def _run(self, conn: _Connection, request: Request) -> None:
+        conn.requests += 1
+        if conn.reserved and request.cmd not in RESERVED_COMMANDS:
+            message = (
+                f"too many operator connections (limit {self._max_connections}): this one is "
+                f"kept for {' and '.join(sorted(RESERVED_COMMANDS, reverse=True))} only; "
+                "try again later"
+            )
+            await conn.send_final(error_answer(request.id, "OperatorError", message), request.id)
+            return
+
         async def progress(update: Mapping[str, Any]) -> None:
             # Encoding errors are the handler's bug: they surface in the handler.
             line = conn.encode(progress_answer(request.id, update))

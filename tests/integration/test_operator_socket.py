@@ -488,14 +488,68 @@ async def test_connection_limit_answers_with_a_clear_error(sock: Path) -> None:
         async with OperatorClient(sock) as first, OperatorClient(sock) as second:
             assert await first.call("ping") == {"pong": True}
             assert await second.call("ping") == {"pong": True}
-            async with OperatorClient(sock) as third:
+            # One more is kept for a look at what is going on: status and ping only.
+            async with OperatorClient(sock) as reserved:
+                assert await reserved.call("ping") == {"pong": True}
+                assert (await reserved.call("status"))["pid"] == os.getpid()
                 with pytest.raises(
-                    OperatorError, match=r"too many operator connections \(limit 2\)"
+                    OperatorError,
+                    match=r"too many operator connections \(limit 2\): this one is kept for "
+                    r"status and ping only",
                 ):
-                    await third.call("ping")
+                    await reserved.call("order", {"order": "1001"})
+                async with OperatorClient(sock) as fourth:
+                    with pytest.raises(
+                        OperatorError, match=r"too many operator connections \(limit 2\);"
+                    ):
+                        await fourth.call("ping")
         # Slots free up when clients leave.
-        async with OperatorClient(sock) as fourth:
-            assert await fourth.call("ping") == {"pong": True}
+        async with OperatorClient(sock) as fifth:
+            assert await fifth.call("order", {"order": "1001"})
+
+
+@pytest.mark.anyio
+async def test_a_request_line_is_what_keeps_a_connection_open(sock: Path) -> None:
+    server = OperatorServer(sock, Toy(), idle_timeout=0.5)
+    async with serving(server), raw(sock) as trickler, raw(sock) as asker:
+        for client in (trickler, asker):  # both served, both with one request answered
+            await client.send(encode_request(0, "ping"))
+            assert (await client.answers(1))[0]["result"] == {"pong": True}
+        assert server.active_connections == 2
+        with anyio.fail_after(20):
+            # Bytes that never end a line do not count: the deadline is for a whole request.
+            while server.active_connections == 2:
+                await trickler.send(b" ")
+                await asker.send(encode_request(1, "ping"))
+                assert (await asker.answers(1))[0]["result"] == {"pong": True}
+                await anyio.sleep(0.05)
+        assert await trickler.at_eof()
+        assert server.active_connections == 1, "the asker's requests kept it open"
+
+
+class BadText(NotFound):
+    """An error whose text cannot even be produced (a bug somewhere in an error class)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+@pytest.mark.anyio
+async def test_a_crash_in_one_connection_ends_that_connection_only(sock: Path) -> None:
+    async def handler(request: Request, progress: Progress) -> Mapping[str, Any]:
+        if request.cmd == "bad_text":
+            raise BadText()
+        return {"pong": True}
+
+    with capture_logs() as logs:
+        async with serving(OperatorServer(sock, handler)):
+            async with raw(sock) as doomed:
+                await doomed.send(encode_request(1, "bad_text"))
+                assert await doomed.at_eof()
+            async with OperatorClient(sock) as client:
+                assert await client.call("ping") == {"pong": True}
+    crashes = [entry for entry in logs if entry["event"] == "operator.connection_crashed"]
+    assert len(crashes) == 1 and crashes[0]["connection"] == 1
 
 
 @pytest.mark.anyio

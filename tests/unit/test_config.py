@@ -129,6 +129,7 @@ def test_empty_file_gives_every_default() -> None:
     assert daemon.log_level == "info"
     assert daemon.drain_seconds == 20.0
     assert daemon.watchdog is True
+    assert daemon.operator_idle_seconds == 60.0
     assert config.retry == RetryPolicy(30.0, 2.0, 3600.0, 86400.0, 0.2)
     webhook = config.listeners["webhook"]
     assert (webhook.address, webhook.port, webhook.max_body_bytes, webhook.enabled) == (
@@ -366,6 +367,12 @@ ERROR_CASES: list[tuple[str, str, str, str]] = [
     ),
     ("negative drain", "[daemon]\ndrain_seconds = -1\n", "daemon.drain_seconds", ">= 0, got -1"),
     ("watchdog string", "[daemon]\nwatchdog = 'yes'\n", "daemon.watchdog", "true or false"),
+    (
+        "zero operator idle",
+        "[daemon]\noperator_idle_seconds = 0\n",
+        "daemon.operator_idle_seconds",
+        "> 0, got 0",
+    ),
     ("unknown retry key", "[retry]\ninitial = 1\n", "retry.initial", "initial_seconds"),
     ("zero initial", "[retry]\ninitial_seconds = 0\n", "retry.initial_seconds", "> 0, got 0"),
     ("multiplier < 1", "[retry]\nmultiplier = 0.5\n", "retry.multiplier", ">= 1, got 0.5"),

@@ -137,6 +137,23 @@ BAD_REQUESTS: list[tuple[str, str]] = [
         'line 3: "args" must be an object, not null',
     ),
     ('{"v": 1, "id": 1, "cmd": "ping", "arg": {}}', "line 3: unknown key 'arg'"),
+    # \\ud800 escapes decode to lone surrogates, which no answer could carry back.
+    (
+        '{"v": 1, "id": "\\ud800", "cmd": "ping"}',
+        'line 3: "id" is not valid Unicode text (a lone surrogate at position 0)',
+    ),
+    (
+        '{"v": 1, "id": 1, "cmd": "ping", "args": {"a": [[{"b": "ok\\udfff"}]]}}',
+        'line 3: "args"["a"][0][0]["b"] is not valid Unicode text (a lone surrogate at position 2)',
+    ),
+    (
+        '{"v": 1, "id": 1, "cmd": "ping", "args": {"a": {"\\ud83d": 1}}}',
+        'line 3: a key in "args"["a"] is not valid Unicode text (a lone surrogate at position 0)',
+    ),
+    (
+        '{"v": 1, "id": 1, "\\ud83d": 1}',
+        "line 3: a key is not valid Unicode text (a lone surrogate at position 0)",
+    ),
 ]
 
 
@@ -152,6 +169,7 @@ def test_bad_requests_name_what_is_wrong(line: str, message: str) -> None:
     [
         ({"id": 4, "cmd": 1}, 4),
         ({"id": "x"}, "x"),
+        ({"id": "\ud800"}, None),  # could not be sent back
         ({"id": 1.5}, None),
         ({"id": True}, None),
         ({}, None),

@@ -24,6 +24,7 @@ from daemon import __version__
 from daemon.actors.driver_actor import DriverActor, Poll, RunImport, Wake
 from daemon.actors.supervisor import supervise
 from daemon.alerts.mailer import AlertMailer
+from daemon.alerts.store_alert import StoreAlert
 from daemon.clock import Clock, SystemClock
 from daemon.config import Config, load_config
 from daemon.engine.engine import Engine
@@ -107,6 +108,7 @@ class Daemon:
             "webhooks": {**self.webhooks.stats(), "port": self.webhook_port}
             if self.webhooks
             else None,
+            "store": self.db.health.as_dict(),
         }
 
 
@@ -164,7 +166,10 @@ async def serve(
                     f"{exc.strerror}"
                 ) from exc
             daemon.webhooks = WebhookApp(
-                config, engine.ingest, max_body_bytes=listener.max_body_bytes
+                config,
+                engine.ingest,
+                max_body_bytes=listener.max_body_bytes,
+                checks={"store": db.health.check},
             )
         async with anyio.create_task_group() as tg:
             tg.start_soon(engine.committer.run)
@@ -173,6 +178,7 @@ async def serve(
             tg.start_soon(run_retention, db, config.daemon.retention_days, clock)
             if config.alerts.smtp_host is not None:
                 tg.start_soon(mailer.run)
+            tg.start_soon(StoreAlert(db, config, clock, mailer).run)
             actor_scope = anyio.CancelScope()
             web_scope = anyio.CancelScope()
             web_done = anyio.Event()

@@ -4,7 +4,9 @@
     ├── ConfigError                 bad config file: names file, key path, what was expected
     ├── ListenerError               a listening socket (webhooks) cannot be opened
     ├── StoreError                  the SQLite store cannot be opened or used
-    │   └── MigrationError          a schema migration failed or the file is from a newer esd
+    │   ├── MigrationError          a schema migration failed or the file is from a newer esd
+    │   └── StoreUnavailable        SQLite cannot write now (I/O error, cannot open): retry later
+    │       └── StoreFull           the disk (or the file's size limit) is full
     ├── StatechartError
     │   ├── StatechartInvalid       a chart file is malformed
     │   └── TransitionNotAllowed    a trigger the chart lacks, or not allowed from this state
@@ -51,6 +53,8 @@ __all__ = [
     "StatechartError",
     "StatechartInvalid",
     "StoreError",
+    "StoreFull",
+    "StoreUnavailable",
     "TransientError",
     "TransitionNotAllowed",
     "UnknownCommand",
@@ -115,6 +119,21 @@ class StoreError(EsdError):
 
 class MigrationError(StoreError):
     """The store's schema cannot be migrated."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot write now (an I/O error); the same write may succeed later.
+
+    `code` is SQLite's name for the error (`SQLITE_IOERR_WRITE`, `SQLITE_FULL`, ...).
+    """
+
+    def __init__(self, message: str | None = None, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class StoreFull(StoreUnavailable):
+    """The disk under the store is full."""
 
 
 class StatechartError(EsdError):

@@ -25,7 +25,7 @@ from daemon.actors.supervisor import Health
 from daemon.config import Account
 from daemon.engine.engine import Engine
 from daemon.engine.handlers import order_subject
-from daemon.errors import DriverError, PermanentError, TransientError
+from daemon.errors import DriverError, PermanentError, StoreUnavailable, TransientError
 from daemon.logs import REDACTOR
 from daemon.orders.model import Order
 from daemon.providers.contract import (
@@ -147,8 +147,9 @@ class DriverActor:
         return await self._apply(kind, {"batch_id": batch_id, **payload}, None)
 
     async def _apply(self, kind: str, payload: Mapping[str, Any], subject: str | None) -> Any:
-        """Store and apply one input of this actor's (a claim, a result, a page)."""
-        applied = await self.engine.apply(
+        """Store and apply one input of this actor's (a claim, a result, a page); while the
+        store cannot write (a full disk) it waits and tries again: a result is never lost."""
+        applied = await self.engine.apply_when_stored(
             NewEvent(f"actor:{self.account.name}", uuid.uuid4().hex, kind, payload, subject)
         )
         return applied.result
@@ -250,6 +251,8 @@ class DriverActor:
             finally:
                 await journal.flush()
             result_payload = _pushed(result, "push")
+        except StoreUnavailable:
+            raise  # not the push's failure: the supervisor restarts us, reconcile finds it
         except Exception as exc:
             result_payload = _failure(exc)
         result_payload["seqs"] = seqs
@@ -288,6 +291,8 @@ class DriverActor:
                     if found
                     else {"outcome": "absent", "via": "reconcile"}
                 )
+            except StoreUnavailable:
+                raise
             except Exception as exc:
                 payload = _failure(exc)
             payload["seqs"] = seqs

@@ -6,6 +6,10 @@ one e-mail per alert (one per failure episode, never one per retry of the failin
 retried with the spine's retry policy when the mail server is unreachable, marked failed
 (and logged) when the policy gives up. smtplib runs in a worker thread; the message body
 is redacted like every other text esd writes.
+
+While the store cannot write (a full disk) an e-mail already sent is not sent again: its
+"sent" mark is held and written once the store can write (`StoreHealth.retrying`), and the
+loop waits instead of crashing the daemon.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import structlog
 from daemon.clock import Clock, iso
 from daemon.config import Alerts, Config
 from daemon.engine import retry
+from daemon.errors import StoreUnavailable
 from daemon.logs import REDACTOR
 from daemon.store.database import Database
 
@@ -72,7 +77,11 @@ class AlertMailer:
 
     async def run(self) -> None:
         while True:
-            next_at = await self.send_due()
+            try:
+                next_at = await self.send_due()
+            except StoreUnavailable:
+                await self.db.health.pause()
+                continue
             delay = 3600.0 if next_at is None else max(0.0, next_at - self.clock.now())
             with anyio.move_on_after(min(delay, 3600.0)):
                 await self._wakeup.wait()
@@ -106,12 +115,17 @@ class AlertMailer:
         except (OSError, smtplib.SMTPException) as exc:
             await self._failed(row, REDACTOR.redact(f"{type(exc).__name__}: {exc}"))
             return
-        async with self.db.transaction() as txn:
-            await txn.execute(
-                "UPDATE alerts SET mail_status = 'sent', mailed_at = ?, mail_error = NULL,"
-                " mail_attempts = mail_attempts + 1 WHERE id = ?",
-                (self.clock.now(), row["id"]),
-            )
+        mailed_at = self.clock.now()
+
+        async def mark_sent() -> None:
+            async with self.db.transaction() as txn:
+                await txn.execute(
+                    "UPDATE alerts SET mail_status = 'sent', mailed_at = ?, mail_error = NULL,"
+                    " mail_attempts = mail_attempts + 1 WHERE id = ?",
+                    (mailed_at, row["id"]),
+                )
+
+        await self.db.health.retrying(mark_sent, "alert.mailed")  # sent once, marked once
         self.sent += 1
         log.info("alert.mailed", alert=row["id"], account=row["account"], to=recipients)
 
@@ -127,12 +141,16 @@ class AlertMailer:
             rng=self.rng,
         )
         status = "failed" if decision.give_up else "pending"
-        async with self.db.transaction() as txn:
-            await txn.execute(
-                "UPDATE alerts SET mail_status = ?, mail_attempts = ?, mail_next_at = ?,"
-                " mail_error = ? WHERE id = ?",
-                (status, attempts, decision.due_at, error, row["id"]),
-            )
+
+        async def mark_failed() -> None:
+            async with self.db.transaction() as txn:
+                await txn.execute(
+                    "UPDATE alerts SET mail_status = ?, mail_attempts = ?, mail_next_at = ?,"
+                    " mail_error = ? WHERE id = ?",
+                    (status, attempts, decision.due_at, error, row["id"]),
+                )
+
+        await self.db.health.retrying(mark_failed, "alert.mail_failed")
         log.warning(
             "alert.mail_failed",
             alert=row["id"],

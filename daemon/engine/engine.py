@@ -11,6 +11,10 @@ Either way the event row, its `done` mark, the state changes and their history r
 together. A handler that raises rolls back its own savepoint only; the event is then marked
 poisoned with the error and traceback and processing goes on with the next event: one bad
 event never blocks other orders.
+
+A full disk (`StoreUnavailable`) is not the event's fault: it is never poisoned for it. The
+whole transaction rolls back, the events stay pending, and the processor and the timer loop
+wait (`StoreHealth.pause`) and try again until the store can write.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from daemon.clock import Clock
 from daemon.config import Config
 from daemon.engine.handlers import Context, Effects
 from daemon.engine.registry import HANDLERS
-from daemon.errors import EsdError, EventError
+from daemon.errors import EsdError, EventError, StoreUnavailable
 from daemon.logs import REDACTOR
 from daemon.statecharts import Statecharts
 from daemon.store import inbox
@@ -100,6 +104,12 @@ class Engine:
         self._after_commit(effects, txn.timers_changed)
         return Applied(stored.id, False, outcome.result, outcome.error)
 
+    async def apply_when_stored(self, event: inbox.NewEvent) -> Applied:
+        """`apply`, tried again while the store cannot write (an actor's claim or result must
+        not be lost to a full disk). The event keeps its dedupe key across tries, so a try
+        whose commit did land after all is found as a duplicate, not applied twice."""
+        return await self.db.health.retrying(lambda: self.apply(event), event.kind)
+
     def notify_inbox(self) -> None:
         """New pending events exist: wake the processor."""
         self._inbox_wakeup.set()
@@ -113,7 +123,11 @@ class Engine:
     async def run_processor(self) -> None:
         """Apply pending inbox events in id order, for the daemon's lifetime."""
         while True:
-            await self.process_pending()
+            try:
+                await self.process_pending()
+            except StoreUnavailable:  # rolled back: the events are still pending
+                await self.db.health.pause()
+                continue
             await self._inbox_wakeup.wait()
             self._inbox_wakeup = anyio.Event()
 
@@ -149,6 +163,8 @@ class Engine:
             async with self.db.savepoint(txn, finish=done):
                 ctx = Context(txn, record, now, self.config, self.charts, self.rng, ctx_effects)
                 result = await handler(ctx)
+        except StoreUnavailable:
+            raise  # the disk, not the event: the transaction rolls back, the event stays pending
         except Exception as exc:
             error = REDACTOR.redact(_describe(exc))
             trace = REDACTOR.redact(traceback.format_exc())
@@ -179,9 +195,13 @@ class Engine:
     async def run_timers(self) -> None:
         """Fire durable timers when due, for the daemon's lifetime (overdue ones at once)."""
         while True:
-            await self.fire_due_timers()
-            async with self.db.reading() as txn:
-                upcoming = await next_timer(txn)
+            try:
+                await self.fire_due_timers()
+                async with self.db.reading() as txn:
+                    upcoming = await next_timer(txn)
+            except StoreUnavailable:  # rolled back: the timers are still there, still due
+                await self.db.health.pause()
+                continue
             delay = 3600.0 if upcoming is None else max(0.0, upcoming.due_at - self.clock.now())
             with anyio.move_on_after(min(delay, 3600.0)):
                 await self._timer_wakeup.wait()

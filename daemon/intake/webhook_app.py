@@ -2,8 +2,9 @@
 
 The answer is 200 only after the event is durably in the inbox (group commit: concurrent
 deliveries share one fsync). A duplicate delivery is answered 200 and ignored. If the store
-cannot take the event the answer is 503, so the sender's retry (or our reconciliation poll)
-brings it again. Every rejection is counted for `esd status`.
+cannot take the event (a full disk) the answer is 503 with Retry-After, so the sender's retry
+(or our reconciliation poll) brings it again. Every rejection is counted for `esd status`.
+`GET /readyz` answers the daemon's readiness checks (daemon.intake.readiness).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import structlog
 from daemon import logs
 from daemon.config import Config
 from daemon.intake.judgement import Judge, Reject, route
+from daemon.intake.readiness import Check, readiness
 from daemon.logs import REDACTOR
 from daemon.store.inbox import NewEvent, Stored
 from daemon.storefronts.pressero import webhook as pressero_webhook
@@ -35,7 +37,7 @@ JUDGES: Mapping[str, Judge] = {"pressero": pressero_webhook.judge}
 
 
 class WebhookApp:
-    """ASGI app for `POST /webhooks/<storefront>/<site>` (and `GET /healthz`)."""
+    """ASGI app for `POST /webhooks/<storefront>/<site>` (and `GET /healthz`, `GET /readyz`)."""
 
     def __init__(
         self,
@@ -44,11 +46,14 @@ class WebhookApp:
         *,
         max_body_bytes: int,
         judges: Mapping[str, Judge] = JUDGES,
+        checks: Mapping[str, Check] | None = None,
     ) -> None:
         self.config = config
         self.ingest = ingest
         self.max_body_bytes = max_body_bytes
         self.judges = judges
+        #: `/readyz`'s named checks (the daemon adds "store")
+        self.checks: dict[str, Check] = dict(checks or {})
         self.rejections: collections.Counter[str] = collections.Counter()
         self.accepted = 0
         self.duplicates = 0
@@ -59,6 +64,9 @@ class WebhookApp:
         method, path = scope["method"], scope["path"]
         if method == "GET" and path == "/healthz":
             await _answer(send, 200, {"ok": True})
+            return
+        if method == "GET" and path == "/readyz":
+            await _answer(send, *readiness(self.checks))
             return
         routed = route(method, path, self.config, self.judges)
         if isinstance(routed, Reject):
@@ -91,7 +99,12 @@ class WebhookApp:
         except Exception as exc:  # the store is down: the sender must retry
             log.error("webhook.store_failed", error=REDACTOR.redact(repr(exc)))
             self.rejections["store_unavailable"] += 1
-            await _answer(send, 503, {"ok": False, "error": "store unavailable, retry later"})
+            await _answer(
+                send,
+                503,
+                {"ok": False, "error": "store unavailable, retry later"},
+                retry_after=STORE_RETRY_AFTER_SECONDS,
+            )
             return
         if stored.duplicate:
             self.duplicates += 1
@@ -150,6 +163,10 @@ def _too_large(limit: int) -> Reject:
     return Reject(413, "too_large", f"body over the {limit}-byte limit")
 
 
+#: what a 503 for a store that cannot write asks the sender to wait (the daemon's own writers
+#: retry within seconds; a minute keeps a storefront's redeliveries from piling up meanwhile)
+STORE_RETRY_AFTER_SECONDS = 60
+
 _JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 # What `_answer` sends for {"ok": True, "event": id, "duplicate": ...}, byte for byte, without
 # its JSON encoder: the answer to nearly every request.
@@ -166,10 +183,14 @@ def _stored_answer(stored: Stored) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
 
-async def _answer(send: Send, status: int, body: Mapping[str, Any]) -> None:
+async def _answer(
+    send: Send, status: int, body: Mapping[str, Any], *, retry_after: int | None = None
+) -> None:
     data = json.dumps(body).encode()
     headers = [_JSON_CONTENT_TYPE, (b"content-length", str(len(data)).encode())]
     if status == 405:
         headers.append((b"allow", b"POST"))
+    if retry_after is not None:
+        headers.append((b"retry-after", b"%d" % retry_after))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})

@@ -140,6 +140,7 @@ class OperatorCommands:
                 **{f"mail_{r['mail_status']}": r["n"] for r in alert_rows},
             },
             "webhooks": extra.get("webhooks"),
+            "store": extra.get("store"),
         }
 
     async def _resolve_order(

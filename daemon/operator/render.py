@@ -195,6 +195,11 @@ def _status(result: Mapping[str, Any]) -> str:
         f"next timer: {next_timer}",
         f"rejections: {_counts(result.get('rejections'))}",
     ]
+    store = result.get("store")
+    if isinstance(store, Mapping):
+        since = f" since {cell(when(store.get('since')))}" if store.get("since") else ""
+        error = f", last error: {cell(store.get('last_error'))}" if store.get("last_error") else ""
+        parts.append(f"store: {cell(store.get('state'))}{since}{error}")
     hooks = result.get("webhooks")
     if isinstance(hooks, Mapping):
         parts.append(

@@ -10,6 +10,10 @@ durable at FULL, not at NORMAL in WAL mode). Group commit (daemon.store.inbox) a
 The one exception, `write(power_safe=False)`, is for records that can be rebuilt (a driver's push
 journal): they survive a crash of the daemon, not a power cut.
 
+A full disk or an I/O error is not a bug of the caller: every sqlite3 error whose code says so
+is raised as `StoreFull` / `StoreUnavailable` (`unavailable`, the one place that decides), and
+recorded in `Database.health`, which the writing loops use to back off and retry.
+
 Migrations are `migrations/NNNN_name.sql`, applied in order; `PRAGMA user_version` holds the
 last applied number. A file from a newer esd (higher user_version) is refused, not guessed at.
 Before a migration upgrades an existing store, a copy of it is kept beside it
@@ -30,15 +34,56 @@ import anyio
 import anyio.to_thread
 import structlog
 
-from daemon.errors import MigrationError, StoreError
+from daemon.errors import MigrationError, StoreError, StoreFull, StoreUnavailable
 from daemon.store.backup import backup_file
+from daemon.store.health import StoreHealth
 
-__all__ = ["Database", "Migration", "Txn", "migrations"]
+__all__ = ["Database", "Migration", "Txn", "migrations", "unavailable"]
 
 Row = sqlite3.Row
 _T = TypeVar("_T")
 
 log = structlog.get_logger("esd.store")
+
+
+#: SQLite's primary result codes that mean "the machine cannot write now", not "this statement
+#: is wrong" (sqlite.org/rescode.html); extended codes (SQLITE_IOERR_WRITE, ...) share the low byte.
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_UNAVAILABLE_CODES = frozenset({_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN})
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable | None:
+    """`exc` as the store-level error it is (StoreFull, StoreUnavailable), or None if it is
+    some other error (a constraint, a bug, a malformed statement)."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    if code is None:  # not from SQLite's C API: only the message is left to go by
+        text = str(exc)
+        if "database or disk is full" in text:
+            code, name = _SQLITE_FULL, "SQLITE_FULL"
+        elif "disk I/O error" in text:
+            code, name = _SQLITE_IOERR, "SQLITE_IOERR"
+        else:
+            return None
+    if code & 0xFF not in _UNAVAILABLE_CODES:
+        return None
+    kind = StoreFull if code & 0xFF == _SQLITE_FULL else StoreUnavailable
+    error = kind(f"store cannot write: {exc} ({name or code})", code=name)
+    error.__cause__ = exc
+    return error
+
+
+def _raise_classified(exc: BaseException) -> None:
+    """Raise `exc` as a StoreUnavailable if it is one; else return (the caller re-raises)."""
+    error = unavailable(exc)
+    if error is not None and error is not exc:
+        raise error from exc
 
 
 class Migration:
@@ -96,7 +141,11 @@ class Txn:
 
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         raw = self._conn._conn  # the sqlite3 connection, used only on aiosqlite's thread
-        result: _T = await self._conn._execute(fn, raw)  # type: ignore[no-untyped-call]
+        try:
+            result: _T = await self._conn._execute(fn, raw)  # type: ignore[no-untyped-call]
+        except sqlite3.Error as exc:
+            _raise_classified(exc)
+            raise
         return result
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -163,6 +212,8 @@ class Database:
         self._conn = conn
         self.path = path
         self._lock = anyio.Lock()
+        #: can the store write now? (kept by every write here and by the group committer)
+        self.health = StoreHealth(path)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Database:
@@ -254,16 +305,42 @@ class Database:
     async def transaction(self) -> AsyncIterator[Txn]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Txn(self._conn)
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await self._conn.execute("ROLLBACK")
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Txn(self._conn)
+                except BaseException:
+                    with anyio.CancelScope(shield=True):
+                        await self._rollback()
+                    raise
+                try:
+                    with anyio.CancelScope(shield=True):
+                        await self._conn.execute("COMMIT")
+                except sqlite3.Error:
+                    # A failed COMMIT (SQLITE_FULL, IOERR) may leave the transaction open;
+                    # SQLite's advice is an explicit ROLLBACK, or the next BEGIN fails.
+                    with anyio.CancelScope(shield=True):
+                        await self._rollback()
+                    raise
+            except sqlite3.Error as exc:
+                self._note_failure(exc)
+                _raise_classified(exc)
                 raise
-            else:
-                with anyio.CancelScope(shield=True):
-                    await self._conn.execute("COMMIT")
+            except StoreUnavailable as exc:
+                self.health.failed(exc)
+                raise
+        self.health.succeeded()
+
+    async def _rollback(self) -> None:
+        """ROLLBACK if a transaction is still open (a failed COMMIT may have ended it)."""
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                await self._conn.execute("ROLLBACK")
+
+    def _note_failure(self, exc: BaseException) -> None:
+        error = unavailable(exc)
+        if error is not None:
+            self.health.failed(error)
 
     async def write(self, fn: Callable[[sqlite3.Connection], _T], *, power_safe: bool = True) -> _T:
         """A whole small write transaction (BEGIN IMMEDIATE, `fn`, COMMIT) in one hop to the
@@ -283,10 +360,12 @@ class Database:
                 raw.execute("BEGIN IMMEDIATE")
                 try:
                     result = fn(raw)
+                    raw.execute("COMMIT")
                 except BaseException:
-                    raw.execute("ROLLBACK")
+                    if raw.in_transaction:  # a failed COMMIT may have rolled back already
+                        with contextlib.suppress(sqlite3.Error):
+                            raw.execute("ROLLBACK")
                     raise
-                raw.execute("COMMIT")
             finally:
                 if not power_safe:
                     raw.execute("PRAGMA synchronous=FULL")
@@ -294,7 +373,12 @@ class Database:
 
         async with self._lock:
             with anyio.CancelScope(shield=True):  # never leave a transaction half-open
-                result = await Txn(self._conn).run(in_thread)
+                try:
+                    result = await Txn(self._conn).run(in_thread)
+                except StoreUnavailable as exc:
+                    self.health.failed(exc)
+                    raise
+        self.health.succeeded()
         return result
 
     @contextlib.asynccontextmanager
@@ -312,14 +396,20 @@ class Database:
         await txn.execute(f"SAVEPOINT {name}")
         try:
             yield txn
-        except BaseException:
+        except BaseException as exc:
 
             def undo(raw: sqlite3.Connection) -> None:
                 raw.execute(f"ROLLBACK TO {name}")
                 raw.execute(f"RELEASE {name}")
 
             with anyio.CancelScope(shield=True):
-                await txn.run(undo)
+                try:
+                    await txn.run(undo)
+                except (sqlite3.Error, StoreError):
+                    # After SQLITE_FULL or IOERR SQLite may have rolled the whole transaction
+                    # back, savepoint and all: the store error is the one to hear.
+                    if unavailable(exc) is None:
+                        raise
             raise
         else:
 
@@ -342,4 +432,8 @@ class Database:
     async def reading(self) -> AsyncIterator[Txn]:
         """Read-only access (no transaction is opened; statements see committed data)."""
         async with self._lock:
-            yield Txn(self._conn)
+            try:
+                yield Txn(self._conn)
+            except StoreUnavailable as exc:  # an I/O error reading: the disk is failing
+                self.health.failed(exc)
+                raise

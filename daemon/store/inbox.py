@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from daemon.store.database import Database, Txn
+from daemon.store.database import Database, Txn, unavailable
 
 __all__ = [
     "EventRecord",
@@ -481,7 +481,7 @@ class GroupCommitter:
             try:
                 batch.results = insert_rows(raw, batch.rows)
             except Exception as exc:  # this batch's producers hear it; the pump goes on
-                error = exc
+                error = unavailable(exc) or exc  # a full disk: StoreFull, a 503 for the sender
             pump.in_flight = None
             loop.call_soon_threadsafe(self._committed, batch, error)
             if time.monotonic() >= deadline:
@@ -497,9 +497,14 @@ class GroupCommitter:
         all of its producers (whatever a callback raises)."""
         batch.error = error
         try:
+            health = self._db.health
             if error is None:
+                if not health.ok:
+                    health.succeeded()
                 for callback in self.on_commit:
                     callback()
+            elif (failure := unavailable(error)) is not None:
+                health.failed(failure)
         finally:
             for waiter in batch.waiters:
                 if not waiter.done():  # its producer was cancelled

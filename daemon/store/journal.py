@@ -81,7 +81,13 @@ class StoreJournal:
 
         await self.flush()
         self._steps[step] = dict(result)
-        self._writing = asyncio.ensure_future(self._db.write(insert, power_safe=False))
+        # While the store cannot write (a full disk) the step waits and is tried again, and
+        # `flush` with it: the push goes on only once its journal is kept.
+        self._writing = asyncio.ensure_future(
+            self._db.health.retrying(
+                lambda: self._db.write(insert, power_safe=False), "push journal"
+            )
+        )
 
     async def flush(self) -> None:
         """Wait until every recorded step is committed (raises what a write raised)."""

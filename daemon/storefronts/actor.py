@@ -119,7 +119,7 @@ class StorefrontActor:
     async def _apply(
         self, kind: str, dedupe: str, payload: dict[str, Any], subject: str | None
     ) -> Any:
-        return await self.engine.apply(
+        return await self.engine.apply_when_stored(
             NewEvent(f"storefront:{self.storefront.name}", dedupe, kind, payload, subject)
         )
 

@@ -425,3 +425,21 @@ def test_the_reconciliation_poll_reads_unseen_and_held_orders_only(tmp_path: Pat
         assert subjects == ["shop/2002", "shop/2003"], "the pushed order is not read again"
 
     run(tmp_path, body, extra=STOREFRONT, site_extra='storefront = "pressero"\n')
+
+
+def test_a_webhook_of_a_type_esd_does_not_act_on_is_done_not_poisoned(tmp_path: Path) -> None:
+    async def body(engine: Engine, clock: ManualClock) -> None:
+        event = inbox.NewEvent(
+            "pressero:shop",
+            "m-unknown",
+            "pressero.webhook",
+            {"site": "shop", "type": "OrderCommentAdded", "known": False, "order": "1001"},
+            subject="shop/1001",
+        )
+        await engine.committer.store_many([event])
+        await engine.process_pending()
+        async with engine.db.reading() as txn:
+            (record,) = await inbox.list_events(txn)
+        assert (record.status, record.error) == ("done", None)
+
+    run(tmp_path, body)

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench wheel-check clean
+.PHONY: demo sandbox test lint bench wheel-check clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m daemon.demo
+
+# The daemon and the sandboxes left running for the CLI, driven from a prompt, until Ctrl-C.
+sandbox: $(STAMP)
+	$(BIN)/python -m daemon.sandbox_session
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit tests/integration

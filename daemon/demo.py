@@ -28,7 +28,7 @@ from daemon.operator.client import call_sync
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 
-__all__ = ["main"]
+__all__ = ["daemon_process", "main", "wait_socket", "write_config"]
 
 MIS_PASSWORD = "demo-Secret-9f2"  # also proves redaction: the log is grepped for them
 STOREFRONT_PASSWORD = "demo-Pressero-7c1"
@@ -89,6 +89,22 @@ is_live = true
 """
 
 
+def write_config(workdir: Path, pressero: PresseroSandbox, mis: PaceSandbox) -> Path:
+    """The daemon's config between the two sandboxes, in `workdir`; its path."""
+    config = workdir / "esd.toml"
+    config.write_text(
+        CONFIG.format(
+            dir=workdir,
+            pressero_url=pressero.url,
+            mis_url=mis.url,
+            username=pressero.username,
+            subscriber=pressero.subscriber_id,
+            site_id=SITE.site_id,
+        )
+    )
+    return config
+
+
 def _table(sock: Path) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = call_sync(sock, "list", {"limit": 1000})["items"]
     return sorted(items, key=lambda i: (int(i["order"]), i["seq"]))
@@ -107,7 +123,9 @@ def _render(rows: list[dict[str, Any]], notes: dict[str, str], elapsed: float) -
 
 
 @contextlib.contextmanager
-def _daemon(config: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+def daemon_process(config: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`esd run` with the demo's secrets in its environment, its log in workdir/daemon.log;
+    stopped with SIGTERM (then SIGKILL) on the way out."""
     env = {
         **os.environ,
         "ESD_DEMO_MIS_PASSWORD": MIS_PASSWORD,
@@ -134,7 +152,8 @@ def _daemon(config: Path, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
         log.close()
 
 
-def _wait_socket(sock: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
+def wait_socket(sock: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the daemon answers a ping on `sock` (SystemExit if it exits or never does)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -169,9 +188,16 @@ class _Scenes:
         self.mis.seed_contact(
             "ACME", email="pat.buyer@example.com", firstName="Pat", lastName="Buyer"
         )
-        # Pace answers the first job create with 503: that order is retried.
+        # Pace answers the first job create with 503: that order is retried. It is placed
+        # alone, and the rest only once the 503 has been spent, so the fault (and its label)
+        # lands on this order in every run, not on whichever order's create comes first.
         self.mis.set_faults(latency_ms=10, fail_next=[{"operation": "createJob", "kind": "503"}])
         self.place("retried", "Pace answers 503 once: retried", items=({"ProductName": "Flyers"},))
+        deadline = time.monotonic() + 30
+        while self.mis.state()["faults"]["fail_next"]:
+            if time.monotonic() > deadline:
+                raise SystemExit("the retried order's job create never reached Pace")
+            time.sleep(0.05)
         self.place(
             "paid",
             "paid, all approved: pushed",
@@ -218,21 +244,11 @@ def run(workdir: Path) -> int:
     pressero.start()
     mis.start()
     try:
-        config = workdir / "esd.toml"
-        config.write_text(
-            CONFIG.format(
-                dir=workdir,
-                pressero_url=pressero.url,
-                mis_url=mis.url,
-                username=pressero.username,
-                subscriber=pressero.subscriber_id,
-                site_id=SITE.site_id,
-            )
-        )
+        config = write_config(workdir, pressero, mis)
         sock = workdir / "esd.sock"
         print(f"Pressero sandbox {pressero.url}, Pace sandbox {mis.url}, store in {workdir}")
-        with _daemon(config, workdir) as proc:
-            _wait_socket(sock, proc, workdir / "daemon.log")
+        with daemon_process(config, workdir) as proc:
+            wait_socket(sock, proc, workdir / "daemon.log")
             port = call_sync(sock, "status", {})["webhooks"]["port"]
             pressero.webhook_target = f"http://127.0.0.1:{port}/webhooks/pressero/shop"
             scenes = _Scenes(pressero, mis)
@@ -317,6 +333,11 @@ def _summary(sock: Path, mis: PaceSandbox, scenes: _Scenes) -> None:
         f"{len(mis.objects('Carton'))} cartons (one job per order, one part per item: "
         "nothing twice)"
     )
+    retried = str(scenes.n["retried"])
+    detail = call_sync(sock, "order", {"order": retried})
+    retries = sum(1 for step in detail["trace"] if step["to"] == "retrying")
+    now = ", ".join(sorted({item["state"] for item in detail["items"]}))
+    print(f"  esd order {retried} (Pace answered 503 once): retried {retries} time(s), now {now}")
     for name in ("waiting", "unknown"):
         number = str(scenes.n[name])
         why = call_sync(sock, "why", {"order": number})

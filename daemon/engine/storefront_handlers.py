@@ -99,7 +99,7 @@ async def on_pressero_webhook(ctx: Context) -> str:
     kind = str(payload.get("type"))
     order_number = payload.get("order")
     if kind not in FETCHING_TYPES:
-        log.info("webhook.unknown_type", type=kind, site=payload.get("site"), event=ctx.event.id)
+        log.info("webhook.unknown_type", type=kind, site=payload.get("site"), event_id=ctx.event.id)
         return "ignored: unknown type"
     if not isinstance(order_number, str):
         raise BadEventPayload(f"event {ctx.event.id}: {kind} without an order number")

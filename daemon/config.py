@@ -30,6 +30,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from daemon.errors import ConfigError, ConfigProblem
+from daemon.json_text import MAX_DEPTH as MAX_JSON_DEPTH
+from daemon.json_text import too_deep_message
 from daemon.providers import registry
 
 __all__ = [
@@ -150,6 +152,9 @@ STOREFRONT_PROVIDERS: Final = ("pressero",)
 #: how a site's webhook MessageHash is computed (the exact form is not public: pressero.md §2)
 HASH_VARIANTS: Final = ("key+body/hex", "body+key/hex", "key+body/base64", "body+key/base64")
 _ACTIVATION_KEYS: Final = ("account", "enable", "is_live", "settings")
+
+# how many table names a "nested too deeply" problem's key path shows
+_DEEP_PATH_KEYS: Final = 6
 
 _SECRET_FORMS: Final = "expected a string or {env=...} or {credential=...}"
 
@@ -365,6 +370,11 @@ def parse_config(
         # tomllib's messages end in "(at line L, column C)" and never quote the text.
         problem = ConfigProblem(file, "", f"TOML syntax error: {exc}")
         raise ConfigError([problem]) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError([ConfigProblem(file, "", f"TOML {too_deep_message()}")]) from None
+    deep = _too_deep(data)
+    if deep is not None:  # the reader copies and walks values recursively
+        raise ConfigError([ConfigProblem(file, deep, too_deep_message())])
     reader = _Reader(file, os.environ if environ is None else environ)
     config = reader.config(data)
     if reader.problems or config is None:
@@ -388,6 +398,30 @@ def _join(path: str, key: str) -> str:
     """Append one key to a dotted path, quoted the TOML way unless it is a bare key."""
     part = key if _BARE_KEY.fullmatch(key) else json.dumps(key)
     return f"{path}.{part}" if path else part
+
+
+def _too_deep(data: Mapping[str, Any], limit: int = MAX_JSON_DEPTH) -> str | None:
+    """The key path of the first value nested deeper than `limit`, found without recursing.
+
+    The path names the tables down to the value, not the array positions inside it (a hundred
+    `[0]` would tell the operator nothing more), and at most `_DEEP_PATH_KEYS` of them.
+    """
+    stack: list[tuple[str, int, object, int]] = [("", 0, data, 0)]
+    while stack:
+        path, keys, value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth >= limit:
+                return path
+            for key, child in value.items():
+                if keys < _DEEP_PATH_KEYS:
+                    stack.append((_join(path, key), keys + 1, child, depth + 1))
+                else:
+                    stack.append((path, keys, child, depth + 1))
+        elif isinstance(value, list):
+            if depth >= limit:
+                return path
+            stack.extend((path, _DEEP_PATH_KEYS, child, depth + 1) for child in value)
+    return None
 
 
 def _show(value: object) -> str:

@@ -76,3 +76,33 @@ def test_a_webhook_type_esd_does_not_act_on_is_stored_answered_done_and_logged(
     )
     assert logged[0]["type"] == "UserRegistered" and logged[0]["site"] == "shop"
     assert not [line for line in log_lines(process) if line.get("event") == "event.poisoned"]
+
+
+@pytest.mark.parametrize(
+    "nest",
+    [lambda n: "[" * n + "]" * n, lambda n: '{"a":' * n + "1" + "}" * n],
+    ids=["arrays", "objects"],
+)
+def test_a_signed_body_nested_too_deeply_is_a_400_and_nothing_is_stored(
+    daemon: tuple[DaemonProcess, str], nest: Any
+) -> None:
+    process, url = daemon
+    data = json.loads(envelope("OrderPlaced", 7002, message_id="m-deep"))
+    text = json.dumps(data)[:-1] + ', "Extra": ' + nest(5000) + "}"
+    body = text.encode()
+    before = len(events(process))
+    answer = httpx.post(url + URL, content=body, headers=signed(KEY, body), timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith("webhook: body is nested too deeply (more than 100")
+    assert len(events(process)) == before
+    status = process.call(process.workdir / "esd.sock", "status")
+    assert status["webhooks"]["rejections"].get("malformed", 0) >= 1
+
+
+def test_a_body_just_within_the_depth_limit_is_stored(daemon: tuple[DaemonProcess, str]) -> None:
+    process, url = daemon
+    text = envelope("SomethingNew", 7003, message_id="m-deep-ok").decode()
+    body = (text[:-1] + ', "Extra": ' + "[" * 99 + "]" * 99 + "}").encode()
+    answer = httpx.post(url + URL, content=body, headers=signed(KEY, body), timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert any(e["dedupe_key"] == "m-deep-ok" for e in events(process))

@@ -48,6 +48,8 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Final
 
+from daemon import json_text
+from daemon.json_text import JsonTooDeep
 from daemon.orders.model import Address
 
 __all__ = [
@@ -211,7 +213,10 @@ def _json_list(raw: object, where: str, problems: Problems) -> list[object] | No
         if not raw.strip():
             return []
         try:
-            raw = json.loads(raw)
+            raw = json_text.loads(raw)
+        except JsonTooDeep as exc:
+            problems.append((where, exc.msg))
+            return None
         except json.JSONDecodeError as exc:
             problems.append(
                 (where, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")

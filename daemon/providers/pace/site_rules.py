@@ -36,6 +36,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from daemon import json_text
+from daemon.json_text import JsonTooDeep
+
 __all__ = [
     "DEFAULT_ADMIN_STATUS",
     "DEFAULT_SITE",
@@ -100,7 +103,10 @@ def parse_site_rules(
         if not raw.strip():
             return (), problems
         try:
-            raw = json.loads(raw)
+            raw = json_text.loads(raw)
+        except JsonTooDeep as exc:
+            problems.append((where, exc.msg))
+            return (), problems
         except json.JSONDecodeError as exc:
             problems.append(
                 (where, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")

@@ -63,6 +63,9 @@ PUBLIC_CREDENTIAL_KEYS = frozenset(
     {"url", "login", "username", "user", "subscriber_id", "consumer_id"}
 )
 
+#: credential keys that name the user a secret authenticates
+_LOGIN_KEYS: Final = ("login", "username", "user")
+
 _DEFAULT_STATE_DIR: Final = Path("/var/lib/esd")
 _DEFAULT_SOCKET: Final = Path("/run/esd/esd.sock")
 _SOCKET_NAME: Final = "esd.sock"
@@ -332,6 +335,22 @@ class Config:
         if self.alerts.password:
             values.append(self.alerts.password)
         return frozenset(v for v in values if v)
+
+    def logins(self) -> frozenset[tuple[str, str]]:
+        """(user, secret) of every credential that has both, for redacting the encodings
+        that carry the pair (an HTTP Basic token, SMTP AUTH PLAIN): see `Redactor.update`."""
+        tables = [account.credentials for account in self.accounts.values()]
+        tables += [storefront.credentials for storefront in self.storefronts.values()]
+        pairs = set()
+        for table in tables:
+            user = next((table[k] for k in _LOGIN_KEYS if table.get(k)), None)
+            if user is not None:
+                pairs |= {
+                    (user, v) for k, v in table.items() if v and k not in PUBLIC_CREDENTIAL_KEYS
+                }
+        if self.alerts.username and self.alerts.password:
+            pairs.add((self.alerts.username, self.alerts.password))
+        return frozenset(pairs)
 
     def site(self, key: str) -> Site:
         """Return the site `key`, or raise ConfigError naming it."""

@@ -356,3 +356,21 @@ def test_no_log_call_in_daemon_passes_an_event_keyword() -> None:
 def test_the_event_keyword_scan_finds_a_collision() -> None:
     calls = 'log.info("x", event=1)\nlog.bind(**fields)\nlog.info("x", event_id=1)\n'
     assert [line for line, _ in _event_collisions(ast.parse(calls))] == [1, 2]
+
+
+def test_base64_forms_of_a_secret_are_redacted_alone_and_inside_longer_base64() -> None:
+    import base64
+
+    redactor = Redactor()
+    redactor.update(["s3cret-Pw-77"], logins=[("esd", "s3cret-Pw-77")])
+    for data in (b"s3cret-Pw-77", b"\0esd\0s3cret-Pw-77", b"esd:s3cret-Pw-77"):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(data).decode()
+            assert redactor.redact(f"535 {text} x") == "535 *** x"
+            assert redactor.redact(text.rstrip("=")) == REDACTED
+    # under any other prefix, at each byte offset, the secret's whole groups are redacted
+    for prefix in (b"\0someone-else\0", b"x", b"xy", b"xyz"):
+        text = base64.b64encode(prefix + b"s3cret-Pw-77").decode()
+        redacted = redactor.redact(text)
+        assert REDACTED in redacted and len(redacted) < len(text)
+    assert redactor.redact("aGVsbG8gd29ybGQ=") == "aGVsbG8gd29ybGQ=", "other base64 is kept"

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from daemon.errors import ConfigError, ConfigProblem
+from daemon.errors import MAX_QUOTED, ConfigError, ConfigProblem, cut, quoted
 from daemon.json_text import MAX_DEPTH as MAX_JSON_DEPTH
 from daemon.json_text import too_deep_message
 from daemon.providers import registry
@@ -416,6 +416,7 @@ def check_config(path: Path, *, environ: Mapping[str, str] | None = None) -> lis
 def _join(path: str, key: str) -> str:
     """Append one key to a dotted path, quoted the TOML way unless it is a bare key."""
     part = key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+    part = cut(part)  # a key path is quoted in messages too
     return f"{path}.{part}" if path else part
 
 
@@ -448,8 +449,7 @@ def _show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        shown = json.dumps(value, ensure_ascii=False)
-        return shown if len(shown) <= 60 else shown[:56] + '..."'
+        return cut(json.dumps(value[:MAX_QUOTED], ensure_ascii=False))
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):
@@ -657,7 +657,7 @@ class _Reader:
         if directory is None:
             self.problem(
                 key,
-                f"credential {name!r} needs $CREDENTIALS_DIRECTORY, which is not set "
+                f"credential {quoted(name)} needs $CREDENTIALS_DIRECTORY, which is not set "
                 f"(give the unit LoadCredential={name}:...)",
             )
             return None
@@ -671,13 +671,13 @@ class _Reader:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             self.problem(
-                key, f"cannot read credential {name!r} in $CREDENTIALS_DIRECTORY: {reason}"
+                key, f"cannot read credential {quoted(name)} in $CREDENTIALS_DIRECTORY: {reason}"
             )
             return None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            self.problem(key, f"credential {name!r} is not UTF-8 text")
+            self.problem(key, f"credential {quoted(name)} is not UTF-8 text")
             return None
         # `echo secret > file` adds one newline; a second one would be deliberate.
         return text.removesuffix("\n")
@@ -956,7 +956,9 @@ class _Reader:
                 # exists, and the driver will refuse bad settings when it starts anyway.
                 return
             # A dependency the provider needs is missing: that is an installation problem.
-            self.problem(_join(at, "provider"), f"provider {provider!r} cannot be loaded: {exc}")
+            self.problem(
+                _join(at, "provider"), f"provider {quoted(provider)} cannot be loaded: {exc}"
+            )
             return
         settings_at = _join(at, "settings")
         for key, message in found:

@@ -104,3 +104,30 @@ def test_a_storefront_answer_nested_too_deeply_is_a_server_error(deep_server: st
     error = error_for_response(failed, what="read orders")
     assert isinstance(error, ServerError) and "HTTP 500" in str(error)
     assert len(str(error)) < 600, "the server's text is cut"
+
+
+HUGE = "x" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        f'date_fields = "{HUGE}"',
+        f'timezone = "{HUGE}"',
+        f'promise_days = "{HUGE}"',
+        f'holidays = ["{HUGE}"]',
+        f'"{HUGE}" = 1',
+        f'accounts = \'[{{"rule_type": "{HUGE}"}}]\'',
+        f'accounts = \'[{{"{HUGE}": 1, "rule_type": "DefaultMapping", "account": "A"}}]\'',
+        f'site_mapping = \'[{{"siteName": "{HUGE}"}}, {{"siteName": "{HUGE}"}}]\'',
+        f"[accounts.pace-live.settings.x]\n[accounts.pace-live.{HUGE}]",
+    ],
+    ids=["choice", "zone", "number", "date", "key", "rule", "rule-key", "site", "table"],
+)
+def test_an_error_quoting_a_huge_value_cuts_it(tmp_path: Path, settings: str) -> None:
+    done = check_config(tmp_path, settings)
+    assert done.returncode == 4, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines and all(len(line) < 700 for line in lines), [line[:300] for line in lines]
+    assert any("…" in line for line in lines), lines
+    assert "Traceback" not in done.stdout + done.stderr

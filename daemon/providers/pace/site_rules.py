@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from daemon import json_text
+from daemon.errors import cut, quoted
 from daemon.json_text import JsonTooDeep
 
 __all__ = [
@@ -127,7 +128,8 @@ def parse_site_rules(
             problems.append(
                 (
                     f"{at}.siteName",
-                    f"site {rule.site_name!r} already has a rule at {where}[{first_at[name]}]",
+                    f"site {quoted(rule.site_name)} already has a rule at "
+                    f"{where}[{first_at[name]}]",
                 )
             )
             continue
@@ -180,7 +182,7 @@ def _parse_rule(item: object, index: int, at: str, problems: Problems) -> SiteRu
         name = next((k for k in _KEYS if k.casefold() == wanted), None)
         if name is None:
             problems.append(
-                (f"{at}.{str(key).strip()}", f"unknown key (known: {', '.join(_KEYS)})")
+                (f"{at}.{cut(str(key).strip())}", f"unknown key (known: {', '.join(_KEYS)})")
             )
         else:
             fields[name] = value

@@ -68,7 +68,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from daemon import json_text
-from daemon.errors import BadEventPayload
+from daemon.errors import BadEventPayload, quoted
 from daemon.json_text import JsonTooDeep
 from daemon.orders.model import Address, Approval, KitChild, Order, OrderItem, Payment, SiteUser
 from daemon.storefronts.pressero import guesses as g
@@ -710,8 +710,7 @@ def _list_or_page(data: object, where: str) -> list[Any]:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+    return quoted(value, _MAX_SHOWN)
 
 
 class _Row:

@@ -120,7 +120,7 @@ async def serve(
     task_status: anyio.abc.TaskStatus[Daemon] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the daemon until SIGTERM/SIGINT (or until cancelled)."""
-    REDACTOR.update(config.secrets())
+    REDACTOR.update(config.secrets(), logins=config.logins())
     notifier = notifier or Notifier.from_environ()
     clock = clock or SystemClock()
     db = await Database.open(config.daemon.database)

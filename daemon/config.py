@@ -30,7 +30,9 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from daemon.errors import ConfigError, ConfigProblem
+from daemon.errors import MAX_QUOTED, ConfigError, ConfigProblem, cut, quoted
+from daemon.json_text import MAX_DEPTH as MAX_JSON_DEPTH
+from daemon.json_text import too_deep_message
 from daemon.providers import registry
 
 __all__ = [
@@ -61,6 +63,9 @@ UNIT_CREDENTIAL_PREFIX = "esd_"
 PUBLIC_CREDENTIAL_KEYS = frozenset(
     {"url", "login", "username", "user", "subscriber_id", "consumer_id"}
 )
+
+#: credential keys that name the user a secret authenticates
+_LOGIN_KEYS: Final = ("login", "username", "user")
 
 _DEFAULT_STATE_DIR: Final = Path("/var/lib/esd")
 _DEFAULT_SOCKET: Final = Path("/run/esd/esd.sock")
@@ -153,6 +158,9 @@ STOREFRONT_PROVIDERS: Final = ("pressero",)
 #: how a site's webhook MessageHash is computed (the exact form is not public: pressero.md §2)
 HASH_VARIANTS: Final = ("key+body/hex", "body+key/hex", "key+body/base64", "body+key/base64")
 _ACTIVATION_KEYS: Final = ("account", "enable", "is_live", "settings")
+
+# how many table names a "nested too deeply" problem's key path shows
+_DEEP_PATH_KEYS: Final = 6
 
 _SECRET_FORMS: Final = "expected a string or {env=...} or {credential=...}"
 
@@ -335,6 +343,22 @@ class Config:
             values.append(self.alerts.password)
         return frozenset(v for v in values if v)
 
+    def logins(self) -> frozenset[tuple[str, str]]:
+        """(user, secret) of every credential that has both, for redacting the encodings
+        that carry the pair (an HTTP Basic token, SMTP AUTH PLAIN): see `Redactor.update`."""
+        tables = [account.credentials for account in self.accounts.values()]
+        tables += [storefront.credentials for storefront in self.storefronts.values()]
+        pairs = set()
+        for table in tables:
+            user = next((table[k] for k in _LOGIN_KEYS if table.get(k)), None)
+            if user is not None:
+                pairs |= {
+                    (user, v) for k, v in table.items() if v and k not in PUBLIC_CREDENTIAL_KEYS
+                }
+        if self.alerts.username and self.alerts.password:
+            pairs.add((self.alerts.username, self.alerts.password))
+        return frozenset(pairs)
+
     def site(self, key: str) -> Site:
         """Return the site `key`, or raise ConfigError naming it."""
         try:
@@ -382,6 +406,11 @@ def parse_config(
         # tomllib's messages end in "(at line L, column C)" and never quote the text.
         problem = ConfigProblem(file, "", f"TOML syntax error: {exc}")
         raise ConfigError([problem]) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError([ConfigProblem(file, "", f"TOML {too_deep_message()}")]) from None
+    deep = _too_deep(data)
+    if deep is not None:  # the reader copies and walks values recursively
+        raise ConfigError([ConfigProblem(file, deep, too_deep_message())])
     reader = _Reader(file, os.environ if environ is None else environ, skip_secrets=skip_secrets)
     config = reader.config(data)
     if reader.problems or config is None:
@@ -406,7 +435,32 @@ def check_config(
 def _join(path: str, key: str) -> str:
     """Append one key to a dotted path, quoted the TOML way unless it is a bare key."""
     part = key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+    part = cut(part)  # a key path is quoted in messages too
     return f"{path}.{part}" if path else part
+
+
+def _too_deep(data: Mapping[str, Any], limit: int = MAX_JSON_DEPTH) -> str | None:
+    """The key path of the first value nested deeper than `limit`, found without recursing.
+
+    The path names the tables down to the value, not the array positions inside it (a hundred
+    `[0]` would tell the operator nothing more), and at most `_DEEP_PATH_KEYS` of them.
+    """
+    stack: list[tuple[str, int, object, int]] = [("", 0, data, 0)]
+    while stack:
+        path, keys, value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth >= limit:
+                return path
+            for key, child in value.items():
+                if keys < _DEEP_PATH_KEYS:
+                    stack.append((_join(path, key), keys + 1, child, depth + 1))
+                else:
+                    stack.append((path, keys, child, depth + 1))
+        elif isinstance(value, list):
+            if depth >= limit:
+                return path
+            stack.extend((path, _DEEP_PATH_KEYS, child, depth + 1) for child in value)
+    return None
 
 
 def _show(value: object) -> str:
@@ -414,8 +468,7 @@ def _show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        shown = json.dumps(value, ensure_ascii=False)
-        return shown if len(shown) <= 60 else shown[:56] + '..."'
+        return cut(json.dumps(value[:MAX_QUOTED], ensure_ascii=False))
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):
@@ -632,7 +685,7 @@ class _Reader:
         if directory is None:
             self.problem(
                 key,
-                f"credential {name!r} needs $CREDENTIALS_DIRECTORY, which is not set "
+                f"credential {quoted(name)} needs $CREDENTIALS_DIRECTORY, which is not set "
                 f"(give the unit LoadCredential={name}:...)",
             )
             return None
@@ -646,13 +699,13 @@ class _Reader:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             self.problem(
-                key, f"cannot read credential {name!r} in $CREDENTIALS_DIRECTORY: {reason}"
+                key, f"cannot read credential {quoted(name)} in $CREDENTIALS_DIRECTORY: {reason}"
             )
             return None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            self.problem(key, f"credential {name!r} is not UTF-8 text")
+            self.problem(key, f"credential {quoted(name)} is not UTF-8 text")
             return None
         # `echo secret > file` adds one newline; a second one would be deliberate.
         return text.removesuffix("\n")
@@ -936,7 +989,9 @@ class _Reader:
                 # exists, and the driver will refuse bad settings when it starts anyway.
                 return
             # A dependency the provider needs is missing: that is an installation problem.
-            self.problem(_join(at, "provider"), f"provider {provider!r} cannot be loaded: {exc}")
+            self.problem(
+                _join(at, "provider"), f"provider {quoted(provider)} cannot be loaded: {exc}"
+            )
             return
         settings_at = _join(at, "settings")
         for key, message in found:

@@ -58,7 +58,25 @@ __all__ = [
     "TransientError",
     "TransitionNotAllowed",
     "UnknownCommand",
+    "cut",
+    "quoted",
 ]
+
+#: the most characters of a value (or a name) an error message quotes
+MAX_QUOTED = 80
+
+
+def cut(text: str, limit: int = MAX_QUOTED) -> str:
+    """`text` for an error message, cut to `limit` characters with an ellipsis: a megabyte
+    value must not make a megabyte error line."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quoted(value: object, limit: int = MAX_QUOTED) -> str:
+    """`repr(value)` for an error message, cut (see `cut`)."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit]  # the repr of all of it would only be cut
+    return cut(repr(value), limit)
 
 
 class EsdError(Exception):

@@ -18,6 +18,7 @@ person: ``REDACTOR.redact(str(exc))``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import json
@@ -59,6 +60,10 @@ _LEADING_KEYS: Final = ("timestamp", "level", "logger", "event")
 
 _DEFAULT_LOGGER_NAME: Final = "esd"
 
+# The shortest run of secret bytes whose base64 (8 characters) is redacted inside a longer
+# encoded text: shorter runs would blank out unrelated base64 that happens to contain them.
+_MIN_BASE64_CORE_BYTES: Final = 6
+
 _LEVEL_NUMBERS: Final = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -91,7 +96,32 @@ def _escaped_forms(secret: str) -> set[str]:
     for form in base:
         forms.add(json.dumps(form)[1:-1])
         forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
+    forms |= _base64_forms(secret)
     forms.discard("")
+    return forms
+
+
+def _base64(data: bytes) -> set[str]:
+    """`data` in standard and URL-safe base64, padded and not."""
+    spelled = {base64.b64encode(data).decode("ascii"), base64.urlsafe_b64encode(data).decode()}
+    return spelled | {form.rstrip("=") for form in spelled}
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """The spellings of `secret` inside base64 text: an SMTP server echoing AUTH PLAIN or LOGIN
+    data in its 535 reply, an HTTP Basic token quoted back by a proxy.
+
+    The whole secret encoded alone; and, for a secret long enough, the part of its encoding
+    that is the same wherever it sits in a longer encoded text (at each of the three byte
+    offsets modulo 3: the characters that also carry a neighbour's bits are left out), so an
+    encoded ``user:password`` or ``\0user\0password`` of any user gives the secret away nowhere.
+    """
+    data = secret.encode("utf-8", "surrogatepass")
+    forms = _base64(data)
+    for skip in range(3):
+        whole_groups = data[skip:][: (len(data) - skip) // 3 * 3]
+        if len(whole_groups) >= _MIN_BASE64_CORE_BYTES:
+            forms |= {form for form in _base64(whole_groups) if not form.endswith("=")}
     return forms
 
 
@@ -108,21 +138,33 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: frozenset[str] = frozenset()
+        self._logins: frozenset[tuple[str, str]] = frozenset()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         self.update(secrets)
 
-    def update(self, secrets: Iterable[str]) -> None:
+    def update(self, secrets: Iterable[str], *, logins: Iterable[tuple[str, str]] = ()) -> None:
         """Add `secrets` to the set (empty strings are ignored). Secrets are never removed:
-        a rotated password stays redacted, in case an old value is still around in a text."""
+        a rotated password stays redacted, in case an old value is still around in a text.
+
+        `logins` are (user, secret) pairs: their secrets are added, and the base64 of the
+        strings that carry both, HTTP Basic's ``user:secret`` and SMTP AUTH PLAIN's
+        ``\0user\0secret``, is redacted whole (the user's part of it too).
+        """
+        logins = [(user, secret) for user, secret in logins if secret]
         with self._lock:
-            merged = self._secrets | {s for s in secrets if s}
-            if merged == self._secrets:
+            merged = self._secrets | {s for s in secrets if s} | {s for _, s in logins}
+            merged_logins = self._logins | set(logins)
+            if merged == self._secrets and merged_logins == self._logins:
                 return
             forms = set().union(*(_escaped_forms(s) for s in merged))
+            for user, secret in merged_logins:
+                forms |= _base64(f"{user}:{secret}".encode("utf-8", "surrogatepass"))
+                forms |= _base64(f"\0{user}\0{secret}".encode("utf-8", "surrogatepass"))
             alternation = "|".join(re.escape(f) for f in sorted(forms, key=lambda f: (-len(f), f)))
             self._pattern = re.compile(alternation)
             self._secrets = merged
+            self._logins = frozenset(merged_logins)
 
     def __len__(self) -> int:
         """How many secrets are known (not their spellings)."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
-import json
 import math
 from collections.abc import Iterator
 
 import httpx
 
+from daemon import json_text
 from daemon.errors import (
     AuthenticationFailed,
     BusinessRuleError,
@@ -28,6 +28,7 @@ from daemon.errors import (
     RateLimited,
     ServerError,
 )
+from daemon.json_text import JsonTooDeep
 
 __all__ = [
     "MAX_SERVER_MESSAGE",
@@ -77,7 +78,9 @@ def error_for_response(response: httpx.Response, *, what: str) -> DriverError | 
 def json_answer(response: httpx.Response, *, what: str) -> object:
     """The answer's JSON body; one that is not JSON is the server's fault: `ServerError`."""
     try:
-        return response.json()
+        return json_text.loads(response.content)
+    except JsonTooDeep as exc:
+        raise ServerError(f"{what}: HTTP {response.status_code}: answer is {exc.msg}") from exc
     except ValueError as exc:
         raise ServerError(f"{what}: HTTP {response.status_code}: answer is not JSON") from exc
 
@@ -138,8 +141,8 @@ def _server_message(response: httpx.Response) -> str:
     if not text:
         return ""
     try:
-        body = json.loads(text)
-    except ValueError:
+        body = json_text.loads(text)
+    except ValueError:  # JsonTooDeep included: the text is shown as it is
         message = text
     else:
         message = text

@@ -733,6 +733,13 @@ security_key = { env = "ESD_SITE_KEY" }
         "no-newline-secret",
         "site-key-from-env",
     }
+    # each secret of a credential with a login, paired with it (Basic and AUTH PLAIN encodings)
+    assert config.logins() == {
+        ("inline-login", "from-credential-file"),
+        ("inline-login", "token-from-env"),
+        ("inline-login", "kept-one\n"),
+        ("inline-login", "no-newline-secret"),
+    }
 
 
 @pytest.mark.parametrize(

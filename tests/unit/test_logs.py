@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import logging
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import daemon
 from daemon.errors import ConfigError
 from daemon.logs import (
     REDACTED,
@@ -313,3 +316,61 @@ def test_secrets_added_after_configuration_are_redacted(stream: io.StringIO) -> 
     redactor.update([SECRET])
     get_logger("esd.test").info("config.loaded", token=SECRET)
     assert lines(stream)[0]["token"] == REDACTED
+
+
+# structlog's bound-logger methods take the event name as their first positional parameter,
+# `event`: a log call passing `event=` (or a `**` spread that may hold that key) is a TypeError
+# at run time, on whichever path logs it; this catches one before it ships.
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "critical", "exception", "fatal", "msg"}
+    | {"log", "bind", "new", "try_unbind", "unbind"}
+    | {"adebug", "ainfo", "awarning", "aerror", "acritical", "aexception", "alog"}
+)
+
+
+def _event_collisions(tree: ast.AST) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _LOG_METHODS
+        ):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg == "event" or keyword.arg is None:
+                found.append((node.lineno, ast.unparse(node)[:120]))
+    return found
+
+
+def test_no_log_call_in_daemon_passes_an_event_keyword() -> None:
+    root = Path(daemon.__file__).parent
+    found = [
+        f"{path.relative_to(root.parent)}:{line}: {call}"
+        for path in sorted(root.rglob("*.py"))
+        for line, call in _event_collisions(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert found == [], "use event_id= (or another name): structlog's `event` is the message"
+
+
+def test_the_event_keyword_scan_finds_a_collision() -> None:
+    calls = 'log.info("x", event=1)\nlog.bind(**fields)\nlog.info("x", event_id=1)\n'
+    assert [line for line, _ in _event_collisions(ast.parse(calls))] == [1, 2]
+
+
+def test_base64_forms_of_a_secret_are_redacted_alone_and_inside_longer_base64() -> None:
+    import base64
+
+    redactor = Redactor()
+    redactor.update(["s3cret-Pw-77"], logins=[("esd", "s3cret-Pw-77")])
+    for data in (b"s3cret-Pw-77", b"\0esd\0s3cret-Pw-77", b"esd:s3cret-Pw-77"):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(data).decode()
+            assert redactor.redact(f"535 {text} x") == "535 *** x"
+            assert redactor.redact(text.rstrip("=")) == REDACTED
+    # under any other prefix, at each byte offset, the secret's whole groups are redacted
+    for prefix in (b"\0someone-else\0", b"x", b"xy", b"xyz"):
+        text = base64.b64encode(prefix + b"s3cret-Pw-77").decode()
+        redacted = redactor.redact(text)
+        assert REDACTED in redacted and len(redacted) < len(text)
+    assert redactor.redact("aGVsbG8gd29ybGQ=") == "aGVsbG8gd29ybGQ=", "other base64 is kept"

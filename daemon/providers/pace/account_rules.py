@@ -48,6 +48,9 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Final
 
+from daemon import json_text
+from daemon.errors import cut, quoted
+from daemon.json_text import JsonTooDeep
 from daemon.orders.model import Address
 
 __all__ = [
@@ -211,7 +214,10 @@ def _json_list(raw: object, where: str, problems: Problems) -> list[object] | No
         if not raw.strip():
             return []
         try:
-            raw = json.loads(raw)
+            raw = json_text.loads(raw)
+        except JsonTooDeep as exc:
+            problems.append((where, exc.msg))
+            return None
         except json.JSONDecodeError as exc:
             problems.append(
                 (where, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
@@ -236,7 +242,7 @@ def _parse_rule(item: object, index: int, at: str, problems: Problems) -> Accoun
         name = _canonical_key(key)
         if name is None:
             known = ", ".join(_KEYS)
-            problems.append((f"{at}.{str(key).strip()}", f"unknown key (known: {known})"))
+            problems.append((f"{at}.{cut(str(key).strip())}", f"unknown key (known: {known})"))
         else:
             fields[name] = value
 
@@ -250,7 +256,8 @@ def _parse_rule(item: object, index: int, at: str, problems: Problems) -> Accoun
             problems.append(
                 (
                     f"{at}.rule_type",
-                    f"unknown rule_type {raw_type!r} in rule {index} (known: {_rule_types()})",
+                    f"unknown rule_type {quoted(raw_type)} in rule {index} "
+                    f"(known: {_rule_types()})",
                 )
             )
 
@@ -278,7 +285,7 @@ def _parse_rule(item: object, index: int, at: str, problems: Problems) -> Accoun
         ship_via = ""
     elif ship_via and not ship_via.isdigit():
         problems.append(
-            (f"{at}.ship_via", f"{ship_via!r} is not a Pace Ship Via id (a whole number)")
+            (f"{at}.ship_via", f"{quoted(ship_via)} is not a Pace Ship Via id (a whole number)")
         )
 
     address: tuple[tuple[str, str], ...] = ()
@@ -339,7 +346,7 @@ def _source_address(raw: object, at: str, problems: Problems) -> tuple[tuple[str
             if segment not in ADDRESS_SEGMENTS:
                 problems.append(
                     (
-                        f"{at}.{str(key).strip()}",
+                        f"{at}.{cut(str(key).strip())}",
                         f"unknown segment (known: {', '.join(ADDRESS_SEGMENTS)})",
                     )
                 )

@@ -78,7 +78,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from daemon.errors import ConfigError, ConfigProblem
+from daemon.errors import ConfigError, ConfigProblem, cut, quoted
 from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
 from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
 
@@ -245,7 +245,7 @@ def description_template_problems(template: str) -> list[str]:
     known = ", ".join("{" + name + "}" for name in DESCRIPTION_VARIABLES)
     for match in _TEMPLATE_VARIABLE.finditer(template):
         if _variable(match.group(1)) is None:
-            problems.append(f"unknown template variable {match.group(0)!r} (known: {known})")
+            problems.append(f"unknown template variable {quoted(match.group(0))} (known: {known})")
     return problems
 
 
@@ -256,7 +256,7 @@ def render_description(template: str, *, order_number: str, site_name: str) -> s
     def substitute(match: re.Match[str]) -> str:
         name = _variable(match.group(1))
         if name is None:
-            raise ValueError(f"unknown template variable {match.group(0)!r}")
+            raise ValueError(f"unknown template variable {quoted(match.group(0))}")
         return values[name]
 
     return _TEMPLATE_VARIABLE.sub(substitute, template)
@@ -348,7 +348,7 @@ def _read_site(settings: Mapping[str, Any]) -> tuple[SiteOverrides, Problems]:
 
 
 def _check_keys(settings: Mapping[str, Any], known: tuple[str, ...], problems: Problems) -> None:
-    for key in sorted(str(k) for k in settings):
+    for key in sorted(cut(str(k)) for k in settings):
         if key in known:
             continue
         if key.casefold() in _SECRET_KEYS:
@@ -387,7 +387,8 @@ def _url(value: object, problems: Problems) -> str | None:
         problems.append(
             (
                 "url",
-                f"{text!r}: only the root is needed (e.g. {parts.scheme}://{parts.netloc}); "
+                f"{quoted(text)}: only the root is needed "
+                f"(e.g. {parts.scheme}://{cut(parts.netloc)}); "
                 "esd adds /rpc/services/... itself",
             )
         )
@@ -425,7 +426,7 @@ def _alert_emails(value: object, problems: Problems) -> tuple[str, ...]:
         if _EMAIL.fullmatch(address):
             emails.append(address)
         else:
-            problems.append((at, f"{address!r} is not a valid e-mail address"))
+            problems.append((at, f"{quoted(address)} is not a valid e-mail address"))
     return tuple(emails)
 
 
@@ -441,7 +442,7 @@ def _flag(settings: Mapping[str, Any], key: str, default: bool, problems: Proble
             return True
         if word in ("n", "no", "false"):
             return False
-    problems.append((key, f"must be Y or N (or true or false), got {value!r}"))
+    problems.append((key, f"must be Y or N (or true or false), got {quoted(value)}"))
     return default
 
 
@@ -461,7 +462,7 @@ def _optional_int(
     elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         number = int(value.strip())
     if number is None:
-        problems.append((key, f"must be a whole number, got {value!r}"))
+        problems.append((key, f"must be a whole number, got {quoted(value)}"))
         return None
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
@@ -503,9 +504,9 @@ def _holidays(value: object, problems: Problems) -> frozenset[dt.date]:
             try:
                 days.add(dt.date.fromisoformat(entry.strip()))
             except ValueError:
-                problems.append((at, f"{entry!r} is not a date (YYYY-MM-DD)"))
+                problems.append((at, f"{quoted(entry)} is not a date (YYYY-MM-DD)"))
         else:
-            problems.append((at, f"{entry!r} is not a date (YYYY-MM-DD)"))
+            problems.append((at, f"{quoted(entry)} is not a date (YYYY-MM-DD)"))
     return frozenset(days)
 
 
@@ -523,7 +524,9 @@ def _date_fields(value: object, problems: Problems) -> DateFieldsSetting:
         return "combined"
     if value == "split":
         return "split"
-    problems.append(("date_fields", f"must be one of {', '.join(_DATE_FIELDS)}, got {value!r}"))
+    problems.append(
+        ("date_fields", f"must be one of {', '.join(_DATE_FIELDS)}, got {quoted(value)}")
+    )
     return "auto"
 
 
@@ -531,7 +534,7 @@ def _company(settings: Mapping[str, Any], problems: Problems) -> str:
     company = _text(settings, "company", problems)
     if company and not _COMPANY.fullmatch(company):
         problems.append(
-            ("company", f"{company!r}: a Pace company name has no '/', '?', '#' or spaces")
+            ("company", f"{quoted(company)}: a Pace company name has no '/', '?', '#' or spaces")
         )
         return ""
     return company
@@ -544,7 +547,9 @@ def _timezone(settings: Mapping[str, Any], problems: Problems) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        problems.append(("timezone", f"{name!r} is not a time zone name such as America/Chicago"))
+        problems.append(
+            ("timezone", f"{quoted(name)} is not a time zone name such as America/Chicago")
+        )
         return ""
     return name
 

@@ -36,6 +36,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from daemon import json_text
+from daemon.errors import cut, quoted
+from daemon.json_text import JsonTooDeep
+
 __all__ = [
     "DEFAULT_ADMIN_STATUS",
     "DEFAULT_SITE",
@@ -100,7 +104,10 @@ def parse_site_rules(
         if not raw.strip():
             return (), problems
         try:
-            raw = json.loads(raw)
+            raw = json_text.loads(raw)
+        except JsonTooDeep as exc:
+            problems.append((where, exc.msg))
+            return (), problems
         except json.JSONDecodeError as exc:
             problems.append(
                 (where, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
@@ -121,7 +128,8 @@ def parse_site_rules(
             problems.append(
                 (
                     f"{at}.siteName",
-                    f"site {rule.site_name!r} already has a rule at {where}[{first_at[name]}]",
+                    f"site {quoted(rule.site_name)} already has a rule at "
+                    f"{where}[{first_at[name]}]",
                 )
             )
             continue
@@ -174,7 +182,7 @@ def _parse_rule(item: object, index: int, at: str, problems: Problems) -> SiteRu
         name = next((k for k in _KEYS if k.casefold() == wanted), None)
         if name is None:
             problems.append(
-                (f"{at}.{str(key).strip()}", f"unknown key (known: {', '.join(_KEYS)})")
+                (f"{at}.{cut(str(key).strip())}", f"unknown key (known: {', '.join(_KEYS)})")
             )
         else:
             fields[name] = value

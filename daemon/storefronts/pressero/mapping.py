@@ -61,14 +61,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from daemon.errors import BadEventPayload
+from daemon import json_text
+from daemon.errors import BadEventPayload, quoted
+from daemon.json_text import JsonTooDeep
 from daemon.orders.model import Address, Approval, KitChild, Order, OrderItem, Payment, SiteUser
 from daemon.storefronts.pressero import guesses as g
 
@@ -202,7 +203,9 @@ def parse_envelope(body: bytes | str) -> WebhookEnvelope:
     item types `Data.OrderItemSeq` as well.
     """
     try:
-        data = json.loads(body)
+        data = json_text.loads(body)
+    except JsonTooDeep as exc:
+        raise BadEventPayload(f"webhook: body is {exc.msg} at char {exc.pos}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEventPayload(f"webhook: body is not JSON: {exc}") from None
     return _envelope_as_sent(data) or _read_envelope(data)
@@ -707,8 +710,7 @@ def _list_or_page(data: object, where: str) -> list[Any]:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+    return quoted(value, _MAX_SHOWN)
 
 
 class _Row:

@@ -255,6 +255,16 @@ class DriverActor:
             raise  # not the push's failure: the supervisor restarts us, reconcile finds it
         except Exception as exc:
             result_payload = _failure(exc)
+            # journalctl shows why a push failed, as `esd order` does (the text is redacted
+            # and an HTML error page is already summarised by then).
+            log.warning(
+                "push.failed",
+                account=self.account.name,
+                site=site,
+                order=order_number,
+                outcome=result_payload["outcome"],
+                error=result_payload.get("error"),
+            )
         result_payload["seqs"] = seqs
         return result_payload
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import html
 import math
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -33,6 +35,7 @@ from daemon.json_text import JsonTooDeep
 __all__ = [
     "MAX_SERVER_MESSAGE",
     "error_for_response",
+    "html_summary",
     "json_answer",
     "parse_retry_after",
     "transport_errors",
@@ -131,8 +134,29 @@ def _with_server_message(head: str, response: httpx.Response) -> str:
     return f"{head}: {message}" if message else head
 
 
+_HTML_START = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
+_HTML_HEADING = re.compile(r"<h1[^>]*>(.*?)</h1\s*>", re.I | re.S)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def html_summary(text: str, content_type: str = "") -> str | None:
+    """'HTML page "502 Bad Gateway"' for an HTML error page (a proxy's, a web server's), from its
+    title or first heading; None when `text` is not HTML. Markup never reaches a message."""
+    if "html" not in content_type.lower() and not _HTML_START.match(text):
+        return None
+    for pattern in (_HTML_TITLE, _HTML_HEADING):
+        found = pattern.search(text)
+        if found:
+            words = " ".join(html.unescape(_HTML_TAG.sub(" ", found.group(1))).split())
+            if words:
+                return f'HTML page "{words[:120]}"'
+    return "HTML page without a title"
+
+
 def _server_message(response: httpx.Response) -> str:
-    """The server's own explanation: JSON `error`/`message`, else the body text; truncated."""
+    """The server's own explanation: JSON `error`/`message`, an HTML page's title, else the
+    body text; truncated."""
     try:
         text = response.text
     except (UnicodeDecodeError, LookupError, httpx.ResponseNotRead):
@@ -140,6 +164,9 @@ def _server_message(response: httpx.Response) -> str:
     text = text.strip()
     if not text:
         return ""
+    page = html_summary(text, response.headers.get("content-type", ""))
+    if page is not None:
+        return page
     try:
         body = json_text.loads(text)
     except ValueError:  # JsonTooDeep included: the text is shown as it is

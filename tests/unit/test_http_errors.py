@@ -21,6 +21,7 @@ from daemon.errors import (
 from daemon.providers.http_errors import (
     MAX_SERVER_MESSAGE,
     error_for_response,
+    html_summary,
     json_answer,
     parse_retry_after,
     transport_errors,
@@ -243,3 +244,34 @@ def test_an_aspnet_message_key_is_read_whatever_its_case() -> None:
     response = httpx.Response(400, json={"Message": "The request is invalid."})
     error = error_for_response(response, what="set status")
     assert error is not None and str(error).endswith("The request is invalid.")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "summary"),
+    [
+        (
+            "<html><head><title>502 Bad Gateway</title></head><body><h1>x</h1></body></html>",
+            "text/html",
+            'HTML page "502 Bad Gateway"',
+        ),
+        (
+            "<!DOCTYPE html>\n<!-- iis -->\n<html><body><h1>Service &amp; API\n Unavailable</h1>",
+            "",
+            'HTML page "Service & API Unavailable"',
+        ),
+        ("<html><body>down</body></html>", "text/html; charset=utf-8", "HTML page without a title"),
+        ('{"Message": "no"}', "application/json", None),
+        ("plain text error", "text/plain", None),
+    ],
+    ids=["nginx", "doctype, comment, entity", "no title", "json", "text"],
+)
+def test_an_html_error_page_is_summarised_by_its_title(
+    body: str, content_type: str, summary: str | None
+) -> None:
+    assert html_summary(body, content_type) == summary
+    if summary is not None:
+        error = error_for_response(
+            httpx.Response(503, text=body, headers={"content-type": content_type or "text/html"}),
+            what="create job",
+        )
+        assert error is not None and str(error) == f"create job: HTTP 503: server error: {summary}"

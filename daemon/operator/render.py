@@ -236,6 +236,7 @@ def _order(result: Mapping[str, Any]) -> str:
                 "attempts",
                 "next retry",
                 "updated",
+                "adopted",
             ],
             (
                 [
@@ -249,6 +250,7 @@ def _order(result: Mapping[str, Any]) -> str:
                     i.get("attempts"),
                     when(i.get("next_retry_at")),
                     when(i.get("updated_at")),
+                    "adopted" if i.get("adopted") else "",
                 ]
                 for i in items
             ),

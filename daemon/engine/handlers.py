@@ -311,7 +311,7 @@ async def judge_order(ctx: Context, order: Order, account: str) -> int:
             if state == "pending":
                 await _fire_item(ctx, item, "rules_met", "all push rules met")
                 moved += 1
-            if item.reasons:
+            if item.reasons and state in ("pending", "ready"):  # an adopted item keeps its why
                 await update_item(ctx.txn, item.id, ctx.now, {"reasons": ()})
             ctx.effects.wake.add(account)
         else:

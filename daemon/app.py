@@ -28,7 +28,7 @@ from daemon.alerts.store_alert import StoreAlert
 from daemon.clock import Clock, SystemClock
 from daemon.config import Config, load_config
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import Effects
+from daemon.engine.handlers import Effects, record_first_live
 from daemon.errors import EsdError, ListenerError
 from daemon.intake.server import bind_tcp, serve_asgi
 from daemon.intake.webhook_app import WebhookApp
@@ -130,6 +130,10 @@ async def serve(
     try:
         charts = load_charts()
         engine = Engine(db, charts, config, clock)
+        async with db.transaction() as txn:
+            # Before any order is judged: orders placed before this moment were the hosted
+            # integration's to push (daemon.orders.go_live).
+            await record_first_live(txn, config, clock.now())
         for name, account in config.accounts.items():
             driver = driver_class(account.provider)(name, account.settings, account.credentials)
             driver.site_settings = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import difflib
 import ipaddress
 import json
@@ -157,7 +158,18 @@ _STOREFRONT_KEYS: Final = (
 STOREFRONT_PROVIDERS: Final = ("pressero",)
 #: how a site's webhook MessageHash is computed (the exact form is not public: pressero.md §2)
 HASH_VARIANTS: Final = ("key+body/hex", "body+key/hex", "key+body/base64", "body+key/base64")
-_ACTIVATION_KEYS: Final = ("account", "enable", "is_live", "settings")
+_ACTIVATION_KEYS: Final = (
+    "account",
+    "enable",
+    "is_live",
+    "orders",
+    "push_orders_placed_after",
+    "adopt_mis_id",
+    "settings",
+)
+#: what an activation does with storefront orders: create them in the MIS, or only sync the
+#: status of orders already there (the hosted integration pushed them; seed 003)
+ORDER_MODES: Final = ("push", "status_only")
 
 # how many table names a "nested too deeply" problem's key path shows
 _DEEP_PATH_KEYS: Final = 6
@@ -261,6 +273,12 @@ class Activation:
     enable: bool
     is_live: bool
     settings: Mapping[str, Any]
+    #: "push": create orders in the MIS; "status_only": never create, only sync adopted items
+    orders: str = "push"
+    #: orders placed before this (UTC) are never pushed unless the operator asks (esd push)
+    push_orders_placed_after: dt.datetime | None = None
+    #: a storefront item's MisId that esd did not write is adopted as pushed, with that id
+    adopt_mis_id: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -298,6 +316,10 @@ class Site:
     def live_accounts(self) -> tuple[str, ...]:
         """Names of the accounts this site pushes to (enabled and live), in file order."""
         return tuple(a.account for a in self.activations if a.enable and a.is_live)
+
+    def activation(self, account: str) -> Activation | None:
+        """This site's activation of `account`, if any."""
+        return next((a for a in self.activations if a.account == account), None)
 
     def __repr__(self) -> str:
         hidden = "None" if self.security_key is None else "<hidden>"
@@ -1173,9 +1195,52 @@ class _Reader:
                 "is_live = true needs enable = true (a disabled activation cannot push)",
             )
         settings = _frozen(self.table(table, "settings", at))
+        orders = self.string(table, "orders", at, default="push", choices=ORDER_MODES) or "push"
+        placed_after = self.moment(table, "push_orders_placed_after", at)
+        adopt = self.boolean(table, "adopt_mis_id", at, default=True)
+        if orders == "status_only" and not adopt:
+            self.problem(
+                _join(at, "adopt_mis_id"),
+                'adopt_mis_id = false with orders = "status_only" would do nothing at all: '
+                "status only syncs the items it adopts",
+            )
         if account is None:
             return None
-        return Activation(account=account, enable=enable, is_live=is_live, settings=settings)
+        return Activation(
+            account=account,
+            enable=enable,
+            is_live=is_live,
+            settings=settings,
+            orders=orders,
+            push_orders_placed_after=placed_after,
+            adopt_mis_id=adopt,
+        )
+
+    def moment(self, parent: Mapping[str, Any], name: str, path: str) -> dt.datetime | None:
+        """A TOML date or date-time (or an ISO string) as an aware UTC date-time.
+
+        A date is its midnight UTC; a date-time without a zone is UTC, as Pressero's are.
+        """
+        if name not in parent:
+            return None
+        value = parent[name]
+        if isinstance(value, str):
+            try:
+                value = dt.datetime.fromisoformat(value.strip())
+            except ValueError:
+                value = None
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+            return value.astimezone(dt.UTC)
+        if isinstance(value, dt.date):
+            return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+        self.problem(
+            _join(path, name),
+            "expected a date or date-time such as 2026-12-01 or 2026-12-01T08:00:00Z, "
+            f"got {_show(parent[name])}",
+        )
+        return None
 
 
 def _is_file_name(name: str) -> bool:

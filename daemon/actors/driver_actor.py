@@ -338,15 +338,32 @@ class DriverActor:
                         for i in await items_of_order(txn, site, order_number, self.account.name)
                         if i.state == "pushed" and i.external_id
                     ]
-                if not items:
+                # Adopted items carry only their storefront MisId: the driver names its order.
+                by_mis_order: dict[str, list[ItemRef]] = {}
+                for i in items:
+                    mis_order = i.order_external_id or self.driver.order_of_item(str(i.external_id))
+                    if mis_order is None:
+                        log.warning(
+                            "status.no_mis_order",
+                            account=self.account.name,
+                            site=site,
+                            order=order_number,
+                            seq=i.seq,
+                            mis_id=i.external_id,
+                        )
+                        continue
+                    by_mis_order.setdefault(mis_order, []).append(
+                        ItemRef(i.seq, str(i.external_id))
+                    )
+                if not by_mis_order:
                     continue
                 try:
                     order = await self._order(site, order_number)
-                    reports = await self.driver.fetch_status(
-                        order,
-                        [ItemRef(i.seq, str(i.external_id)) for i in items],
-                        str(items[0].order_external_id),
-                    )
+                    reports = [
+                        report
+                        for mis_order, refs in sorted(by_mis_order.items())
+                        for report in await self.driver.fetch_status(order, refs, mis_order)
+                    ]
                 except DriverError as exc:
                     log.warning(
                         "status.poll_failed",

@@ -23,6 +23,7 @@ Event kinds (payload keys):
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -33,6 +34,7 @@ from daemon.config import Config
 from daemon.engine import retry
 from daemon.engine.machines import fire, record_created
 from daemon.errors import BadEventPayload
+from daemon.orders.go_live import CutOff, cut_off, is_foreign_mis_id, skip_reason
 from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate
 from daemon.statecharts import Statecharts
@@ -163,14 +165,76 @@ async def on_order_snapshot_of(ctx: Context, order: Order, raw_order: Any) -> di
     return {"accounts": list(accounts), "transitions": moved}
 
 
+async def first_live(ctx: Context, site: str, account: str) -> float:
+    """When the (site, account) activation first went live in this store (recorded now if never).
+
+    The daemon records every live activation at start (`record_first_live`); this covers an
+    activation made live by a config the daemon has not started with yet.
+    """
+    at = await ctx.txn.scalar(
+        "SELECT first_live_at FROM activation_live WHERE site = ? AND account = ?", (site, account)
+    )
+    if at is None:
+        await ctx.txn.execute(
+            "INSERT INTO activation_live (site, account, first_live_at) VALUES (?, ?, ?)",
+            (site, account, ctx.now),
+        )
+        return ctx.now
+    return float(at)
+
+
+async def record_first_live(txn: Txn, config: Config, now: float) -> None:
+    """Remember when each live activation first went live (kept if already known)."""
+    await txn.executemany(
+        "INSERT INTO activation_live (site, account, first_live_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        [
+            (site.key, account, now)
+            for site in config.sites.values()
+            for account in site.live_accounts()
+        ],
+    )
+
+
+async def _cut_off(ctx: Context, order: Order, account: str) -> CutOff | None:
+    site = ctx.config.sites.get(order.site)
+    if site is None:
+        return None
+    activation = site.activation(account)
+    placed_after = activation.push_orders_placed_after if activation else None
+    if site.storefront is None:
+        # Orders of a site without a storefront come only by `esd submit`: the operator asked.
+        return cut_off(placed_after, None)
+    live = await first_live(ctx, order.site, account)
+    return cut_off(placed_after, dt.datetime.fromtimestamp(live, dt.UTC))
+
+
+async def _esd_ids(ctx: Context, site: str, order_number: str) -> dict[int, set[str | None]]:
+    """The external ids esd recorded for each item, under every account: MisIds esd wrote."""
+    found: dict[int, set[str | None]] = {}
+    for item in await items_of_order(ctx.txn, site, order_number):
+        if not item.adopted:
+            found.setdefault(item.seq, set()).add(item.external_id)
+    return found
+
+
 async def judge_order(ctx: Context, order: Order, account: str) -> int:
-    """Apply the push rules to every item of `order` for `account`; return transitions made."""
+    """Apply the push rules to every item of `order` for `account`; return transitions made.
+
+    Before the rules: an item whose storefront MisId esd did not write is adopted as pushed;
+    an item placed before the go-live cut-off, or of a status-only activation, is skipped.
+    """
     decision = evaluate(order)
     existing = {
         i.seq: i for i in await items_of_order(ctx.txn, order.site, order.order_number, account)
     }
     moved = 0
     chart = ctx.charts.order_item
+    site_cfg = ctx.config.sites.get(order.site)
+    activation = site_cfg.activation(account) if site_cfg is not None else None
+    adopt = activation is not None and activation.adopt_mis_id
+    limit = await _cut_off(ctx, order, account)
+    esd_ids = await _esd_ids(ctx, order.site, order.order_number)
     for order_item in order.items:
         item = existing.get(order_item.seq)
         if item is None:
@@ -192,6 +256,46 @@ async def judge_order(ctx: Context, order: Order, account: str) -> int:
                 now=ctx.now,
             )
         state = item.state
+        if (
+            adopt
+            and state in ("pending", "ready", "skipped")
+            and is_foreign_mis_id(order_item.mis_id, esd_ids.get(order_item.seq, ()))
+        ):
+            mis_id = order_item.mis_id.strip()
+            why = f"adopted: the storefront item carries MisId {mis_id}, which esd did not write"
+            await _fire_item(ctx, item, "adopt", why)
+            await update_item(
+                ctx.txn,
+                item.id,
+                ctx.now,
+                {"external_id": mis_id, "adopted": True, "pushed_at": ctx.now, "reasons": (why,)},
+            )
+            log.info(
+                "item.adopted",
+                site=order.site,
+                order=order.order_number,
+                seq=order_item.seq,
+                account=account,
+                mis_id=mis_id,
+            )
+            moved += 1
+            continue
+        skip = (
+            skip_reason(activation, order.order_date, limit, operator_asked=item.operator_asked)
+            if activation is not None
+            else None
+        )
+        if skip is not None and state in ("pending", "ready", "excluded", "skipped"):
+            if state != "skipped":
+                await _fire_item(ctx, item, "skip", skip)
+                moved += 1
+            if item.reasons != (skip,):
+                await update_item(ctx.txn, item.id, ctx.now, {"reasons": (skip,)})
+            continue
+        if state == "skipped":
+            state = await _fire_item(ctx, item, "unskip", "no longer before the cut-off")
+            item = dataclasses.replace(item, state=state)
+            moved += 1
         if order_item.seq in decision.excluded:
             why = decision.excluded[order_item.seq]
             if chart.allowed(state, "exclude"):
@@ -207,7 +311,7 @@ async def judge_order(ctx: Context, order: Order, account: str) -> int:
             if state == "pending":
                 await _fire_item(ctx, item, "rules_met", "all push rules met")
                 moved += 1
-            if item.reasons:
+            if item.reasons and state in ("pending", "ready"):  # an adopted item keeps its why
                 await update_item(ctx.txn, item.id, ctx.now, {"reasons": ()})
             ctx.effects.wake.add(account)
         else:
@@ -502,8 +606,20 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
     snapshot = await ctx.txn.scalar(
         "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
     )
+    site_cfg = ctx.config.sites.get(site)
     for item in await items_of_order(ctx.txn, site, order_number, account):
-        if item.state in ("failed", "retrying"):
+        if item.state == "skipped":
+            activation = site_cfg.activation(item.account) if site_cfg else None
+            if activation is None or activation.orders == "status_only":
+                continue  # status only creates nothing, even when asked: its reason says so
+            # The operator asked: the go-live cut-off no longer holds this item back.
+            dest = await _fire_item(
+                ctx, item, "operator_push", "operator pushed it past the cut-off"
+            )
+            await update_item(ctx.txn, item.id, ctx.now, {"operator_asked": True, "reasons": ()})
+            moved.append({"seq": item.seq, "account": item.account, "from": item.state, "to": dest})
+            ctx.effects.wake.add(item.account)
+        elif item.state in ("failed", "retrying"):
             dest = await _fire_item(ctx, item, "operator_push", "operator pressed Push Order")
             await update_item(
                 ctx.txn,

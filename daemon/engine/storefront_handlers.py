@@ -37,6 +37,9 @@ import structlog
 from daemon.engine.handlers import Context, Handler, on_order_snapshot_of
 from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
 from daemon.errors import BadEventPayload
+from daemon.orders.go_live import is_foreign_mis_id
+from daemon.orders.model import Order
+from daemon.store.items import items_of_order
 from daemon.store.timers import set_timer
 from daemon.storefronts.pressero.mapping import KNOWN_TYPES, order_from_api
 
@@ -268,11 +271,48 @@ async def on_write_failed(ctx: Context) -> str:
     )
 
 
+async def _foreign_mis_ids(ctx: Context, site: str, order_number: str) -> dict[int, str]:
+    """Storefront MisIds of the order that esd did not write (the hosted integration's)."""
+    snapshot = await ctx.txn.scalar(
+        "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
+    )
+    if snapshot is None:
+        return {}
+    order = Order.from_json(json.loads(snapshot))
+    esd_ids: dict[int, set[str | None]] = {}
+    adopted: set[int] = set()
+    for item in await items_of_order(ctx.txn, site, order_number):
+        if item.adopted:
+            adopted.add(item.seq)
+        else:
+            esd_ids.setdefault(item.seq, set()).add(item.external_id)
+    return {
+        i.seq: i.mis_id
+        for i in order.items
+        if i.seq in adopted or is_foreign_mis_id(i.mis_id, esd_ids.get(i.seq, ()))
+    }
+
+
 async def after_push(ctx: Context, result: dict[str, Any]) -> None:
-    """Pushed items get their MIS id written back to the storefront item."""
+    """Pushed items get their MIS id written back to the storefront item.
+
+    Never over a MisId esd did not write: an adopted item's id, or one another account's
+    activation declined to adopt (`adopt_mis_id = false`), stays as the storefront has it.
+    """
     if result.get("outcome") != "pushed":
         return
+    foreign = await _foreign_mis_ids(ctx, result["site"], result["order"])
     for seq, external in result.get("external", {}).items():
+        if int(seq) in foreign:
+            log.info(
+                "storefront.mis_id_kept",
+                site=result["site"],
+                order=result["order"],
+                seq=int(seq),
+                mis_id=foreign[int(seq)],
+                pushed_as=external,
+            )
+            continue
         if external:
             fields = {"mis_id": external}
             await request_write(ctx, result["site"], result["order"], int(seq), "mis_id", fields)

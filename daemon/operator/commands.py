@@ -205,6 +205,7 @@ class OperatorCommands:
                     "seq": i.seq,
                     "account": i.account,
                     "state": i.state,
+                    "adopted": i.adopted,
                     "external_id": i.external_id,
                     "order_external_id": i.order_external_id,
                     "last_error": i.last_error,

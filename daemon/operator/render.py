@@ -253,6 +253,7 @@ def _order(result: Mapping[str, Any]) -> str:
                 "attempts",
                 "next retry",
                 "updated",
+                "adopted",
             ],
             (
                 [
@@ -266,6 +267,7 @@ def _order(result: Mapping[str, Any]) -> str:
                     i.get("attempts"),
                     when(i.get("next_retry_at")),
                     when(i.get("updated_at")),
+                    "adopted" if i.get("adopted") else "",
                 ]
                 for i in items
             ),

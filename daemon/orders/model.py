@@ -118,6 +118,9 @@ class OrderItem:
     pricing_details: str = ""
     # the printer's part number: MIS product codes are imported into it (Tharstern, seed 000)
     sku: str = ""
+    # the MIS id the storefront holds for the item (written by esd, or by the hosted
+    # integration before esd went live: then esd adopts it instead of pushing again)
+    mis_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -225,6 +225,11 @@ class Driver(abc.ABC):
         """Return current MIS status and tracking for pushed items (POLL and MANUAL modes)."""
         raise NotImplementedError(f"{self.provider} does not report status")
 
+    def order_of_item(self, external_id: str) -> str | None:
+        """The MIS order an item id belongs to, for items esd adopted (it knows only their
+        storefront MisId, not the order); None: this MIS cannot tell, so no status poll."""
+        return None
+
     def fetch_products(self) -> AsyncIterator[Sequence[ProductRecord]]:
         """Yield pages of products (if `ImportKind.PRODUCTS` is declared)."""
         raise NotImplementedError(f"{self.provider} does not supply products")

@@ -35,12 +35,18 @@ class ItemRow:
     tracking: tuple[str, ...]
     created_at: float
     updated_at: float
+    #: pushed by someone else (the storefront item carried a MisId esd did not write)
+    adopted: bool = False
+    #: the operator pushed it past the go-live cut-off (`esd push`)
+    operator_asked: bool = False
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ItemRow:
         data = dict(row)
         data["reasons"] = tuple(json.loads(data["reasons"]))
         data["tracking"] = tuple(json.loads(data["tracking"]))
+        data["adopted"] = bool(data.get("adopted"))
+        data["operator_asked"] = bool(data.get("operator_asked"))
         return cls(**data)
 
 

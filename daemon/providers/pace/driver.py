@@ -502,6 +502,11 @@ class PaceDriver(Driver):
             warnings=warnings + await _ship_via_warnings(plan, journal, ship_vias),
         )
 
+    def order_of_item(self, external_id: str) -> str | None:
+        """The job of a JobPart key: "1001" of "1001:02"."""
+        job, colon, _part = external_id.rpartition(":")
+        return job if colon and job else None
+
     async def fetch_status(
         self, order: Order, pushed: Sequence[ItemRef], order_external_id: str
     ) -> Sequence[StatusReport]:

@@ -179,6 +179,11 @@ class ReferenceDriver(Driver):
             reports.append(status_report(ref.item_seq, line))
         return reports
 
+    def order_of_item(self, external_id: str) -> str | None:
+        """The job of a line id: "J1001" of "J1001-01" (the sandbox's `add_line` numbering)."""
+        job, dash, _line = external_id.rpartition("-")
+        return job if dash and job else None
+
     async def fetch_products(self) -> AsyncIterator[Sequence[ProductRecord]]:
         page = 1
         while True:

@@ -46,6 +46,7 @@ __all__ = [
     "EVENT_ORDER_SEQ",
     "FIRST_PAGE",
     "HASH_KEY_ENCODING",
+    "ITEM_MIS_ID_FIELDS",
     "ITEM_ROUTE_ID_FIELD",
     "ITEM_SHIPMENTS_ROUTE",
     "ITEM_STATUS_ROUTE",
@@ -222,6 +223,12 @@ EDOC_SESSION_FIELD: Final = "EdocSessionId"
 #: guessed: no public field says the files are ready (§1.5); the `OrderItemFilesGenerated`
 #: webhook (§2) is the documented signal, and the mapping also takes the seqs it has seen.
 EDOC_FILES_READY_FIELD: Final = "EdocFilesGenerated"
+#: guessed: which item-row field holds the MIS id the hosted integration (or esd) wrote. Both
+#: `MisId` and `OrderItemMISID` are fields of the search row in client code (§1.5,
+#: PresseroConnector `Models/OrderItem.cs`); the update route is seen writing `MisId` (§1.4),
+#: so it is read first, and `OrderItemMISID` when `MisId` is empty. Which one the hosted
+#: Embedded Services writes is not public.
+ITEM_MIS_ID_FIELDS: Final = ("MisId", "OrderItemMISID")
 #: guessed: the product's "Will Ship Separately" option (named in the Pace mapping, seed 004)
 SHIPS_SEPARATELY_FIELD: Final = "WillShipSeparately"
 #: guessed: how kits appear in the order API is not public (§1.5 "Kits"). We accept both plausible

@@ -55,6 +55,8 @@ Where each `Order` field comes from ("§" = a section of pressero.md; "g." = a c
                              `OrderItemId` (each: name, quantity, cost, sku)        guessed
     notes                    `ItemNotes`                                            §1.5 code
     pricing_details          `OrderItemOptionsText`                                 §1.5 code
+    mis_id                   g.ITEM_MIS_ID_FIELDS: `MisId`, else `OrderItemMISID`   §1.5 code,
+                             (who wrote it decides adoption: daemon.orders.go_live) order guessed
 """
 
 from __future__ import annotations
@@ -476,6 +478,7 @@ def _item(row: _Row, kit_rows: Iterable[_Row], files_generated: frozenset[int]) 
         notes=row.text("ItemNotes"),
         pricing_details=row.text("OrderItemOptionsText"),
         sku=row.text("PrinterPartNumber"),
+        mis_id=next((v for v in (row.text(f).strip() for f in g.ITEM_MIS_ID_FIELDS) if v), ""),
     )
 
 

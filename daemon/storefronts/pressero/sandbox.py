@@ -1313,7 +1313,8 @@ class PresseroSandbox(LoopbackSandbox):
         """Place an order (sending OrderPlaced unless `emit` is False); return its number.
 
         Each of `items` holds item-row fields (pressero.md §1.5) over realistic defaults, e.g.
-        `{"ProductName": "Flyers", "Quantity": 250, "Price": 49.0}`. The options and their
+        `{"ProductName": "Flyers", "Quantity": 250, "Price": 49.0}`; `{"MisId": "J0500-01"}`
+        places an item the hosted Embedded Services already pushed. The options and their
         defaults: `site` (the first site's id), `paid` (True; False leaves the order unpaid),
         `payment_method` ("Credit Card"), `approved` (True; False leaves the items awaiting
         approval), `order_date` (now), `requested_ship_date` (none), `user` and `header`

@@ -4,7 +4,7 @@ in small batches, in the background. Nothing else does.
 Never pruned: pending or poisoned events (unfinished work, or evidence an operator must see),
 an event anything still refers to (an order's last snapshot, a status-history row, an alert,
 a kept transition), and anything of an order with an item that is not finished: finished is
-`pushed` or `excluded` for an item, `done` or `failed` for an import batch. Items, orders,
+`pushed`, `excluded` or `skipped` for an item, `done` or `failed` for an import batch. Items, orders,
 journals, timers, alerts and imported records are never pruned: they are the state, not its
 history, and the exactly-once promise rests on them.
 
@@ -36,7 +36,7 @@ log = structlog.get_logger("esd.retention")
 #: pruning never adds to the time to READY
 PRUNE_EVERY_SECONDS: Final = 3600.0
 
-_ITEM_FINISHED: Final = "('pushed', 'excluded')"
+_ITEM_FINISHED: Final = "('pushed', 'excluded', 'skipped')"
 _BATCH_FINISHED: Final = "('done', 'failed')"
 
 # Transitions of subjects that are finished, and whose order has nothing unfinished.

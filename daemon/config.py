@@ -31,6 +31,7 @@ from typing import Any, Final
 
 from daemon.errors import ConfigError, ConfigProblem
 from daemon.providers import registry
+from daemon.providers.deadline import DEFAULT_CALL_DEADLINE_SECONDS, DEFAULT_MAX_ANSWER_BYTES
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -143,6 +144,8 @@ _STOREFRONT_KEYS: Final = (
     "poll_seconds",
     "poll_window_seconds",
     "timeout_seconds",
+    "call_deadline_seconds",
+    "max_answer_bytes",
     "credentials",
 )
 #: storefront providers esd ships
@@ -259,6 +262,8 @@ class Storefront:
     poll_window_seconds: float
     timeout_seconds: float
     credentials: Mapping[str, str]
+    call_deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
     def __repr__(self) -> str:
         keys = ", ".join(sorted(self.credentials))
@@ -943,6 +948,12 @@ class _Reader:
                     f"expected more than poll_seconds ({poll:g}) so that polls overlap",
                 )
             timeout = self.number(raw, "timeout_seconds", at, default=20.0, above=0)
+            deadline = self.number(
+                raw, "call_deadline_seconds", at, default=DEFAULT_CALL_DEADLINE_SECONDS, above=0
+            )
+            max_answer = self.integer(
+                raw, "max_answer_bytes", at, default=DEFAULT_MAX_ANSWER_BYTES, at_least=1
+            )
             credentials = self.credentials(raw, at)
             credentials_at = _join(at, "credentials")
             for needed in ("username", "password"):
@@ -958,6 +969,8 @@ class _Reader:
                 poll_window_seconds=window,
                 timeout_seconds=timeout,
                 credentials=MappingProxyType(credentials),
+                call_deadline_seconds=deadline,
+                max_answer_bytes=max_answer,
             )
         return found
 

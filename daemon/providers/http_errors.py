@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import httpx
 
 from daemon.errors import (
+    AnswerTooLarge,
     AuthenticationFailed,
     BusinessRuleError,
     DriverError,
@@ -28,6 +29,7 @@ from daemon.errors import (
     RateLimited,
     ServerError,
 )
+from daemon.providers.keepalive_transport import AnswerOverLimit
 
 __all__ = [
     "MAX_SERVER_MESSAGE",
@@ -87,6 +89,8 @@ def transport_errors(what: str) -> Iterator[None]:
     """Turn httpx connection failures inside the block into `daemon.errors.NetworkError`."""
     try:
         yield
+    except AnswerOverLimit as exc:
+        raise AnswerTooLarge(f"{what}: {exc}") from exc
     except _TRANSPORT_FAILURES as exc:
         # httpx texts ("timed out", "[Errno 111] Connection refused") carry no URL or header.
         detail = str(exc) or "no detail"

@@ -136,7 +136,9 @@ def reference() -> Iterator[ReferenceSandbox]:
         yield box
 
 
-async def test_reference_calls_have_a_deadline_and_a_size_limit(reference: ReferenceSandbox) -> None:
+async def test_reference_calls_have_a_deadline_and_a_size_limit(
+    reference: ReferenceSandbox,
+) -> None:
     client = ReferenceClient(
         reference.url, "esd", PASSWORD, call_deadline_seconds=1.5, max_answer_bytes=CAP
     )

@@ -13,7 +13,7 @@ import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,21 @@ async def serve(
     task_status: anyio.abc.TaskStatus[Daemon] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the daemon until SIGTERM/SIGINT (or until cancelled)."""
+    # The handlers are in place before anything can take long, and so before READY=1: a
+    # SIGTERM at any moment after it takes the graceful path (one during the start is acted
+    # on once the daemon is up), never the default action that kills the process unclean.
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        await _serve(config, signals, clock=clock, notifier=notifier, task_status=task_status)
+
+
+async def _serve(
+    config: Config,
+    signals: AsyncIterator[int],
+    *,
+    clock: Clock | None,
+    notifier: Notifier | None,
+    task_status: anyio.abc.TaskStatus[Daemon],
+) -> None:
     REDACTOR.update(config.secrets(), logins=config.logins())
     notifier = notifier or Notifier.from_environ()
     clock = clock or SystemClock()
@@ -224,10 +239,9 @@ async def serve(
             if config.daemon.watchdog:
                 tg.start_soon(notifier.run_watchdog)
             task_status.started(daemon)
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for signum in signals:
-                    log.info("daemon.stopping", signal=signal.Signals(signum).name)
-                    break
+            async for signum in signals:
+                log.info("daemon.stopping", signal=signal.Signals(signum).name)
+                break
             notifier.stopping("draining")
             # Webhooks first: a delivery waiting for its commit still gets its 200 (the
             # committer runs until the listener is closed), new ones get no connection.

@@ -35,6 +35,7 @@ from daemon.errors import MAX_QUOTED, ConfigError, ConfigProblem, cut, quoted
 from daemon.json_text import MAX_DEPTH as MAX_JSON_DEPTH
 from daemon.json_text import too_deep_message
 from daemon.providers import registry
+from daemon.providers.deadline import DEFAULT_CALL_DEADLINE_SECONDS, DEFAULT_MAX_ANSWER_BYTES
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -152,6 +153,8 @@ _STOREFRONT_KEYS: Final = (
     "poll_seconds",
     "poll_window_seconds",
     "timeout_seconds",
+    "call_deadline_seconds",
+    "max_answer_bytes",
     "credentials",
 )
 #: storefront providers esd ships
@@ -292,6 +295,8 @@ class Storefront:
     poll_window_seconds: float
     timeout_seconds: float
     credentials: Mapping[str, str]
+    call_deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
     def __repr__(self) -> str:
         keys = ", ".join(sorted(self.credentials))
@@ -1077,6 +1082,12 @@ class _Reader:
                     f"expected more than poll_seconds ({poll:g}) so that polls overlap",
                 )
             timeout = self.number(raw, "timeout_seconds", at, default=20.0, above=0)
+            deadline = self.number(
+                raw, "call_deadline_seconds", at, default=DEFAULT_CALL_DEADLINE_SECONDS, above=0
+            )
+            max_answer = self.integer(
+                raw, "max_answer_bytes", at, default=DEFAULT_MAX_ANSWER_BYTES, at_least=1
+            )
             credentials = self.credentials(raw, at)
             credentials_at = _join(at, "credentials")
             for needed in ("username", "password"):
@@ -1092,6 +1103,8 @@ class _Reader:
                 poll_window_seconds=window,
                 timeout_seconds=timeout,
                 credentials=MappingProxyType(credentials),
+                call_deadline_seconds=deadline,
+                max_answer_bytes=max_answer,
             )
         return found
 

@@ -15,9 +15,11 @@
     ├── DriverError                 anything a provider driver raises
     │   ├── TransientError          worth retrying later: network, 5xx, 429, timeouts
     │   │   ├── NetworkError        connect/read timeout, reset, refused
+    │   │   │   └── CallDeadlineExceeded  no whole answer within the call's overall deadline
     │   │   ├── ServerError         5xx from the remote system
     │   │   └── RateLimited         429; carries retry_after
     │   └── PermanentError          retrying will not help: the operator must fix something
+    │       ├── AnswerTooLarge      an answer (or WSDL) over its size limit: refused unread
     │       ├── AuthenticationFailed
     │       ├── NotFound
     │       └── BusinessRuleError   validation, "customer not found", ...
@@ -32,9 +34,11 @@ Like procrastinate, a class's docstring is its default message.
 from __future__ import annotations
 
 __all__ = [
+    "AnswerTooLarge",
     "AuthenticationFailed",
     "BadEventPayload",
     "BusinessRuleError",
+    "CallDeadlineExceeded",
     "ConfigError",
     "DaemonNotRunning",
     "DriverError",
@@ -196,6 +200,10 @@ class NetworkError(TransientError):
     """The remote system could not be reached (timeout, reset, refused)."""
 
 
+class CallDeadlineExceeded(NetworkError):
+    """The remote system did not give a whole answer within the call's overall deadline."""
+
+
 class ServerError(TransientError):
     """The remote system answered with a server error."""
 
@@ -206,6 +214,10 @@ class RateLimited(TransientError):
 
 class PermanentError(DriverError):
     """A failure retrying will not fix; an operator must act."""
+
+
+class AnswerTooLarge(PermanentError):
+    """An answer larger than its configured limit was refused before being read whole."""
 
 
 class AuthenticationFailed(PermanentError):

@@ -63,6 +63,8 @@ __all__ = [
     "Route",
     "Scope",
     "Send",
+    "StreamLog",
+    "StreamReport",
     "ThreadedServer",
     "authorized",
     "basic_authorization",
@@ -77,6 +79,8 @@ __all__ = [
     "respond",
     "route",
     "sandbox_arguments",
+    "send_dripped",
+    "send_huge",
     "serve_until_signalled",
     "still_there_after",
     "take_http_fail_next",
@@ -155,6 +159,122 @@ async def respond(
     ]
     await send({"type": "http.response.start", "status": status, "headers": start})
     await send({"type": "http.response.body", "body": body})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StreamReport:
+    """One answer the sandbox streamed under a "drip" or "huge" fault: how many body bytes it
+    meant to send, how many it handed to the connection, and whether the client hung up first."""
+
+    kind: str  # "drip" | "huge"
+    planned: int
+    sent: int
+    closed_early: bool
+
+
+class StreamLog:
+    """The `StreamReport`s of one sandbox, written on its server thread, read by tests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reports: list[StreamReport] = []
+
+    def add(self, report: StreamReport) -> None:
+        with self._lock:
+            self._reports.append(report)
+
+    def reports(self) -> list[StreamReport]:
+        with self._lock:
+            return list(self._reports)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._reports.clear()
+
+
+async def _until_disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _stream(
+    send: Send,
+    receive: Receive,
+    start: Message,
+    parts: Iterator[bytes],
+    interval: float,
+) -> tuple[int, bool]:
+    """Send `start`, then each of `parts` (`interval` seconds apart), stopping when the client
+    hangs up: (body bytes handed to the connection, did the client hang up first)."""
+    await send(start)
+    gone = asyncio.ensure_future(_until_disconnected(receive))
+    sent = 0
+    try:
+        for part in parts:
+            if gone.done():
+                return sent, True
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+            sent += len(part)
+            if interval > 0:
+                await asyncio.wait({gone}, timeout=interval)
+            else:
+                await asyncio.sleep(0)  # a turn for the disconnect to be seen
+        if gone.done():
+            return sent, True
+        await send({"type": "http.response.body", "body": b""})
+        return sent, False
+    finally:
+        gone.cancel()
+
+
+async def send_dripped(
+    send: Send,
+    receive: Receive,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    interval: float,
+    log: StreamLog,
+) -> None:
+    """Send a whole answer as `respond` does, but its body one byte every `interval` seconds
+    (a "drip" fault: a server, or a proxy, that never times out a read yet never finishes)."""
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode("ascii")),
+        ],
+    }
+    parts = (body[i : i + 1] for i in range(len(body)))
+    sent, early = await _stream(send, receive, start, parts, interval)
+    log.add(StreamReport("drip", len(body), sent, early))
+
+
+_HUGE_PART = 64 * 1024
+
+
+async def send_huge(
+    send: Send, receive: Receive, prefix: bytes, size: int, content_type: bytes, log: StreamLog
+) -> None:
+    """A 200 answer of `size` bytes: `prefix` then spaces, chunked (no Content-Length, so only
+    a client that counts what it reads can stop it), as fast as the client reads it."""
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", content_type)],
+    }
+
+    def parts() -> Iterator[bytes]:
+        yield prefix
+        left = size - len(prefix)
+        filler = b" " * _HUGE_PART
+        while left > 0:
+            yield filler[: min(left, _HUGE_PART)]
+            left -= _HUGE_PART
+
+    sent, early = await _stream(send, receive, start, parts(), 0.0)
+    log.add(StreamReport("huge", size, sent, early))
 
 
 def request_header(scope: Scope, name: bytes) -> bytes | None:
@@ -382,6 +502,11 @@ def take_http_fail_next(
     return None
 
 
+#: the "drip" and "huge" faults' defaults: a byte every half second, a 200 MB answer
+DRIP_INTERVAL = 0.5
+HUGE_BYTES = 200 * 1000 * 1000
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class FaultPlan:
     """What the faults do to one request, decided when it arrives."""
@@ -391,15 +516,32 @@ class FaultPlan:
     drop_after: bool = False  # act, then hang up
     message: str = ""  # what a fault that answers says
     retry_after: float = 1.0  # seconds, for a 429
+    drip_interval: float = DRIP_INTERVAL  # seconds between the bytes of a "drip" answer
+    huge_bytes: int = HUGE_BYTES  # the size of a "huge" answer
 
     @classmethod
     def queued(
-        cls, entry: Mapping[str, Any], latency: float, retry_after: float = 1.0
+        cls,
+        entry: Mapping[str, Any],
+        latency: float,
+        retry_after: float = 1.0,
+        faults: Mapping[str, Any] | None = None,
     ) -> FaultPlan:
-        """The plan of a one-shot `fail_next` entry (its "kind" and "message")."""
+        """The plan of a one-shot `fail_next` entry (its "kind" and "message"); `faults` give
+        the "drip" and "huge" sizes (`drip_interval_ms`, `huge_bytes`) where the sandbox has
+        them."""
         if entry["kind"] == "drop_after_commit":
             return cls(latency, drop_after=True)
-        return cls(latency, entry["kind"], False, entry["message"], retry_after)
+        knobs = faults or {}
+        return cls(
+            latency,
+            entry["kind"],
+            False,
+            entry["message"],
+            retry_after,
+            knobs.get("drip_interval_ms", DRIP_INTERVAL * 1000) / 1000,
+            int(knobs.get("huge_bytes", HUGE_BYTES)),
+        )
 
 
 # -- the frame of the JSON sandboxes ------------------------------------------------------------
@@ -498,7 +640,7 @@ class JsonStore(abc.ABC):
             queued = path.lower() if self.fold_case else path
             entry = take_http_fail_next(faults["fail_next"], method, queued)
             if entry is not None:
-                return FaultPlan.queued(entry, latency, retry_after)
+                return FaultPlan.queued(entry, latency, retry_after, faults)
             # Dice are rolled in a fixed order, only for knobs that are on, so a seed replays.
             for knob, kind in (("drop_rate", "drop"), ("error_rate", "503")):
                 if faults[knob] and self.rng.random() < faults[knob]:
@@ -578,6 +720,7 @@ class JsonApp(abc.ABC):
     def __init__(self) -> None:
         # client (host, port) -> its transport; touched only on the server's event loop
         self.transports: dict[tuple[str, int], asyncio.Transport] = {}
+        self.streams = StreamLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
@@ -623,12 +766,28 @@ class JsonApp(abc.ABC):
         if plan.before == "drop":
             await hang_up(self.transports, scope, receive)
             return
-        if plan.before is not None:
+        if plan.before == "huge":  # nothing is done: a proxy's runaway answer
+            prefix = b'{"items": ['
+            await send_huge(send, receive, prefix, plan.huge_bytes, self.content_type, self.streams)
+            return
+        if plan.before not in (None, "drip"):
             await self.respond(send, self.injected(plan))
             return
         answer = act()
         if plan.drop_after:
             await hang_up(self.transports, scope, receive)
+            return
+        if plan.before == "drip":  # done, and its answer dripped
+            body = json.dumps(answer.body).encode()
+            await send_dripped(
+                send,
+                receive,
+                answer.status,
+                body,
+                self.content_type,
+                plan.drip_interval,
+                self.streams,
+            )
             return
         await self.respond(send, answer)
 
@@ -636,12 +795,13 @@ class JsonApp(abc.ABC):
 class LoopbackSandbox:
     """The life of a sandbox: `start`, `stop`, `url`, and use as a context manager.
 
-    A subclass sets `self._http` (a `ThreadedServer`) in its constructor and names itself in
-    `label` for error messages.
+    A subclass sets `self._http` (a `ThreadedServer`) and `self._streams` (its app's
+    `StreamLog`) in its constructor and names itself in `label` for error messages.
     """
 
     label = "sandbox"
     _http: ThreadedServer
+    _streams: StreamLog
 
     @property
     def url(self) -> str:
@@ -657,6 +817,10 @@ class LoopbackSandbox:
     def stop(self) -> None:
         """Stop serving; cut open connections; wait for the thread."""
         self._http.stop()
+
+    def streamed(self) -> list[StreamReport]:
+        """What the "drip" and "huge" faults sent, oldest first (kept until `reset`)."""
+        return self._streams.reports()
 
     def __enter__(self) -> Self:
         self.start()

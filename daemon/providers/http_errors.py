@@ -21,6 +21,7 @@ import httpx
 
 from daemon import json_text
 from daemon.errors import (
+    AnswerTooLarge,
     AuthenticationFailed,
     BusinessRuleError,
     DriverError,
@@ -31,6 +32,7 @@ from daemon.errors import (
     ServerError,
 )
 from daemon.json_text import JsonTooDeep
+from daemon.providers.keepalive_transport import AnswerOverLimit
 
 __all__ = [
     "MAX_SERVER_MESSAGE",
@@ -93,6 +95,8 @@ def transport_errors(what: str) -> Iterator[None]:
     """Turn httpx connection failures inside the block into `daemon.errors.NetworkError`."""
     try:
         yield
+    except AnswerOverLimit as exc:
+        raise AnswerTooLarge(f"{what}: {exc}") from exc
     except _TRANSPORT_FAILURES as exc:
         # httpx texts ("timed out", "[Errno 111] Connection refused") carry no URL or header.
         detail = str(exc) or "no detail"

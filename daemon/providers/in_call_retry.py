@@ -20,7 +20,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from daemon.errors import NetworkError, RateLimited, ServerError
+from daemon.errors import CallDeadlineExceeded, NetworkError, RateLimited, ServerError
 
 __all__ = ["READ_ATTEMPTS", "retry_read"]
 
@@ -33,8 +33,11 @@ READ_ATTEMPTS = 3
 
 
 def _worth_retrying(exc: BaseException) -> bool:
-    # 429 asks us to slow down: that is the durable timer's job (it honours Retry-After).
-    return isinstance(exc, NetworkError | ServerError) and not isinstance(exc, RateLimited)
+    # 429 asks us to slow down: that is the durable timer's job (it honours Retry-After). A
+    # call that ran out its whole deadline would only hold the push as long again.
+    return isinstance(exc, NetworkError | ServerError) and not isinstance(
+        exc, RateLimited | CallDeadlineExceeded
+    )
 
 
 async def retry_read(

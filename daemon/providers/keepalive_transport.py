@@ -36,10 +36,11 @@ from types import TracebackType
 
 import httpx
 
-__all__ = ["KeepAliveTransport"]
+__all__ = ["DEFAULT_MAX_BODY", "AnswerOverLimit", "KeepAliveTransport"]
 
 _MAX_HEAD = 64 * 1024
-_MAX_BODY = 64 * 1024 * 1024
+#: bytes an answer body may have unless the transport is given its own limit
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
 _DEFAULT_TIMEOUT = 30.0
 _READ_SIZE = 64 * 1024
 
@@ -50,6 +51,10 @@ _HEADER_LINE = re.compile(
     rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00\r\n]*?)[ \t]*",
 )
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
+
+
+class AnswerOverLimit(httpx.RemoteProtocolError):
+    """An answer body over the transport's limit: refused, the rest left unread."""
 
 
 class _Connection:
@@ -96,10 +101,14 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         *,
         max_connections: int = 100,
         ssl_context: ssl.SSLContext | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
     ) -> None:
         if max_connections < 1:
             raise ValueError(f"max_connections: must be 1 or more, got {max_connections}")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes: must be 1 or more, got {max_body_bytes}")
         self._max = max_connections
+        self._max_body = max_body_bytes
         self._ssl = ssl_context
         self._idle: list[_Connection] = []  # oldest first
         self._open = 0  # connections open: in use plus idle, never more than self._max
@@ -219,7 +228,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             raise httpx.WriteError(str(exc) or type(exc).__name__, request=request) from None
         try:
             async with asyncio.timeout(timeouts["read"]):
-                return await _answer(connection.reader, request)
+                return await _answer(connection.reader, request, self._max_body)
         except TimeoutError:
             raise httpx.ReadTimeout("read timed out", request=request) from None
         except asyncio.IncompleteReadError:
@@ -235,7 +244,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
 
 
 async def _answer(
-    reader: asyncio.StreamReader, request: httpx.Request
+    reader: asyncio.StreamReader, request: httpx.Request, limit: int
 ) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes]], bytes, bool]:
     """Status, HTTP version, reason, headers, body, and whether the connection may be reused."""
     while True:
@@ -276,13 +285,13 @@ async def _answer(
                 f"unsupported Transfer-Encoding {encoding.decode('latin-1')!r}: only chunked",
                 request=request,
             )
-        content = await _read_chunked(reader, request)
+        content = await _read_chunked(reader, request, limit)
         # Both framings at once is how answers are smuggled: read by the chunks, then drop it.
         keep_alive = keep_alive and length is None
     elif length is not None:
-        content = await reader.readexactly(_content_length(length, request))
+        content = await reader.readexactly(_content_length(length, request, limit))
     else:
-        content = await _read_to_close(reader, request)
+        content = await _read_to_close(reader, request, limit)
         keep_alive = False
     return status, version, reason, headers, content, keep_alive
 
@@ -341,20 +350,27 @@ def _parse_head(
     return int(code), version, reason or b"", headers
 
 
-def _content_length(value: bytes, request: httpx.Request) -> int:
+def _over_limit(request: httpx.Request, limit: int, length: int | None = None) -> AnswerOverLimit:
+    size = f"{length} bytes, " if length is not None else ""
+    url = request.url.copy_with(username=None, password=None, query=None)
+    return AnswerOverLimit(
+        f"answer of {url} too large: {size}over the {limit} byte limit (max_answer_bytes)",
+        request=request,
+    )
+
+
+def _content_length(value: bytes, request: httpx.Request, limit: int) -> int:
     if not (value.isdigit() and value.isascii()):
         raise httpx.RemoteProtocolError(
             f"malformed Content-Length: {value[:40]!r}", request=request
         )
     length = int(value)
-    if length > _MAX_BODY:
-        raise httpx.RemoteProtocolError(
-            f"answer body too large: {length} bytes over the {_MAX_BODY} limit", request=request
-        )
+    if length > limit:
+        raise _over_limit(request, limit, length)
     return length
 
 
-async def _read_chunked(reader: asyncio.StreamReader, request: httpx.Request) -> bytes:
+async def _read_chunked(reader: asyncio.StreamReader, request: httpx.Request, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while True:
@@ -368,10 +384,8 @@ async def _read_chunked(reader: asyncio.StreamReader, request: httpx.Request) ->
         if chunk == 0:
             break
         size += chunk
-        if size > _MAX_BODY:
-            raise httpx.RemoteProtocolError(
-                f"answer body too large: over the {_MAX_BODY} limit", request=request
-            )
+        if size > limit:
+            raise _over_limit(request, limit)
         data = await reader.readexactly(chunk + 2)
         if data[-2:] != b"\r\n":
             raise httpx.RemoteProtocolError("chunk not followed by CRLF", request=request)
@@ -384,14 +398,12 @@ async def _read_chunked(reader: asyncio.StreamReader, request: httpx.Request) ->
     return b"".join(parts)
 
 
-async def _read_to_close(reader: asyncio.StreamReader, request: httpx.Request) -> bytes:
+async def _read_to_close(reader: asyncio.StreamReader, request: httpx.Request, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while part := await reader.read(_READ_SIZE):
         size += len(part)
-        if size > _MAX_BODY:
-            raise httpx.RemoteProtocolError(
-                f"answer body too large: over the {_MAX_BODY} limit", request=request
-            )
+        if size > limit:
+            raise _over_limit(request, limit)
         parts.append(part)
     return b"".join(parts)

@@ -4,9 +4,9 @@ in small batches, in the background. Nothing else does.
 Never pruned: pending or poisoned events (unfinished work, or evidence an operator must see),
 an event anything still refers to (an order's last snapshot, a status-history row, an alert,
 a kept transition), and anything of an order with an item that is not finished: finished is
-`pushed`, `excluded` or `skipped` for an item, `done` or `failed` for an import batch. Items, orders,
-journals, timers, alerts and imported records are never pruned: they are the state, not its
-history, and the exactly-once promise rests on them.
+`pushed`, `excluded` or `skipped` for an item, `done` or `failed` for an import batch. Items,
+orders, journals, timers, alerts and imported records are never pruned: they are the state,
+not its history, and the exactly-once promise rests on them.
 
 A redelivery of a webhook whose event was pruned is stored again and judged again, which is
 harmless: the order's items already say pushed, so nothing is pushed twice.

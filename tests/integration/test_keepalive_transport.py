@@ -783,30 +783,30 @@ async def test_a_malformed_answer_is_a_remote_protocol_error(answer: bytes) -> N
     ],
     ids=["content-length", "chunked", "until-close"],
 )
-async def test_a_body_over_the_limit_is_a_remote_protocol_error(
-    answer: bytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(keepalive_transport, "_MAX_BODY", 16)
-
+async def test_a_body_over_the_limit_is_a_remote_protocol_error(answer: bytes) -> None:
     async def script(peer: Peer) -> None:
         await peer.request()
         await peer.send(answer + b"x" * 64)
         await peer.close()
 
-    async with RawServer(script) as server, KeepAliveTransport() as transport:
-        with pytest.raises(httpx.RemoteProtocolError, match="too large"):
+    async with (
+        RawServer(script) as server,
+        KeepAliveTransport(max_body_bytes=16) as transport,
+    ):
+        with pytest.raises(keepalive_transport.AnswerOverLimit, match="16 byte limit"):
             await fetch(transport, server.url())
 
 
-async def test_a_body_at_the_limit_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(keepalive_transport, "_MAX_BODY", 16)
-
+async def test_a_body_at_the_limit_is_accepted() -> None:
     async def script(peer: Peer) -> None:
         await peer.request()
         await peer.send(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 16)
         await peer.close()
 
-    async with RawServer(script) as server, KeepAliveTransport() as transport:
+    async with (
+        RawServer(script) as server,
+        KeepAliveTransport(max_body_bytes=16) as transport,
+    ):
         response = await fetch(transport, server.url())
     assert response.content == b"x" * 16
 

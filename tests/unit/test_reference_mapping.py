@@ -278,8 +278,16 @@ def test_status_report() -> None:
         (
             {"customer": "C1", "url": "http://x", "Customer": "C2"},
             [
-                ("Customer", "unknown setting (known: customer, timeout_seconds)"),
-                ("url", "unknown setting (known: customer, timeout_seconds)"),
+                (
+                    "Customer",
+                    "unknown setting (known: customer, timeout_seconds, call_deadline_seconds, "
+                    "max_answer_bytes)",
+                ),
+                (
+                    "url",
+                    "unknown setting (known: customer, timeout_seconds, call_deadline_seconds, "
+                    "max_answer_bytes)",
+                ),
             ],
         ),
         ([("customer", "C1")], [("", "expected a table of settings, got list")]),

@@ -440,6 +440,9 @@ class PaceDriver(Driver):
             credentials["password"],
             company=self.pace.company or None,
             timeout=self.pace.timeout_seconds,
+            call_deadline_seconds=self.pace.call_deadline_seconds,
+            max_answer_bytes=self.pace.max_answer_bytes,
+            max_wsdl_bytes=self.pace.max_wsdl_bytes,
             timezone=zone,
         )
         self._names: DateFieldNames | None = None

@@ -46,8 +46,11 @@ connection is cut: the lost answer), `update_returns_object` (False answers upda
 response, as EFI's guide prints one), and `fail_next`: a queue of one-shot faults, each
 `{"operation": "createJob" | "wsdl" | None, "kind": ..., "message": ...}` with a kind of
 `FAULT_KINDS`; "entity_bomb" and "external_entity" answer an XML payload with a DTD, which a
-safe client must refuse. A dropped connection is really cut (the transport is aborted without a
-byte written), as in `daemon.providers.reference.sandbox`.
+safe client must refuse; "drip" sends the answer (or the WSDL) one byte every
+`drip_interval_ms` (a call acts first), "huge" sends `huge_bytes` of an unfinished envelope,
+chunked, instead (`streamed()` tells how much went out and whether the client hung up
+first). A dropped connection is really cut (the transport is aborted without a byte
+written), as in `daemon.providers.reference.sandbox`.
 
 Run `python -m daemon.providers.pace.sandbox --port 0 [--pace-version legacy] [--company c]`: it
 prints `{"url": "http://127.0.0.1:PORT"}` once it accepts connections, and runs until SIGTERM or
@@ -88,6 +91,7 @@ from daemon.sandbox_http import (
     Receive,
     Scope,
     Send,
+    StreamLog,
     ThreadedServer,
     authorized,
     basic_authorization,
@@ -97,6 +101,8 @@ from daemon.sandbox_http import (
     read_body,
     respond,
     sandbox_arguments,
+    send_dripped,
+    send_huge,
     serve_until_signalled,
     still_there_after,
 )
@@ -188,8 +194,10 @@ FAULT_KINDS = (
     "entity_bomb",
     "external_entity",
     "not_xml",
+    "drip",
+    "huge",
 )
-_WSDL_FAULT_KINDS = ("drop", "503", "entity_bomb", "external_entity", "not_xml")
+_WSDL_FAULT_KINDS = ("drop", "503", "entity_bomb", "external_entity", "not_xml", "drip", "huge")
 
 #: fault knob -> default; `set_faults` changes only the knobs given
 FAULT_KNOBS: Mapping[str, object] = {
@@ -199,6 +207,8 @@ FAULT_KNOBS: Mapping[str, object] = {
     "drop_rate": 0.0,
     "drop_after_commit_rate": 0.0,
     "update_returns_object": True,
+    "drip_interval_ms": 500,
+    "huge_bytes": 200_000_000,
     "seed": 0,
     "fail_next": [],
 }
@@ -835,7 +845,7 @@ class _Store:
             wanted = entry["operation"]
             if wanted == operation or (wanted is None and operation != "wsdl"):
                 del queue[i]
-                return FaultPlan.queued(entry, latency)
+                return FaultPlan.queued(entry, latency, faults=self.faults)
         return None
 
     def set_faults(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
@@ -1345,6 +1355,7 @@ class _SandboxApp:
         self._authorization = basic_authorization(login, password)
         # client (host, port) -> its transport; touched only on the server's event loop
         self.transports: dict[tuple[str, int], asyncio.Transport] = {}
+        self.streams = StreamLog()
         # How much earlier than the deadline to wake, learned from the answers sent: acting and
         # answering take time, and epoll wakes a timer up to 1 ms late (millisecond timeouts).
         self._early = 0.0
@@ -1399,6 +1410,10 @@ class _SandboxApp:
             await _respond(send, _Answer(200, _hostile_body(plan.before, "wsdl", name)))
         elif plan.before == "not_xml":
             await _respond(send, _text(200, "Please log in"))
+        elif plan.before == "drip":
+            await self._drip(send, receive, _Answer(200, document), plan)
+        elif plan.before == "huge":
+            await self._huge(send, receive, plan)
         else:
             await _respond(send, _Answer(200, document))
 
@@ -1445,6 +1460,9 @@ class _SandboxApp:
         if plan.before == "not_xml":
             await _respond(send, _text(200, "Please log in"))
             return
+        if plan.before == "huge":
+            await self._huge(send, receive, plan)
+            return
         try:
             if invalid is not None:
                 raise invalid
@@ -1453,6 +1471,9 @@ class _SandboxApp:
             answer = _Answer(500, _fault_body(fault.code, fault.message))
         if plan.drop_after:
             await self._hang_up(scope, receive)
+            return
+        if plan.before == "drip":
+            await self._drip(send, receive, answer, plan)
             return
         await _respond(send, answer)
         if plan.latency > 0:
@@ -1464,6 +1485,25 @@ class _SandboxApp:
     async def _hang_up(self, scope: Scope, receive: Receive) -> None:
         """Close the client's TCP connection without answering."""
         await hang_up(self.transports, scope, receive)
+
+    async def _drip(self, send: Send, receive: Receive, answer: _Answer, plan: FaultPlan) -> None:
+        await send_dripped(
+            send,
+            receive,
+            answer.status,
+            answer.body,
+            answer.content_type,
+            plan.drip_interval,
+            self.streams,
+        )
+
+    async def _huge(self, send: Send, receive: Receive, plan: FaultPlan) -> None:
+        prefix = (
+            b'<?xml version="1.0" encoding="UTF-8"?>'
+            b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        )
+        content_type = b"text/xml; charset=utf-8"
+        await send_huge(send, receive, prefix, plan.huge_bytes, content_type, self.streams)
 
 
 async def _respond(send: Send, answer: _Answer) -> None:
@@ -1492,6 +1532,7 @@ class PaceSandbox(LoopbackSandbox):
         self.company = company
         self._store = _Store(_Schema(pace_version), login)
         self._app = _SandboxApp(self._store, login, password, company)
+        self._streams = self._app.streams
         self._http = ThreadedServer(
             self._app, self._app.transports, host=host, port=port, name="Pace sandbox"
         )
@@ -1520,6 +1561,7 @@ class PaceSandbox(LoopbackSandbox):
     def reset(self) -> None:
         """Back to empty: no objects, no faults, no counts."""
         self._store.reset()
+        self._streams.clear()
 
     def seed_customer(self, customer_id: str, cust_name: str, **fields: Any) -> dict[str, Any]:
         """Add a Customer as the print shop would (no faults, not counted); return it."""

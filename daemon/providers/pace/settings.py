@@ -43,6 +43,12 @@ as the `url` key below. Keys, with the seed's parameter name next to each:
                                                                "" (the system's)
     timeout_seconds          (not in the seed)                 per-call timeout for the SOAP
                                                                client, > 0; 30
+    call_deadline_seconds    (not in the seed)                 overall deadline of one SOAP call
+                                                               or WSDL load, > 0; 120
+    max_answer_bytes         (not in the seed)                 largest SOAP answer read, >= 1;
+                                                               67108864 (64 MiB)
+    max_wsdl_bytes           (not in the seed)                 largest WSDL or XSD read, >= 1;
+                                                               10485760 (10 MiB)
 
 Site-level overrides live in a site activation's `settings` (`[sites.K.activations.settings]`):
 
@@ -79,6 +85,13 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
+from daemon.providers.deadline import (
+    DEFAULT_CALL_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_MAX_WSDL_BYTES,
+    CallLimits,
+    limits_problems,
+)
 from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
 from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
 
@@ -138,6 +151,9 @@ _ACCOUNT_KEYS: Final = (
     "company",
     "timezone",
     "timeout_seconds",
+    "call_deadline_seconds",
+    "max_answer_bytes",
+    "max_wsdl_bytes",
 )
 _SITE_KEYS: Final = (
     "promise_days",
@@ -192,6 +208,9 @@ class PaceSettings:
     company: str = ""
     timezone: str = ""
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    call_deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    max_wsdl_bytes: int = DEFAULT_MAX_WSDL_BYTES
     # set only through `with_site`: the site's own Integration ID (a Pace Customer id)
     site_integration_id: str = ""
 
@@ -294,6 +313,12 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Pro
     company = _company(settings, problems)
     timezone = _timezone(settings, problems)
     timeout = _timeout(settings.get("timeout_seconds"), problems)
+    limit_problems = limits_problems(settings)
+    problems += limit_problems
+    limits = CallLimits() if limit_problems else CallLimits.of(settings)
+    max_wsdl = settings.get("max_wsdl_bytes", DEFAULT_MAX_WSDL_BYTES)
+    if isinstance(max_wsdl, bool) or not isinstance(max_wsdl, int) or max_wsdl < 1:
+        problems.append(("max_wsdl_bytes", "must be an integer number of bytes, 1 or more"))
 
     if problems or url is None:
         return None, problems
@@ -320,6 +345,9 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Pro
             company=company,
             timezone=timezone,
             timeout_seconds=timeout,
+            call_deadline_seconds=limits.deadline_seconds,
+            max_answer_bytes=limits.max_answer_bytes,
+            max_wsdl_bytes=max_wsdl,
         ),
         [],
     )

@@ -38,6 +38,14 @@ Errors are `daemon.errors` classes, with Pace's own words where it gave some:
   loads no DTD and refuses a document declaring one): `PermanentError`, since it is an attack or
   a broken proxy, not a blip.
 
+Every call, and every WSDL load, has an overall deadline (`call_deadline`, an anyio cancel
+scope; `daemon.providers.deadline`): a server that drips its answer fails the call with
+`CallDeadlineExceeded`, transient, instead of holding the push. Answers stop being read past
+`max_answer_bytes`, WSDLs (and their XSDs) past `max_wsdl_bytes`: `AnswerTooLarge`, naming the
+URL and the limit. A WSDL load runs in a worker thread that checks the deadline at every chunk
+and reads with a timeout no longer than what is left of it; the load lock is taken inside the
+deadline, so a stuck load holds other pushes back no longer than their own deadline.
+
 Reads (find, read) are retried a few times at once on transient errors
 (`daemon.providers.in_call_retry`); creates and updates never are. No message or log line built
 here contains the password or the Authorization header; Pace's fault texts are scrubbed of them.
@@ -50,6 +58,8 @@ import dataclasses
 import datetime as dt
 import math
 import re
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
@@ -67,11 +77,22 @@ from zeep.wsdl.bindings.soap import Soap11Binding
 
 from daemon.errors import (
     BusinessRuleError,
+    CallDeadlineExceeded,
     DriverError,
     EsdError,
     NotFound,
     PermanentError,
     ServerError,
+)
+from daemon.providers.deadline import (
+    DEFAULT_CALL_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_MAX_WSDL_BYTES,
+    call_deadline,
+    deadline_message,
+    decoded_headers,
+    read_capped,
+    too_large,
 )
 from daemon.providers.http_errors import MAX_SERVER_MESSAGE, error_for_response, transport_errors
 from daemon.providers.in_call_retry import retry_read
@@ -96,6 +117,7 @@ from daemon.providers.pace.soap_messages import (
 
 # KEY_FIELDS, SERVICES and service_namespace are `objects`' own, still importable from here.
 __all__ = [
+    "DEFAULT_MAX_WSDL_BYTES",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WSDL_TIMEOUT",
     "KEY_FIELDS",
@@ -189,18 +211,65 @@ def _declares_dtd(content: bytes) -> bool:
 
 
 class _PaceTransport(zeep.transports.AsyncTransport):
-    """zeep's transport, used only to load WSDLs (calls go out through `PaceClient._call`)."""
+    """zeep's transport, used only to load WSDLs (calls go out through `PaceClient._call`).
 
-    def __init__(self, client: httpx.AsyncClient, wsdl_client: httpx.Client) -> None:
+    One per load: it carries that load's deadline (a `time.monotonic()` instant), its size
+    limit, and `abandoned`, set when the waiting task gave up (the deadline, or the daemon
+    stopping), so the worker thread stops at the next chunk instead of reading on.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        wsdl_client: httpx.Client,
+        *,
+        what: str,
+        timeout: float,
+        deadline_seconds: float,
+        max_bytes: int,
+    ) -> None:
         super().__init__(client=client, wsdl_client=wsdl_client)  # type: ignore[no-untyped-call]
+        self._what = what
+        self._timeout = timeout
+        self._deadline_seconds = deadline_seconds
+        self._deadline_at = time.monotonic() + deadline_seconds
+        self._max_bytes = max_bytes
+        self.abandoned = threading.Event()
+
+    def _left(self) -> float:
+        left = self._deadline_at - time.monotonic()
+        if left <= 0 or self.abandoned.is_set():
+            raise CallDeadlineExceeded(deadline_message(self._what, self._deadline_seconds))
+        return left
 
     def _load_remote_data(self, url: str) -> bytes:
-        response = self.wsdl_client.get(url)
+        # No single read may wait past the deadline: a silent server ends the load there too.
+        timeout = httpx.Timeout(min(self._timeout, self._left()))
+        with self.wsdl_client.stream("GET", url, timeout=timeout) as response:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > self._max_bytes:
+                raise too_large(self._what, url, self._max_bytes, "max_wsdl_bytes")
+            parts: list[bytes] = []
+            size = 0
+            for part in response.iter_bytes():
+                self._left()
+                size += len(part)
+                if size > self._max_bytes:
+                    raise too_large(self._what, url, self._max_bytes, "max_wsdl_bytes")
+                parts.append(part)
+        content = b"".join(parts)
         if response.status_code != 200:
-            raise _HttpFailure(response)
-        if _declares_dtd(response.content):
+            raise _HttpFailure(
+                httpx.Response(
+                    response.status_code,
+                    headers=decoded_headers(response.headers),
+                    content=content,
+                    request=response.request,
+                )
+            )
+        if _declares_dtd(content):
             raise _HostileXml
-        return bytes(response.content)
+        return content
 
 
 def _is_xml(response: httpx.Response) -> bool:
@@ -242,6 +311,9 @@ class PaceClient:
         company: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         wsdl_timeout: float = DEFAULT_WSDL_TIMEOUT,
+        call_deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_wsdl_bytes: int = DEFAULT_MAX_WSDL_BYTES,
         timezone: dt.tzinfo | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -257,7 +329,11 @@ class PaceClient:
         # Calls go straight to the transport (httpx's connection pool), one prepared request
         # each: the client's per-request work (auth flow, cookies, URL merging) cost more CPU
         # than the call's own envelope (the push bench). The client is zeep's, and closes it.
-        self._calls = transport or KeepAliveTransport()
+        self._calls = transport or KeepAliveTransport(max_body_bytes=max_answer_bytes)
+        self._deadline = call_deadline_seconds
+        self._max_answer = max_answer_bytes
+        self._max_wsdl = max_wsdl_bytes
+        self._wsdl_timeout = wsdl_timeout
         self._http = httpx.AsyncClient(
             auth=auth, timeout=httpx.Timeout(timeout), transport=self._calls, follow_redirects=False
         )
@@ -265,7 +341,6 @@ class PaceClient:
         self._wsdl_http = httpx.Client(
             auth=auth, timeout=httpx.Timeout(wsdl_timeout), follow_redirects=False
         )
-        self._transport = _PaceTransport(client=self._http, wsdl_client=self._wsdl_http)
         self._settings = zeep.Settings(
             strict=True,
             forbid_dtd=True,
@@ -430,23 +505,44 @@ class PaceClient:
         what = f"load {service} WSDL"
 
         async def load() -> _Loaded:
-            async with self._load_lock:
-                found = self._loaded.get(service)
-                if found is None:
-                    found = await anyio.to_thread.run_sync(self._load, service, what)
-                    self._loaded[service] = found
-                    log.debug("pace.wsdl_loaded", service=service)
-                return found
+            # The lock is waited for inside the deadline: a load stuck behind a dripping server
+            # holds the other pushes back no longer than their own deadline.
+            with call_deadline(self._deadline, what):
+                async with self._load_lock:
+                    found = self._loaded.get(service)
+                    if found is None:
+                        found = await self._load_in_thread(service, what)
+                        self._loaded[service] = found
+                        log.debug("pace.wsdl_loaded", service=service)
+                    return found
 
         return await retry_read(load, what=what)
 
-    def _load(self, service: str, what: str) -> _Loaded:
+    async def _load_in_thread(self, service: str, what: str) -> _Loaded:
+        """`_load` in a worker thread (zeep loads synchronously), given up on when cancelled:
+        the thread then stops at its next chunk, or at the latest when its read times out."""
+        transport = _PaceTransport(
+            client=self._http,
+            wsdl_client=self._wsdl_http,
+            what=what,
+            timeout=self._wsdl_timeout,
+            deadline_seconds=self._deadline,
+            max_bytes=self._max_wsdl,
+        )
+        try:
+            return await anyio.to_thread.run_sync(
+                self._load, service, what, transport, abandon_on_cancel=True
+            )
+        finally:
+            transport.abandoned.set()
+
+    def _load(self, service: str, what: str, transport: _PaceTransport) -> _Loaded:
         """Load and check one WSDL (in a worker thread: zeep loads synchronously)."""
         try:
             with transport_errors(what):
                 client = _zeep.AsyncClient(
                     f"{self._root}/{service}?wsdl",
-                    transport=self._transport,
+                    transport=transport,
                     settings=self._settings,
                 )
         except _HttpFailure as failure:
@@ -510,13 +606,10 @@ class PaceClient:
             headers=self._headers,
             extensions={"timeout": self._call_timeout},
         )
-        with transport_errors(what):
+        with call_deadline(self._deadline, what), transport_errors(what):
             response = await self._calls.handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        response.request = request
+            response.request = request
+            response = await read_capped(response, self._max_answer, what)
         status = response.status_code
         if not (status == 200 or (status == 500 and _is_xml(response))):
             raise self._http_error(what, response)

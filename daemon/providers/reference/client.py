@@ -1,7 +1,8 @@
 """Async HTTP client for the reference MIS JSON API: one method per endpoint, nothing more.
 
 Every failure comes out as a `daemon.errors.DriverError` through `daemon.providers.http_errors`;
-an answer of the wrong shape is a `ServerError` naming the field. The login and password live
+an answer of the wrong shape is a `ServerError` naming the field. Each call has an overall
+deadline and its answer a size limit (`daemon.providers.deadline`). The login and password live
 only inside the httpx auth object: no message or log line built here contains them.
 """
 
@@ -15,6 +16,12 @@ import httpx
 import structlog
 
 from daemon.errors import ServerError
+from daemon.providers.deadline import (
+    DEFAULT_CALL_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    call_deadline,
+    read_capped,
+)
 from daemon.providers.http_errors import error_for_response, json_answer, transport_errors
 from daemon.providers.in_call_retry import retry_read
 from daemon.providers.reference.mapping import (
@@ -49,8 +56,12 @@ class ReferenceClient:
         password: str,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        call_deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self._deadline = call_deadline_seconds
+        self._max_answer = max_answer_bytes
         self._http = httpx.AsyncClient(
             base_url=base_url,
             auth=httpx.BasicAuth(login, password),
@@ -127,8 +138,10 @@ class ReferenceClient:
         params: Mapping[str, str] | None,
         json: Mapping[str, Any] | None,
     ) -> object:
-        with transport_errors(what):
-            response = await self._http.request(method, path, params=params, json=json)
+        request = self._http.build_request(method, path, params=params, json=json)
+        with call_deadline(self._deadline, what), transport_errors(what):
+            streamed = await self._http.send(request, stream=True)
+            response = await read_capped(streamed, self._max_answer, what)
         log.debug("reference.http", method=method, path=path, status=response.status_code)
         error = error_for_response(response, what=what)
         if error is not None:

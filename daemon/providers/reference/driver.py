@@ -32,6 +32,7 @@ from daemon.providers.contract import (
     StatusReport,
     check_account,
 )
+from daemon.providers.deadline import LIMIT_KEYS, CallLimits, limits_problems
 from daemon.providers.reference.client import DEFAULT_TIMEOUT, ReferenceClient
 from daemon.providers.reference.mapping import (
     Job,
@@ -53,7 +54,7 @@ __all__ = [
 #: products asked for per page during an import
 PRODUCT_PAGE_SIZE = 10
 
-_SETTINGS = ("customer", "timeout_seconds")
+_SETTINGS = ("customer", "timeout_seconds", *LIMIT_KEYS)
 _CREDENTIALS = ("url", "login", "password")
 
 log = structlog.get_logger(__name__)
@@ -78,6 +79,7 @@ def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
             or timeout <= 0
         ):
             problems.append(("timeout_seconds", "must be a number of seconds greater than 0"))
+    problems += limits_problems(settings)
     known = ", ".join(_SETTINGS)
     for key in sorted(str(k) for k in settings if k not in _SETTINGS):
         problems.append((key, f"unknown setting (known: {known})"))
@@ -108,11 +110,14 @@ class ReferenceDriver(Driver):
     ) -> None:
         super().__init__(account, settings, credentials)
         check_account(settings_problems(settings), credentials_problems(credentials))
+        limits = CallLimits.of(settings)
         self._client = ReferenceClient(
             credentials["url"],
             credentials["login"],
             credentials["password"],
             timeout=float(settings.get("timeout_seconds", DEFAULT_TIMEOUT)),
+            call_deadline_seconds=limits.deadline_seconds,
+            max_answer_bytes=limits.max_answer_bytes,
         )
 
     async def test_connection(self) -> ConnectionReport:

@@ -81,7 +81,7 @@ VERSION = "1.0"
 DEFAULT_CUSTOMERS: Mapping[str, str] = {"C100": "Acme Print Buyers", "C200": "Northwind Marketing"}
 
 #: what one `fail_next` entry can do to the next matching request
-FAULT_KINDS = ("drop", "drop_after_commit", "503", "429", "422")
+FAULT_KINDS = ("drop", "drop_after_commit", "503", "429", "422", "drip", "huge")
 
 #: fault knob -> default; `set_faults` / POST /_admin/faults change only the knobs given
 FAULT_KNOBS: Mapping[str, object] = {
@@ -91,6 +91,8 @@ FAULT_KNOBS: Mapping[str, object] = {
     "retry_after": 1,
     "drop_rate": 0.0,
     "drop_after_commit_rate": 0.0,
+    "drip_interval_ms": 500,  # "drip": the answer's bytes this far apart (the act is done)
+    "huge_bytes": 200_000_000,  # "huge": an answer this large, chunked, instead of acting
     "seed": 0,
     "fail_next": [],
 }
@@ -443,6 +445,7 @@ class ReferenceSandbox(LoopbackSandbox):
         self.login = login
         self._store = _Store(customers, products)
         self._app = _SandboxApp(self._store, login, password)
+        self._streams = self._app.streams
         self._http = ThreadedServer(
             self._app, self._app.transports, host=host, port=port, name="reference sandbox"
         )
@@ -458,6 +461,7 @@ class ReferenceSandbox(LoopbackSandbox):
     def reset(self) -> None:
         """Back to the seeded state: no jobs, no faults, no calls."""
         self._store.reset()
+        self._streams.clear()
 
     def set_line_status(
         self, job_id: str, line_id: str, status: str, tracking: Sequence[str] = ()

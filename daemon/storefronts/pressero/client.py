@@ -10,6 +10,7 @@ list-shaped resource (orders now; products, users, stock later) goes through it.
 
 Every failure is a `daemon.errors.DriverError` from `daemon.providers.http_errors`, except a
 malformed order (`order`), which is the `BadEventPayload` that `mapping.order_from_api` names.
+Each call has an overall deadline and its answer a size limit (`daemon.providers.deadline`).
 The password and the token stay inside this object: no message or log line built here
 contains either.
 """
@@ -37,6 +38,12 @@ from daemon.errors import (
     ServerError,
 )
 from daemon.orders.model import Address, Order
+from daemon.providers.deadline import (
+    DEFAULT_CALL_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    call_deadline,
+    read_capped,
+)
 from daemon.providers.http_errors import error_for_response, json_answer, transport_errors
 from daemon.storefronts.pressero import guesses as g
 from daemon.storefronts.pressero.mapping import (
@@ -85,6 +92,8 @@ class PresseroClient:
         consumer_id: str = "",
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        call_deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         token_max_age: float = g.TOKEN_MAX_AGE_SECONDS,
         page_size: int = DEFAULT_PAGE_SIZE,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -92,6 +101,8 @@ class PresseroClient:
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        self._deadline = call_deadline_seconds
+        self._max_answer = max_answer_bytes
         self._http = httpx.AsyncClient(
             base_url=_api_base(base_url),
             timeout=httpx.Timeout(timeout),
@@ -157,8 +168,9 @@ class PresseroClient:
     async def _log_in(self) -> None:
         what = "log in to Pressero"
         self._token = None
-        with transport_errors(what):
-            response = await self._http.post(g.AUTH_ROUTE, json=self._login)
+        response = await self._exchange(
+            self._http.build_request("POST", g.AUTH_ROUTE, json=self._login), what
+        )
         log.debug("pressero.http", method="POST", route=g.AUTH_ROUTE, status=response.status_code)
         status = response.status_code
         if 400 <= status < 500 and status != 429:
@@ -404,12 +416,16 @@ class PresseroClient:
         json: object,
     ) -> httpx.Response:
         headers = {"Authorization": f"{g.AUTH_SCHEME} {token}"}
-        with transport_errors(what):
-            response = await self._http.request(
-                method, path, params=params, json=json, headers=headers
-            )
+        request = self._http.build_request(method, path, params=params, json=json, headers=headers)
+        response = await self._exchange(request, what)
         log.debug("pressero.http", method=method, route=route, status=response.status_code)
         return response
+
+    async def _exchange(self, request: httpx.Request, what: str) -> httpx.Response:
+        """Send `request`; its whole answer within the call deadline and the size limit."""
+        with call_deadline(self._deadline, what), transport_errors(what):
+            streamed = await self._http.send(request, stream=True)
+            return await read_capped(streamed, self._max_answer, what)
 
     async def _paged(
         self,

@@ -32,6 +32,8 @@ class PresseroStorefront:
             credentials.get("subscriber_id", ""),
             credentials.get("consumer_id", ""),
             timeout=storefront.timeout_seconds,
+            call_deadline_seconds=storefront.call_deadline_seconds,
+            max_answer_bytes=storefront.max_answer_bytes,
         )
         # The search answers name a site by its id or domain; configs name it by key.
         self._site_keys: dict[str, str] = {}

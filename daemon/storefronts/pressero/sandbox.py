@@ -139,7 +139,7 @@ _FIRST_STAGE = "Order Received"
 _CANCELLED_STAGE = "Order Cancelled"
 
 #: what one `fail_next` entry can do to the next matching /api request
-FAULT_KINDS = ("drop", "drop_after_commit", "500", "503", "429", "401", "400")
+FAULT_KINDS = ("drop", "drop_after_commit", "500", "503", "429", "401", "400", "drip", "huge")
 
 #: fault knob -> default; `set_faults` / POST /_admin/faults change only the knobs given
 FAULT_KNOBS: Mapping[str, object] = {
@@ -149,6 +149,8 @@ FAULT_KNOBS: Mapping[str, object] = {
     "token_ttl_seconds": 0,  # 0: tokens never expire
     "lost_webhook_rate": 0.0,  # storefront changes whose webhook is never sent
     "retry_after": 1,  # seconds, on 429
+    "drip_interval_ms": 500,  # "drip": the answer's bytes this far apart (the act is done)
+    "huge_bytes": 200_000_000,  # "huge": an answer this large, chunked, instead of acting
     "seed": 0,
     "fail_next": [],
 }
@@ -1199,6 +1201,7 @@ class PresseroSandbox(LoopbackSandbox):
         )
         self._store.webhook_target = webhook_target
         self._app = _SandboxApp(self._store)
+        self._streams = self._app.streams
         self._http = ThreadedServer(
             self._app, self._app.transports, host=host, port=port, name="Pressero sandbox"
         )
@@ -1230,6 +1233,7 @@ class PresseroSandbox(LoopbackSandbox):
     def reset(self) -> None:
         """Back to the seeded state: seeded orders only, no faults, tokens, webhooks or calls."""
         self._store.reset()
+        self._streams.clear()
 
     def expire_tokens(self) -> None:
         """Make every issued token invalid now: the next call with one answers 401."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -20,10 +21,19 @@ ROOT = Path(__file__).resolve().parents[1]
 class DaemonProcess:
     """`esd run` in a subprocess with NOTIFY_SOCKET pointing at a datagram socket we own."""
 
-    def __init__(self, config: Path, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        nofile: int | None = None,
+    ) -> None:
         self.config = config
         self.workdir = workdir
         self.env = env or {}
+        #: the soft RLIMIT_NOFILE to run the daemon under (as `ulimit -n`), None: ours
+        self.nofile = nofile
         self.proc: subprocess.Popen[bytes] | None = None
         self.notify_path = workdir / "notify.sock"
         self.notify: socket.socket | None = None
@@ -54,8 +64,15 @@ class DaemonProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=ROOT,
+                preexec_fn=None if self.nofile is None else self._limit_descriptors,
             )
         self.wait_message("READY=1", timeout)
+
+    def _limit_descriptors(self) -> None:
+        """In the child before exec: lower the soft descriptor limit (the hard one stays)."""
+        assert self.nofile is not None
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, hard))
 
     def wait_message(self, wanted: str, timeout: float = 30.0) -> str:
         assert self.notify is not None

@@ -30,6 +30,7 @@ from daemon.config import Config, load_config
 from daemon.engine.engine import Engine
 from daemon.engine.handlers import Effects, record_first_live
 from daemon.errors import EsdError, ListenerError
+from daemon.intake.limits import ListenerLimits, listener_limits
 from daemon.intake.server import bind_tcp, serve_asgi
 from daemon.intake.webhook_app import WebhookApp
 from daemon.logs import REDACTOR, configure_logging
@@ -142,6 +143,7 @@ async def _serve(
     actors: dict[str, DriverActor] = {}
     storefronts: dict[str, StorefrontActor] = {}
     sock = None
+    limits = ListenerLimits()
     try:
         charts = load_charts()
         engine = Engine(db, charts, config, clock)
@@ -176,7 +178,9 @@ async def _serve(
         )
         listener = config.listeners.get("webhook")
         if listener is not None and listener.enabled:
-            # Bound before READY=1: a port in use stops the start with a clear error.
+            # Checked and bound before READY=1: a descriptor limit too low for the listener or a
+            # port in use stops the start with a clear error.
+            limits = listener_limits(listener)
             try:
                 sock = bind_tcp(listener.address, listener.port)
             except OSError as exc:
@@ -205,7 +209,13 @@ async def _serve(
             async def run_webhooks(app: WebhookApp, bound: Any) -> None:
                 try:
                     with web_scope:
-                        await serve_asgi(app, bound, drain_seconds=config.daemon.drain_seconds)
+                        await serve_asgi(
+                            app,
+                            bound,
+                            drain_seconds=config.daemon.drain_seconds,
+                            limits=limits,
+                            counters=app.connections,
+                        )
                 finally:
                     web_done.set()
 

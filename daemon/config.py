@@ -128,7 +128,16 @@ _RETRY_KEYS: Final = (
     "give_up_after_seconds",
     "jitter",
 )
-_LISTENER_KEYS: Final = ("address", "port", "max_body_bytes", "enabled")
+_LISTENER_KEYS: Final = (
+    "address",
+    "port",
+    "max_body_bytes",
+    "enabled",
+    "idle_timeout_seconds",
+    "header_timeout_seconds",
+    "max_connections",
+    "reserved_fds",
+)
 _ACCOUNT_KEYS: Final = (
     "provider",
     "concurrency",
@@ -239,6 +248,20 @@ class Listener:
     port: int
     max_body_bytes: int
     enabled: bool
+    #: a kept-alive connection with no new request is closed after this long
+    idle_timeout_seconds: float = 30.0
+    #: a connection must deliver a request's complete head within this long (from its first
+    #: byte, or from the accept for a new connection), else it is closed
+    header_timeout_seconds: float = 10.0
+    #: connections served at once; beyond it a new connection gets 503 and is closed
+    max_connections: int = 512
+    #: file descriptors kept free of the listener for the rest of the daemon (store, operator
+    #: socket, outgoing connections): the cap is checked against RLIMIT_NOFILE with them
+    reserved_fds: int = 256
+
+
+#: where the listener's tunables take their defaults from (the dataclass's own)
+_LISTENER_DEFAULTS: Final = Listener("webhook", "127.0.0.1", 8780, 1048576, True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -899,6 +922,7 @@ class _Reader:
     def listener(self, name: str, table: Mapping[str, Any]) -> Listener:
         at = _join("listeners", name)
         self.known_keys(table, at, _LISTENER_KEYS)
+        d = _LISTENER_DEFAULTS
         address = table.get("address", "127.0.0.1")
         if not (isinstance(address, str) and _is_host(address)):
             message = f"expected an IP address or host name, got {_show(address)}"
@@ -911,6 +935,19 @@ class _Reader:
             port=self.integer(table, "port", at, default=8780, at_least=0, at_most=65535),
             max_body_bytes=self.integer(table, "max_body_bytes", at, default=1048576, at_least=1),
             enabled=self.boolean(table, "enabled", at, default=True),
+            idle_timeout_seconds=self.number(
+                table, "idle_timeout_seconds", at, default=d.idle_timeout_seconds, above=0
+            ),
+            header_timeout_seconds=self.number(
+                table, "header_timeout_seconds", at, default=d.header_timeout_seconds, above=0
+            ),
+            max_connections=self.integer(
+                table, "max_connections", at, default=d.max_connections, at_least=1
+            ),
+            # Below 16 not even the store and the operator socket would fit.
+            reserved_fds=self.integer(
+                table, "reserved_fds", at, default=d.reserved_fds, at_least=16
+            ),
         )
 
     def named_tables(

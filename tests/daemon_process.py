@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ class DaemonProcess:
         env: dict[str, str] | None = None,
         *,
         esd: list[str] | None = None,
+        nofile: int | None = None,
     ) -> None:
         """`esd` is the command that runs esd (default: this interpreter's `-m daemon.cli` in
         the checkout; the wheel test passes an installed `esd` script, run outside it)."""
@@ -34,6 +36,8 @@ class DaemonProcess:
         self.workdir = workdir
         self.env = env or {}
         self.esd = esd
+        #: the soft RLIMIT_NOFILE to run the daemon under (as `ulimit -n`), None: ours
+        self.nofile = nofile
         self.proc: subprocess.Popen[bytes] | None = None
         self.notify_path = workdir / "notify.sock"
         self.notify: socket.socket | None = None
@@ -65,8 +69,15 @@ class DaemonProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=ROOT if self.esd is None else self.workdir,
+                preexec_fn=None if self.nofile is None else self._limit_descriptors,
             )
         self.wait_message("READY=1", timeout)
+
+    def _limit_descriptors(self) -> None:
+        """In the child before exec: lower the soft descriptor limit (the hard one stays)."""
+        assert self.nofile is not None
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, hard))
 
     def wait_message(self, wanted: str, timeout: float = 30.0) -> str:
         assert self.notify is not None

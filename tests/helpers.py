@@ -42,6 +42,7 @@ def config_text(
     extra: str = "",
     site_extra: str = "",
     account_extra: str = "",
+    listener_extra: str = "",
 ) -> str:
     """Config text with one site `shop` activating the given accounts."""
     accounts = accounts or {"mis": {"url": "http://127.0.0.1:9", "customer": "C100"}}
@@ -51,6 +52,7 @@ def config_text(
         [listeners.webhook]
         address = "127.0.0.1"
         port = 0
+        {listener_extra}
         [daemon]
         state_dir = "{tmp_path}"
         socket = "{tmp_path}/esd.sock"

@@ -18,6 +18,7 @@ import structlog
 
 from daemon import logs
 from daemon.config import Config
+from daemon.intake.connections import ConnectionCounters
 from daemon.intake.judgement import Judge, Reject, route
 from daemon.intake.readiness import Check, readiness
 from daemon.logs import REDACTOR
@@ -57,6 +58,8 @@ class WebhookApp:
         self.rejections: collections.Counter[str] = collections.Counter()
         self.accepted = 0
         self.duplicates = 0
+        #: the listener's connection guard counts here (serve_asgi(counters=...))
+        self.connections = ConnectionCounters()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,6 +159,7 @@ class WebhookApp:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejections": dict(self.rejections),
+            "connections": self.connections.as_dict(),
         }
 
 

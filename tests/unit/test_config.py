@@ -138,6 +138,13 @@ def test_empty_file_gives_every_default() -> None:
         1048576,
         True,
     )
+    limits = (
+        webhook.idle_timeout_seconds,
+        webhook.header_timeout_seconds,
+        webhook.max_connections,
+        webhook.reserved_fds,
+    )
+    assert limits == (30.0, 10.0, 512, 256)
     assert dict(config.accounts) == {} and dict(config.sites) == {}
     assert config.secrets() == frozenset()
     assert Path("/etc/esd/esd.toml") == DEFAULT_CONFIG_PATH
@@ -255,6 +262,10 @@ address = "::1"
 port = 0
 max_body_bytes = 1
 enabled = false
+idle_timeout_seconds = 0.5
+header_timeout_seconds = 2
+max_connections = 3
+reserved_fds = 64
 [accounts.a]
 provider = "reference"
 concurrency = 1
@@ -278,6 +289,9 @@ mode = "test"
     assert config.listeners["webhook"].address == "::1"
     assert config.listeners["webhook"].port == 0
     assert config.listeners["webhook"].enabled is False
+    listener = config.listeners["webhook"]
+    assert (listener.idle_timeout_seconds, listener.header_timeout_seconds) == (0.5, 2.0)
+    assert (listener.max_connections, listener.reserved_fds) == (3, 64)
     account = config.accounts["a"]
     assert (account.concurrency, account.rate_per_second, account.status_poll_seconds) == (
         1,
@@ -409,6 +423,30 @@ ERROR_CASES: list[tuple[str, str, str, str]] = [
         ">= 1, got 0",
     ),
     ("unknown listener key", "[listeners.webhook]\nhost = 'x'\n", "listeners.webhook.host", ""),
+    (
+        "zero idle timeout",
+        "[listeners.webhook]\nidle_timeout_seconds = 0\n",
+        "listeners.webhook.idle_timeout_seconds",
+        "expected a finite number > 0, got 0",
+    ),
+    (
+        "header timeout as word",
+        "[listeners.webhook]\nheader_timeout_seconds = 'soon'\n",
+        "listeners.webhook.header_timeout_seconds",
+        'got "soon"',
+    ),
+    (
+        "zero connections",
+        "[listeners.webhook]\nmax_connections = 0\n",
+        "listeners.webhook.max_connections",
+        "expected an integer >= 1, got 0",
+    ),
+    (
+        "tiny descriptor reserve",
+        "[listeners.webhook]\nreserved_fds = 4\n",
+        "listeners.webhook.reserved_fds",
+        "expected an integer >= 16, got 4",
+    ),
     ("account not a table", "[accounts]\na = 1\n", "accounts.a", "expected a table"),
     (
         "bad account name",

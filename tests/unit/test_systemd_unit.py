@@ -79,6 +79,7 @@ def test_service_is_type_notify_with_watchdog_and_restart(unit: Directives) -> N
         "TimeoutStopSec": "60s",
         "KillSignal": "SIGTERM",
         "Environment": "PYTHONUNBUFFERED=1",
+        "LimitNOFILE": "8192",
     }
     assert {key: value(unit, "Service", key) for key in expected} == expected
     assert value(unit, "Install", "WantedBy") == "multi-user.target"

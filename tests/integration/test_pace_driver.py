@@ -791,6 +791,17 @@ async def test_a_second_push_into_the_job_does_not_take_part_01(sandbox: PaceSan
     parts = {p["jobPart"]: p["description"] for p in sandbox.objects("JobPart")}
     assert parts == {"01": "42017-1 Flyers A5", "02": "42017-3 Poster A2"}
     assert counts(sandbox)["Job"] == 1
+    # Both go to 1 Main St. Decided (README, "The MIS side"): the later part gets a shipment of
+    # its own, never added to the earlier one (which may be shipped by now), and the push
+    # says so, so the shop can merge them in Pace.
+    shipments = [(s["jobPart"], s["address1"]) for s in sandbox.objects("JobShipment")]
+    assert shipments == [("01", "1 Main St"), ("02", "1 Main St")]
+    assert not any("earlier push" in w for w in first.warnings)
+    (warning,) = [w for w in later.warnings if "earlier push" in w]
+    assert warning == (
+        "order 42017 item 3: a shipment of its own to 1 Main St, Springfield; job 1001 already"
+        " ships there from an earlier push (merge them in Pace if they travel together)"
+    )
 
 
 async def test_the_date_of_a_resumed_push_is_the_first_runs(sandbox: PaceSandbox) -> None:

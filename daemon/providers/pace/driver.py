@@ -101,6 +101,7 @@ Other decisions:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import hashlib
@@ -717,7 +718,8 @@ class _Push:
             order_external_id=job,
             items=_item_refs(job, self.plan, part_numbers),
             warnings=customer.warnings
-            + await _ship_via_warnings(self.plan, self.journal, self.ship_vias),
+            + await _ship_via_warnings(self.plan, self.journal, self.ship_vias)
+            + await self._earlier_shipments_warnings(job, contacts),
         )
         await self.journal.record(
             "done",
@@ -729,6 +731,36 @@ class _Push:
         )
         self.log.info("pace.pushed", job=job, parts=len(part_numbers))
         return result
+
+    async def _earlier_shipments_warnings(
+        self, job: str, contacts: Mapping[LocationKey, int]
+    ) -> tuple[str, ...]:
+        """A later push into the job (an item approved after the rest) ships to an address an
+        earlier push already ships to: say so. Seed 004 makes one shipment per unique address
+        of a push; esd does not add the new part to the earlier shipment, which may be packed,
+        shipped or invoiced by now, so the shop merges them in Pace when they travel together.
+        Only a job this run did not create can have shipments of an earlier push."""
+        if self.job_created_now:
+            return ()
+        warnings = []
+        per_contact = collections.Counter(contacts[s.location] for s in self.plan.shipments)
+        for shipment in self.plan.shipments:
+            contact = contacts[shipment.location]
+            found = await self.client.find(
+                "JobShipment",
+                _where("find shipments to the contact", job=job, contactNumber=contact),
+            )
+            if len(found) > per_contact[contact]:
+                seqs = ", ".join(str(seq) for seq in shipment.item_seqs)
+                place = ", ".join(
+                    part for part in (shipment.ship_to.address1, shipment.ship_to.city) if part
+                )
+                warnings.append(
+                    f"order {self.order.order_number} item {seqs}: a shipment of its own to "
+                    f"{place or 'the same address'}; job {job} already ships there from an "
+                    "earlier push (merge them in Pace if they travel together)"
+                )
+        return tuple(warnings)
 
     # -- customer and contacts (seed step 3) ----------------------------------------------------
 

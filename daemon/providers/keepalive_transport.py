@@ -21,7 +21,8 @@ when asyncio has not yet had a turn to see the close.
 
 Not handled, by design: proxies, HTTP/2, 101 Switching Protocols (Upgrade), transfer-codings
 other than chunked, trailers (read past, not kept). Callers that need them use httpx's own
-transport.
+transport: `for_url` steps aside for httpx's when the environment (HTTPS_PROXY, HTTP_PROXY,
+ALL_PROXY, NO_PROXY, as every other esd client honours them) sends a URL through a proxy.
 """
 
 from __future__ import annotations
@@ -31,12 +32,20 @@ import contextlib
 import re
 import select
 import ssl
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from types import TracebackType
 
 import httpx
 
-__all__ = ["DEFAULT_MAX_BODY", "AnswerOverLimit", "KeepAliveTransport"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "AnswerOverLimit",
+    "KeepAliveTransport",
+    "environment_proxy",
+    "for_url",
+]
 
 _MAX_HEAD = 64 * 1024
 #: bytes an answer body may have unless the transport is given its own limit
@@ -91,6 +100,29 @@ class _Connection:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.writer.close()
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment sends `url` through (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY,
+    lower or upper case, minus NO_PROXY), or None for a direct connection."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or not parts.hostname:
+        return None
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    if urllib.request.proxy_bypass(host):  # NO_PROXY (the environment, on Linux)
+        return None
+    return proxy
+
+
+def for_url(url: str, *, max_body_bytes: int = DEFAULT_MAX_BODY) -> httpx.AsyncBaseTransport:
+    """The transport for calls to `url`: this lean one for a direct connection, httpx's own
+    (which speaks to proxies) when the environment sends `url` through a proxy."""
+    proxy = environment_proxy(url)
+    if proxy is None:
+        return KeepAliveTransport(max_body_bytes=max_body_bytes)
+    return httpx.AsyncHTTPTransport(proxy=proxy)
 
 
 class KeepAliveTransport(httpx.AsyncBaseTransport):

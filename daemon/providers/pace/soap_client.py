@@ -8,7 +8,8 @@ Each operation's request and answer elements, as zeep read them from that WSDL, 
 `soap_messages.MessagePlan`; calls build their envelope and read their answer from it (zeep's
 per-call value objects cost ~1 ms of CPU a call; tests hold the plans' envelopes and readings
 equal to zeep's), and go out with HTTP Basic auth through a `KeepAliveTransport`
-(`daemon.providers.keepalive_transport`; httpx's default transport cost ~0.5 ms of CPU a call),
+(`daemon.providers.keepalive_transport`; httpx's default transport cost ~0.5 ms of CPU a call,
+and is used instead when HTTPS_PROXY / NO_PROXY send the Pace URL through a proxy),
 or any httpx transport given. Calls are sent to the configured URL, never to the WSDL's
 soap:address (a Pace behind a proxy advertises its inside name, as the guide's
 `http://viperfish/...` does).
@@ -84,6 +85,7 @@ from daemon.errors import (
     PermanentError,
     ServerError,
 )
+from daemon.providers import keepalive_transport
 from daemon.providers.deadline import (
     DEFAULT_CALL_DEADLINE_SECONDS,
     DEFAULT_MAX_ANSWER_BYTES,
@@ -96,7 +98,6 @@ from daemon.providers.deadline import (
 )
 from daemon.providers.http_errors import MAX_SERVER_MESSAGE, error_for_response, transport_errors
 from daemon.providers.in_call_retry import retry_read
-from daemon.providers.keepalive_transport import KeepAliveTransport
 from daemon.providers.pace.find_expressions import FindExpression, field_path
 from daemon.providers.pace.objects import (
     KEY_FIELDS,
@@ -329,7 +330,10 @@ class PaceClient:
         # Calls go straight to the transport (httpx's connection pool), one prepared request
         # each: the client's per-request work (auth flow, cookies, URL merging) cost more CPU
         # than the call's own envelope (the push bench). The client is zeep's, and closes it.
-        self._calls = transport or KeepAliveTransport(max_body_bytes=max_answer_bytes)
+        # Behind a proxy (HTTPS_PROXY, not NO_PROXY) httpx's own transport, which speaks it.
+        self._calls = transport or keepalive_transport.for_url(
+            self._root, max_body_bytes=max_answer_bytes
+        )
         self._deadline = call_deadline_seconds
         self._max_answer = max_answer_bytes
         self._max_wsdl = max_wsdl_bytes

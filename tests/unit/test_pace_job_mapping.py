@@ -177,7 +177,8 @@ def test_po_number(items: tuple[OrderItem, ...], po: str) -> None:
         (dt.date(2024, 6, 1), ORDER.order_date, 3, frozenset(), dt.date(2024, 6, 1)),
         (None, ORDER.order_date, 3, frozenset(), dt.date(2024, 5, 9)),
         (None, ORDER.order_date, 3, frozenset({dt.date(2024, 5, 9)}), dt.date(2024, 5, 10)),
-        (None, ORDER.order_date, 5, frozenset(), dt.date(2024, 5, 13)),  # Sat -> Mon
+        # 5 calendar days land on a Saturday: the seed keeps it (promise_skips_weekends moves it)
+        (None, ORDER.order_date, 5, frozenset(), dt.date(2024, 5, 11)),
         (None, None, 3, frozenset(), dt.date(2024, 5, 10)),  # no order date: today + 3
     ],
 )
@@ -190,6 +191,12 @@ def test_scheduled_ship_and_promise(
 ) -> None:
     order = dataclasses.replace(ORDER, requested_ship_date=requested, order_date=order_date)
     assert job(order, promise_days=promise_days, holidays=holidays).promise_date == expected
+
+
+def test_promise_skips_weekends_is_read_from_the_settings() -> None:
+    # Order date Mon 2024-05-06 + 5 days = Sat 2024-05-11.
+    assert job(promise_days=5).promise_date == dt.date(2024, 5, 11)
+    assert job(promise_days=5, promise_skips_weekends=True).promise_date == dt.date(2024, 5, 13)
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,8 @@ def test_only_the_url_is_required() -> None:
         ({"create_contacts_always": False}, "create_contacts_always", False),
         ({"promise_days": 0}, "promise_days", 0),
         ({"promise_days": " 7 "}, "promise_days", 7),
+        ({}, "promise_skips_weekends", False),
+        ({"promise_skips_weekends": "Y"}, "promise_skips_weekends", True),
         ({"job_type": 5}, "job_type", 5),
         ({"job_type": "12"}, "job_type", 12),
         ({"csr": 0}, "csr", 0),

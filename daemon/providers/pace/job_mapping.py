@@ -344,6 +344,7 @@ def job_fields(
             today=today,
             days=settings.promise_days,
             holidays=settings.holidays,
+            skip_weekends=settings.promise_skips_weekends,
         ),
         original_quoted_price=total,
         amount_to_invoice=total,

@@ -13,8 +13,10 @@ holidays are a parameter too, but the seed does not say how they count. esd deci
    day; `today` is a parameter (no clock is read here).
 3. `days` calendar days are added: weekends and holidays inside the span count, as the seed's
    "calendar days" says.
-4. If that day is a Saturday, a Sunday or a custom holiday, it is rolled forward to the next
-   day that is none of them: a promise never lands on a day the shop is closed.
+4. If that day is a custom holiday, it moves to the next day that is not one: the seed gives
+   the holiday list for exactly this. Weekends are calendar days like any other, as the seed
+   says; a shop that is closed at weekends sets `promise_skips_weekends` (off by default), and
+   then a Saturday or Sunday moves on too.
 """
 
 from __future__ import annotations
@@ -27,15 +29,20 @@ __all__ = ["is_working_day", "next_working_day", "promise_date"]
 _SATURDAY = 5
 
 
-def is_working_day(day: dt.date, holidays: Collection[dt.date] = ()) -> bool:
-    """True when `day` is neither a Saturday, a Sunday nor a custom holiday."""
-    return day.weekday() < _SATURDAY and day not in holidays
+def is_working_day(
+    day: dt.date, holidays: Collection[dt.date] = (), *, skip_weekends: bool = False
+) -> bool:
+    """True when `day` is not a custom holiday (nor a Saturday or Sunday, with
+    `skip_weekends`)."""
+    return day not in holidays and not (skip_weekends and day.weekday() >= _SATURDAY)
 
 
-def next_working_day(day: dt.date, holidays: Collection[dt.date] = ()) -> dt.date:
+def next_working_day(
+    day: dt.date, holidays: Collection[dt.date] = (), *, skip_weekends: bool = False
+) -> dt.date:
     """`day` itself when it is a working day, else the first working day after it."""
     # Terminates: at most len(holidays) + 2 days can be skipped in a row.
-    while not is_working_day(day, holidays):
+    while not is_working_day(day, holidays, skip_weekends=skip_weekends):
         day += dt.timedelta(days=1)
     return day
 
@@ -47,6 +54,7 @@ def promise_date(
     today: dt.date,
     days: int,
     holidays: Collection[dt.date] = (),
+    skip_weekends: bool = False,
 ) -> dt.date:
     """The promise (and scheduled ship) date of a job; see the module docstring for the rules."""
     if days < 0:
@@ -54,4 +62,4 @@ def promise_date(
     if requested_ship_date is not None:
         return requested_ship_date
     base = order_date if order_date is not None else today
-    return next_working_day(base + dt.timedelta(days=days), holidays)
+    return next_working_day(base + dt.timedelta(days=days), holidays, skip_weekends=skip_weekends)

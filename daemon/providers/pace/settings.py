@@ -22,6 +22,9 @@ as the `url` key below. Keys, with the seed's parameter name next to each:
     holidays                 List of custom holidays           "2021-10-28|2022-07-18" (or a list
                                                                of dates); none
     promise_days             Promise Date                      calendar days, 0..3650; 3
+    promise_skips_weekends   (not in the seed: its days are    "Y"/"N" or true/false; N
+                             calendar days)                    (Y: a promise on a Saturday or
+                                                               Sunday moves to Monday)
     job_type                 Job Type                          Pace JobType id (int >= 1); 1
     job_description          Job Description                   template; "{OrderNumber}-{SiteName}"
     enable_carton_contents   Enable Carton Contents            "Y"/"N" or true/false; N
@@ -141,6 +144,7 @@ _ACCOUNT_KEYS: Final = (
     "taxable_code",
     "holidays",
     "promise_days",
+    "promise_skips_weekends",
     "job_type",
     "job_description",
     "enable_carton_contents",
@@ -198,6 +202,7 @@ class PaceSettings:
     taxable_code: int | None = None
     holidays: frozenset[dt.date] = frozenset()
     promise_days: int = DEFAULT_PROMISE_DAYS
+    promise_skips_weekends: bool = False
     job_type: int = DEFAULT_JOB_TYPE
     job_description: str = DEFAULT_JOB_DESCRIPTION
     enable_carton_contents: bool = False
@@ -295,6 +300,7 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Pro
     create_customer = _flag(settings, "create_customer", False, problems)
     create_contacts = _flag(settings, "create_contacts_always", True, problems)
     carton_contents = _flag(settings, "enable_carton_contents", False, problems)
+    skip_weekends = _flag(settings, "promise_skips_weekends", False, problems)
     ids = {
         key: _optional_int(settings, key, problems, minimum=0)
         for key in ("csr", "sales_person", "sales_category", "taxable_code")
@@ -335,6 +341,7 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Pro
             taxable_code=ids["taxable_code"],
             holidays=holidays,
             promise_days=DEFAULT_PROMISE_DAYS if promise_days is None else promise_days,
+            promise_skips_weekends=skip_weekends,
             job_type=DEFAULT_JOB_TYPE if job_type is None else job_type,
             job_description=description or DEFAULT_JOB_DESCRIPTION,
             enable_carton_contents=carton_contents,

@@ -124,6 +124,20 @@ class DaemonProcess:
     def call(self, socket_path: Path, cmd: str, args: dict[str, Any] | None = None) -> Any:
         return call_sync(socket_path, cmd, args or {}, timeout=30)
 
+    def submit_order(self, socket_path: Path, order: Any, dedupe_key: str | None = None) -> Any:
+        """`esd submit` of an order snapshot (an `Order`, or its JSON) from its storefront."""
+        payload = order if isinstance(order, dict) else order.to_json()
+        return self.call(
+            socket_path,
+            "submit",
+            {
+                "source": f"storefront:{payload['site']}",
+                "dedupe_key": dedupe_key or str(payload["order_number"]),
+                "kind": "order.snapshot",
+                "payload": {"order": payload},
+            },
+        )
+
 
 def wait_until(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy (a condition, never a timing assertion)."""

@@ -83,17 +83,7 @@ def test_a_535_quoting_the_auth_data_leaks_no_secret_to_the_store_log_or_socket(
     sock = tmp_path / "esd.sock"
     try:
         daemon.start()
-        order = make_order("4242", items=1)
-        daemon.call(
-            sock,
-            "submit",
-            {
-                "source": "storefront:shop",
-                "dedupe_key": "4242-v1",
-                "kind": "order.snapshot",
-                "payload": {"order": order.to_json()},
-            },
-        )
+        daemon.submit_order(sock, make_order("4242", items=1), "4242-v1")
 
         def mail_error() -> str | None:
             with sqlite3.connect(tmp_path / "esd.sqlite3") as db:

@@ -8,7 +8,6 @@ import http.server
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from daemon.errors import ServerError
 from daemon.json_text import MAX_DEPTH
 from daemon.providers.http_errors import error_for_response, json_answer
 from tests.daemon_process import ROOT
+from tests.helpers import loopback_http
 
 DEEP = "[" * 5000 + "]" * 5000
 TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels)"
@@ -83,14 +83,8 @@ class _DeepAnswers(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def deep_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DeepAnswers)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(_DeepAnswers) as url:
+        yield url
 
 
 def test_a_storefront_answer_nested_too_deeply_is_a_server_error(deep_server: str) -> None:

@@ -81,16 +81,7 @@ def pace_config(tmp_path: Path, url: str, *, deadline: float, drain: float) -> P
 
 
 def submit(daemon: DaemonProcess, sock: Path, number: str) -> None:
-    daemon.call(
-        sock,
-        "submit",
-        {
-            "source": "storefront:shop",
-            "dedupe_key": number,
-            "kind": "order.snapshot",
-            "payload": {"order": order(number).to_json()},
-        },
-    )
+    daemon.submit_order(sock, order(number))
 
 
 def item_states(database: Path) -> dict[str, str]:

@@ -5,7 +5,6 @@ log; its markup never does."""
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from daemon.cli import main
 from tests.daemon_process import DaemonProcess, wait_until
-from tests.helpers import config_text, make_order
+from tests.helpers import config_text, loopback_http, make_order
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +41,8 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def proxy() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http(_Proxy) as url:
+        yield url
 
 
 def test_a_proxys_html_error_page_is_summarised(
@@ -59,17 +54,7 @@ def test_a_proxys_html_error_page_is_summarised(
     sock = tmp_path / "esd.sock"
     try:
         daemon.start()
-        order = make_order("1001", items=1)
-        daemon.call(
-            sock,
-            "submit",
-            {
-                "source": "storefront:shop",
-                "dedupe_key": "1001",
-                "kind": "order.snapshot",
-                "payload": {"order": order.to_json()},
-            },
-        )
+        daemon.submit_order(sock, make_order("1001", items=1))
 
         def last_error() -> str | None:
             items = daemon.call(sock, "order", {"order": "1001"})["items"]

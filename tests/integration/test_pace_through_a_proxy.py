@@ -5,7 +5,6 @@ forward proxy on loopback in front of the Pace sandbox."""
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 
 from daemon.providers.keepalive_transport import KeepAliveTransport, environment_proxy, for_url
 from daemon.providers.pace.sandbox import PaceSandbox
+from tests.helpers import loopback_http
 from tests.integration.test_pace_driver import (
     LOGIN,
     ORDER,
@@ -99,12 +99,8 @@ class _ForwardProxy(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def proxy() -> Iterator[str]:
     _ForwardProxy.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_http(_ForwardProxy) as url:
+        yield url
 
 
 @pytest.mark.anyio

@@ -165,6 +165,7 @@ _STOREFRONT_KEYS: Final = (
     "call_deadline_seconds",
     "max_answer_bytes",
     "credentials",
+    "write_failures",
 )
 #: storefront providers esd ships
 STOREFRONT_PROVIDERS: Final = ("pressero",)
@@ -320,6 +321,8 @@ class Storefront:
     credentials: Mapping[str, str]
     call_deadline_seconds: float = DEFAULT_CALL_DEADLINE_SECONDS
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    #: a failed push (and the later success) is noted on the storefront item, for its staff
+    write_failures: bool = True
 
     def __repr__(self) -> str:
         keys = ", ".join(sorted(self.credentials))
@@ -1125,6 +1128,7 @@ class _Reader:
             max_answer = self.integer(
                 raw, "max_answer_bytes", at, default=DEFAULT_MAX_ANSWER_BYTES, at_least=1
             )
+            write_failures = self.boolean(raw, "write_failures", at, default=True)
             credentials = self.credentials(raw, at)
             credentials_at = _join(at, "credentials")
             for needed in ("username", "password"):
@@ -1142,6 +1146,7 @@ class _Reader:
                 credentials=MappingProxyType(credentials),
                 call_deadline_seconds=deadline,
                 max_answer_bytes=max_answer,
+                write_failures=write_failures,
             )
         return found
 

@@ -15,21 +15,26 @@ excluded and failed orders are finished work and are not touched.
 Write-back: a pushed item's MIS id, and a changed MIS status (mapped to a storefront stage by
 the account's `storefront_stages`) and new tracking numbers, are written to the storefront by
 the same lease mechanism, so a write is never lost; the actor adds a shipment only if its
-tracking number is not there yet, so a retried write never doubles it.
+tracking number is not there yet, so a retried write never doubles it. A failed push is
+noted on the storefront item once per failure episode, and its later success too
+(`note_failures`): the staff look at the storefront, not at esd.
 
 Event kinds:
     pressero.webhook        {site, type, known, order, item_seq, message_id, timestamp, body}
     storefront.order        {storefront, provider, site, order, generation, details, items}
     storefront.fetch_failed {storefront, site, order, generation, permanent, error, retry_after}
     storefront.poll         {storefront, site, orders, window_start, window_end}
-    storefront.written      {storefront, site, order, seq, op, generation}
-    storefront.write_failed {storefront, site, order, seq, op, generation, permanent, error}
+    storefront.written      {storefront, site, order, seq, op, generation, account?}
+    storefront.write_failed {storefront, site, order, seq, op, generation, account?, permanent,
+                             error}
     operator.poll           {storefront}
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from typing import Any
 
 import structlog
@@ -37,6 +42,7 @@ import structlog
 from daemon.engine.handlers import Context, Handler, on_order_snapshot_of
 from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
 from daemon.errors import BadEventPayload
+from daemon.logs import REDACTOR
 from daemon.orders.go_live import is_foreign_mis_id
 from daemon.orders.model import Order
 from daemon.store.items import items_of_order
@@ -49,7 +55,11 @@ __all__ = [
     "WRITE",
     "after_push",
     "after_status",
+    "failure_note",
     "fetch_subject",
+    "note_failures",
+    "note_reason",
+    "success_note",
     "write_subject",
 ]
 
@@ -68,9 +78,12 @@ def fetch_subject(site: str, order_number: str) -> str:
     return f"{site}/{order_number}"
 
 
-def write_subject(site: str, order_number: str, seq: int, op: str) -> str:
-    """The timer subject of one write-back to the storefront."""
-    return f"{site}/{order_number}/{seq}/{op}"
+def write_subject(
+    site: str, order_number: str, seq: int, op: str, account: str | None = None
+) -> str:
+    """The timer subject of one write-back to the storefront (a note's names its account)."""
+    base = f"{site}/{order_number}/{seq}/{op}"
+    return f"{base}/{account}" if account else base
 
 
 def _site(ctx: Context, key: str) -> Any:
@@ -220,9 +233,20 @@ async def on_operator_poll(ctx: Context) -> list[str]:
 
 
 async def request_write(
-    ctx: Context, site_key: str, order_number: str, seq: int, op: str, fields: dict[str, Any]
+    ctx: Context,
+    site_key: str,
+    order_number: str,
+    seq: int,
+    op: str,
+    fields: dict[str, Any],
+    *,
+    account: str | None = None,
 ) -> bool:
-    """Durably ask for a write to the storefront (MIS id, status, shipment) of one item."""
+    """Durably ask for a write to the storefront (MIS id, status, shipment, note) of one item.
+
+    `account`: the write is that account's own (a note), so another account's does not
+    replace it; a newer request of the same subject does.
+    """
     site = ctx.config.sites.get(site_key)
     if site is None or site.storefront is None:
         return False  # orders that came by `esd submit` have no storefront to write to
@@ -232,21 +256,27 @@ async def request_write(
         "order": order_number,
         "seq": seq,
         "op": op,
+        **({"account": account} if account else {}),
         **fields,
     }
-    await request_lease(ctx, WRITE, write_subject(site_key, order_number, seq, op), data)
+    await request_lease(ctx, WRITE, write_subject(site_key, order_number, seq, op, account), data)
     return True
 
 
 async def on_write_timer(ctx: Context, data: dict[str, Any]) -> None:
     """A write-back is due: hand it to the storefront actor and re-arm the lease."""
-    subject = write_subject(data["site"], data["order"], int(data["seq"]), data["op"])
-    await rearm_lease(ctx, WRITE, subject, data)
+    await rearm_lease(ctx, WRITE, _write_key(data), data)
     ctx.effects.writes.add((data["storefront"], json.dumps(data, sort_keys=True)))
 
 
 def _write_key(payload: dict[str, Any]) -> str:
-    return write_subject(payload["site"], payload["order"], int(payload["seq"]), payload["op"])
+    return write_subject(
+        payload["site"],
+        payload["order"],
+        int(payload["seq"]),
+        payload["op"],
+        payload.get("account"),
+    )
 
 
 async def on_written(ctx: Context) -> bool:
@@ -293,12 +323,100 @@ async def _foreign_mis_ids(ctx: Context, site: str, order_number: str) -> dict[i
     }
 
 
+#: longest failure reason quoted in a storefront note (the whole note has a length limit)
+NOTE_REASON_CHARS = 240
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def note_reason(error: str) -> str:
+    """A push error fit for the storefront's staff: no secret, no markup, one line, short."""
+    text = html.unescape(_MARKUP.sub(" ", REDACTOR.redact(error)))
+    text = " ".join(REDACTOR.redact(text).replace("<", " ").replace(">", " ").split())
+    if len(text) > NOTE_REASON_CHARS:
+        text = text[: NOTE_REASON_CHARS - 1].rstrip() + "\u2026"
+    return text or "no detail given"
+
+
+def failure_note(account: str, order_number: str, error: str) -> str:
+    """The note a failed item gets, once per failure episode."""
+    return (
+        f"esd could not push this item to {account}: {note_reason(error)}."
+        f" Once the cause is fixed, esd push {order_number} retries it."
+    )
+
+
+def success_note(account: str, order_external_id: str | None, external_id: str | None) -> str:
+    """The note an item gets when it is pushed after an earlier failure."""
+    what = f"MIS order {order_external_id}" if order_external_id else "a new MIS order"
+    if external_id and external_id != order_external_id:
+        what += f", item {external_id}"
+    return f"esd pushed this item to {account} as {what} after an earlier failure."
+
+
+async def _failed_before(ctx: Context, item_id: int) -> bool:
+    return bool(
+        await ctx.txn.scalar(
+            "SELECT 1 FROM transitions WHERE chart = 'order_item' AND subject_id = ?"
+            " AND to_state = 'failed' LIMIT 1",
+            (item_id,),
+        )
+    )
+
+
+async def note_failures(ctx: Context, result: dict[str, Any]) -> int:
+    """What the hosted integration's red bar shows (seed 001), as a note on the storefront item.
+
+    One failure episode is one note: an item noted here moved to `failed` by this push result
+    (a business error, or the retries gave up); the retries before a give-up note nothing. An
+    operator push starts a new episode, so failing again notes again (what failed may differ).
+    A failed item later pushed gets one note saying so. Off with `write_failures = false`.
+    A note's lease is per (item, account): a newer note replaces one not written yet.
+    """
+    outcome = result.get("outcome")
+    if outcome not in ("pushed", "permanent", "transient") or not result.get("items"):
+        return 0
+    site_key, order_number, account = result["site"], result["order"], result["account"]
+    site = ctx.config.sites.get(site_key)
+    storefront = ctx.config.storefronts.get(site.storefront or "") if site else None
+    if storefront is None or not storefront.write_failures:
+        return 0
+    seqs = {int(s) for s in result["items"]}
+    noted = 0
+    for item in await items_of_order(ctx.txn, site_key, order_number, account):
+        if item.seq not in seqs:
+            continue
+        if outcome != "pushed" and item.state == "failed":
+            fields = {
+                "kind": "failed",
+                "text": failure_note(account, order_number, item.last_error or ""),
+            }
+        elif outcome == "pushed" and item.state == "pushed" and await _failed_before(ctx, item.id):
+            text = success_note(account, item.order_external_id, item.external_id)
+            fields = {"kind": "pushed", "text": text}
+        else:
+            continue
+        if await request_write(
+            ctx, site_key, order_number, item.seq, "note", fields, account=account
+        ):
+            noted += 1
+            log.info(
+                "storefront.note_requested",
+                site=site_key,
+                order=order_number,
+                seq=item.seq,
+                account=account,
+                kind=fields["kind"],
+            )
+    return noted
+
+
 async def after_push(ctx: Context, result: dict[str, Any]) -> None:
-    """Pushed items get their MIS id written back to the storefront item.
+    """Pushed items get their MIS id written back to the storefront item; failed ones a note.
 
     Never over a MisId esd did not write: an adopted item's id, or one another account's
     activation declined to adopt (`adopt_mis_id = false`), stays as the storefront has it.
     """
+    await note_failures(ctx, result)
     if result.get("outcome") != "pushed":
         return
     foreign = await _foreign_mis_ids(ctx, result["site"], result["order"])

@@ -179,7 +179,8 @@ class StorefrontActor:
     async def _write(self, data: dict[str, Any]) -> None:
         """Do one write-back; report it (or its failure) as an event."""
         subject = f"{data['site']}/{data['order']}"
-        base = {k: data[k] for k in ("storefront", "site", "order", "seq", "op", "generation")}
+        keys = ("storefront", "site", "order", "seq", "op", "generation", "account")
+        base = {k: data[k] for k in keys if k in data}  # `account`: a note's lease names it
         try:
             async with self._limiter:
                 done = await self.driver.write(data)

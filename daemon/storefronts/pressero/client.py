@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -310,6 +311,37 @@ class PresseroClient:
         params = {g.STATUS_NOTES_PARAM: notes}
         await self._call("PUT", route, g.ITEM_STATUS_ROUTE, what=what, params=params, body=False)
         return stage
+
+    async def item_status_history(self, order_number: int | str, item_seq: int) -> str:
+        """One item's status history, as the answer's JSON text (its shape is guessed)."""
+        what = f"read status history of order {order_number} item {item_seq}"
+        ref = await self._item_ref(order_number, item_seq, what)
+        route = _route(
+            g.ITEM_STATUS_HISTORY_ROUTE, order_number=order_number, item_number=ref.route_id
+        )
+        data = await self._call("GET", route, g.ITEM_STATUS_HISTORY_ROUTE, what=what)
+        return json.dumps(data, ensure_ascii=False)
+
+    async def add_item_note(self, order_number: int | str, item_seq: int, note: str) -> None:
+        """A note for the shop's staff on one item, its workflow stage left as it is.
+
+        Pressero has no note API: the status PUT with the item's current stage carries it
+        (`guesses.ITEM_NOTE_ROUTE`). A note over `STATUS_NOTES_MAX_CHARS` is a ValueError.
+        """
+        if len(note) > g.STATUS_NOTES_MAX_CHARS:
+            raise ValueError(f"a note has at most {g.STATUS_NOTES_MAX_CHARS} characters")
+        what = f"add a note to order {order_number} item {item_seq}"
+        ref = await self._item_ref(order_number, item_seq, what)
+        if not ref.stage_id:
+            raise BusinessRuleError(f"{what}: the item has no workflow stage to note it under")
+        route = _route(
+            g.ITEM_NOTE_ROUTE,
+            order_number=order_number,
+            item_number=ref.route_id,
+            stage_id=ref.stage_id,
+        )
+        params = {g.STATUS_NOTES_PARAM: note}
+        await self._call("PUT", route, g.ITEM_NOTE_ROUTE, what=what, params=params, body=False)
 
     # -- item fields and shipments --------------------------------------------------------------
 

@@ -15,7 +15,12 @@ from daemon.config import Site, Storefront
 from daemon.errors import BusinessRuleError
 from daemon.storefronts.pressero.client import PresseroClient
 
-__all__ = ["PresseroStorefront"]
+__all__ = ["PresseroStorefront", "note_marker"]
+
+
+def note_marker(generation: int) -> str:
+    """The tag that makes one note request findable in the item's history."""
+    return f"[esd {generation}]"
 
 
 class PresseroStorefront:
@@ -62,7 +67,8 @@ class PresseroStorefront:
         """Do one write-back (`op`: mis_id, status or shipment); say what was done.
 
         Setting the MIS id or the stage is idempotent. A shipment is added only for tracking
-        numbers the item does not have yet, so a retried write never doubles one.
+        numbers the item does not have yet, and a note (`note`: failed or pushed again) only if
+        the item's status history lacks its marker, so a retried write never doubles one.
         """
         order, seq, op = str(data["order"]), int(data["seq"]), str(data["op"])
         if op == "mis_id":
@@ -78,6 +84,13 @@ class PresseroStorefront:
             for tracking in added:
                 await self.client.add_shipment(order, [seq], tracking=tracking)
             return f"shipments added: {', '.join(added) or 'none (already there)'}"
+        if op == "note":
+            # The lease's generation is one request: a retry after a lost answer finds it.
+            marker = note_marker(int(data["generation"]))
+            if marker in await self.client.item_status_history(order, seq):
+                return "note already there"
+            await self.client.add_item_note(order, seq, f"{data['text']} {marker}")
+            return f"note: {data.get('kind')}"
         raise BusinessRuleError(f"unknown write-back {op!r}")
 
     async def aclose(self) -> None:

@@ -47,8 +47,10 @@ __all__ = [
     "FIRST_PAGE",
     "HASH_KEY_ENCODING",
     "ITEM_MIS_ID_FIELDS",
+    "ITEM_NOTE_ROUTE",
     "ITEM_ROUTE_ID_FIELD",
     "ITEM_SHIPMENTS_ROUTE",
+    "ITEM_STATUS_HISTORY_ROUTE",
     "ITEM_STATUS_ROUTE",
     "ITEM_UPDATE_ROUTE",
     "KIT_CHILDREN_FIELD",
@@ -85,6 +87,7 @@ __all__ = [
     "STAGE_CUSTOMER_NAME_FIELD",
     "STAGE_ID_FIELD",
     "STAGE_NAME_FIELD",
+    "STATUS_NOTES_MAX_CHARS",
     "STATUS_NOTES_PARAM",
     "TOKEN_FIELD",
     "TOKEN_MAX_AGE_SECONDS",
@@ -147,6 +150,22 @@ ORDER_ITEMS_ROUTE: Final = "v2/orders/{order_number}/items"
 #: seen in code: set an item's workflow stage by its GUID, note in the query, no body (§1.4, §1.6)
 ITEM_STATUS_ROUTE: Final = "V2/Orders/{order_number}/Item/{item_number}/Status/{stage_id}"
 STATUS_NOTES_PARAM: Final = "notes"
+#: seen in code: an item's status history, `GET v2/orders/{n}/item/{item}/Status` (§1.4 table).
+#: Its answer's shape is guessed (entries carrying the `notes` text); the driver only looks for
+#: its own marker anywhere in the answer, so the shape does not matter, only that notes are in it.
+ITEM_STATUS_HISTORY_ROUTE: Final = "v2/orders/{order_number}/item/{item_number}/Status"
+#: guessed: how esd writes a note to the shop's staff on an item (a failed push, its later
+#: success: the hosted integration's red bar, seed 001). Pressero documents no order- or
+#: item-note API (§1.4 lists none; `ItemNotes` is the buyer's text and is not ours to overwrite).
+#: The only write that carries free text is the status PUT's `notes` (§1.6: PresseroConnector
+#: uses it to carry a consignment number). So a note is that PUT with the item's CURRENT stage
+#: (`WorkflowStageId` of its row): we assume Pressero then adds a status-history entry with the
+#: note and leaves the stage as it is. Check on a real subscriber that re-setting the same stage
+#: records the entry and sends the buyer no stage e-mail; if not, set `write_failures = false`.
+ITEM_NOTE_ROUTE: Final = ITEM_STATUS_ROUTE
+#: guessed: the notes travel in the query string, and ASP.NET on IIS refuses query strings over
+#: 2048 bytes by default; percent-encoding can treble a character, so a note stays under this.
+STATUS_NOTES_MAX_CHARS: Final = 500
 #: seen in code: update item fields, body e.g. `{"MisId": "..."}` (§1.4)
 ITEM_UPDATE_ROUTE: Final = "v2/Orders/{order_number}/Item/{item_number}"
 MIS_ID_FIELD: Final = "MisId"

@@ -167,6 +167,7 @@ class PresseroItemRef:
     order_id: str  # the order GUID (shipments)
     workflow_id: str
     shipping_method: str
+    stage_id: str = ""  # the item's current workflow stage (`WorkflowStageId`, seen in code)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -585,6 +586,7 @@ def parse_item_refs(data: object, where: str) -> dict[int, PresseroItemRef]:
             order_id=row.text("OrderId"),
             workflow_id=row.text("WorkflowId"),
             shipping_method=row.text("ShippingMethod"),
+            stage_id=row.text("WorkflowStageId"),
         )
     return refs
 

@@ -27,7 +27,8 @@ API (under /api/, `Authorization: token <T>` except for the login):
     POST v2/Orders/Search?pageNumber&pageSize {StartDate, EndDate, Filters} -> page of item rows
     GET  v2/orders/{n}/Details               header with Items
     GET  v2/orders/{n}/items                 [item row, ...]
-    PUT  V2/Orders/{n}/Item/{item}/Status/{stage_id}?notes=
+    PUT  V2/Orders/{n}/Item/{item}/Status/{stage_id}?notes=   (the current stage: a note)
+    GET  v2/orders/{n}/item/{item}/Status    [{Stage, Notes, ...}, ...] oldest first
     PUT  v2/Orders/{n}/Item/{item}           {MisId, ...}
     POST V2/Orders/Shipments                 shipment body (pressero.md §1.4)
     GET  v2/orders/{order_id}/Item/{order_item_id}/Shipments
@@ -193,6 +194,7 @@ _API_ROUTES = (
     _route("GET", _api(g.ORDER_DETAILS_ROUTE), "order_details"),
     _route("GET", _api(g.ORDER_ITEMS_ROUTE), "order_items"),
     _route("PUT", _api(g.ITEM_STATUS_ROUTE), "set_item_status"),
+    _route("GET", _api(g.ITEM_STATUS_HISTORY_ROUTE), "item_status_history"),
     _route("PUT", _api(g.ITEM_UPDATE_ROUTE), "update_item"),
     _route("GET", _api(g.ITEM_SHIPMENTS_ROUTE), "item_shipments"),
     _route("GET", _api(g.WORKFLOW_STAGES_ROUTE), "workflow_stages"),
@@ -826,6 +828,21 @@ class _Store(JsonStore):
         notes = query.get(g.STATUS_NOTES_PARAM, [""])[0]
         self._set_stage(row, stage, notes)
         return JsonAnswer(200, True)
+
+    def _item_status_history(
+        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
+    ) -> JsonAnswer:
+        number = self._order_number(params["order_number"])
+        row = self._row_by_route_id(number, params["item_number"])
+        seq = _field(row, "OrderItemSeq")
+        return JsonAnswer(
+            200,
+            [
+                copy.deepcopy(h)
+                for h in self.status_history
+                if h["OrderNumber"] == number and h["OrderItemSeq"] == seq
+            ],
+        )
 
     def _update_item(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes

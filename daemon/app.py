@@ -40,7 +40,7 @@ from daemon.operator.server import OperatorServer
 from daemon.providers.registry import driver_class
 from daemon.reload import ConfigHolder, plan_reload
 from daemon.statecharts import load_charts
-from daemon.store.database import Database
+from daemon.store.database import Database, Txn
 from daemon.store.retention import run_retention
 from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor, Write
 from daemon.systemd_notify import Notifier
@@ -170,7 +170,7 @@ class Daemon:
         return False
 
 
-async def _bring_polls_forward(txn: Any, running: Config, new: Config, now: float) -> None:
+async def _bring_polls_forward(txn: Txn, running: Config, new: Config, now: float) -> None:
     """A shorter poll interval counts from now: a poll timer due later than the new
     interval allows is moved to now + interval (a longer one applies from the next poll)."""
     moves = [

@@ -4,7 +4,8 @@ Start order: config -> logs (with secrets registered for redaction) -> store (mi
 engine -> actors (each supervised; each reconciles what it left in `pushing` before pushing
 anything) -> operator socket -> READY=1. SIGTERM/SIGINT: STOPPING=1, actors take no new work,
 in-flight pushes get `drain_seconds` to finish, then everything is cancelled; whatever was
-still pushing is reconciled at the next start.
+still pushing is reconciled at the next start. SIGHUP: the config file is read again and what
+can change live is put in force (`Daemon.reload`, daemon.reload); the daemon keeps running.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from daemon.clock import Clock, SystemClock
 from daemon.config import Config, load_config
 from daemon.engine.engine import Engine
 from daemon.engine.handlers import Effects, record_first_live
-from daemon.errors import EsdError, ListenerError
+from daemon.errors import ConfigError, EsdError, ListenerError, StoreUnavailable
 from daemon.intake.limits import ListenerLimits, listener_limits
 from daemon.intake.server import bind_tcp, serve_asgi
 from daemon.intake.webhook_app import WebhookApp
@@ -37,8 +38,9 @@ from daemon.logs import REDACTOR, configure_logging
 from daemon.operator.commands import OperatorCommands
 from daemon.operator.server import OperatorServer
 from daemon.providers.registry import driver_class
+from daemon.reload import ConfigHolder, plan_reload
 from daemon.statecharts import load_charts
-from daemon.store.database import Database
+from daemon.store.database import Database, Txn
 from daemon.store.retention import run_retention
 from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor, Write
 from daemon.systemd_notify import Notifier
@@ -110,7 +112,84 @@ class Daemon:
             if self.webhooks
             else None,
             "store": self.db.health.as_dict(),
+            "config": self.engine.holder.status(),
         }
+
+    async def reload(self) -> bool:
+        """SIGHUP: read the config file again and put what can change live in force.
+
+        An invalid file changes nothing: one error line lists its problems. Otherwise one new
+        Config (the running one with the live parts of the file: daemon.reload) is swapped in
+        while no write transaction runs, so no event sees two configs, and a push in flight
+        finishes as it started. What needs a restart is named in one line and keeps its
+        running value. True if the new config is in force."""
+        holder = self.engine.holder
+        running = holder.current
+        path = running.path
+        self.notifier.reloading()
+        log.info("config.reloading", path=str(path))
+        if path is None:  # a daemon started on a config that came from no file (tests)
+            return self._reload_failed(["no config file to read again"])
+        try:
+            new = await anyio.to_thread.run_sync(load_config, path)
+        except ConfigError as exc:
+            return self._reload_failed([str(p) for p in exc.problems])
+        except Exception as exc:  # a bug in reading it must not take the daemon down
+            return self._reload_failed([f"cannot load {path}: {type(exc).__name__}: {exc}"])
+        # Before anything about the new file is logged: its secrets are redacted too.
+        REDACTOR.update(new.secrets(), logins=new.logins())
+        plan = plan_reload(running, new)
+        now = self.engine.clock.now()
+        try:
+            async with self.db.transaction() as txn:
+                # An activation going live now has its go-live moment now (daemon.orders).
+                await record_first_live(txn, plan.config, now)
+                await _bring_polls_forward(txn, running, plan.config, now)
+        except StoreUnavailable as exc:
+            return self._reload_failed([f"the store cannot write: {exc}"])
+        # No await between the commit and the swap: no transaction starts in between.
+        holder.swap(plan.config, now, plan.needs_restart)
+        self.engine.notify_timers()
+        self.mailer.notify()
+        if plan.config.daemon.log_level != running.daemon.log_level:
+            configure_logging(plan.config.daemon.log_level)
+        if plan.needs_restart:
+            log.warning("config.reload_needs_restart", keys=list(plan.needs_restart))
+        log.info("config.reloaded", path=str(path), changed=list(plan.changed))
+        status = f"esd {__version__}: {len(self.actors)} accounts; config reloaded"
+        if plan.needs_restart:
+            status += f", {len(plan.needs_restart)} changes need a restart"
+        self.notifier.ready(status)
+        return True
+
+    def _reload_failed(self, problems: list[str]) -> bool:
+        problems = [REDACTOR.redact(p) for p in problems]
+        self.engine.holder.last_error = "; ".join(problems)
+        log.error("config.reload_failed", problems=problems, kept="the running config")
+        self.notifier.ready(f"config reload failed, running on the old config: {problems[0]}")
+        return False
+
+
+async def _bring_polls_forward(txn: Txn, running: Config, new: Config, now: float) -> None:
+    """A shorter poll interval counts from now: a poll timer due later than the new
+    interval allows is moved to now + interval (a longer one applies from the next poll)."""
+    moves = [
+        ("status_poll", name, now + account.status_poll_seconds)
+        for name, account in new.accounts.items()
+        if account.status_poll_seconds < running.accounts[name].status_poll_seconds
+    ]
+    moves += [
+        ("storefront_poll", name, now + storefront.poll_seconds)
+        for name, storefront in new.storefronts.items()
+        if storefront.poll_seconds < running.storefronts[name].poll_seconds
+    ]
+    for kind, subject, due_at in moves:
+        await txn.execute(
+            "UPDATE timers SET due_at = ? WHERE kind = ? AND subject = ? AND due_at > ?",
+            (due_at, kind, subject, due_at),
+        )
+    if moves:
+        txn.timers_changed = True
 
 
 async def serve(
@@ -120,11 +199,12 @@ async def serve(
     notifier: Notifier | None = None,
     task_status: anyio.abc.TaskStatus[Daemon] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the daemon until SIGTERM/SIGINT (or until cancelled)."""
+    """Run the daemon until SIGTERM/SIGINT (or until cancelled); SIGHUP reloads the config."""
     # The handlers are in place before anything can take long, and so before READY=1: a
     # SIGTERM at any moment after it takes the graceful path (one during the start is acted
     # on once the daemon is up), never the default action that kills the process unclean.
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    # SIGHUP's default action is to terminate too: it is received here, and never kills.
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         await _serve(config, signals, clock=clock, notifier=notifier, task_status=task_status)
 
 
@@ -146,7 +226,7 @@ async def _serve(
     limits = ListenerLimits()
     try:
         charts = load_charts()
-        engine = Engine(db, charts, config, clock)
+        engine = Engine(db, charts, ConfigHolder(config, clock.now()), clock)
         async with db.transaction() as txn:
             # Before any order is judged: orders placed before this moment were the hosted
             # integration's to push (daemon.orders.go_live).
@@ -163,7 +243,7 @@ async def _serve(
         for name, storefront in config.storefronts.items():
             sites = [s for s in config.sites.values() if s.storefront == name]
             storefronts[name] = StorefrontActor(storefront, sites, engine)
-        mailer = AlertMailer(db, config, clock)
+        mailer = AlertMailer(db, engine.holder, clock)
         daemon = Daemon(config, db, engine, actors, storefronts, notifier, mailer)
         engine.dispatch = daemon.dispatch
         commands = OperatorCommands(
@@ -199,9 +279,8 @@ async def _serve(
             tg.start_soon(engine.run_processor)
             tg.start_soon(engine.run_timers)
             tg.start_soon(run_retention, db, config.daemon.retention_days, clock)
-            if config.alerts.smtp_host is not None:
-                tg.start_soon(mailer.run)
-            tg.start_soon(StoreAlert(db, config, clock, mailer).run)
+            tg.start_soon(mailer.run)  # idle until [alerts] smtp_host is set (maybe by a reload)
+            tg.start_soon(StoreAlert(db, engine.holder, clock, mailer).run)
             actor_scope = anyio.CancelScope()
             web_scope = anyio.CancelScope()
             web_done = anyio.Event()
@@ -250,6 +329,9 @@ async def _serve(
                 tg.start_soon(notifier.run_watchdog)
             task_status.started(daemon)
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    await daemon.reload()
+                    continue
                 log.info("daemon.stopping", signal=signal.Signals(signum).name)
                 break
             notifier.stopping("draining")

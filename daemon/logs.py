@@ -12,6 +12,11 @@ rendering), and once more in the rendered line, which catches secrets hidden in 
 arbitrary objects. Standard-library logging (uvicorn, httpx, aiosqlite) goes through the same
 renderer and the same redaction.
 
+Under journald (``$JOURNAL_STREAM`` names the stream the lines go to) each line starts with its
+syslog priority, ``<3>`` for an error, ``<4>`` a warning, ``<6>`` info, ``<7>`` debug
+(sd-daemon(3)): journald strips the prefix and stores the priority, so ``journalctl -p err``
+shows the errors. The JSON after it is the same line as without journald.
+
 `REDACTOR` is also what error texts and the operator socket use before showing anything to a
 person: ``REDACTOR.redact(str(exc))``.
 """
@@ -23,11 +28,12 @@ import contextlib
 import html
 import json
 import logging
+import os
 import re
 import sys
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, TextIO, TypeVar, cast
 
 import structlog
@@ -43,7 +49,9 @@ __all__ = [
     "configure_logging",
     "enabled",
     "get_logger",
+    "journal_priority",
     "reset_logging",
+    "writes_to_journal",
 ]
 
 REDACTED: Final = "***"
@@ -72,7 +80,40 @@ _LEVEL_NUMBERS: Final = {
     "critical": logging.CRITICAL,
 }
 
+#: syslog priorities of the levels (sd-daemon(3) prefixes); an unknown level is info
+_SYSLOG_PRIORITIES: Final = {
+    "debug": 7,
+    "info": 6,
+    "warning": 4,
+    "warn": 4,
+    "error": 3,
+    "exception": 3,
+    "critical": 2,
+}
+_INFO_PRIORITY: Final = 6
+
 _T = TypeVar("_T")
+
+
+def journal_priority(level: object) -> str:
+    """The sd-daemon(3) prefix of a line logged at `level`: ``<3>`` for "error"."""
+    name = level.lower() if isinstance(level, str) else ""
+    return f"<{_SYSLOG_PRIORITIES.get(name, _INFO_PRIORITY)}>"
+
+
+def writes_to_journal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Is `stream` connected to journald? systemd sets ``JOURNAL_STREAM=<dev>:<inode>`` of
+    the stream it connected (systemd.exec(5)); the stream's own fstat must match, or the
+    output was redirected elsewhere (a pipe, a file) and is no journal's."""
+    value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    dev, sep, ino = value.partition(":")
+    if not sep or not dev.isdigit() or not ino.isdigit():
+        return False
+    try:
+        stat = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # no descriptor (a StringIO) or closed
+        return False
+    return (stat.st_dev, stat.st_ino) == (int(dev), int(ino))
 
 
 def _escaped_forms(secret: str) -> set[str]:
@@ -220,26 +261,29 @@ class _RedactEventDict:
 
 class _JsonLineRenderer:
     """structlog renderer: one JSON object with the leading keys first, then the rendered line
-    redacted once more (a secret inside some object's repr is only visible here)."""
+    redacted once more (a secret inside some object's repr is only visible here). `journal`:
+    the line starts with its syslog priority prefix."""
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, *, journal: bool = False) -> None:
         self._redactor = redactor
+        self._journal = journal
         self._json = structlog.processors.JSONRenderer()
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
         ordered = {key: event_dict.pop(key) for key in _LEADING_KEYS if key in event_dict}
         ordered.update(event_dict)
-        line = self._json(logger, method_name, ordered)
-        return self._redactor.redact(str(line))
+        line = self._redactor.redact(str(self._json(logger, method_name, ordered)))
+        return journal_priority(ordered.get("level")) + line if self._journal else line
 
 
 class _JsonLineHandler(logging.StreamHandler[TextIO]):
     """Stdlib handler writing the same JSON lines. Its error path is redacted too: stdlib's
     default handleError prints the record's message and arguments to stderr as they are."""
 
-    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
+    def __init__(self, stream: TextIO, redactor: Redactor, *, journal: bool = False) -> None:
         super().__init__(stream)
         self._redactor = redactor
+        self._journal = journal
 
     def handleError(self, record: logging.LogRecord) -> None:
         exc = sys.exc_info()[1]
@@ -254,7 +298,8 @@ class _JsonLineHandler(logging.StreamHandler[TextIO]):
         )
         # If the stream itself is gone there is nobody left to tell.
         with contextlib.suppress(Exception):
-            self.stream.write(self._redactor.redact(line) + self.terminator)
+            prefix = journal_priority("error") if self._journal else ""
+            self.stream.write(prefix + self._redactor.redact(line) + self.terminator)
 
 
 class _NamedWriteLogger(structlog.WriteLogger):
@@ -294,16 +339,22 @@ def configure_logging(
     *,
     stream: TextIO | None = None,
     redactor: Redactor = REDACTOR,
+    journal: bool | None = None,
 ) -> None:
     """Send structlog and stdlib logging, as redacted JSON lines, to `stream` (stdout).
 
-    May be called again (tests do; the daemon does after loading its config): the previous
-    configuration, including the stdlib handler, is replaced. Raises ConfigError for an unknown
-    `level`.
+    `journal`: prefix each line with its syslog priority; None (the default) does so when
+    `stream` is the journal stream systemd connected (`writes_to_journal`).
+
+    May be called again (tests do; the daemon does after loading its config, and again when a
+    reload changes the level): the previous configuration, including the stdlib handler, is
+    replaced. Raises ConfigError for an unknown `level`.
     """
     global _installed_handler, _min_level
     min_level = _level_number(level)
     out = stream if stream is not None else sys.stdout
+    if journal is None:
+        journal = writes_to_journal(out)
 
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -314,7 +365,7 @@ def configure_logging(
     tail: list[Processor] = [
         structlog.processors.format_exc_info,
         _RedactEventDict(redactor),
-        _JsonLineRenderer(redactor),
+        _JsonLineRenderer(redactor, journal=journal),
     ]
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
@@ -327,7 +378,7 @@ def configure_logging(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
     )
-    handler = _JsonLineHandler(out, redactor)
+    handler = _JsonLineHandler(out, redactor, journal=journal)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     if _installed_handler is not None:

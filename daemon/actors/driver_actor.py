@@ -70,7 +70,7 @@ class DriverActor:
     """The actor of one service account."""
 
     def __init__(self, account: Account, driver: Driver, engine: Engine) -> None:
-        self.account = account
+        self._account = account
         self.driver = driver
         self.engine = engine
         self.health = Health(account.name)
@@ -81,6 +81,12 @@ class DriverActor:
         self._accepting = True
         self._idle = anyio.Event()
         self._idle.set()
+
+    @property
+    def account(self) -> Account:
+        """This account as the config in force has it (a reload may change its poll
+        interval; its name, provider and concurrency stay until a restart)."""
+        return self.engine.config.accounts.get(self._account.name, self._account)
 
     # --- the mailbox --------------------------------------------------------------------
 

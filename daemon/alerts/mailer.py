@@ -31,6 +31,7 @@ from daemon.config import Alerts, Config
 from daemon.engine import retry
 from daemon.errors import StoreUnavailable
 from daemon.logs import REDACTOR
+from daemon.reload import ConfigHolder
 from daemon.store.database import Database
 
 __all__ = ["AlertMailer", "compose"]
@@ -63,13 +64,18 @@ def compose(alerts: Alerts, row: dict[str, Any], recipients: list[str]) -> Email
 class AlertMailer:
     """Sends pending alert e-mails for the daemon's lifetime."""
 
-    def __init__(self, db: Database, config: Config, clock: Clock) -> None:
+    def __init__(self, db: Database, config: Config | ConfigHolder, clock: Clock) -> None:
         self.db = db
-        self.config = config
+        self.holder = ConfigHolder.of(config)
         self.clock = clock
         self.rng = random.Random()
         self._wakeup = anyio.Event()
         self.sent = 0
+
+    @property
+    def config(self) -> Config:
+        """The config in force (a reload may change [alerts] and [retry])."""
+        return self.holder.current
 
     def notify(self) -> None:
         """A new alert may wait to be sent."""
@@ -77,6 +83,11 @@ class AlertMailer:
 
     async def run(self) -> None:
         while True:
+            if self.config.alerts.smtp_host is None:
+                # No SMTP (yet): a reload that configures it wakes us.
+                await self._wakeup.wait()
+                self._wakeup = anyio.Event()
+                continue
             try:
                 next_at = await self.send_due()
             except StoreUnavailable:

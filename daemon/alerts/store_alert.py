@@ -32,6 +32,7 @@ from daemon.clock import Clock, iso
 from daemon.config import Config
 from daemon.errors import StoreUnavailable
 from daemon.logs import REDACTOR
+from daemon.reload import ConfigHolder
 from daemon.store.database import Database
 
 __all__ = ["StoreAlert"]
@@ -46,13 +47,20 @@ SUBJECT = "store"
 class StoreAlert:
     """Raises one alert per episode of the store being unable to write."""
 
-    def __init__(self, db: Database, config: Config, clock: Clock, mailer: AlertMailer) -> None:
+    def __init__(
+        self, db: Database, config: Config | ConfigHolder, clock: Clock, mailer: AlertMailer
+    ) -> None:
         self.db = db
-        self.config = config
+        self.holder = ConfigHolder.of(config)
         self.clock = clock
         self.mailer = mailer
         #: alerts raised (and recorded) since the start
         self.raised = 0
+
+    @property
+    def config(self) -> Config:
+        """The config in force (a reload may change [alerts] and [retry])."""
+        return self.holder.current
 
     async def run(self) -> None:
         """For the daemon's lifetime: wait for an episode, alert it, wait for the next."""

@@ -34,6 +34,7 @@ from daemon.engine.handlers import Context, Effects
 from daemon.engine.registry import HANDLERS
 from daemon.errors import EsdError, EventError, StoreUnavailable
 from daemon.logs import REDACTOR
+from daemon.reload import ConfigHolder
 from daemon.statecharts import Statecharts
 from daemon.store import inbox
 from daemon.store.database import Database, Txn
@@ -61,7 +62,7 @@ class Engine:
         self,
         db: Database,
         charts: Statecharts,
-        config: Config,
+        config: Config | ConfigHolder,
         clock: Clock,
         *,
         rng: random.Random | None = None,
@@ -69,7 +70,8 @@ class Engine:
     ) -> None:
         self.db = db
         self.charts = charts
-        self.config = config
+        #: the config in force; a reload swaps it between transactions (daemon.reload)
+        self.holder = ConfigHolder.of(config)
         self.clock = clock
         self.rng = rng or random.Random()
         self.batch_size = batch_size
@@ -81,6 +83,16 @@ class Engine:
         self.dispatch: Callable[[Effects], None] = lambda effects: None
         self.processed = 0
         self.poisoned = 0
+
+    @property
+    def config(self) -> Config:
+        """The config in force. Read once per event (its handler's `ctx.config`), so one
+        event never sees two configs."""
+        return self.holder.current
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self.holder.current = config
 
     # --- ways in ------------------------------------------------------------------------
 

@@ -141,6 +141,7 @@ class OperatorCommands:
             },
             "webhooks": extra.get("webhooks"),
             "store": extra.get("store"),
+            "config": extra.get("config"),
         }
 
     async def _resolve_order(

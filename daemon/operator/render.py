@@ -200,6 +200,15 @@ def _status(result: Mapping[str, Any]) -> str:
         since = f" since {cell(when(store.get('since')))}" if store.get("since") else ""
         error = f", last error: {cell(store.get('last_error'))}" if store.get("last_error") else ""
         parts.append(f"store: {cell(store.get('state'))}{since}{error}")
+    config = result.get("config")
+    if isinstance(config, Mapping):
+        loaded, reloads = cell(when(config.get("loaded_at"))), cell(config.get("reloads"))
+        line = f"config: loaded {loaded}, {reloads} reloads"
+        if config.get("last_reload_error"):
+            line += f", last reload failed: {cell(config.get('last_reload_error'))}"
+        if config.get("needs_restart"):
+            line += f", needs restart: {', '.join(cell(k) for k in config['needs_restart'])}"
+        parts.append(line)
     hooks = result.get("webhooks")
     if isinstance(hooks, Mapping):
         parts.append(

@@ -62,14 +62,26 @@ class StorefrontActor:
     def __init__(
         self, storefront: Storefront, sites: Sequence[Site], engine: Engine, concurrency: int = 4
     ) -> None:
-        self.storefront = storefront
-        self.sites = tuple(sites)
+        self._storefront = storefront
+        self._sites = tuple(sites)
         self.engine = engine
         self.driver = PresseroStorefront(storefront, sites)
         self.health = Health(f"storefront:{storefront.name}")
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
         self._in_flight: set[tuple[str, str, int]] = set()
+
+    @property
+    def storefront(self) -> Storefront:
+        """This storefront as the config in force has it (a reload may change its poll
+        interval and window)."""
+        return self.engine.config.storefronts.get(self._storefront.name, self._storefront)
+
+    @property
+    def sites(self) -> tuple[Site, ...]:
+        """Its sites as the config in force has them."""
+        sites = self.engine.config.sites
+        return tuple(sites.get(site.key, site) for site in self._sites)
 
     def tell(self, message: Message) -> None:
         """Post a message; never blocks."""

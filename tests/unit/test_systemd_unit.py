@@ -71,6 +71,8 @@ def test_service_is_type_notify_with_watchdog_and_restart(unit: Directives) -> N
         "Type": "notify",
         "NotifyAccess": "main",
         "ExecStart": "/usr/bin/esd run --config /etc/esd/esd.toml",
+        # `systemctl reload esd`: SIGHUP reloads the config (systemd 252 has no notify-reload)
+        "ExecReload": "/bin/kill -HUP $MAINPID",
         "User": "esd",
         "Group": "esd",
         "WatchdogSec": "30s",

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo sandbox test lint bench wheel-check clean
+.PHONY: demo sandbox test lint bench wheel-check proof clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
@@ -27,6 +27,12 @@ test: $(STAMP)
 # daemon pushing one order into the Pace sandbox (tests/package/test_wheel.py). Run by CI.
 wheel-check: $(STAMP)
 	$(BIN)/python -m pytest -q -s tests/package
+
+# The standing reliability proof (issue 12): crash loop, webhook fuzz and HTTP abuse, hostile
+# MIS, operator socket abuse, full disk, and the harness's self-test; figures as JSON, exit 1 on
+# a broken promise (tests/proof/__main__.py; sizes are environment overrides). Run by CI.
+proof: $(STAMP)
+	$(BIN)/python -m tests.proof
 
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests

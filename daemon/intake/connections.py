@@ -13,6 +13,9 @@ handling mirrors uvicorn's own keep-alive timer. No uvicorn internals are patche
 - Header timeout: from the accept, and from the first byte of each later request, the head
   must be complete within `header_timeout_seconds`, else the connection is closed.
 - Idle timeout: uvicorn's keep-alive timer, with our value.
+- Body timeout: once a request's head is in, its body must be complete within
+  `idle_timeout_seconds`, else the connection is closed (the app sees a disconnect and stores
+  nothing): without it a client that sent a head and then stalled held its connection forever.
 - Accept errors (EMFILE/ENFILE/...): asyncio reports each failed accept to the loop's
   exception handler, which logs a traceback; `AcceptFailureLog` logs one line per interval.
 """
@@ -58,6 +61,7 @@ class ConnectionCounters:
         self.open = 0
         self.refused = 0
         self.header_timeouts = 0
+        self.body_timeouts = 0
         self.accept_failures = 0
         self.lingering = 0
 
@@ -66,6 +70,7 @@ class ConnectionCounters:
             "open": self.open,
             "refused": self.refused,
             "header_timeouts": self.header_timeouts,
+            "body_timeouts": self.body_timeouts,
             "accept_failures": self.accept_failures,
         }
 
@@ -81,6 +86,7 @@ class GuardedH11Protocol(H11Protocol):
         # Instead of uvicorn's integer Config.timeout_keep_alive: ours may be a fraction.
         self.timeout_keep_alive = self.limits.idle_timeout_seconds  # type: ignore[assignment]
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
         self._served = False
         self._refused = False
@@ -116,6 +122,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        self._cancel_body_timer()
         if self._refused:
             if self._linger_timer is not None:
                 self._linger_timer.cancel()
@@ -139,7 +146,14 @@ class GuardedH11Protocol(H11Protocol):
         self._watch_headers()
 
     def _watch_headers(self) -> None:
-        """Time the head of a request from its first byte; stop once it is complete."""
+        """Time the head of a request from its first byte; stop once it is complete. Then
+        time its body, until it is complete."""
+        if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+            self._cancel_body_timer()
+        elif self._body_timer is None:
+            self._body_timer = self.loop.call_later(
+                self.limits.idle_timeout_seconds, self._body_timeout
+            )
         if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
             self._cancel_header_timer()
         elif self.timeout_keep_alive_task is None:
@@ -157,6 +171,20 @@ class GuardedH11Protocol(H11Protocol):
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timeout(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+            return
+        self.counters.body_timeouts += 1
+        with contextlib.suppress(h11.LocalProtocolError):
+            self.conn.send(h11.ConnectionClosed())
+        self.transport.close()
 
     def _header_timeout(self) -> None:
         self._header_timer = None

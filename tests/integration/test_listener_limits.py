@@ -177,6 +177,30 @@ def test_a_client_sending_its_headers_slowly_is_closed_after_the_header_timeout(
         daemon.close()
 
 
+def test_a_client_stalling_mid_body_is_closed_after_the_idle_timeout(tmp_path: Path) -> None:
+    # Found by `make proof`: a head with Content-Length and then silence held its connection
+    # (and a slot under the cap) forever; enough of them and every webhook got 503.
+    timeout = 1.5
+    daemon = _start(tmp_path, f"header_timeout_seconds = 60\nidle_timeout_seconds = {timeout}\n")
+    try:
+        port = int(_status(daemon, tmp_path)["webhooks"]["port"])
+        body = envelope("OrderPlaced", order=4242, message_id="stalled-body")
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall(
+                b"POST /webhooks/pressero/shop HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + b"".join(f"{k}: {v}\r\n".encode() for k, v in signed(KEY, body).items())
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:10]
+            )
+            wait_until(lambda: _closed_by_server(conn), 30, "the stalled body's connection closed")
+        counters = _connections(daemon, tmp_path)
+        assert counters["body_timeouts"] == 1 and counters["open"] == 0, counters
+        assert daemon.call(tmp_path / "esd.sock", "events", {"limit": 10})["events"] == []
+        assert daemon.terminate() == 0
+    finally:
+        daemon.close()
+
+
 def _open_descriptors(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 

@@ -22,8 +22,10 @@ import anyio
 import structlog
 
 from daemon import __version__
+from daemon.actors.connection_health import ConnectionHealth
 from daemon.actors.driver_actor import DriverActor, Poll, RunImport, Wake
 from daemon.actors.supervisor import supervise
+from daemon.alerts.connection_alert import ConnectionAlerts
 from daemon.alerts.mailer import AlertMailer
 from daemon.alerts.store_alert import StoreAlert
 from daemon.clock import Clock, SystemClock
@@ -32,9 +34,11 @@ from daemon.engine.engine import Engine
 from daemon.engine.handlers import Effects, record_first_live
 from daemon.errors import ConfigError, EsdError, ListenerError, StoreUnavailable
 from daemon.intake.limits import ListenerLimits, listener_limits
+from daemon.intake.readiness import connections_check, flags_check
 from daemon.intake.server import bind_tcp, serve_asgi
 from daemon.intake.webhook_app import WebhookApp
 from daemon.logs import REDACTOR, configure_logging
+from daemon.metrics import Metrics
 from daemon.operator.commands import OperatorCommands
 from daemon.operator.server import OperatorServer
 from daemon.providers.registry import driver_class
@@ -63,6 +67,16 @@ class Daemon:
     mailer: AlertMailer
     webhooks: WebhookApp | None = None
     webhook_port: int | None = None
+    metrics: Metrics | None = None
+    #: listener -> bound and serving (the `/readyz` "listeners" check)
+    listening: dict[str, bool] = dataclasses.field(default_factory=dict)
+
+    @property
+    def connections(self) -> list[ConnectionHealth]:
+        """Every MIS account's and storefront's connection health."""
+        return [a.connection for a in self.actors.values()] + [
+            r.connection for r in self.storefronts.values()
+        ]
 
     def dispatch(self, effects: Effects) -> None:
         """Route the effects of a commit to the actors' mailboxes."""
@@ -113,6 +127,7 @@ class Daemon:
             else None,
             "store": self.db.health.as_dict(),
             "config": self.engine.holder.status(),
+            "connections": {c.label: c.as_dict() for c in self.connections},
         }
 
     async def reload(self) -> bool:
@@ -227,6 +242,7 @@ async def _serve(
     try:
         charts = load_charts()
         engine = Engine(db, charts, ConfigHolder(config, clock.now()), clock)
+        metrics = Metrics(db, clock)
         async with db.transaction() as txn:
             # Before any order is judged: orders placed before this moment were the hosted
             # integration's to push (daemon.orders.go_live).
@@ -239,15 +255,21 @@ async def _serve(
                 for activation in site.activations
                 if activation.account == name
             }
-            actors[name] = DriverActor(account, driver, engine)
+            actors[name] = DriverActor(account, driver, engine, push_seconds=metrics.observer(name))
         for name, storefront in config.storefronts.items():
             sites = [s for s in config.sites.values() if s.storefront == name]
             storefronts[name] = StorefrontActor(storefront, sites, engine)
         mailer = AlertMailer(db, engine.holder, clock)
         daemon = Daemon(config, db, engine, actors, storefronts, notifier, mailer)
+        daemon.metrics = metrics
         engine.dispatch = daemon.dispatch
+        connection_alerts = ConnectionAlerts(db, engine.holder, clock, daemon.connections, mailer)
+        await connection_alerts.restore()
         commands = OperatorCommands(
-            engine, daemon.status_extra, {name: a.driver for name, a in actors.items()}
+            engine,
+            daemon.status_extra,
+            {name: a.driver for name, a in actors.items()},
+            connections={name: a.connection for name, a in actors.items()},
         )
         server = OperatorServer(
             config.daemon.socket,
@@ -268,12 +290,21 @@ async def _serve(
                     f"cannot listen for webhooks on {listener.address}:{listener.port}: "
                     f"{exc.strerror}"
                 ) from exc
+            daemon.listening.update(operator=False, webhook=False)
             daemon.webhooks = WebhookApp(
                 config,
                 engine.ingest,
                 max_body_bytes=listener.max_body_bytes,
-                checks={"store": db.health.check},
+                checks={
+                    "store": db.health.check,
+                    "listeners": flags_check(daemon.listening),
+                    "connections": connections_check(daemon.connections),
+                },
+                metrics=metrics.scrape if listener.metrics else None,
             )
+        metrics.watch(
+            daemon.connections, daemon.webhooks.stats if daemon.webhooks is not None else None
+        )
         async with anyio.create_task_group() as tg:
             tg.start_soon(engine.committer.run)
             tg.start_soon(engine.run_processor)
@@ -281,6 +312,7 @@ async def _serve(
             tg.start_soon(run_retention, db, config.daemon.retention_days, clock)
             tg.start_soon(mailer.run)  # idle until [alerts] smtp_host is set (maybe by a reload)
             tg.start_soon(StoreAlert(db, engine.holder, clock, mailer).run)
+            tg.start_soon(connection_alerts.run)
             actor_scope = anyio.CancelScope()
             web_scope = anyio.CancelScope()
             web_done = anyio.Event()
@@ -308,9 +340,11 @@ async def _serve(
 
             tg.start_soon(run_actors)
             await tg.start(server.serve)
+            daemon.listening["operator"] = True
             if daemon.webhooks is not None and sock is not None:
                 daemon.webhook_port = sock.getsockname()[1]
                 tg.start_soon(run_webhooks, daemon.webhooks, sock)
+                daemon.listening["webhook"] = True
                 log.info(
                     "webhooks.listening",
                     address=listener.address if listener else None,

@@ -106,6 +106,8 @@ _ALERT_KEYS: Final = (
     "sender",
     "recipients",
     "timeout_seconds",
+    "down_after_seconds",
+    "down_after_failures",
 )
 _EMAIL: Final = re.compile(r"[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+")
 #: how the SMTP connection is secured
@@ -137,6 +139,7 @@ _LISTENER_KEYS: Final = (
     "header_timeout_seconds",
     "max_connections",
     "reserved_fds",
+    "metrics",
 )
 _ACCOUNT_KEYS: Final = (
     "provider",
@@ -219,6 +222,10 @@ class Alerts:
     sender: str = "esd@localhost"
     recipients: tuple[str, ...] = ()
     timeout_seconds: float = 30.0
+    #: a connection (MIS account, storefront) failing this long, and at least
+    #: `down_after_failures` calls in a row, is down: one alert, `/readyz` 503
+    down_after_seconds: float = 300.0
+    down_after_failures: int = 3
 
     def __repr__(self) -> str:
         hidden = "None" if self.password is None else "<hidden>"
@@ -259,6 +266,8 @@ class Listener:
     #: file descriptors kept free of the listener for the rest of the daemon (store, operator
     #: socket, outgoing connections): the cap is checked against RLIMIT_NOFILE with them
     reserved_fds: int = 256
+    #: serve Prometheus metrics at `GET /metrics` (no secret in them: names and counts only)
+    metrics: bool = True
 
 
 #: where the listener's tunables take their defaults from (the dataclass's own)
@@ -904,6 +913,12 @@ class _Reader:
             self.problem(_join(at, "sender"), f"expected an e-mail address, got {_show(sender)}")
         recipients = self.emails(table, "recipients", at)
         timeout = self.number(table, "timeout_seconds", at, default=d.timeout_seconds, above=0)
+        down_seconds = self.number(
+            table, "down_after_seconds", at, default=d.down_after_seconds, above=0
+        )
+        down_failures = self.integer(
+            table, "down_after_failures", at, default=d.down_after_failures, at_least=1
+        )
         if (username is None) != (password is None):
             self.problem(at, "username and password go together (SMTP AUTH)")
         return Alerts(
@@ -915,6 +930,8 @@ class _Reader:
             sender=sender,
             recipients=recipients,
             timeout_seconds=timeout if timeout is not None else d.timeout_seconds,
+            down_after_seconds=down_seconds,
+            down_after_failures=down_failures,
         )
 
     def listeners(self, table: Mapping[str, Any]) -> dict[str, Listener]:
@@ -951,6 +968,7 @@ class _Reader:
             reserved_fds=self.integer(
                 table, "reserved_fds", at, default=d.reserved_fds, at_least=16
             ),
+            metrics=self.boolean(table, "metrics", at, default=d.metrics),
         )
 
     def named_tables(

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
 import structlog
 from anyio.abc import TaskGroup
 
+from daemon.actors.connection_health import ConnectionHealth
 from daemon.actors.rate_limit import TokenBucket
 from daemon.actors.supervisor import Health
 from daemon.config import Account
@@ -69,11 +71,28 @@ Message = Wake | Poll | RunImport
 class DriverActor:
     """The actor of one service account."""
 
-    def __init__(self, account: Account, driver: Driver, engine: Engine) -> None:
+    def __init__(
+        self,
+        account: Account,
+        driver: Driver,
+        engine: Engine,
+        *,
+        push_seconds: Callable[[float], None] | None = None,
+    ) -> None:
         self._account = account
         self.driver = driver
         self.engine = engine
         self.health = Health(account.name)
+        alerts = engine.config.alerts
+        #: whether the MIS answers (fed by every call of the driver's)
+        self.connection = ConnectionHealth(
+            "mis",
+            account.name,
+            down_after_seconds=alerts.down_after_seconds,
+            down_after_failures=alerts.down_after_failures,
+        )
+        #: observes each push's duration (the daemon's metrics histogram)
+        self._push_seconds = push_seconds
         self._limiter = anyio.CapacityLimiter(account.concurrency)
         self._bucket = TokenBucket(account.rate_per_second)
         self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
@@ -252,9 +271,13 @@ class DriverActor:
                 self.engine.db, site, order_number, self.account.name, self.engine.clock
             )
             reference = push_reference(self.account.name, site, order_number)
+            started = time.monotonic()
             try:
-                result = await self.driver.push_order(order, items, journal, reference)
+                with self.connection.call("push"):
+                    result = await self.driver.push_order(order, items, journal, reference)
             finally:
+                if self._push_seconds is not None:
+                    self._push_seconds(time.monotonic() - started)
                 await journal.flush()
             result_payload = _pushed(result, "push")
         except StoreUnavailable:
@@ -296,12 +319,13 @@ class DriverActor:
                 journal = await StoreJournal.load(
                     self.engine.db, site, order_number, self.account.name, self.engine.clock
                 )
-                found = await self.driver.find_pushed(
-                    order,
-                    [order.item(s) for s in seqs],
-                    journal,
-                    push_reference(self.account.name, site, order_number),
-                )
+                with self.connection.call("reconcile"):
+                    found = await self.driver.find_pushed(
+                        order,
+                        [order.item(s) for s in seqs],
+                        journal,
+                        push_reference(self.account.name, site, order_number),
+                    )
                 payload = (
                     _pushed(found, "reconcile")
                     if found
@@ -335,6 +359,7 @@ class DriverActor:
                 (self.account.name, *final),
             )
         polled = 0
+        asked = 0
         for site, order_number in rows:
             async with self._limiter:
                 await self._bucket.acquire()
@@ -365,11 +390,13 @@ class DriverActor:
                     continue
                 try:
                     order = await self._order(site, order_number)
-                    reports = [
-                        report
-                        for mis_order, refs in sorted(by_mis_order.items())
-                        for report in await self.driver.fetch_status(order, refs, mis_order)
-                    ]
+                    asked += 1
+                    with self.connection.call("status"):
+                        reports = [
+                            report
+                            for mis_order, refs in sorted(by_mis_order.items())
+                            for report in await self.driver.fetch_status(order, refs, mis_order)
+                        ]
                 except DriverError as exc:
                     log.warning(
                         "status.poll_failed",
@@ -391,7 +418,33 @@ class DriverActor:
                     },
                 )
                 polled += 1
+        if not asked:
+            # Nothing to ask: the poll still checks the MIS answers, so an unreachable MIS
+            # shows (and alerts) even when no order is waiting for it.
+            await self.probe()
         return polled
+
+    async def probe(self) -> None:
+        """Check the connection (the driver's test_connection, which changes nothing)."""
+        async with self._limiter:
+            await self._bucket.acquire()
+            try:
+                report = await self.driver.test_connection()
+            except Exception as exc:
+                self.connection.record_exception("probe", exc)
+                log.warning(
+                    "connection.probe_failed",
+                    account=self.account.name,
+                    error=REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
+                )
+                return
+        self.connection.record_report("probe", report.ok, report.detail)
+        if not report.ok:
+            log.warning(
+                "connection.probe_failed",
+                account=self.account.name,
+                error=REDACTOR.redact(report.detail),
+            )
 
     # --- imports ------------------------------------------------------------------------
 
@@ -405,11 +458,12 @@ class DriverActor:
         try:
             async with self._limiter:
                 pages = _import_pages(self.driver, ImportKind(kind))
-                async for page in pages:
-                    await self._bucket.acquire()
-                    await self._emit_batch(
-                        "import.page", batch_id, {"records": [_record(r) for r in page]}
-                    )
+                with self.connection.call("import"):
+                    async for page in pages:
+                        await self._bucket.acquire()
+                        await self._emit_batch(
+                            "import.page", batch_id, {"records": [_record(r) for r in page]}
+                        )
             payload = {"outcome": "done"}
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):

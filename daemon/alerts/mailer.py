@@ -47,9 +47,15 @@ def compose(alerts: Alerts, row: dict[str, Any], recipients: list[str]) -> Email
     message["Subject"] = REDACTOR.redact(f"[esd] {row['account']}: {row['subject']}")
     order = str(row["subject"]).split("/")
     hint = f"esd order {order[1]} --site {order[0]}" if len(order) == 2 else "esd status"
+    # A recovery is news, not a call for a person (daemon.alerts.connection_alert).
+    intro = (
+        f"esd's connection {row['account']} works again; nothing needs doing."
+        if row["subject"] == "connection recovered"
+        else f"esd could not complete work for {row['account']} and needs a person."
+    )
     message.set_content(
         REDACTOR.redact(
-            f"esd could not complete work for {row['account']} and needs a person.\n\n"
+            f"{intro}\n\n"
             f"What:  {row['subject']}\n"
             f"Why:   {row['message']}\n"
             f"When:  {iso(row['created_at'])}\n"

@@ -7,12 +7,13 @@ balancer, a monitoring probe or a person with curl. A check that raises counts a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from daemon.actors.connection_health import ConnectionHealth
 from daemon.logs import REDACTOR
 
-__all__ = ["Check", "readiness"]
+__all__ = ["Check", "connections_check", "flags_check", "readiness"]
 
 #: one named condition: (ok, what to show about it)
 Check = Callable[[], tuple[bool, Mapping[str, Any]]]
@@ -32,3 +33,25 @@ def readiness(checks: Mapping[str, Check]) -> tuple[int, dict[str, Any]]:
             failing.append(name)
     body = {"ready": not failing, "failing": failing, "checks": results}
     return (503 if failing else 200), body
+
+
+def connections_check(connections: Sequence[ConnectionHealth]) -> Check:
+    """Ready while no connection (MIS account, storefront) is down; a degraded one is named
+    but does not fail the check (a single failed call must not take the daemon out)."""
+
+    def check() -> tuple[bool, Mapping[str, Any]]:
+        down = [c.label for c in connections if c.state == "down"]
+        degraded = [c.label for c in connections if c.state == "degraded"]
+        return not down, {"down": down, "degraded": degraded}
+
+    return check
+
+
+def flags_check(flags: Mapping[str, bool]) -> Check:
+    """Ready while every named flag is true (e.g. each listener is bound and serving)."""
+
+    def check() -> tuple[bool, Mapping[str, Any]]:
+        waiting = [name for name, up in flags.items() if not up]
+        return not waiting, {"bound": [n for n, up in flags.items() if up], "not_bound": waiting}
+
+    return check

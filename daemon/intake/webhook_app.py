@@ -4,7 +4,9 @@ The answer is 200 only after the event is durably in the inbox (group commit: co
 deliveries share one fsync). A duplicate delivery is answered 200 and ignored. If the store
 cannot take the event (a full disk) the answer is 503 with Retry-After, so the sender's retry
 (or our reconciliation poll) brings it again. Every rejection is counted for `esd status`.
-`GET /readyz` answers the daemon's readiness checks (daemon.intake.readiness).
+`GET /healthz` answers 200 while the event loop runs (alive); `GET /readyz` answers the
+daemon's readiness checks (daemon.intake.readiness); `GET /metrics` the Prometheus metrics
+(daemon.metrics) unless turned off (`[listeners.webhook] metrics = false`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ JUDGES: Mapping[str, Judge] = {"pressero": pressero_webhook.judge}
 
 
 class WebhookApp:
-    """ASGI app for `POST /webhooks/<storefront>/<site>` (and `GET /healthz`, `GET /readyz`)."""
+    """ASGI app for `POST /webhooks/<storefront>/<site>` (and `GET /healthz`, `/readyz`,
+    `/metrics`)."""
 
     def __init__(
         self,
@@ -48,6 +51,7 @@ class WebhookApp:
         max_body_bytes: int,
         judges: Mapping[str, Judge] = JUDGES,
         checks: Mapping[str, Check] | None = None,
+        metrics: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
         self.config = config
         self.ingest = ingest
@@ -55,6 +59,8 @@ class WebhookApp:
         self.judges = judges
         #: `/readyz`'s named checks (the daemon adds "store")
         self.checks: dict[str, Check] = dict(checks or {})
+        #: renders `/metrics` (None: not served, the path is unknown)
+        self.metrics = metrics
         self.rejections: collections.Counter[str] = collections.Counter()
         self.accepted = 0
         self.duplicates = 0
@@ -70,6 +76,9 @@ class WebhookApp:
             return
         if method == "GET" and path == "/readyz":
             await _answer(send, *readiness(self.checks))
+            return
+        if method == "GET" and path == "/metrics" and self.metrics is not None:
+            await self._metrics(send)
             return
         routed = route(method, path, self.config, self.judges)
         if isinstance(routed, Reject):
@@ -153,6 +162,21 @@ class WebhookApp:
         )
         await _answer(send, reject.status, {"ok": False, "error": REDACTOR.redact(reject.detail)})
 
+    async def _metrics(self, send: Send) -> None:
+        assert self.metrics is not None
+        try:
+            data = await self.metrics()
+        except Exception as exc:  # the store cannot be read: say so, do not crash the listener
+            log.error("metrics.failed", error=REDACTOR.redact(f"{type(exc).__name__}: {exc}"))
+            await _answer(send, 503, {"ok": False, "error": "metrics unavailable"})
+            return
+        headers = [
+            (b"content-type", _METRICS_CONTENT_TYPE),
+            (b"content-length", b"%d" % len(data)),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
     def stats(self) -> dict[str, Any]:
         """Counters for `esd status`."""
         return {
@@ -172,6 +196,7 @@ def _too_large(limit: int) -> Reject:
 STORE_RETRY_AFTER_SECONDS = 60
 
 _JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+_METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 # What `_answer` sends for {"ok": True, "event": id, "duplicate": ...}, byte for byte, without
 # its JSON encoder: the answer to nearly every request.
 _STORED_BODY = b'{"ok": true, "event": %d, "duplicate": %b}'

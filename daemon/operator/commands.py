@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 
 from daemon import __version__
+from daemon.actors.connection_health import ConnectionHealth
 from daemon.clock import iso
 from daemon.engine.engine import Engine
 from daemon.engine.handlers import order_subject
@@ -43,8 +44,12 @@ class OperatorCommands:
         engine: Engine,
         status_extra: Callable[[], Mapping[str, Any]],
         drivers: Mapping[str, Driver] | None = None,
+        *,
+        connections: Mapping[str, ConnectionHealth] | None = None,
     ) -> None:
         self.drivers = dict(drivers or {})
+        #: account -> its connection health, which `test-connection` results feed
+        self.connections = dict(connections or {})
         self.engine = engine
         self.db = engine.db
         self.started_at = time.time()
@@ -142,6 +147,7 @@ class OperatorCommands:
             "webhooks": extra.get("webhooks"),
             "store": extra.get("store"),
             "config": extra.get("config"),
+            "connections": dict(extra.get("connections", {})),
         }
 
     async def _resolve_order(
@@ -488,12 +494,20 @@ class OperatorCommands:
             try:
                 with anyio.fail_after(60):
                     report = await self.drivers[name].test_connection()
+                if name in self.connections:
+                    self.connections[name].record_report(
+                        "test_connection", report.ok, report.detail
+                    )
                 reports[name] = {
                     "ok": report.ok,
                     "detail": report.detail,
                     "server_version": report.server_version,
                 }
             except Exception as exc:  # a failed check is an answer, not a crash
+                if name in self.connections:
+                    self.connections[name].record_report(
+                        "test_connection", False, f"{type(exc).__name__}: {exc}"
+                    )
                 reports[name] = {
                     "ok": False,
                     "detail": f"{type(exc).__name__}: {exc}",

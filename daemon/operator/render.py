@@ -222,11 +222,41 @@ def _status(result: Mapping[str, Any]) -> str:
             for name, s in storefronts.items()
         )
         parts.append(f"storefronts: {shown}")
+    parts += _connections(result.get("connections"))
     alerts = result.get("alerts")
     if isinstance(alerts, Mapping):
         mail = {k.removeprefix("mail_"): v for k, v in alerts.items() if k.startswith("mail_")}
         parts.append(f"alerts: {cell(alerts.get('total'))} (e-mail: {_counts(mail)})")
     return "\n".join(parts)
+
+
+def _connections(connections: object) -> list[str]:
+    """The connections section of `esd status`: one row per MIS account and storefront."""
+    if not isinstance(connections, Mapping) or not connections:
+        return []
+    rows = []
+    errors = []
+    for name, c in connections.items():
+        c = c if isinstance(c, Mapping) else {}
+        rows.append(
+            [
+                name,
+                c.get("state"),
+                when(c.get("last_success_at")) or "never",
+                c.get("consecutive_failures"),
+                when(c.get("failing_since")) or "",
+            ]
+        )
+        if c.get("last_error"):
+            at = cell(when(c.get("last_error_at")))
+            errors.append(f"  {cell(name)}: {cell(c.get('last_error'))} at {at}")
+    parts = [
+        "",
+        table(["connection", "state", "last success", "failures in a row", "failing since"], rows),
+    ]
+    if errors:
+        parts += ["last connection errors:", *errors]
+    return parts
 
 
 def _order_head(result: Mapping[str, Any]) -> str:

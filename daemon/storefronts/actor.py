@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import structlog
 
+from daemon.actors.connection_health import ConnectionHealth
 from daemon.actors.supervisor import Health
 from daemon.config import Site, Storefront
 from daemon.engine.engine import Engine
@@ -67,6 +68,14 @@ class StorefrontActor:
         self.engine = engine
         self.driver = PresseroStorefront(storefront, sites)
         self.health = Health(f"storefront:{storefront.name}")
+        alerts = engine.config.alerts
+        #: whether the storefront answers (fed by every call of the client's)
+        self.connection = ConnectionHealth(
+            "storefront",
+            storefront.name,
+            down_after_seconds=alerts.down_after_seconds,
+            down_after_failures=alerts.down_after_failures,
+        )
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
         self._in_flight: set[tuple[str, str, int]] = set()
@@ -146,7 +155,8 @@ class StorefrontActor:
         }
         try:
             async with self._limiter:
-                raw = await self.driver.read_order(order)
+                with self.connection.call("read_order"):
+                    raw = await self.driver.read_order(order)
             applied = await self._apply(
                 "storefront.order",
                 f"{subject}@{generation}",
@@ -195,7 +205,8 @@ class StorefrontActor:
         base = {k: data[k] for k in keys if k in data}  # `account`: a note's lease names it
         try:
             async with self._limiter:
-                done = await self.driver.write(data)
+                with self.connection.call("write"):
+                    done = await self.driver.write(data)
             await self._apply(
                 "storefront.written", uuid.uuid4().hex, {**base, "done": done}, subject
             )
@@ -226,7 +237,8 @@ class StorefrontActor:
         start = end - dt.timedelta(seconds=self.storefront.poll_window_seconds)
         try:
             async with self._limiter:
-                found = await self.driver.recent_orders(start, end)
+                with self.connection.call("poll"):
+                    found = await self.driver.recent_orders(start, end)
         except (TransientError, PermanentError) as exc:
             # The next poll covers the same window again (it overlaps): nothing is lost.
             log.warning(

@@ -312,9 +312,15 @@ def _wait(ns: argparse.Namespace) -> dict[str, Any]:
     return {"wait": True, **_given(wait_timeout=ns.wait_timeout)}
 
 
+def _wait_timeout(ns: argparse.Namespace) -> float:
+    # The answer may follow the last progress line by the whole --wait-timeout.
+    wait: float | None = ns.wait_timeout
+    return max(_PUSH_TIMEOUT, (wait or 0) + 30)
+
+
 def _cmd_push(ns: argparse.Namespace) -> int:
     args = {"order": ns.order, **_given(site=ns.site, account=ns.account), **_wait(ns)}
-    return _call(ns, "push", args, timeout=_PUSH_TIMEOUT)
+    return _call(ns, "push", args, timeout=_wait_timeout(ns))
 
 
 def _cmd_events(ns: argparse.Namespace) -> int:
@@ -361,7 +367,7 @@ def _cmd_poll(ns: argparse.Namespace) -> int:
 
 def _cmd_import(ns: argparse.Namespace) -> int:
     args = {"account": ns.account, "kind": ns.kind, **_wait(ns)}
-    return _call(ns, "import", args, timeout=_PUSH_TIMEOUT)
+    return _call(ns, "import", args, timeout=_wait_timeout(ns))
 
 
 def _cmd_test_connection(ns: argparse.Namespace) -> int:
@@ -370,6 +376,60 @@ def _cmd_test_connection(ns: argparse.Namespace) -> int:
 
 def _cmd_ping(ns: argparse.Namespace) -> int:
     return _call(ns, "ping", {})
+
+
+def _cmd_completion(ns: argparse.Namespace) -> int:
+    from daemon.completion import completion_script
+
+    print(completion_script(build_parser(), ns.shell, _item_states()), end="")
+    return EXIT_OK
+
+
+def _cmd_watch(ns: argparse.Namespace) -> int:
+    """The items table, redrawn every --interval seconds until Ctrl-C (on a terminal), or
+    printed again each time it changes (into a pipe or a file)."""
+    import time
+
+    from daemon.operator.client import call_sync
+    from daemon.operator.render import render
+
+    if ns.state is not None and ns.state not in (states := _item_states()):
+        raise _UsageError(unknown_name("state", ns.state, states).message)
+    args = _given(state=ns.state, site=ns.site, account=ns.account, limit=ns.limit)
+    socket = _socket_path(ns)
+    timeout = ns.timeout if ns.timeout is not None else _DEFAULT_TIMEOUT
+    terminal = sys.stdout.isatty()
+    last: str | None = None
+    shown = 0
+    try:
+        while True:
+            try:
+                result = call_sync(socket, "list", args, timeout=timeout)
+            except DaemonNotRunning as exc:
+                _err(str(exc))
+                return EXIT_NOT_RUNNING
+            except BadArgument as exc:
+                _err(str(exc))
+                return EXIT_USAGE
+            except EsdError as exc:
+                _err(str(exc))
+                return EXIT_PROTOCOL
+            text = _json_line(result) if ns.json else render("list", result)
+            if text != last:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                if terminal:  # redraw in place: cursor home, clear the screen
+                    sys.stdout.write("\x1b[H\x1b[2J")
+                    print(f"esd watch  {stamp}  (every {ns.interval:g} s, Ctrl-C to stop)\n")
+                elif not ns.json:
+                    print(f"--- {stamp}")
+                print(text, flush=True)
+                last = text
+                shown += 1
+                if ns.count is not None and shown >= ns.count:
+                    return EXIT_OK
+            time.sleep(ns.interval)
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -520,6 +580,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("account", metavar="ACCOUNT", help="MIS account")
     sub.add_argument("kind", metavar="KIND", choices=_IMPORT_KINDS, help=" | ".join(_IMPORT_KINDS))
     _wait_options(sub, "through the batch's retries, until it is done or failed")
+
+    sub = add("watch", _cmd_watch, "a live table of order items, until Ctrl-C")
+    sub.add_argument("--state", help="only items in this state")
+    sub.add_argument("--site", help="only this storefront site")
+    sub.add_argument("--account", help="only this MIS account")
+    sub.add_argument("--limit", type=_positive_int, help="at most this many (daemon default 100)")
+    sub.add_argument(
+        "--interval", type=_positive_float, default=1.0, metavar="SECONDS", help="default 1"
+    )
+    sub.add_argument(
+        "--count",
+        type=_positive_int,
+        metavar="N",
+        help="stop after showing the table N times (it is shown again only when it changed)",
+    )
+
+    sub = add("completion", _cmd_completion, "print a shell completion script")
+    sub.add_argument("shell", choices=("bash", "zsh"), help="bash | zsh")
 
     sub = add("submit", _cmd_submit, "put a JSON payload into the inbox as an event")
     sub.add_argument("file", metavar="FILE", help="JSON file with the payload ('-' for stdin)")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 
 from daemon.cli import main
 from daemon.providers.reference.sandbox import ReferenceSandbox
-from tests.daemon_process import DaemonProcess, wait_until
+from tests.daemon_process import ROOT, DaemonProcess, wait_until
 from tests.helpers import config_text, make_order
 
 pytestmark = pytest.mark.slow
@@ -161,3 +163,52 @@ def test_replay_of_a_processed_event_changes_nothing_and_says_so(
     claims = [e for e in env.call("events")["events"] if e["kind"] == "push.claim"]
     code, out, err = env.esd(capsys, "replay", str(claims[0]["id"]))
     assert code == 2 and "would do it twice" in err, (out, err)
+
+
+def test_watch_prints_the_table_again_each_time_it_changes(env: Env) -> None:
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "daemon.cli", "--socket", str(env.sock), "watch", "--count", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        text=True,
+    )
+    try:
+        assert watch.stdout is not None
+        first = watch.stdout.readline()
+        assert first.startswith("--- "), first  # a snapshot, not a terminal redraw
+        assert "\x1b[" not in first
+        env.submit("1001")  # the table changes: a second snapshot, and --count 2 is reached
+        out, err = watch.communicate(timeout=60)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 0, err
+    assert out.count("--- ") == 1 and "1001" in out, out
+    assert "0 of 0 shown" in out or "1 of 1 shown" in out
+
+
+def test_completion_scripts_complete_commands_options_and_states(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    (tmp_path / "esd.bash").write_text(script)
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(["esd", *words])
+        probe = (
+            f"source {tmp_path / 'esd.bash'}\n"
+            f"COMP_WORDS=(esd {' '.join(words)}); COMP_CWORD={len(words)}; COMP_LINE='{line}'\n"
+            '_esd; printf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
+        done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    assert {"push", "replay", "watch", "completion"} <= set(complete(""))
+    assert complete("pu") == ["push"]
+    assert complete("push", "1001", "--w") == ["--wait", "--wait-timeout"]
+    assert complete("list", "--state", "fa") == ["failed"]
+    assert complete("--socket", "/tmp/x.sock", "import", "mis", "pr") == ["products", "prices"]
+    assert main(["completion", "zsh"]) == 0
+    assert capsys.readouterr().out.startswith("autoload -U +X bashcompinit && bashcompinit\n")

@@ -80,7 +80,7 @@ class Request:
     id: RequestId
     cmd: str
     args: dict[str, Any] = dataclasses.field(default_factory=dict)
-    peer_uid: int | None = None
+    peer_uid: int | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -20,12 +20,14 @@ from typing import Any, Final, TextIO
 
 from daemon import __version__
 from daemon.errors import (
+    BadArgument,
     ConfigError,
     DaemonNotRunning,
     EsdError,
     OperatorError,
     OperatorProtocolError,
     StatechartError,
+    unknown_name,
 )
 
 __all__ = [
@@ -61,8 +63,8 @@ config (run, check-config): --config, else /etc/esd/esd.toml.
 
 exit codes:
   0  ok
-  1  the daemon answered an error (e.g. no such order)
-  2  usage error
+  1  the daemon answered an error (e.g. no such order), or what --wait waited for failed
+  2  usage error (also: an unknown account, storefront, state, order or event)
   3  daemon not running (or socket not reachable: permission denied)
   4  config invalid
   5  protocol or internal error (garbled answer, timeout, daemon internal error)
@@ -173,6 +175,9 @@ def _call(
     except DaemonNotRunning as exc:
         _err(str(exc))
         return EXIT_NOT_RUNNING
+    except BadArgument as exc:  # checked by the daemon before it stored anything
+        _err(str(exc))
+        return EXIT_USAGE
     except OperatorProtocolError as exc:
         _err(f"protocol error: {exc}")
         return EXIT_PROTOCOL
@@ -183,6 +188,11 @@ def _call(
         _err(f"{type(exc).__name__}: {exc}")
         return EXIT_DAEMON_ERROR
     print(_json_line(result) if ns.json else render(cmd, result))
+    # A command that followed its work (push --wait, import) says whether the work worked.
+    outcome = result.get("outcome")
+    if isinstance(outcome, str) and outcome != "ok":
+        _err(f"{cmd} {outcome}: {result.get('error') or 'no reason given'}")
+        return EXIT_DAEMON_ERROR
     return EXIT_OK
 
 
@@ -283,14 +293,34 @@ def _given(**args: Any) -> dict[str, Any]:
     return {key: value for key, value in args.items() if value is not None}
 
 
+def _item_states() -> list[str]:
+    from daemon.statecharts import load_charts
+
+    return list(load_charts().order_item.states)
+
+
 def _cmd_list(ns: argparse.Namespace) -> int:
+    if ns.state is not None and ns.state not in (states := _item_states()):
+        raise _UsageError(unknown_name("state", ns.state, states).message)
     args = _given(state=ns.state, site=ns.site, account=ns.account, limit=ns.limit)
     return _call(ns, "list", args)
 
 
+def _wait(ns: argparse.Namespace) -> dict[str, Any]:
+    if not ns.wait:
+        return {}
+    return {"wait": True, **_given(wait_timeout=ns.wait_timeout)}
+
+
+def _wait_timeout(ns: argparse.Namespace) -> float:
+    # The answer may follow the last progress line by the whole --wait-timeout.
+    wait: float | None = ns.wait_timeout
+    return max(_PUSH_TIMEOUT, (wait or 0) + 30)
+
+
 def _cmd_push(ns: argparse.Namespace) -> int:
-    args = {"order": ns.order, **_given(site=ns.site, account=ns.account)}
-    return _call(ns, "push", args, timeout=_PUSH_TIMEOUT)
+    args = {"order": ns.order, **_given(site=ns.site, account=ns.account), **_wait(ns)}
+    return _call(ns, "push", args, timeout=_wait_timeout(ns))
 
 
 def _cmd_events(ns: argparse.Namespace) -> int:
@@ -336,8 +366,8 @@ def _cmd_poll(ns: argparse.Namespace) -> int:
 
 
 def _cmd_import(ns: argparse.Namespace) -> int:
-    args = {"account": ns.account, "kind": ns.kind}
-    return _call(ns, "import", args, timeout=_PUSH_TIMEOUT)
+    args = {"account": ns.account, "kind": ns.kind, **_wait(ns)}
+    return _call(ns, "import", args, timeout=_wait_timeout(ns))
 
 
 def _cmd_test_connection(ns: argparse.Namespace) -> int:
@@ -346,6 +376,60 @@ def _cmd_test_connection(ns: argparse.Namespace) -> int:
 
 def _cmd_ping(ns: argparse.Namespace) -> int:
     return _call(ns, "ping", {})
+
+
+def _cmd_completion(ns: argparse.Namespace) -> int:
+    from daemon.completion import completion_script
+
+    print(completion_script(build_parser(), ns.shell, _item_states()), end="")
+    return EXIT_OK
+
+
+def _cmd_watch(ns: argparse.Namespace) -> int:
+    """The items table, redrawn every --interval seconds until Ctrl-C (on a terminal), or
+    printed again each time it changes (into a pipe or a file)."""
+    import time
+
+    from daemon.operator.client import call_sync
+    from daemon.operator.render import render
+
+    if ns.state is not None and ns.state not in (states := _item_states()):
+        raise _UsageError(unknown_name("state", ns.state, states).message)
+    args = _given(state=ns.state, site=ns.site, account=ns.account, limit=ns.limit)
+    socket = _socket_path(ns)
+    timeout = ns.timeout if ns.timeout is not None else _DEFAULT_TIMEOUT
+    terminal = sys.stdout.isatty()
+    last: str | None = None
+    shown = 0
+    try:
+        while True:
+            try:
+                result = call_sync(socket, "list", args, timeout=timeout)
+            except DaemonNotRunning as exc:
+                _err(str(exc))
+                return EXIT_NOT_RUNNING
+            except BadArgument as exc:
+                _err(str(exc))
+                return EXIT_USAGE
+            except EsdError as exc:
+                _err(str(exc))
+                return EXIT_PROTOCOL
+            text = _json_line(result) if ns.json else render("list", result)
+            if text != last:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                if terminal:  # redraw in place: cursor home, clear the screen
+                    sys.stdout.write("\x1b[H\x1b[2J")
+                    print(f"esd watch  {stamp}  (every {ns.interval:g} s, Ctrl-C to stop)\n")
+                elif not ns.json:
+                    print(f"--- {stamp}")
+                print(text, flush=True)
+                last = text
+                shown += 1
+                if ns.count is not None and shown >= ns.count:
+                    return EXIT_OK
+            time.sleep(ns.interval)
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -376,6 +460,16 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
             f"wait this long for each answer line (default {_DEFAULT_TIMEOUT:g}; "
             f"push, sync, import {_PUSH_TIMEOUT:g})"
         ),
+    )
+
+
+def _wait_options(sub: argparse.ArgumentParser, until: str) -> None:
+    sub.add_argument("--wait", action="store_true", help=f"stream progress and wait {until}")
+    sub.add_argument(
+        "--wait-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="give up waiting after this long, exit 1 (daemon default 300)",
     )
 
 
@@ -457,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("order", metavar="ORDER", help="storefront order number")
     sub.add_argument("account", metavar="ACCOUNT", nargs="?", help="only to this MIS account")
     sub.add_argument("--site", help="storefront site")
+    _wait_options(sub, "until each item is pushed or failed again (exit 1 if one failed)")
 
     sub = add("events", _cmd_events, "list inbox events")
     which = sub.add_mutually_exclusive_group()
@@ -466,7 +561,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, text in (
         ("event", _cmd_event, "one inbox event with its payload and traceback"),
-        ("replay", _cmd_replay, "queue a poisoned event again"),
+        (
+            "replay",
+            _cmd_replay,
+            "process a stored event again (a poisoned one, or a processed storefront input)",
+        ),
     ):
         sub = add(name, func, text)
         sub.add_argument("id", metavar="ID", type=_positive_int, help="event id")
@@ -480,6 +579,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("import", _cmd_import, "import products, categories, prices or stock from a MIS")
     sub.add_argument("account", metavar="ACCOUNT", help="MIS account")
     sub.add_argument("kind", metavar="KIND", choices=_IMPORT_KINDS, help=" | ".join(_IMPORT_KINDS))
+    _wait_options(sub, "through the batch's retries, until it is done or failed")
+
+    sub = add("watch", _cmd_watch, "a live table of order items, until Ctrl-C")
+    sub.add_argument("--state", help="only items in this state")
+    sub.add_argument("--site", help="only this storefront site")
+    sub.add_argument("--account", help="only this MIS account")
+    sub.add_argument("--limit", type=_positive_int, help="at most this many (daemon default 100)")
+    sub.add_argument(
+        "--interval", type=_positive_float, default=1.0, metavar="SECONDS", help="default 1"
+    )
+    sub.add_argument(
+        "--count",
+        type=_positive_int,
+        metavar="N",
+        help="stop after showing the table N times (it is shown again only when it changed)",
+    )
+
+    sub = add("completion", _cmd_completion, "print a shell completion script")
+    sub.add_argument("shell", choices=("bash", "zsh"), help="bash | zsh")
 
     sub = add("submit", _cmd_submit, "put a JSON payload into the inbox as an event")
     sub.add_argument("file", metavar="FILE", help="JSON file with the payload ('-' for stdin)")

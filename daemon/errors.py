@@ -25,6 +25,8 @@
     │       └── BusinessRuleError   validation, "customer not found", ...
     └── OperatorError               operator socket and CLI
         ├── OperatorProtocolError   a request or answer that breaks the socket protocol
+        ├── BadArgument             a command names something unknown (account, state, order,
+        │                           ...): refused before anything is stored; `esd` exits 2
         ├── UnknownCommand
         └── DaemonNotRunning        no daemon listens on the socket
 
@@ -33,9 +35,13 @@ Like procrastinate, a class's docstring is its default message.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "AnswerTooLarge",
     "AuthenticationFailed",
+    "BadArgument",
     "BadEventPayload",
     "BusinessRuleError",
     "CallDeadlineExceeded",
@@ -64,6 +70,7 @@ __all__ = [
     "UnknownCommand",
     "cut",
     "quoted",
+    "unknown_name",
 ]
 
 #: the most characters of a value (or a name) an error message quotes
@@ -238,6 +245,25 @@ class OperatorError(EsdError):
 
 class OperatorProtocolError(OperatorError):
     """The operator socket protocol was broken."""
+
+
+class BadArgument(OperatorError):
+    """An operator command names something that does not exist (an account, a storefront, a
+    state, an order, an event) or asks what cannot be done (an import the provider lacks).
+
+    Raised before anything is stored: the message names the argument, says what would do
+    ("did you mean ..."), and the CLI exits 2, as for any other usage error.
+    """
+
+
+def unknown_name(what: str, value: str, known: Iterable[str]) -> BadArgument:
+    """The BadArgument for `value`, which is no known `what` (account, state, ...): it names the
+    closest known one ("did you mean") and lists them all (the first 20)."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "") if names else "none"
+    return BadArgument(f"unknown {what} {quoted(value)}{hint} (known: {listed})")
 
 
 class UnknownCommand(OperatorError):

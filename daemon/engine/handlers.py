@@ -11,8 +11,8 @@ Event kinds (payload keys):
                       retry_after}                             a driver finished (or reconciled)
     status.report    {site, order, account, reports}           MIS status / tracking (poll or hook)
     timer.fired      {timer_id, kind, subject, payload}        a durable timer came due
-    operator.push    {site, order, account}                    the seeds' "Push Order" button
-    operator.replay  {event_id}                                put a poisoned event back
+    operator.push    {site, order, account, by}                the seeds' "Push Order" button
+    operator.replay  {event_id, by}                            put an event back in the queue
     operator.sync    {account}                                 poll MIS status now
     import.request   {account, kind}                           start an import batch
     import.claim     {batch_id}                                an actor started the batch
@@ -43,7 +43,22 @@ from daemon.store.database import Txn
 from daemon.store.items import ItemRow, create_item, items_of_order, update_item
 from daemon.store.timers import cancel_timer, set_timer
 
-__all__ = ["Context", "Effects", "Handler", "order_subject", "retry_subject"]
+__all__ = [
+    "REPLAYABLE_KINDS",
+    "Context",
+    "Effects",
+    "Handler",
+    "order_subject",
+    "retry_subject",
+]
+
+#: Event kinds whose processed events may be replayed: inputs from outside that their handler
+#: re-judges against what is stored (a re-run changes only what differs). The other kinds
+#: record what the daemon itself did (a push claimed, a page imported, a timer fired):
+#: applying one twice would do it twice.
+REPLAYABLE_KINDS = frozenset(
+    {"order.snapshot", "pressero.webhook", "storefront.order", "storefront.poll", "status.report"}
+)
 
 log = structlog.get_logger("esd.engine")
 
@@ -119,7 +134,19 @@ def _require(payload: Mapping[str, Any], key: str, kind: type, where: str) -> An
     return value
 
 
+def operator_of(payload: Mapping[str, Any]) -> str | None:
+    """Who gave the operator command an event records ("uid 1000 (ann)"), if one did."""
+    by = payload.get("by", payload.get("submitted_by"))
+    return by if isinstance(by, str) and by else None
+
+
+def _with_operator(ctx: Context, reason: str | None) -> str | None:
+    by = operator_of(ctx.event.payload)
+    return reason if by is None else f"{reason or ''} (by {by})".lstrip()
+
+
 async def _fire_item(ctx: Context, item: ItemRow, trigger: str, reason: str | None) -> str:
+    reason = _with_operator(ctx, reason)
     return await fire(
         ctx.txn,
         ctx.charts.order_item,
@@ -252,7 +279,7 @@ async def judge_order(ctx: Context, order: Order, account: str) -> int:
                 chart,
                 item.id,
                 event_id=ctx.event.id,
-                reason="order received",
+                reason=_with_operator(ctx, "order received") or "order received",
                 now=ctx.now,
             )
         state = item.state
@@ -657,13 +684,15 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
 
 
 async def on_operator_replay(ctx: Context) -> dict[str, Any]:
-    """Put a poisoned event back in the queue, after the operator fixed its cause."""
+    """Put an event back in the queue, after the operator fixed its cause: a poisoned one, or
+    a processed one of REPLAYABLE_KINDS (re-drive a webhook once the storefront data is right)."""
     event_id = _require(ctx.event.payload, "event_id", int, f"event {ctx.event.id}")
-    requeued = await inbox.requeue(ctx.txn, event_id)
+    target = await inbox.get_event(ctx.txn, event_id)
+    done_too = target is not None and target.kind in REPLAYABLE_KINDS
+    requeued = await inbox.requeue(ctx.txn, event_id, done_too=done_too)
     if not requeued:
-        target = await inbox.get_event(ctx.txn, event_id)
         status = "missing" if target is None else target.status
-        raise BadEventPayload(f"event {event_id} is {status}, not poisoned: nothing to replay")
+        raise BadEventPayload(f"event {event_id} is {status}: nothing to replay")
     ctx.effects.reprocess = True
     return {"id": event_id, "status": "pending"}
 

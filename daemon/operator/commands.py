@@ -2,16 +2,24 @@
 
 Reads come straight from the store. Commands that change something (push, replay, submit) are
 inputs like any other: they are stored in the inbox as operator events and applied through the
-engine, so they appear in the order's trace and in the event list.
+engine, so they appear in the order's trace and in the event list, with who gave them (the
+socket peer's uid). Their arguments are checked first: an unknown account, storefront, state,
+order or event is a `BadArgument` naming the closest known one, and nothing is stored.
+
+With `wait`, push and import follow what they started until it settles (or `wait_timeout`),
+streaming each change as progress; the result's `outcome` says whether it worked.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 import os
+import pwd
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -20,12 +28,18 @@ from daemon import __version__
 from daemon.actors.connection_health import ConnectionHealth
 from daemon.clock import iso
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import order_subject
-from daemon.errors import NotFound, OperatorProtocolError, UnknownCommand
+from daemon.engine.handlers import REPLAYABLE_KINDS, order_subject
+from daemon.errors import (
+    BadArgument,
+    NotFound,
+    OperatorProtocolError,
+    UnknownCommand,
+    unknown_name,
+)
 from daemon.operator.protocol import Request
 from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate
-from daemon.providers.contract import Driver
+from daemon.providers.contract import Driver, ImportKind
 from daemon.store import inbox
 from daemon.store.database import Txn
 from daemon.store.items import items_of_order
@@ -34,6 +48,27 @@ from daemon.store.timers import next_timer
 __all__ = ["OperatorCommands"]
 
 Progress = Callable[[Mapping[str, Any]], Awaitable[None]]
+Command = Callable[[dict[str, Any], Progress], Awaitable[dict[str, Any]]]
+#: a command that changes something: it is also told who asked ("uid 1000 (ann)", or None)
+Change = Callable[[dict[str, Any], Progress, str | None], Awaitable[dict[str, Any]]]
+
+#: item states in which a push is still under way (anything else: the push is settled)
+_PUSH_UNDER_WAY = frozenset({"ready", "pushing"})
+#: settled item states that mean the push did not work
+_PUSH_FAILED = frozenset({"failed", "retrying"})
+_DEFAULT_WAIT_SECONDS = 300.0
+_WAIT_POLL_SECONDS = 0.1
+_IMPORT_KINDS = tuple(kind.value for kind in ImportKind)
+
+
+def operator_name(uid: int | None) -> str | None:
+    """`uid 1000 (ann)` for the socket peer's uid; None when the server could not tell."""
+    if uid is None:
+        return None
+    try:
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except KeyError:  # a uid with no passwd entry (a container's)
+        return f"uid {uid}"
 
 
 class OperatorCommands:
@@ -54,19 +89,19 @@ class OperatorCommands:
         self.db = engine.db
         self.started_at = time.time()
         self._status_extra = status_extra
-        self._commands: dict[
-            str, Callable[[dict[str, Any], Progress], Awaitable[dict[str, Any]]]
-        ] = {
+        self._changes: dict[str, Change] = {
+            "push": self.push,
+            "replay": self.replay,
+            "submit": self.submit,
+        }
+        self._commands: dict[str, Command] = {
             "ping": self.ping,
             "status": self.status,
             "order": self.order,
             "why": self.why,
             "list": self.list_items,
-            "push": self.push,
             "events": self.events,
             "event": self.event,
-            "replay": self.replay,
-            "submit": self.submit,
             "sync": self.sync,
             "poll": self.poll,
             "import": self.start_import,
@@ -75,12 +110,40 @@ class OperatorCommands:
 
     async def handle(self, request: Request, progress: Progress) -> Mapping[str, Any]:
         """Dispatch one request."""
+        change = self._changes.get(request.cmd)
+        if change is not None:
+            return await change(dict(request.args), progress, operator_name(request.peer_uid))
         command = self._commands.get(request.cmd)
         if command is None:
-            raise UnknownCommand(
-                f"unknown command {request.cmd!r} (known: {', '.join(sorted(self._commands))})"
-            )
+            known = sorted({*self._commands, *self._changes})
+            raise UnknownCommand(f"unknown command {request.cmd!r} (known: {', '.join(known)})")
         return await command(dict(request.args), progress)
+
+    # --- checking arguments (before anything is stored) ----------------------------------
+
+    def _account_arg(self, args: Mapping[str, Any], known: Iterable[str] = ()) -> str | None:
+        """The `account` argument, None when absent; a BadArgument unless it is configured
+        (or in `known`: accounts items were stored under)."""
+        account = _optional_str(args, "account")
+        names = {*self.engine.config.accounts, *known}
+        if account is not None and account not in names:
+            raise unknown_name("account", account, names)
+        return account
+
+    def _wait_args(self, args: Mapping[str, Any]) -> float | None:
+        """The seconds to wait for the outcome (`wait`, `wait_timeout`), None: do not wait."""
+        wait = args.get("wait", False)
+        if not isinstance(wait, bool):
+            raise OperatorProtocolError('argument "wait" must be true or false')
+        timeout = args.get("wait_timeout", _DEFAULT_WAIT_SECONDS)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise OperatorProtocolError('argument "wait_timeout" must be a number of seconds > 0')
+        return float(timeout) if wait else None
 
     # --- reads --------------------------------------------------------------------------
 
@@ -302,6 +365,23 @@ class OperatorCommands:
         }
 
     async def list_items(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        state = _optional_str(args, "state")
+        states = self.engine.charts.order_item.states
+        if state is not None and state not in states:
+            raise unknown_name("state", state, states)
+        async with self.db.reading() as txn:
+            if args.get("site") is not None:
+                stored_sites = [
+                    r[0] for r in await txn.fetchall("SELECT DISTINCT site FROM orders")
+                ]
+                site = _optional_str(args, "site")
+                if site not in {*self.engine.config.sites, *stored_sites}:
+                    raise unknown_name(
+                        "site", str(site), {*self.engine.config.sites, *stored_sites}
+                    )
+            if args.get("account") is not None:
+                stored = [r[0] for r in await txn.fetchall("SELECT DISTINCT account FROM items")]
+                self._account_arg(args, stored)
         clauses, params = [], []
         for key, column in (("state", "state"), ("site", "site"), ("account", "account")):
             value = args.get(key)
@@ -338,9 +418,9 @@ class OperatorCommands:
         }
 
     async def events(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        status = args.get("status")
+        status = _optional_str(args, "status")
         if status is not None and status not in ("pending", "done", "poisoned"):
-            raise OperatorProtocolError('argument "status" must be pending, done or poisoned')
+            raise unknown_name("event status", status, ("pending", "done", "poisoned"))
         limit = args.get("limit", 100)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10000:
             raise OperatorProtocolError('argument "limit" must be an integer from 1 to 10000')
@@ -364,20 +444,36 @@ class OperatorCommands:
 
     # --- changes ------------------------------------------------------------------------
 
-    async def push(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    async def _order_to_change(self, args: dict[str, Any]) -> tuple[str, str]:
+        """The (site, order) a change names; a BadArgument naming close order numbers when
+        there is no such order (nothing is stored for it)."""
         async with self.db.reading() as txn:
-            site, order_number = await self._resolve_order(txn, args)
-        account = args.get("account")
-        if account is not None and account not in self.engine.config.accounts:
-            known = ", ".join(sorted(self.engine.config.accounts))
-            raise OperatorProtocolError(f"unknown account {account!r} (known: {known})")
+            try:
+                return await self._resolve_order(txn, args)
+            except NotFound as exc:
+                missing = str(exc)
+                order_number = _arg(args, "order", str)
+                rows = await txn.fetchall(
+                    "SELECT DISTINCT order_number FROM orders ORDER BY updated_at DESC LIMIT 1000"
+                )
+        numbers = [str(r[0]) for r in rows]
+        close = difflib.get_close_matches(order_number, numbers, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise BadArgument(f"{missing}{hint}")
+
+    async def push(
+        self, args: dict[str, Any], progress: Progress, by: str | None
+    ) -> dict[str, Any]:
+        site, order_number = await self._order_to_change(args)
+        account = self._account_arg(args)
+        wait = self._wait_args(args)
         await progress({"message": f"asking to push order {order_number} on {site}"})
         applied = await self.engine.apply(
             inbox.NewEvent(
                 source="operator",
                 dedupe_key=uuid.uuid4().hex,
                 kind="operator.push",
-                payload={"site": site, "order": order_number, "account": account},
+                payload={"site": site, "order": order_number, "account": account, "by": by},
                 subject=order_subject(site, order_number),
             )
         )
@@ -393,30 +489,128 @@ class OperatorCommands:
             )
         if not moved:
             await progress({"message": "nothing to push: no failed, retrying or newly ready items"})
-        return {"items": moved}
+        if wait is None:
+            return {"items": moved}
+        return {
+            "items": moved,
+            **await self._wait_for_push(site, order_number, account, wait, progress),
+        }
 
-    async def replay(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    async def _wait_for_push(
+        self, site: str, order_number: str, account: str | None, timeout: float, progress: Progress
+    ) -> dict[str, Any]:
+        """Follow the order's items under way (ready, pushing) until each is settled; every
+        change is a progress line. `outcome` is ok (all pushed, or nothing was to push), failed
+        (an item failed or is retrying: the error says why) or timeout."""
+        deadline = anyio.current_time() + timeout
+        seen: dict[tuple[int, str], str] = {}
+        followed: set[tuple[int, str]] | None = None
+        while True:
+            async with self.db.reading() as txn:
+                items = await items_of_order(txn, site, order_number, account)
+            if followed is None:
+                followed = {(i.seq, i.account) for i in items if i.state in _PUSH_UNDER_WAY}
+            current = [i for i in items if (i.seq, i.account) in followed]
+            for item in current:
+                key = (item.seq, item.account)
+                if seen.get(key) not in (None, item.state):
+                    await progress({"message": f"item {item.seq} for {item.account}: {item.state}"})
+                seen[key] = item.state
+            if all(i.state not in _PUSH_UNDER_WAY for i in current):
+                break
+            if anyio.current_time() >= deadline:
+                return {
+                    "outcome": "timeout",
+                    "error": f"still under way after {timeout:g} s: "
+                    + ", ".join(
+                        f"item {i.seq} for {i.account} {i.state}"
+                        for i in current
+                        if i.state in _PUSH_UNDER_WAY
+                    ),
+                    "settled": _settled(current),
+                }
+            await anyio.sleep(_WAIT_POLL_SECONDS)
+        failed = [i for i in current if i.state in _PUSH_FAILED]
+        return {
+            "outcome": "failed" if failed else "ok",
+            "error": "; ".join(
+                f"item {i.seq} for {i.account} {i.state}: {i.last_error or 'no error recorded'}"
+                for i in failed
+            )
+            or None,
+            "settled": _settled(current),
+        }
+
+    async def replay(
+        self, args: dict[str, Any], progress: Progress, by: str | None
+    ) -> dict[str, Any]:
+        """Process a stored event again: a poisoned one, or a processed input (REPLAYABLE_KINDS).
+        The handlers re-judge against what is stored, so a replay that finds nothing to do
+        changes nothing; the answer lists the transitions it made."""
         event_id = _arg(args, "id", int)
+        async with self.db.reading() as txn:
+            record = await inbox.get_event(txn, event_id)
+            newest = await txn.scalar("SELECT MAX(id) FROM events")
+            before = await txn.scalar("SELECT COALESCE(MAX(id), 0) FROM transitions")
+        if record is None:
+            raise BadArgument(f"no event {event_id} (event ids go up to {newest or 0})")
+        if record.status == "pending":
+            return {"id": event_id, "status": "pending", "error": None, "changed": []}
+        if record.status == "done" and record.kind not in REPLAYABLE_KINDS:
+            raise BadArgument(
+                f"event {event_id} ({record.kind}) records what the daemon did: replaying it "
+                f"would do it twice; only these may be replayed once processed: "
+                f"{', '.join(sorted(REPLAYABLE_KINDS))}"
+            )
+        await progress({"message": f"replaying event {event_id} ({record.kind}, {record.status})"})
         applied = await self.engine.apply(
             inbox.NewEvent(
                 source="operator",
                 dedupe_key=uuid.uuid4().hex,
                 kind="operator.replay",
-                payload={"event_id": event_id},
+                payload={"event_id": event_id, "by": by},
             )
         )
         if applied.error:
             raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
         await self.engine.process_pending()
-        async with self.db.reading() as txn:
+        async with self.db.transaction() as txn:
             record = await inbox.get_event(txn, event_id)
+            if by is not None:
+                # The replayed event's handler wrote these rows under the event's own id; who
+                # asked for the re-run is said here, in the same words as the other commands.
+                await txn.execute(
+                    "UPDATE transitions SET reason = TRIM(COALESCE(reason, '') || ?)"
+                    " WHERE event_id = ? AND id > ?",
+                    (f" (replay by {by})", event_id, before),
+                )
+            rows = await txn.fetchall(
+                "SELECT t.chart, t.from_state, t.to_state, t.trigger, i.site, i.order_number,"
+                " i.seq, i.account FROM transitions t LEFT JOIN items i"
+                " ON t.chart = 'order_item' AND i.id = t.subject_id"
+                " WHERE t.event_id = ? AND t.id > ? ORDER BY t.id",
+                (event_id, before),
+            )
         assert record is not None
-        return {"id": event_id, "status": record.status, "error": record.error}
+        changed = [
+            {
+                "chart": r["chart"],
+                "site": r["site"],
+                "order": r["order_number"],
+                "seq": r["seq"],
+                "account": r["account"],
+                "from": r["from_state"] or None,
+                "to": r["to_state"],
+                "trigger": r["trigger"],
+            }
+            for r in rows
+        ]
+        if not changed and record.status == "done":
+            await progress({"message": "nothing changed: everything was already as it says"})
+        return {"id": event_id, "status": record.status, "error": record.error, "changed": changed}
 
     async def sync(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        account = args.get("account")
-        if account is not None and not isinstance(account, str):
-            raise OperatorProtocolError('argument "account" must be a string')
+        account = self._account_arg(args)
         applied = await self.engine.apply(
             inbox.NewEvent("operator", uuid.uuid4().hex, "operator.sync", {"account": account})
         )
@@ -426,9 +620,9 @@ class OperatorCommands:
         return {"accounts": applied.result}
 
     async def poll(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        storefront = args.get("storefront")
-        if storefront is not None and not isinstance(storefront, str):
-            raise OperatorProtocolError('argument "storefront" must be a string')
+        storefront = _optional_str(args, "storefront")
+        if storefront is not None and storefront not in self.engine.config.storefronts:
+            raise unknown_name("storefront", storefront, self.engine.config.storefronts)
         applied = await self.engine.apply(
             inbox.NewEvent(
                 "operator", uuid.uuid4().hex, "operator.poll", {"storefront": storefront}
@@ -439,12 +633,23 @@ class OperatorCommands:
         return {"storefronts": applied.result}
 
     async def start_import(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Start (or resume) an import batch and stream it until it is done, failed or waiting
+        to retry; with `wait`, also through its retries. `outcome`: ok only when done."""
         account = _arg(args, "account", str)
         kind = _arg(args, "kind", str)
-        if kind not in ("products", "categories", "prices", "stock"):
-            raise OperatorProtocolError(
-                'argument "kind" must be products, categories, prices or stock'
+        if account not in self.engine.config.accounts:
+            raise unknown_name("account", account, self.engine.config.accounts)
+        if kind not in _IMPORT_KINDS:
+            raise unknown_name("import kind", kind, _IMPORT_KINDS)
+        driver = self.drivers.get(account)
+        if driver is not None and ImportKind(kind) not in driver.capabilities.imports:
+            provider = self.engine.config.accounts[account].provider
+            can = ", ".join(sorted(k.value for k in driver.capabilities.imports)) or "nothing"
+            raise BadArgument(
+                f"account {account!r} (provider {provider}) cannot import {kind}; "
+                f"it can import: {can}"
             )
+        wait = self._wait_args(args)
         applied = await self.engine.apply(
             inbox.NewEvent(
                 "operator", uuid.uuid4().hex, "import.request", {"account": account, "kind": kind}
@@ -454,8 +659,10 @@ class OperatorCommands:
             raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
         batch_id = int(applied.result)
         await progress({"message": f"import batch {batch_id} queued"})
+        settled = ("done", "failed") if wait is not None else ("done", "failed", "retrying")
+        deadline = anyio.current_time() + (wait or math.inf)
         last = None
-        while True:  # stream the batch's progress until it ends or waits on a timer
+        while True:  # stream the batch's progress until it ends (or waits on a timer)
             async with self.db.reading() as txn:
                 row = await txn.fetchone(
                     "SELECT state, pages, records, last_error FROM import_batches WHERE id = ?",
@@ -471,22 +678,31 @@ class OperatorCommands:
                     }
                 )
                 last = current
-            if row["state"] in ("done", "failed", "retrying"):
+            timed_out = anyio.current_time() >= deadline
+            if row["state"] in settled or timed_out:
+                outcome = "ok" if row["state"] == "done" else "failed"
+                error = row["last_error"]
+                if timed_out and row["state"] not in settled:
+                    outcome = "timeout"
+                    error = f"batch {batch_id} still {row['state']} after {wait:g} s"
+                elif outcome == "failed" and not error:
+                    error = f"batch {batch_id} {row['state']}"
                 return {
                     "batch": batch_id,
                     "state": row["state"],
                     "pages": row["pages"],
                     "records": row["records"],
                     "last_error": row["last_error"],
+                    "outcome": outcome,
+                    "error": error if outcome != "ok" else None,
                 }
-            await anyio.sleep(0.1)
+            await anyio.sleep(_WAIT_POLL_SECONDS)
 
     async def test_connection(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         """Each account's driver checks its credentials and reachability (changes nothing)."""
-        account = args.get("account")
+        account = _optional_str(args, "account")
         if account is not None and account not in self.drivers:
-            known = ", ".join(sorted(self.drivers))
-            raise OperatorProtocolError(f"unknown account {account!r} (known: {known})")
+            raise unknown_name("account", account, self.drivers)
         names = [account] if account else sorted(self.drivers)
         reports: dict[str, Any] = {}
         for name in names:
@@ -515,7 +731,9 @@ class OperatorCommands:
                 }
         return {"accounts": reports}
 
-    async def submit(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    async def submit(
+        self, args: dict[str, Any], progress: Progress, by: str | None
+    ) -> dict[str, Any]:
         source = _arg(args, "source", str)
         dedupe_key = _arg(args, "dedupe_key", str)
         kind = _arg(args, "kind", str)
@@ -526,10 +744,26 @@ class OperatorCommands:
         order = payload.get("order")
         if isinstance(order, dict) and isinstance(order.get("site"), str):
             subject = order_subject(order["site"], str(order.get("order_number")))
+        if by is not None:
+            payload = {**payload, "submitted_by": by}
         stored = await self.engine.ingest(
             inbox.NewEvent(source, dedupe_key, kind, payload, subject=subject)
         )
         return {"id": stored.id, "duplicate": stored.duplicate}
+
+
+def _settled(items: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        {"seq": i.seq, "account": i.account, "state": i.state, "last_error": i.last_error}
+        for i in items
+    ]
+
+
+def _optional_str(args: Mapping[str, Any], name: str) -> str | None:
+    value = args.get(name)
+    if value is not None and not isinstance(value, str):
+        raise OperatorProtocolError(f'argument "{name}" must be a string')
+    return value
 
 
 async def _order_stored(txn: Txn, site: str | None, order_number: str) -> bool:

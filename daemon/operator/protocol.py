@@ -74,11 +74,13 @@ _REQUEST_KEYS: Final = frozenset({"v", "id", "cmd", "args"})
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Request:
-    """One parsed request: answer lines must carry the same `id`."""
+    """One parsed request: answer lines must carry the same `id`. `peer_uid` is who sent it
+    (the socket peer's uid, set by the server; None when unknown)."""
 
     id: RequestId
     cmd: str
     args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    peer_uid: int | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -403,12 +403,25 @@ def _list_items(result: Mapping[str, Any]) -> str:
 
 def _push(result: Mapping[str, Any]) -> str:
     items = _list(result, "items")
-    if not items:
-        return "nothing was pushed"
-    return table(
-        ["seq", "account", "from", "to"],
-        ([i.get("seq"), i.get("account"), i.get("from"), i.get("to")] for i in items),
+    text = (
+        table(
+            ["seq", "account", "from", "to"],
+            ([i.get("seq"), i.get("account"), i.get("from"), i.get("to")] for i in items),
+        )
+        if items
+        else "nothing was pushed"
     )
+    if "settled" not in result:
+        return text
+    settled = table(
+        ["seq", "account", "state", "last error"],
+        (
+            [i.get("seq"), i.get("account"), i.get("state"), i.get("last_error")]
+            for i in _list(result, "settled")
+        ),
+        limits={3: 60},
+    )
+    return f"{text}\n\nafter waiting ({cell(result.get('outcome'))}):\n{settled}"
 
 
 def _events(result: Mapping[str, Any]) -> str:
@@ -457,7 +470,23 @@ def _replay(result: Mapping[str, Any]) -> str:
     text = f"event {cell(result.get('id'))}: {cell(result.get('status'))}"
     if result.get("error"):
         text += f" ({cell(result['error'])})"
-    return text
+    if "changed" not in result:
+        return text
+    changed = _list(result, "changed")
+    if not changed:
+        return f"{text}; nothing changed"
+    rows = (
+        [
+            c.get("order"),
+            c.get("seq"),
+            c.get("account"),
+            c.get("from"),
+            c.get("to"),
+            c.get("trigger"),
+        ]
+        for c in changed
+    )
+    return f"{text}\n{table(['order', 'seq', 'account', 'from', 'to', 'trigger'], rows)}"
 
 
 def _sync(result: Mapping[str, Any]) -> str:

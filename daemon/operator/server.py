@@ -10,6 +10,7 @@ unread answer).
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import stat
@@ -87,6 +88,8 @@ class _Connection:
         self._redact = redact
         self._max_line = max_line
         self._send_timeout = send_timeout
+        #: who connected (SO_PEERCRED): recorded in what the operator's commands change
+        self.peer_uid = stream.peer_uid()
 
     def encode(self, answer: Mapping[str, Any]) -> bytes:
         """Redact and encode; raise if the answer is not JSON data or too long for a line."""
@@ -354,7 +357,7 @@ class OperatorServer:
             answer = error_answer(request_id, OperatorProtocolError.__name__, str(exc))
             await conn.send_final(answer, request_id)
             return True
-        await self._run(conn, request)
+        await self._run(conn, dataclasses.replace(request, peer_uid=conn.peer_uid))
         return conn.alive
 
     async def _run(self, conn: _Connection, request: Request) -> None:

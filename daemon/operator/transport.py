@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -44,6 +45,20 @@ class SocketChannel:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def peer_uid(self) -> int | None:
+        """The uid of the process at the other end (SO_PEERCRED, as the kernel saw it at
+        connect), None where the platform cannot tell."""
+        if not hasattr(socket, "SO_PEERCRED"):
+            return None
+        try:
+            creds = self._sock.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+            )
+        except OSError:
+            return None
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return int(uid)
 
     @property
     def closed(self) -> bool:

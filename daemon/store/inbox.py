@@ -323,10 +323,12 @@ async def mark_poisoned(txn: Txn, event_id: int, error: str, traceback: str, now
     )
 
 
-async def requeue(txn: Txn, event_id: int) -> bool:
-    """Put a poisoned event back in the queue; False if it is not poisoned."""
+async def requeue(txn: Txn, event_id: int, *, done_too: bool = False) -> bool:
+    """Put a poisoned event (with `done_too`, a processed one too) back in the queue; False if
+    it is neither."""
+    statuses = "('poisoned', 'done')" if done_too else "('poisoned')"
     changed = await txn.changes(
-        "UPDATE events SET status = 'pending' WHERE id = ? AND status = 'poisoned'", (event_id,)
+        f"UPDATE events SET status = 'pending' WHERE id = ? AND status IN {statuses}", (event_id,)
     )
     return changed > 0
 

@@ -157,13 +157,32 @@ def test_poisoned_event_is_kept_does_not_block_others_and_replays(tmp_path: Path
     run(tmp_path, body)
 
 
-def test_replay_of_an_event_that_is_not_poisoned_is_refused(tmp_path: Path) -> None:
+def test_replay_of_a_processed_input_rejudges_it_and_changes_nothing(tmp_path: Path) -> None:
     async def body(engine: Engine, clock: ManualClock) -> None:
         stored = await ingest_and_process(engine, snapshot(make_order()))
+        async with engine.db.reading() as txn:
+            before = await txn.fetchall("SELECT * FROM transitions ORDER BY id")
         replay = await engine.apply(
             inbox.NewEvent("operator", "r", "operator.replay", {"event_id": stored.id})
         )
-        assert replay.error is not None and "is done, not poisoned" in replay.error
+        assert replay.error is None
+        await engine.process_pending()
+        async with engine.db.reading() as txn:
+            again = await inbox.get_event(txn, stored.id)
+            after = await txn.fetchall("SELECT * FROM transitions ORDER BY id")
+        assert again is not None and again.status == "done" and again.attempts == 2
+        assert [tuple(r) for r in after] == [tuple(r) for r in before], "a replay moved items"
+
+    run(tmp_path, body)
+
+
+def test_replay_of_what_the_daemon_did_is_refused(tmp_path: Path) -> None:
+    async def body(engine: Engine, clock: ManualClock) -> None:
+        sync = await engine.apply(inbox.NewEvent("operator", "s", "operator.sync", {}))
+        replay = await engine.apply(
+            inbox.NewEvent("operator", "r", "operator.replay", {"event_id": sync.event_id})
+        )
+        assert replay.error is not None and "is done: nothing to replay" in replay.error
 
     run(tmp_path, body)
 

@@ -11,6 +11,7 @@ from typing import IO
 
 import pytest
 
+from daemon.errors import NotFound
 from daemon.operator.client import call_sync
 from tests.daemon_process import ROOT, wait_until
 
@@ -55,7 +56,10 @@ def test_sandbox_session_drives_faults_and_orders(tmp_path: Path) -> None:
         number = say("order").removeprefix("placed order ")
 
         def state() -> str | None:
-            items = call_sync(sock, "order", {"order": number})["items"]
+            try:
+                items = call_sync(sock, "order", {"order": number})["items"]
+            except NotFound:  # its webhook not stored yet
+                return None
             return str(items[0]["state"]) if items else None
 
         wait_until(lambda: state() == "retrying", 30, "the push retried after Pace's 503")

@@ -85,6 +85,8 @@ class _Connection:
         self.reserved = reserved
         #: requests run so far (a garbled line is answered but is no request)
         self.requests = 0
+        #: a request is being answered right now
+        self.running = False
         self._redact = redact
         self._max_line = max_line
         self._send_timeout = send_timeout
@@ -153,7 +155,8 @@ class OperatorServer:
 
     At most `max_connections` connections are served at once, plus one reserved connection
     that answers only `status` and `ping` (RESERVED_COMMANDS), so an operator can always see
-    what is going on when the others are all taken; further connections are refused. A
+    what is going on when the others are all taken: a newcomer takes the reserved slot from an
+    idle holder (never from one being answered), else it is refused. A
     connection that completes no request line within `idle_timeout` seconds (the reserved one:
     within 5 s at most) is closed; the clock restarts after each request is answered, never
     while one runs.
@@ -180,14 +183,15 @@ class OperatorServer:
         self._send_timeout = send_timeout
         self._idle_timeout = idle_timeout
         self._active = 0
-        self._reserved_taken = False
+        #: the connection in the reserved slot, and the scope that evicts it (see `_admit`)
+        self._reserved: tuple[_Connection, anyio.CancelScope] | None = None
         self._accepted = 0
         self._bound: tuple[int, int] | None = None
 
     @property
     def active_connections(self) -> int:
         """Connections being served right now (the reserved one included)."""
-        return self._active + self._reserved_taken
+        return self._active + (self._reserved is not None)
 
     async def serve(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -288,12 +292,19 @@ class OperatorServer:
     async def _admit(self, stream: SocketChannel, number: int) -> None:
         reserved = False
         if self._active >= self._max_connections:
-            if self._reserved_taken:
+            holder = self._reserved
+            if holder is not None and holder[0].running:
                 log.warning("operator.too_many_connections", limit=self._max_connections)
                 conn = _Connection(stream, number, self._redact, self._max_line, self._send_timeout)
                 answer = error_answer(None, "OperatorError", self._too_many_message())
                 await conn.send_final(answer, None)
                 return
+            if holder is not None:
+                # The newest connection wins a reserved slot whose holder is idle: a client
+                # parked there cannot keep an operator's `status` out, however many of them
+                # keep connecting (one that is being answered is never evicted).
+                log.warning("operator.reserved_connection_evicted", connection=holder[0].number)
+                holder[1].cancel()
             reserved = True
             log.warning(
                 "operator.reserved_connection", connection=number, limit=self._max_connections
@@ -301,17 +312,19 @@ class OperatorServer:
         conn = _Connection(
             stream, number, self._redact, self._max_line, self._send_timeout, reserved=reserved
         )
+        scope = anyio.CancelScope()
         if reserved:
-            self._reserved_taken = True
+            self._reserved = (conn, scope)
         else:
             self._active += 1
         try:
-            await self._converse(conn)
+            with scope:
+                await self._converse(conn)
         finally:
-            if reserved:
-                self._reserved_taken = False
-            else:
+            if not reserved:
                 self._active -= 1
+            elif self._reserved is not None and self._reserved[0] is conn:
+                self._reserved = None
 
     async def _converse(self, conn: _Connection) -> None:
         decoder = LineDecoder(self._max_line)
@@ -377,6 +390,7 @@ class OperatorServer:
             await conn.send_line(line)
 
         log.debug("operator.request", connection=conn.number, id=request.id, cmd=request.cmd)
+        conn.running = True
         try:
             result = await self._handler(request, progress)
             answer = result_answer(request.id, result)
@@ -386,4 +400,7 @@ class OperatorServer:
         except Exception:
             log.exception("operator.handler_crashed", cmd=request.cmd, id=request.id)
             answer = error_answer(request.id, "InternalError", INTERNAL_ERROR_MESSAGE)
-        await conn.send_final(answer, request.id)
+        try:
+            await conn.send_final(answer, request.id)
+        finally:
+            conn.running = False

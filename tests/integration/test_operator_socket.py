@@ -68,6 +68,8 @@ class Toy:
         self.gate = anyio.Event()
         self.finished = anyio.Event()
         self.big_answered = anyio.Event()
+        #: when set, `status` waits for it (a status being answered on the reserved slot)
+        self.hold_status: anyio.Event | None = None
         self.requests: list[Request] = []
 
     async def __call__(self, request: Request, progress: Progress) -> Mapping[str, Any]:
@@ -77,6 +79,8 @@ class Toy:
             case "ping":
                 return {"pong": True}
             case "status":
+                if self.hold_status is not None:
+                    await self.hold_status.wait()
                 return {"version": "0.1.0", "pid": os.getpid(), "accounts": {}}
             case "order":
                 if args.get("order") == "404":
@@ -484,7 +488,8 @@ async def test_command_runs_to_its_end_when_the_client_goes_away(sock: Path) -> 
 
 @pytest.mark.anyio
 async def test_connection_limit_answers_with_a_clear_error(sock: Path) -> None:
-    async with serving(OperatorServer(sock, Toy(), max_connections=2)):
+    toy = Toy()
+    async with serving(OperatorServer(sock, toy, max_connections=2)):
         async with OperatorClient(sock) as first, OperatorClient(sock) as second:
             assert await first.call("ping") == {"pong": True}
             assert await second.call("ping") == {"pong": True}
@@ -498,11 +503,25 @@ async def test_connection_limit_answers_with_a_clear_error(sock: Path) -> None:
                     r"status and ping only",
                 ):
                     await reserved.call("order", {"order": "1001"})
+                # A newcomer takes the reserved slot from an idle holder ...
                 async with OperatorClient(sock) as fourth:
-                    with pytest.raises(
-                        OperatorError, match=r"too many operator connections \(limit 2\);"
-                    ):
-                        await fourth.call("ping")
+                    assert await fourth.call("ping") == {"pong": True}
+                    with pytest.raises(OperatorError, match="connection to the daemon"):
+                        await reserved.call("ping")
+                    # ... but never from one being answered: then it is refused outright.
+                    toy.hold_status = anyio.Event()
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(fourth.call, "status")
+                        with anyio.fail_after(10):
+                            while not any(r.cmd == "status" for r in toy.requests[-1:]):
+                                await anyio.sleep(0.01)
+                        async with OperatorClient(sock) as fifth:
+                            with pytest.raises(
+                                OperatorError, match=r"too many operator connections \(limit 2\);"
+                            ):
+                                await fifth.call("ping")
+                        toy.hold_status.set()
+                    toy.hold_status = None
         # Slots free up when clients leave.
         async with OperatorClient(sock) as fifth:
             assert await fifth.call("order", {"order": "1001"})

@@ -30,7 +30,7 @@ import structlog
 
 from daemon.clock import Clock
 from daemon.config import Config
-from daemon.engine.handlers import Context, Effects
+from daemon.engine.handlers import Context, Effects, lost_retries, rearm_lost_retries
 from daemon.engine.registry import HANDLERS
 from daemon.errors import EsdError, EventError, StoreUnavailable
 from daemon.logs import REDACTOR
@@ -83,6 +83,8 @@ class Engine:
         self.dispatch: Callable[[Effects], None] = lambda effects: None
         self.processed = 0
         self.poisoned = 0
+        self.rearmed = 0  # retrying items found without a timer and given one again
+        self._rearm_checked_at: float | None = None
 
     @property
     def config(self) -> Config:
@@ -209,6 +211,7 @@ class Engine:
         while True:
             try:
                 await self.fire_due_timers()
+                await self.rearm_lost_retries(every=REARM_CHECK_SECONDS)
                 async with self.db.reading() as txn:
                     upcoming = await next_timer(txn)
             except StoreUnavailable:  # rolled back: the timers are still there, still due
@@ -255,6 +258,26 @@ class Engine:
             fired += len(timers)
             if not timers:
                 return fired
+
+    async def rearm_lost_retries(self, *, every: float = 0.0) -> int:
+        """Re-arm retrying items that lost their timer (at start, then at most once `every`
+        seconds); return how many. A read finds them; only then a write transaction."""
+        now = self.clock.now()
+        if self._rearm_checked_at is not None and now - self._rearm_checked_at < every:
+            return 0
+        self._rearm_checked_at = now
+        async with self.db.reading() as txn:
+            if not await lost_retries(txn):
+                return 0
+        async with self.db.transaction() as txn:
+            rearmed = await rearm_lost_retries(txn, self.clock.now())
+        self._after_commit(Effects(), txn.timers_changed)
+        self.rearmed += len(rearmed)
+        return len(rearmed)
+
+
+#: how often the timer loop looks for retrying items without a timer (and always at start)
+REARM_CHECK_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

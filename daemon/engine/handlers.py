@@ -40,15 +40,17 @@ from daemon.orders.push_rules import evaluate
 from daemon.statecharts import Statecharts
 from daemon.store import inbox
 from daemon.store.database import Txn
-from daemon.store.items import ItemRow, create_item, items_of_order, update_item
-from daemon.store.timers import cancel_timer, set_timer
+from daemon.store.items import ItemRow, create_item, items_in_state, items_of_order, update_item
+from daemon.store.timers import cancel_timer, set_timer, timers_of_kind
 
 __all__ = [
     "REPLAYABLE_KINDS",
     "Context",
     "Effects",
     "Handler",
+    "lost_retries",
     "order_subject",
+    "rearm_lost_retries",
     "retry_subject",
 ]
 
@@ -122,9 +124,34 @@ def order_subject(site: str, order_number: str) -> str:
     return f"{site}/{order_number}"
 
 
-def retry_subject(site: str, order_number: str, account: str) -> str:
-    """The timer subject of one (order, account) retry."""
-    return f"{site}/{order_number}/{account}"
+def retry_subject(site: str, order_number: str, account: str, seq: int) -> str:
+    """The timer subject of one retrying item.
+
+    One timer per item, not per (order, account): items of one order fail and retry at
+    different times, and another item's success, failure or retry must never move or cancel
+    this item's timer (issue 12: a shared timer was cancelled by a sibling's success and the
+    item stayed in `retrying` for ever)."""
+    return f"{site}/{order_number}/{account}/{seq}"
+
+
+def _retry_subject_of(item: ItemRow) -> str:
+    return retry_subject(item.site, item.order_number, item.account, item.seq)
+
+
+async def _arm_retry(txn: Txn, item: ItemRow, due_at: float) -> None:
+    """Set (or move) the item's own retry timer."""
+    await set_timer(
+        txn,
+        "retry",
+        _retry_subject_of(item),
+        due_at,
+        {"site": item.site, "order": item.order_number, "account": item.account, "seq": item.seq},
+    )
+
+
+async def _disarm_retry(txn: Txn, item: ItemRow) -> None:
+    """The item leaves `retrying` by another way than its timer: its timer goes."""
+    await cancel_timer(txn, "retry", _retry_subject_of(item))
 
 
 def _require(payload: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
@@ -327,6 +354,8 @@ async def judge_order(ctx: Context, order: Order, account: str) -> int:
             why = decision.excluded[order_item.seq]
             if chart.allowed(state, "exclude"):
                 await _fire_item(ctx, item, "exclude", why)
+                if state == "retrying":
+                    await _disarm_retry(ctx.txn, item)
                 await update_item(ctx.txn, item.id, ctx.now, {"reasons": (why,)})
                 moved += 1
             continue
@@ -388,7 +417,6 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
         if i.state == "pushing" and (not seqs or i.seq in seqs)
     ]
     error = str(payload.get("error") or "")
-    timer_subject = retry_subject(site, order_number, account)
     if outcome == "pushed":
         external = {int(e["seq"]): str(e["external_id"]) for e in payload.get("items") or []}
         why = f"MIS order {payload.get('order_external_id')}"
@@ -412,7 +440,6 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
                     "reasons": (),
                 },
             )
-        await cancel_timer(ctx.txn, "retry", timer_subject)
         for warning in payload.get("warnings") or []:
             await raise_alert(ctx, account, order_subject(site, order_number), str(warning))
         log.info(
@@ -429,14 +456,13 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
             await _fire_item(ctx, item, "reconciled_absent", "the MIS has nothing yet")
         ctx.effects.wake.add(account)
     elif outcome == "transient":
-        await _schedule_retry(ctx, items, account, timer_subject, error, payload.get("retry_after"))
+        await _schedule_retry(ctx, items, account, error, payload.get("retry_after"))
     elif outcome == "permanent":
         for item in items:
             await _fire_item(ctx, item, "push_failed_permanent", error)
             await update_item(
                 ctx.txn, item.id, ctx.now, {"last_error": error, "next_retry_at": None}
             )
-        await cancel_timer(ctx.txn, "retry", timer_subject)
         if items:
             await raise_alert(ctx, account, order_subject(site, order_number), error)
     else:
@@ -459,7 +485,6 @@ async def _schedule_retry(
     ctx: Context,
     items: list[ItemRow],
     account: str,
-    timer_subject: str,
     error: str,
     retry_after: Any,
 ) -> None:
@@ -501,14 +526,8 @@ async def _schedule_retry(
                 "next_retry_at": decision.due_at,
             },
         )
-    assert decision.due_at is not None
-    await set_timer(
-        ctx.txn,
-        "retry",
-        timer_subject,
-        decision.due_at,
-        {"site": site, "order": order_number, "account": account},
-    )
+        assert decision.due_at is not None
+        await _arm_retry(ctx.txn, item, decision.due_at)
 
 
 async def raise_alert(ctx: Context, account: str, subject: str, message: str) -> None:
@@ -587,17 +606,57 @@ async def on_status_report(ctx: Context) -> list[dict[str, Any]]:
 
 
 async def on_retry_timer(ctx: Context, data: dict[str, Any]) -> list[int]:
-    """An (order, account) retry is due: its retrying items go back to ready."""
+    """An item's retry is due: it goes back to ready (if it is still retrying).
+
+    A payload without "seq" is an (order, account) timer of esd before store version 3 (the
+    migration replaces those; an old timer.fired event may still be replayed): it moves every
+    retrying item of the (order, account), as it did then."""
     site, order_number, account = data["site"], data["order"], data["account"]
+    seq = data.get("seq")
     moved = []
     for item in await items_of_order(ctx.txn, site, order_number, account):
-        if item.state == "retrying":
+        if item.state == "retrying" and (seq is None or item.seq == seq):
             await _fire_item(ctx, item, "retry_due", "retry timer fired")
             await update_item(ctx.txn, item.id, ctx.now, {"next_retry_at": None})
             moved.append(item.seq)
     if moved:
         ctx.effects.wake.add(account)
     return moved
+
+
+async def lost_retries(txn: Txn) -> list[ItemRow]:
+    """Retrying items that no retry timer covers: none has the item's subject and is due at
+    or before the item's next_retry_at. Never expected; a safety net for a timer lost to a
+    bug (or written by an older esd)."""
+    due_by_subject = {t.subject: t.due_at for t in await timers_of_kind(txn, "retry")}
+    lost = []
+    for item in await items_in_state(txn, "retrying"):
+        due_at = due_by_subject.get(_retry_subject_of(item))
+        if due_at is None or (item.next_retry_at is not None and due_at > item.next_retry_at):
+            lost.append(item)
+    return lost
+
+
+async def rearm_lost_retries(txn: Txn, now: float) -> list[ItemRow]:
+    """Give every retrying item without a covering timer its own timer again: due at its
+    next_retry_at, or now if that has passed (or is unknown). Returns the items re-armed."""
+    lost = await lost_retries(txn)
+    for item in lost:
+        due_at = now if item.next_retry_at is None else max(now, item.next_retry_at)
+        await _arm_retry(txn, item, due_at)
+        if item.next_retry_at is None or item.next_retry_at < due_at:
+            await update_item(txn, item.id, now, {"next_retry_at": due_at})
+        log.warning(
+            "retry.rearmed",
+            item=item.id,
+            site=item.site,
+            order=item.order_number,
+            account=item.account,
+            seq=item.seq,
+            next_retry_at=item.next_retry_at,
+            due_at=due_at,
+        )
+    return lost
 
 
 async def on_status_poll_timer(ctx: Context, data: dict[str, Any]) -> str:
@@ -654,7 +713,8 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
                 ctx.now,
                 {"attempts": 0, "first_failure_at": None, "next_retry_at": None},
             )
-            await cancel_timer(ctx.txn, "retry", retry_subject(site, order_number, item.account))
+            if item.state == "retrying":
+                await _disarm_retry(ctx.txn, item)
             moved.append({"seq": item.seq, "account": item.account, "from": item.state, "to": dest})
             ctx.effects.wake.add(item.account)
     if snapshot is not None:

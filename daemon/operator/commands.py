@@ -194,6 +194,7 @@ class OperatorCommands:
                 "processed_since_start": self.engine.processed,
                 "total": sum(counts.values()),
             },
+            "retries_rearmed_since_start": self.engine.rearmed,
             "next_timer": None
             if upcoming is None
             else {

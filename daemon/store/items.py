@@ -10,7 +10,7 @@ from typing import Any
 
 from daemon.store.database import Txn
 
-__all__ = ["ItemRow", "create_item", "items_of_order", "update_item"]
+__all__ = ["ItemRow", "create_item", "items_in_state", "items_of_order", "update_item"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,6 +60,12 @@ async def items_of_order(
         sql += " AND account = ?"
         params.append(account)
     rows = await txn.fetchall(sql + " ORDER BY account, seq", params)
+    return [ItemRow.from_row(r) for r in rows]
+
+
+async def items_in_state(txn: Txn, state: str) -> list[ItemRow]:
+    """Every item row in `state`, oldest first."""
+    rows = await txn.fetchall("SELECT * FROM items WHERE state = ? ORDER BY id", (state,))
     return [ItemRow.from_row(r) for r in rows]
 
 

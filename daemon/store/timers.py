@@ -14,7 +14,7 @@ from typing import Any
 
 from daemon.store.database import Txn
 
-__all__ = ["Timer", "cancel_timer", "due_timers", "next_timer", "set_timer"]
+__all__ = ["Timer", "cancel_timer", "due_timers", "next_timer", "set_timer", "timers_of_kind"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,3 +66,9 @@ async def next_timer(txn: Txn) -> Timer | None:
     """The timer that fires next."""
     row = await txn.fetchone("SELECT * FROM timers ORDER BY due_at, id LIMIT 1")
     return None if row is None else _timer(row)
+
+
+async def timers_of_kind(txn: Txn, kind: str) -> list[Timer]:
+    """Every timer of one kind, by subject."""
+    rows = await txn.fetchall("SELECT * FROM timers WHERE kind = ? ORDER BY subject", (kind,))
+    return [_timer(r) for r in rows]

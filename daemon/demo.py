@@ -14,6 +14,7 @@ A summary shows the jobs, parts and shipments made; nothing is left running.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -138,6 +139,7 @@ def daemon_process(config: Path, workdir: Path) -> Iterator[subprocess.Popen[byt
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
+        preexec_fn=_stop_with_parent,
     )
     try:
         yield proc
@@ -150,6 +152,17 @@ def daemon_process(config: Path, workdir: Path) -> Iterator[subprocess.Popen[byt
                 proc.kill()
                 proc.wait(5)
         log.close()
+
+
+def _stop_with_parent() -> None:
+    """In the daemon's child process: SIGTERM when the demo or sandbox session dies, even by
+    SIGKILL, so no daemon is left running on its own (Linux's PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def wait_socket(sock: Path, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -4,6 +4,7 @@ line while the real daemon runs, and the operator CLI works against it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,29 @@ def test_sandbox_session_drives_faults_and_orders(tmp_path: Path) -> None:
             session.wait(10)
         session.stdin.close()
         session.stdout.close()
+
+
+def test_the_daemon_stops_when_the_session_is_killed(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "daemon.sandbox_session", "--dir", str(tmp_path / "sbx")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    ) as session:
+        assert session.stdout is not None
+        sock = Path(json.loads(session.stdout.readline())["socket"])
+        pid = call_sync(sock, "status", {})["pid"]
+        session.kill()  # SIGKILL: the session cleans nothing up itself
+        session.wait(10)
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie waiting for its reaper is gone too
+            return stat.read().split(") ", 1)[1].startswith("Z")
+
+    wait_until(gone, 30, "the session's daemon to stop with it")

@@ -17,7 +17,7 @@ from daemon.engine.engine import Engine
 from daemon.orders.model import Approval
 from daemon.statecharts import load_charts
 from daemon.store import inbox
-from daemon.store.database import Database
+from daemon.store.database import Database, migrations
 from daemon.store.items import ItemRow, items_in_state
 from daemon.store.timers import Timer, timers_of_kind
 from tests.helpers import ManualClock, make_config, make_order
@@ -185,12 +185,23 @@ def test_the_reconciliation_runs_at_most_once_per_interval(tmp_path: Path) -> No
     run(tmp_path, body)
 
 
+#: the migration that gives each retrying item its own timer (0005_retry_timer_per_item.sql)
+RETRY_TIMER_MIGRATION = next(m.version for m in migrations() if m.name == "retry_timer_per_item")
+
+
 def test_a_store_with_old_order_account_timers_retries_each_item_after_the_upgrade(
     tmp_path: Path,
 ) -> None:
     async def main() -> None:
         db = await Database.open(tmp_path / "esd.sqlite3", migrate=False)
-        await db.migrate(target=2)
+        try:
+            await upgrade_test(db)
+        finally:
+            await db.close()  # an open store's thread would keep the test run from exiting
+
+    async def upgrade_test(db: Database) -> None:
+        before = RETRY_TIMER_MIGRATION - 1
+        await db.migrate(target=before)
         clock = ManualClock()
         now = clock.now()
         async with db.transaction() as txn:
@@ -205,7 +216,7 @@ def test_a_store_with_old_order_account_timers_retries_each_item_after_the_upgra
                 " updated_at) VALUES ('shop', '1002', 1, 'mis', 'retrying', ?, ?)",
                 (now, now),
             )
-            # esd <= version 2: one timer per (order, account); 1002's was lost to the old bug.
+            # Before the migration: one timer per (order, account); 1002's was lost to the old bug.
             await txn.execute(
                 "INSERT INTO timers (kind, subject, due_at, payload) VALUES"
                 " ('retry', 'shop/1001/mis', ?, ?), ('status_poll', 'mis', ?, '{}')",
@@ -215,7 +226,7 @@ def test_a_store_with_old_order_account_timers_retries_each_item_after_the_upgra
                     now + 300,
                 ),
             )
-        assert await db.migrate() == [3]
+        assert await db.migrate(target=RETRY_TIMER_MIGRATION) == [RETRY_TIMER_MIGRATION]
         async with db.reading() as txn:
             timers = [
                 (t.kind, t.subject, t.due_at, t.payload) for t in await timers_of_kind(txn, "retry")
@@ -249,7 +260,6 @@ def test_a_store_with_old_order_account_timers_retries_each_item_after_the_upgra
             ("1002", 1, "ready"),
         ]
         assert poisoned == []
-        await db.close()
 
     anyio.run(main)
 

@@ -270,6 +270,8 @@ async def _serve(
             daemon.status_extra,
             {name: a.driver for name, a in actors.items()},
             connections={name: a.connection for name, a in actors.items()},
+            status_rounds={name: a.status_rounds for name, a in actors.items()},
+            poll_rounds={name: r.poll_rounds for name, r in storefronts.items()},
         )
         server = OperatorServer(
             config.daemon.socket,

@@ -358,11 +358,13 @@ def _cmd_submit(ns: argparse.Namespace) -> int:
 
 
 def _cmd_sync(ns: argparse.Namespace) -> int:
-    return _call(ns, "sync", _given(account=ns.account), timeout=_PUSH_TIMEOUT)
+    args = {**_given(account=ns.account), **_wait(ns)}
+    return _call(ns, "sync", args, timeout=_wait_timeout(ns))
 
 
 def _cmd_poll(ns: argparse.Namespace) -> int:
-    return _call(ns, "poll", _given(storefront=ns.storefront))
+    args = {**_given(storefront=ns.storefront), **_wait(ns)}
+    return _call(ns, "poll", args, timeout=_wait_timeout(ns))
 
 
 def _cmd_import(ns: argparse.Namespace) -> int:
@@ -572,9 +574,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = add("sync", _cmd_sync, "ask the MIS for job status and tracking now")
     sub.add_argument("account", metavar="ACCOUNT", nargs="?", help="only this MIS account")
+    _wait_options(sub, "until each account's status poll has run (exit 1 if a call failed)")
 
     sub = add("poll", _cmd_poll, "run the storefront reconciliation poll now (Synchronize)")
     sub.add_argument("storefront", metavar="STOREFRONT", nargs="?", help="only this storefront")
+    _wait_options(sub, "until the poll has run (exit 1 if the storefront did not answer)")
 
     sub = add("import", _cmd_import, "import products, categories, prices or stock from a MIS")
     sub.add_argument("account", metavar="ACCOUNT", help="MIS account")

@@ -22,6 +22,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from daemon.actors.connection_health import ConnectionHealth
+from daemon.actors.poll_rounds import PollRounds, Round
 from daemon.actors.rate_limit import TokenBucket
 from daemon.actors.supervisor import Health
 from daemon.config import Account
@@ -91,6 +92,8 @@ class DriverActor:
             down_after_seconds=alerts.down_after_seconds,
             down_after_failures=alerts.down_after_failures,
         )
+        #: status polls, numbered, for `esd sync --wait`
+        self.status_rounds = PollRounds()
         #: observes each push's duration (the daemon's metrics histogram)
         self._push_seconds = push_seconds
         self._limiter = anyio.CapacityLimiter(account.concurrency)
@@ -349,6 +352,12 @@ class DriverActor:
 
     async def poll_status(self) -> int:
         """Fetch status and tracking of unfinished pushed items; return how many orders."""
+        with self.status_rounds.round() as current:
+            polled = await self._poll_status(current)
+            current.done = polled
+            return polled
+
+    async def _poll_status(self, current: Round) -> int:
         final = sorted(s.lower() for s in self.driver.final_statuses)
         marks = ",".join("?" * len(final))
         async with self.engine.db.reading() as txn:
@@ -398,12 +407,14 @@ class DriverActor:
                             for report in await self.driver.fetch_status(order, refs, mis_order)
                         ]
                 except DriverError as exc:
+                    error = REDACTOR.redact(str(exc))
+                    current.failed(f"order {order_number}: {error}")
                     log.warning(
                         "status.poll_failed",
                         account=self.account.name,
                         site=site,
                         order=order_number,
-                        error=REDACTOR.redact(str(exc)),
+                        error=error,
                     )
                     continue
                 await self._emit(
@@ -421,30 +432,29 @@ class DriverActor:
         if not asked:
             # Nothing to ask: the poll still checks the MIS answers, so an unreachable MIS
             # shows (and alerts) even when no order is waiting for it.
-            await self.probe()
+            unreachable = await self.probe()
+            if unreachable is not None:
+                current.failed(unreachable)
         return polled
 
-    async def probe(self) -> None:
-        """Check the connection (the driver's test_connection, which changes nothing)."""
+    async def probe(self) -> str | None:
+        """Check the connection (the driver's test_connection, which changes nothing); what
+        failed (redacted), or None."""
         async with self._limiter:
             await self._bucket.acquire()
             try:
                 report = await self.driver.test_connection()
             except Exception as exc:
                 self.connection.record_exception("probe", exc)
-                log.warning(
-                    "connection.probe_failed",
-                    account=self.account.name,
-                    error=REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
-                )
-                return
+                error = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+                log.warning("connection.probe_failed", account=self.account.name, error=error)
+                return error
         self.connection.record_report("probe", report.ok, report.detail)
         if not report.ok:
-            log.warning(
-                "connection.probe_failed",
-                account=self.account.name,
-                error=REDACTOR.redact(report.detail),
-            )
+            error = REDACTOR.redact(report.detail)
+            log.warning("connection.probe_failed", account=self.account.name, error=error)
+            return error
+        return None
 
     # --- imports ------------------------------------------------------------------------
 

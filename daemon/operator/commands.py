@@ -19,13 +19,14 @@ import os
 import pwd
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
 
 from daemon import __version__
 from daemon.actors.connection_health import ConnectionHealth
+from daemon.actors.poll_rounds import PollRounds
 from daemon.clock import iso
 from daemon.engine.engine import Engine
 from daemon.engine.handlers import REPLAYABLE_KINDS, order_subject
@@ -81,8 +82,13 @@ class OperatorCommands:
         drivers: Mapping[str, Driver] | None = None,
         *,
         connections: Mapping[str, ConnectionHealth] | None = None,
+        status_rounds: Mapping[str, PollRounds] | None = None,
+        poll_rounds: Mapping[str, PollRounds] | None = None,
     ) -> None:
         self.drivers = dict(drivers or {})
+        #: account -> its status polls, storefront -> its reconciliation polls (for `wait`)
+        self.status_rounds = dict(status_rounds or {})
+        self.poll_rounds = dict(poll_rounds or {})
         #: account -> its connection health, which `test-connection` results feed
         self.connections = dict(connections or {})
         self.engine = engine
@@ -611,27 +617,85 @@ class OperatorCommands:
         return {"id": event_id, "status": record.status, "error": record.error, "changed": changed}
 
     async def sync(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Ask the MIS for status and tracking now; with `wait`, until each account's poll has
+        run (`outcome`: ok only when every one answered)."""
         account = self._account_arg(args)
-        applied = await self.engine.apply(
-            inbox.NewEvent("operator", uuid.uuid4().hex, "operator.sync", {"account": account})
-        )
-        if applied.error:
-            raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
-        await progress({"message": f"status poll asked of {', '.join(applied.result)}"})
-        return {"accounts": applied.result}
+        return await self._ask_rounds(
+            "operator.sync", {"account": account}, "accounts", self.status_rounds, args,
+            progress, asked="status poll", counted="orders polled",
+        )  # fmt: skip
 
     async def poll(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Run the storefront reconciliation poll now; with `wait`, until it has run."""
         storefront = _optional_str(args, "storefront")
         if storefront is not None and storefront not in self.engine.config.storefronts:
             raise unknown_name("storefront", storefront, self.engine.config.storefronts)
+        return await self._ask_rounds(
+            "operator.poll", {"storefront": storefront}, "storefronts", self.poll_rounds, args,
+            progress, asked="reconciliation poll", counted="orders listed",
+        )  # fmt: skip
+
+    async def _ask_rounds(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        key: str,
+        rounds: Mapping[str, PollRounds],
+        args: Mapping[str, Any],
+        progress: Progress,
+        *,
+        asked: str,
+        counted: str,
+    ) -> dict[str, Any]:
+        """Store the operator's `kind` event (its handler asks the actors for a round) and,
+        with `wait`, follow the round of each actor it named (under `key` in the answer)."""
+        wait = self._wait_args(args)
+        numbers = {name: r.next_number for name, r in rounds.items()}
         applied = await self.engine.apply(
-            inbox.NewEvent(
-                "operator", uuid.uuid4().hex, "operator.poll", {"storefront": storefront}
-            )
+            inbox.NewEvent("operator", uuid.uuid4().hex, kind, payload)
         )
         if applied.error:
             raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
-        return {"storefronts": applied.result}
+        await progress({"message": f"{asked} asked of {', '.join(applied.result)}"})
+        result: dict[str, Any] = {key: applied.result}
+        if wait is not None:
+            result.update(
+                await self._wait_rounds(rounds, numbers, applied.result, wait, progress, counted)
+            )
+        return result
+
+    async def _wait_rounds(
+        self,
+        rounds: Mapping[str, PollRounds],
+        numbers: Mapping[str, int],
+        names: Sequence[str],
+        seconds: float,
+        progress: Progress,
+        counted: str,
+    ) -> dict[str, Any]:
+        """Wait for the round each of `names` started after the request; stream each end."""
+        finished: dict[str, Any] = {}
+        with anyio.move_on_after(seconds):
+            for name in names:
+                tracker = rounds.get(name)
+                if tracker is None:
+                    continue
+                done = await tracker.wait_for(numbers.get(name, tracker.next_number))
+                finished[name] = {"done": done.done, "failures": list(done.failures)}
+                how = f"{len(done.failures)} failed: {done.failures[0]}" if done.failures else "ok"
+                await progress({"message": f"{name}: {done.done} {counted}, {how}"})
+        waiting = [n for n in names if n in rounds and n not in finished]
+        problems = [f"{n}: {f['failures'][0]}" for n, f in finished.items() if f["failures"]]
+        if waiting:
+            problems.append(f"not finished within {seconds:g} s: {', '.join(waiting)}")
+        answer: dict[str, Any] = {
+            "outcome": "failed" if problems else "ok",
+            "finished": finished,
+            "waiting": waiting,
+        }
+        if problems:
+            answer["error"] = "; ".join(problems)
+        return answer
 
     async def start_import(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         """Start (or resume) an import batch and stream it until it is done, failed or waiting

@@ -490,11 +490,27 @@ def _replay(result: Mapping[str, Any]) -> str:
 
 
 def _sync(result: Mapping[str, Any]) -> str:
-    return f"status poll asked of: {cell(result.get('accounts'))}"
+    return f"status poll asked of: {cell(result.get('accounts'))}" + _rounds(result)
 
 
 def _poll(result: Mapping[str, Any]) -> str:
-    return f"reconciliation poll asked of: {cell(result.get('storefronts'))}"
+    return f"reconciliation poll asked of: {cell(result.get('storefronts'))}" + _rounds(result)
+
+
+def _rounds(result: Mapping[str, Any]) -> str:
+    """What `--wait` saw of each poll round: done, failures, still waiting."""
+    finished = result.get("finished")
+    if not isinstance(finished, Mapping):
+        return ""
+    lines = [
+        f"{name}: {cell(r.get('done'))} done, {len(r.get('failures') or [])} failed"
+        for name, r in finished.items()
+        if isinstance(r, Mapping)
+    ]
+    waiting = result.get("waiting")
+    if waiting:
+        lines.append(f"still running: {cell(waiting)}")
+    return "".join(f"\n{line}" for line in lines)
 
 
 def _import(result: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ import anyio
 import structlog
 
 from daemon.actors.connection_health import ConnectionHealth
+from daemon.actors.poll_rounds import PollRounds, Round
 from daemon.actors.supervisor import Health
 from daemon.config import Site, Storefront
 from daemon.engine.engine import Engine
@@ -76,6 +77,8 @@ class StorefrontActor:
             down_after_seconds=alerts.down_after_seconds,
             down_after_failures=alerts.down_after_failures,
         )
+        #: reconciliation polls, numbered, for `esd poll --wait`
+        self.poll_rounds = PollRounds()
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
         self._in_flight: set[tuple[str, str, int]] = set()
@@ -233,6 +236,11 @@ class StorefrontActor:
 
     async def poll(self) -> int:
         """List the orders of the rolling window and hand them to the engine, per site."""
+        with self.poll_rounds.round() as current:
+            current.done = await self._poll(current)
+            return current.done
+
+    async def _poll(self, current: Round) -> int:
         end = dt.datetime.fromtimestamp(self.engine.clock.now(), dt.UTC)
         start = end - dt.timedelta(seconds=self.storefront.poll_window_seconds)
         try:
@@ -241,11 +249,9 @@ class StorefrontActor:
                     found = await self.driver.recent_orders(start, end)
         except (TransientError, PermanentError) as exc:
             # The next poll covers the same window again (it overlaps): nothing is lost.
-            log.warning(
-                "storefront.poll_failed",
-                storefront=self.storefront.name,
-                error=REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
-            )
+            error = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+            current.failed(error)
+            log.warning("storefront.poll_failed", storefront=self.storefront.name, error=error)
             return 0
         for site in self.sites:
             orders = found.get(site.key, [])

@@ -16,6 +16,7 @@ import pytest
 
 from daemon.cli import main
 from daemon.providers.reference.sandbox import ReferenceSandbox
+from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import ROOT, DaemonProcess, wait_until
 from tests.helpers import config_text, make_order
 
@@ -212,3 +213,59 @@ def test_completion_scripts_complete_commands_options_and_states(
     assert complete("--socket", "/tmp/x.sock", "import", "mis", "pr") == ["products", "prices"]
     assert main(["completion", "zsh"]) == 0
     assert capsys.readouterr().out.startswith("autoload -U +X bashcompinit && bashcompinit\n")
+
+
+def test_sync_wait_says_whether_the_status_poll_worked(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.submit("1001")
+    wait_until(lambda: env.item().get("state") == "pushed", 30, "order 1001 pushed")
+    code, out, err = env.esd(capsys, "sync", "--wait")
+    assert (code, err) == (0, ""), (out, err)
+    assert "mis: 1 done, 0 failed" in out, out
+
+    env.mis.set_faults(error_rate=1.0)  # the MIS answers 503 to the status call
+    code, out, err = env.esd(capsys, "--json", "sync", "mis", "--wait")
+    assert code == 1, (out, err)
+    assert "sync failed: mis: order 1001:" in err and "503" in err, err
+    env.mis.set_faults(error_rate=0.0)
+
+
+def test_poll_wait_says_whether_the_storefront_answered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pressero = PresseroSandbox(password="poll-wait-pw")
+    pressero.start()
+    config = tmp_path / "esd.toml"
+    config.write_text(
+        config_text(
+            tmp_path,
+            site_extra=(
+                f'storefront = "store"\nsite_id = "{DEFAULT_SITES[0].site_id}"\n'
+                f'security_key = "{DEFAULT_SITES[0].security_key}"\n'
+            ),
+            extra=(
+                f'[storefronts.store]\nprovider = "pressero"\nurl = "{pressero.url}"\n'
+                "poll_seconds = 3600\npoll_window_seconds = 7200\n"
+                "[storefronts.store.credentials]\n"
+                f'username = "{pressero.username}"\npassword = "poll-wait-pw"\n'
+                f'subscriber_id = "{pressero.subscriber_id}"\n'
+            ),
+        )
+    )
+    daemon = DaemonProcess(config, tmp_path)
+    sock = tmp_path / "esd.sock"
+    try:
+        daemon.start()
+        pressero.place_order(emit=False)  # only the poll can find it
+        assert main(["--socket", str(sock), "poll", "--wait"]) == 0
+        out = capsys.readouterr().out
+        assert "store: 1 orders listed, ok" in out and "store: 1 done, 0 failed" in out, out
+        pressero.set_faults(error_rate=1.0)
+        assert main(["--socket", str(sock), "poll", "store", "--wait"]) == 1
+        err = capsys.readouterr().err
+        assert "poll failed: store: ServerError" in err, err
+        assert daemon.terminate() == 0
+    finally:
+        daemon.close()
+        pressero.stop()

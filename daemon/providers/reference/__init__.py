@@ -12,3 +12,19 @@ Each provider is one folder with the same few modules, each with one job:
 - `sandbox.py` a fake of the MIS that serves real HTTP on loopback, with fault injection, for
   the tests and the demo.
 """
+
+from daemon.providers.contract import Capabilities, ImportKind, StatusMode
+from daemon.providers.manifest import ProviderManifest
+
+__all__ = ["MANIFEST"]
+
+#: what the registry reads (docs/providers.md); the driver takes its capabilities from here
+MANIFEST = ProviderManifest(
+    name="reference",
+    driver="daemon.providers.reference.driver:ReferenceDriver",
+    capabilities=Capabilities(status=StatusMode.POLL, imports=frozenset({ImportKind.PRODUCTS})),
+    credential_keys=("url", "login", "password"),
+    settings_problems="daemon.providers.reference.driver:settings_problems",
+    credentials_problems="daemon.providers.reference.driver:credentials_problems",
+    sandbox="daemon.providers.reference.sandbox:ReferenceSandbox",
+)

@@ -67,7 +67,7 @@ def _run_step(
 
 
 def test_ensure_step_creates_records_then_answers_from_the_journal() -> None:
-    journal, calls = _Journal(), []
+    journal, calls = _Journal(), list[str]()
     assert _run_step(journal, None, calls, extra=True) == 7
     assert calls == ["find", "create", "finish:7"]
     assert journal.steps == {"thing": {"thing": 7, "note": "x"}}
@@ -77,7 +77,7 @@ def test_ensure_step_creates_records_then_answers_from_the_journal() -> None:
 
 
 def test_ensure_step_uses_what_a_lost_answer_made() -> None:
-    journal, calls = _Journal(), []
+    journal, calls = _Journal(), list[str]()
     assert _run_step(journal, 3, calls) == 3
     assert calls == ["find", "finish:3"]
     assert journal.steps == {"thing": {"thing": 3}}

@@ -158,7 +158,7 @@ from daemon.providers.pace.customer_resolution import (
     next_customer_step,
     orderer_contact_fields,
 )
-from daemon.providers.pace.find_expressions import FindExpression, Value, all_of, equals, is_true
+from daemon.providers.pace.find_expressions import Value
 from daemon.providers.pace.job_mapping import (
     JOB_CREATE_FIELDS,
     PART_CREATE_FIELDS,
@@ -173,7 +173,13 @@ from daemon.providers.pace.job_mapping import (
     part_label,
     pushable_items,
 )
+from daemon.providers.pace.lookups import natural as _natural
+from daemon.providers.pace.lookups import part_number as _part_number
+from daemon.providers.pace.lookups import where as _where
 from daemon.providers.pace.settings import PaceSettings
+from daemon.providers.pace.ship_via import SHIP_VIA_NAMES_SHOWN, SHIP_VIA_SCAN_LIMIT
+from daemon.providers.pace.ship_via import ShipViaByName as _ShipViaByName
+from daemon.providers.pace.ship_via import ShipVias as _ShipVias
 from daemon.providers.pace.shipment_mapping import (
     CartonContentFields,
     CartonFields,
@@ -181,7 +187,7 @@ from daemon.providers.pace.shipment_mapping import (
     shipments_for,
 )
 from daemon.providers.pace.site_rules import SiteMapping, site_mapping_for
-from daemon.providers.pace.soap_client import PaceClient, Sort
+from daemon.providers.pace.soap_client import PaceClient
 
 __all__ = [
     "INACTIVE_CUSTOMER_STATUSES",
@@ -199,11 +205,6 @@ __all__ = [
 REFERENCE_FIELD: Final = "importID"
 #: Customer.customerStatus codes esd treats as inactive [GUESS, see the module docstring]
 INACTIVE_CUSTOMER_STATUSES: Final = frozenset({"I", "C"})
-#: at most this many active Ship Vias are read to match a method name in esd (module docstring)
-SHIP_VIA_SCAN_LIMIT: Final = 100
-#: an unresolved Ship Via name's warning lists at most this many of Pace's descriptions
-SHIP_VIA_NAMES_SHOWN: Final = 5
-
 # Only to run the settings checks without a url (the url is a credential, checked on its own).
 _PLACEHOLDER_URL: Final = "https://pace.invalid"
 # fields an update never re-sends (see the module docstring)
@@ -288,121 +289,6 @@ class _Customer:
             source=str(done.get("source", "")),
             warnings=journal_warnings(done, "customer"),
         )
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _ShipViaByName:
-    """What a MatchByName shipping method name resolved to: a Pace ShipVia id, or none."""
-
-    name: str  # the storefront's method name, as the Accounts rule gave it
-    ship_via: int | None
-    known: tuple[str, ...] = ()  # unresolved: the first few active descriptions Pace has
-    more: bool = False  # unresolved: Pace has more than `known` shows
-
-    def warning(self) -> str | None:
-        """The push's warning when the name matched no Ship Via; None when it did."""
-        if self.ship_via is not None:
-            return None
-        if self.known:
-            shown = ", ".join(repr(description) for description in self.known)
-            has = f"its active Ship Vias are {shown}{', ...' if self.more else ''}"
-        else:
-            has = "it has no active Ship Via"
-        return (
-            f"Ship Via {self.name!r} (Accounts rule MatchByName) matches no EFI Pace Ship Via "
-            f"description ({has}); the shipment has the name in its Ship Via note and Pace's "
-            "default Ship Via"
-        )
-
-    def to_journal(self) -> dict[str, Any]:
-        return {
-            "ship_via_name": self.name,
-            "ship_via": self.ship_via,
-            "ship_via_known": list(self.known),
-            "ship_via_more": self.more,
-        }
-
-    @classmethod
-    def from_journal(cls, done: Mapping[str, Any], step: str) -> _ShipViaByName | None:
-        """The resolution a shipment step recorded; None for a step without one."""
-        if "ship_via_name" not in done:
-            return None
-        name = done.get("ship_via_name")
-        ship_via = done.get("ship_via")
-        known = done.get("ship_via_known", [])
-        more = done.get("ship_via_more", False)
-        if (
-            not isinstance(name, str)
-            or not name
-            or (
-                ship_via is not None
-                and (isinstance(ship_via, bool) or not isinstance(ship_via, int))
-            )
-            or not isinstance(known, list)
-            or not all(isinstance(description, str) for description in known)
-            or not isinstance(more, bool)
-        ):
-            raise PermanentError(f"push journal step {step!r} has a malformed Ship Via")
-        return cls(name, ship_via, tuple(known), more)
-
-
-class _ShipVias:
-    """Ship Via look-ups by method name (module docstring), each name asked of Pace once."""
-
-    def __init__(self, client: PaceClient, logger: Any) -> None:
-        self._client = client
-        self._log = logger
-        self._resolved: dict[str, _ShipViaByName] = {}
-
-    def remember(self, resolution: _ShipViaByName) -> None:
-        """Take a journaled answer: the name is not asked again."""
-        self._resolved.setdefault(_norm(resolution.name), resolution)
-
-    async def resolve(self, name: str) -> _ShipViaByName:
-        key = _norm(name)
-        resolution = self._resolved.get(key)
-        if resolution is None:
-            resolution = await self._look_up(name)
-            self._resolved[key] = resolution
-        return resolution
-
-    async def _look_up(self, name: str) -> _ShipViaByName:
-        exact = await self._read_all(await self._find_exact(name))
-        chosen = _choose_ship_via(name, exact)
-        scanned: list[dict[str, Any]] = []
-        if chosen is None or not _ship_via_active(chosen):
-            # No active Ship Via has exactly this name: compare Pace's active ones in esd.
-            keys = await self._client.find(
-                "ShipVia", is_true("active"), sort=[Sort("description")], limit=SHIP_VIA_SCAN_LIMIT
-            )
-            scanned = await self._read_all(keys[:SHIP_VIA_SCAN_LIMIT])
-            chosen = _choose_ship_via(name, [*exact, *scanned])
-        if chosen is None:
-            self._log.info("pace.ship_via.unresolved", name=name, scanned=len(scanned))
-            return _unresolved(name, scanned)
-        ship_via = int(chosen["id"])
-        active = _ship_via_active(chosen)
-        self._log.info("pace.ship_via.resolved", name=name, ship_via=ship_via, active=active)
-        return _ShipViaByName(name, ship_via)
-
-    async def _find_exact(self, name: str) -> list[str]:
-        try:
-            return await self._client.find("ShipVia", _where("find ship via", description=name))
-        except BusinessRuleError:
-            if "'" in name and '"' in name:
-                # concat() refused (module docstring): the comparison in esd decides.
-                self._log.info("pace.ship_via.exact_find_refused", name=name)
-                return []
-            raise
-
-    async def _read_all(self, keys: Sequence[str]) -> list[dict[str, Any]]:
-        records = []
-        for key in sorted(keys, key=_natural):
-            try:
-                records.append(await self._client.read("ShipVia", key))
-            except NotFound:  # removed since the find
-                continue
-        return records
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -1228,14 +1114,6 @@ class _Push:
 # -- pure helpers ----------------------------------------------------------------------------------
 
 
-def _where(what: str, **conditions: Value) -> FindExpression:
-    """`field = value and ...`; a value Pace cannot be asked about is the order's problem."""
-    try:
-        return all_of(*(equals(field, value) for field, value in conditions.items()))
-    except (TypeError, ValueError) as exc:
-        raise BusinessRuleError(f"{what}: cannot search EFI Pace: {exc}") from None
-
-
 def _active(customer: Mapping[str, Any]) -> bool:
     status = str(customer.get("customerStatus") or "").strip().upper()
     return status not in INACTIVE_CUSTOMER_STATUSES
@@ -1243,16 +1121,6 @@ def _active(customer: Mapping[str, Any]) -> bool:
 
 def _updatable(fields: Mapping[str, object]) -> dict[str, object]:
     return {key: value for key, value in fields.items() if key not in _NOT_UPDATED}
-
-
-def _natural(key: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key for Pace keys: "9" before "10", "1001:02" before "1001:10"."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in key.split(":"))
-
-
-def _part_number(key: str) -> str:
-    """ "02" of the JobPart key "1001:02"."""
-    return key.rpartition(":")[2]
 
 
 def _digest(location: LocationKey) -> str:
@@ -1283,43 +1151,6 @@ async def _ship_via_warnings(
         if warning is not None and warning not in warnings:
             warnings.append(warning)
     return tuple(warnings)
-
-
-def _choose_ship_via(name: str, records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The Ship Via whose description is `name` (normalized): active first, then lowest id."""
-    wanted = _norm(name)
-    matches = [
-        record
-        for record in records
-        if record.get("id") is not None and _norm(str(record.get("description") or "")) == wanted
-    ]
-    if not matches:
-        return None
-    return min(matches, key=lambda record: (not _ship_via_active(record), int(record["id"])))
-
-
-def _unresolved(name: str, active: Sequence[Mapping[str, Any]]) -> _ShipViaByName:
-    """No Ship Via for `name`: the first few of Pace's active descriptions go in the warning."""
-    descriptions = sorted(
-        {" ".join(str(record.get("description") or "").split()) for record in active} - {""},
-        key=str.casefold,
-    )
-    return _ShipViaByName(
-        name,
-        None,
-        tuple(descriptions[:SHIP_VIA_NAMES_SHOWN]),
-        len(descriptions) > SHIP_VIA_NAMES_SHOWN,
-    )
-
-
-def _ship_via_active(record: Mapping[str, Any]) -> bool:
-    # Only an explicit false is inactive: a Pace that leaves the flag nil has not retired it.
-    return record.get("active") is not False
-
-
-def _norm(text: str) -> str:
-    """Trimmed, case-folded, runs of whitespace as one space (as `account_rules` compares)."""
-    return " ".join(text.split()).casefold()
 
 
 def _result_from_journal(done: Mapping[str, Any], items: Sequence[OrderItem]) -> PushResult | None:

@@ -1067,7 +1067,7 @@ class _Reader:
         try:
             found = registry.settings_problems(provider, settings)
         except ImportError as exc:
-            package = registry.PROVIDERS[provider].rpartition(".")[0]
+            package = registry.PROVIDERS[provider]
             if exc.name is not None and (exc.name == package or exc.name.startswith(package + ".")):
                 # The provider's own package is missing or half-written: the reference driver is
                 # being built alongside this module. Its settings cannot be checked until it

@@ -18,3 +18,22 @@ property names (pace.md §6, checked against rest_swagger_selected_definitions.j
 client serialises the values (`str`, `int`, `bool`, `Decimal`, `datetime.date` for a calendar
 day, naive `datetime.datetime` for a shop-local wall time).
 """
+
+from daemon.providers.contract import Capabilities, StatusMode
+from daemon.providers.manifest import ProviderManifest
+
+__all__ = ["MANIFEST"]
+
+#: what the registry reads (docs/providers.md); the driver takes its capabilities from here.
+#: Everything named here is imported only when asked for: this package must stay light (no zeep).
+MANIFEST = ProviderManifest(
+    name="pace",
+    driver="daemon.providers.pace.driver:PaceDriver",
+    capabilities=Capabilities(status=StatusMode.POLL),
+    credential_keys=("url", "login", "password"),
+    settings_problems="daemon.providers.pace.driver:settings_problems",
+    credentials_problems="daemon.providers.pace.driver:credentials_problems",
+    site_settings_problems="daemon.providers.pace.driver:site_settings_problems",
+    alert_emails="daemon.providers.pace.driver:alert_emails",
+    sandbox="daemon.providers.pace.sandbox:PaceSandbox",
+)

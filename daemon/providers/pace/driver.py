@@ -120,16 +120,23 @@ from daemon.errors import (
 )
 from daemon.orders.model import Address, Order, OrderItem
 from daemon.providers.contract import (
-    Capabilities,
     ConnectionReport,
     Driver,
     ItemRef,
     PushJournal,
     PushResult,
-    StatusMode,
     StatusReport,
     check_account,
 )
+from daemon.providers.kit import (
+    ensure_step,
+    journal_int,
+    journal_optional_int,
+    journal_text,
+    journal_warnings,
+    required_credentials_problems,
+)
+from daemon.providers.pace import MANIFEST
 from daemon.providers.pace import settings as pace_settings
 from daemon.providers.pace.customer_resolution import (
     CheckCustomer,
@@ -151,11 +158,12 @@ from daemon.providers.pace.customer_resolution import (
     next_customer_step,
     orderer_contact_fields,
 )
-from daemon.providers.pace.find_expressions import FindExpression, Value, all_of, equals, is_true
+from daemon.providers.pace.find_expressions import Value
 from daemon.providers.pace.job_mapping import (
     JOB_CREATE_FIELDS,
     PART_CREATE_FIELDS,
     DateFieldNames,
+    MaterialFields,
     PartFields,
     date_field_names,
     date_field_names_for,
@@ -165,10 +173,21 @@ from daemon.providers.pace.job_mapping import (
     part_label,
     pushable_items,
 )
+from daemon.providers.pace.lookups import natural as _natural
+from daemon.providers.pace.lookups import part_number as _part_number
+from daemon.providers.pace.lookups import where as _where
 from daemon.providers.pace.settings import PaceSettings
-from daemon.providers.pace.shipment_mapping import ShipmentFields, shipments_for
+from daemon.providers.pace.ship_via import SHIP_VIA_NAMES_SHOWN, SHIP_VIA_SCAN_LIMIT
+from daemon.providers.pace.ship_via import ShipViaByName as _ShipViaByName
+from daemon.providers.pace.ship_via import ShipVias as _ShipVias
+from daemon.providers.pace.shipment_mapping import (
+    CartonContentFields,
+    CartonFields,
+    ShipmentFields,
+    shipments_for,
+)
 from daemon.providers.pace.site_rules import SiteMapping, site_mapping_for
-from daemon.providers.pace.soap_client import PaceClient, Sort
+from daemon.providers.pace.soap_client import PaceClient
 
 __all__ = [
     "INACTIVE_CUSTOMER_STATUSES",
@@ -186,12 +205,6 @@ __all__ = [
 REFERENCE_FIELD: Final = "importID"
 #: Customer.customerStatus codes esd treats as inactive [GUESS, see the module docstring]
 INACTIVE_CUSTOMER_STATUSES: Final = frozenset({"I", "C"})
-#: at most this many active Ship Vias are read to match a method name in esd (module docstring)
-SHIP_VIA_SCAN_LIMIT: Final = 100
-#: an unresolved Ship Via name's warning lists at most this many of Pace's descriptions
-SHIP_VIA_NAMES_SHOWN: Final = 5
-
-_CREDENTIALS: Final = ("url", "login", "password")
 # Only to run the settings checks without a url (the url is a credential, checked on its own).
 _PLACEHOLDER_URL: Final = "https://pace.invalid"
 # fields an update never re-sends (see the module docstring)
@@ -230,11 +243,7 @@ def site_settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]
 
 def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
     """What is missing or wrong in the account's credentials; values are never quoted."""
-    problems: list[tuple[str, str]] = []
-    for key in _CREDENTIALS:
-        value = credentials.get(key)
-        if not isinstance(value, str) or not value:
-            problems.append((key, "required: a non-empty string"))
+    problems = required_credentials_problems(credentials, MANIFEST.credential_keys)
     url = credentials.get("url")
     if isinstance(url, str) and url:
         # The settings parser checks the url (root only, no login in it); its messages quote
@@ -274,130 +283,12 @@ class _Customer:
 
     @classmethod
     def from_journal(cls, done: Mapping[str, Any]) -> _Customer:
-        contact = done.get("contact")
-        if contact is not None and (isinstance(contact, bool) or not isinstance(contact, int)):
-            raise PermanentError("push journal step 'customer' has a malformed 'contact'")
         return cls(
-            customer_id=_journaled_text(done, "customer", "customer"),
-            contact_id=contact,
+            customer_id=journal_text(done, "customer", "customer"),
+            contact_id=journal_optional_int(done, "contact", "customer"),
             source=str(done.get("source", "")),
-            warnings=_journaled_warnings(done, "customer"),
+            warnings=journal_warnings(done, "customer"),
         )
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _ShipViaByName:
-    """What a MatchByName shipping method name resolved to: a Pace ShipVia id, or none."""
-
-    name: str  # the storefront's method name, as the Accounts rule gave it
-    ship_via: int | None
-    known: tuple[str, ...] = ()  # unresolved: the first few active descriptions Pace has
-    more: bool = False  # unresolved: Pace has more than `known` shows
-
-    def warning(self) -> str | None:
-        """The push's warning when the name matched no Ship Via; None when it did."""
-        if self.ship_via is not None:
-            return None
-        if self.known:
-            shown = ", ".join(repr(description) for description in self.known)
-            has = f"its active Ship Vias are {shown}{', ...' if self.more else ''}"
-        else:
-            has = "it has no active Ship Via"
-        return (
-            f"Ship Via {self.name!r} (Accounts rule MatchByName) matches no EFI Pace Ship Via "
-            f"description ({has}); the shipment has the name in its Ship Via note and Pace's "
-            "default Ship Via"
-        )
-
-    def to_journal(self) -> dict[str, Any]:
-        return {
-            "ship_via_name": self.name,
-            "ship_via": self.ship_via,
-            "ship_via_known": list(self.known),
-            "ship_via_more": self.more,
-        }
-
-    @classmethod
-    def from_journal(cls, done: Mapping[str, Any], step: str) -> _ShipViaByName | None:
-        """The resolution a shipment step recorded; None for a step without one."""
-        if "ship_via_name" not in done:
-            return None
-        name = done.get("ship_via_name")
-        ship_via = done.get("ship_via")
-        known = done.get("ship_via_known", [])
-        more = done.get("ship_via_more", False)
-        if (
-            not isinstance(name, str)
-            or not name
-            or (
-                ship_via is not None
-                and (isinstance(ship_via, bool) or not isinstance(ship_via, int))
-            )
-            or not isinstance(known, list)
-            or not all(isinstance(description, str) for description in known)
-            or not isinstance(more, bool)
-        ):
-            raise PermanentError(f"push journal step {step!r} has a malformed Ship Via")
-        return cls(name, ship_via, tuple(known), more)
-
-
-class _ShipVias:
-    """Ship Via look-ups by method name (module docstring), each name asked of Pace once."""
-
-    def __init__(self, client: PaceClient, logger: Any) -> None:
-        self._client = client
-        self._log = logger
-        self._resolved: dict[str, _ShipViaByName] = {}
-
-    def remember(self, resolution: _ShipViaByName) -> None:
-        """Take a journaled answer: the name is not asked again."""
-        self._resolved.setdefault(_norm(resolution.name), resolution)
-
-    async def resolve(self, name: str) -> _ShipViaByName:
-        key = _norm(name)
-        resolution = self._resolved.get(key)
-        if resolution is None:
-            resolution = await self._look_up(name)
-            self._resolved[key] = resolution
-        return resolution
-
-    async def _look_up(self, name: str) -> _ShipViaByName:
-        exact = await self._read_all(await self._find_exact(name))
-        chosen = _choose_ship_via(name, exact)
-        scanned: list[dict[str, Any]] = []
-        if chosen is None or not _ship_via_active(chosen):
-            # No active Ship Via has exactly this name: compare Pace's active ones in esd.
-            keys = await self._client.find(
-                "ShipVia", is_true("active"), sort=[Sort("description")], limit=SHIP_VIA_SCAN_LIMIT
-            )
-            scanned = await self._read_all(keys[:SHIP_VIA_SCAN_LIMIT])
-            chosen = _choose_ship_via(name, [*exact, *scanned])
-        if chosen is None:
-            self._log.info("pace.ship_via.unresolved", name=name, scanned=len(scanned))
-            return _unresolved(name, scanned)
-        ship_via = int(chosen["id"])
-        active = _ship_via_active(chosen)
-        self._log.info("pace.ship_via.resolved", name=name, ship_via=ship_via, active=active)
-        return _ShipViaByName(name, ship_via)
-
-    async def _find_exact(self, name: str) -> list[str]:
-        try:
-            return await self._client.find("ShipVia", _where("find ship via", description=name))
-        except BusinessRuleError:
-            if "'" in name and '"' in name:
-                # concat() refused (module docstring): the comparison in esd decides.
-                self._log.info("pace.ship_via.exact_find_refused", name=name)
-                return []
-            raise
-
-    async def _read_all(self, keys: Sequence[str]) -> list[dict[str, Any]]:
-        records = []
-        for key in sorted(keys, key=_natural):
-            try:
-                records.append(await self._client.read("ShipVia", key))
-            except NotFound:  # removed since the find
-                continue
-        return records
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -419,7 +310,7 @@ class PaceDriver(Driver):
     """One account's connection to an EFI Pace server."""
 
     provider = "pace"
-    capabilities = Capabilities(status=StatusMode.POLL)
+    capabilities = MANIFEST.capabilities
     #: the job's admin status is what we report; `C` (closed) ends the polling (pace.md §6)
     final_statuses = frozenset({"C"})
 
@@ -496,7 +387,7 @@ class PaceDriver(Driver):
         if not await self._holds_rest(job, plan, part_numbers):
             return None
         customer = journal.get("customer")
-        warnings = _journaled_warnings(customer, "customer") if customer is not None else ()
+        warnings = journal_warnings(customer, "customer") if customer is not None else ()
         ship_vias = _ShipVias(
             self._client, log.bind(account=self.account, order=order.order_number)
         )
@@ -575,7 +466,7 @@ class PaceDriver(Driver):
     async def _start(self, journal: PushJournal) -> dt.date:
         done = journal.get("start")
         if done is not None:
-            text = _journaled_text(done, "today", "start")
+            text = journal_text(done, "today", "start")
             try:
                 return dt.date.fromisoformat(text)
             except ValueError:
@@ -871,7 +762,7 @@ class _Push:
             self.log.info("pace.customer.created", customer=customer_id)
         contact_id = await self._orderer_contact(customer_id)
         return _Customer(
-            customer_id, contact_id, "created", _journaled_warnings(pending, "customer.create")
+            customer_id, contact_id, "created", journal_warnings(pending, "customer.create")
         )
 
     async def _orderer_contact(self, customer_id: str) -> int:
@@ -890,13 +781,15 @@ class _Push:
     async def _location_contacts(self, customer_id: str) -> dict[LocationKey, int]:
         contacts: dict[LocationKey, int] = {}
         for shipment in self.plan.shipments:
-            if shipment.location in contacts:
-                continue
-            step = f"contact:{_digest(shipment.location)}"
-            done = self.journal.get(step)
-            if done is not None:
-                contacts[shipment.location] = _journaled_int(done, "contact", step)
-                continue
+            if shipment.location not in contacts:
+                contacts[shipment.location] = await self._location_contact(shipment, customer_id)
+        return contacts
+
+    async def _location_contact(self, shipment: ShipmentFields, customer_id: str) -> int:
+        """The Contact of one unique shipping location: found, or created as decided."""
+        decided: list[CreateContact] = []  # what `find` decided to create, if anything
+
+        async def find() -> int | None:
             location = shipment.ship_to
             candidates = await self._contacts_at(location, customer_id)
             decision = decide_location_contact(
@@ -905,12 +798,21 @@ class _Push:
             if isinstance(decision, CustomerNotIdentified):
                 raise BusinessRuleError(decision.reason)
             if isinstance(decision, UseContact):
-                contact_id = decision.contact_id
-            else:
-                contact_id = await self._create_contact(decision)
-            await self.journal.record(step, {"contact": contact_id})
-            contacts[shipment.location] = contact_id
-        return contacts
+                return decision.contact_id
+            decided.append(decision)
+            return None
+
+        async def create() -> int:
+            return await self._create_contact(decided[0])
+
+        return await ensure_step(
+            self.journal,
+            f"contact:{_digest(shipment.location)}",
+            "contact",
+            read=journal_int,
+            find=find,
+            create=create,
+        )
 
     async def _contacts_at(self, location: Address, customer_id: str) -> list[PaceContact]:
         """The customer's contacts that may be this location's (narrowed by one field)."""
@@ -949,14 +851,17 @@ class _Push:
         return fields.to_pace(self.names, job_contact=job_contact)
 
     async def _job(self, customer_id: str, reference: str) -> str:
-        done = self.journal.get("job")
-        if done is not None:
-            return _journaled_text(done, "job", "job")
-        found = await self.client.find("Job", _where("find job", **{REFERENCE_FIELD: reference}))
-        if found:
+        async def find() -> str | None:
+            found = await self.client.find(
+                "Job", _where("find job", **{REFERENCE_FIELD: reference})
+            )
+            if not found:
+                return None
             job = min(found, key=_natural)
             self.log.info("pace.job.found", reference=reference, job=job)
-        else:
+            return job
+
+        async def create() -> str:
             mapped = self._job_map(customer_id)
             fields: dict[str, object] = {k: mapped[k] for k in JOB_CREATE_FIELDS if k in mapped}
             fields[REFERENCE_FIELD] = reference
@@ -964,25 +869,28 @@ class _Push:
             job = str(created["job"])
             self.job_created_now = True
             self.log.info("pace.job.created", reference=reference, job=job)
-        await self.journal.record("job", {"job": job})
-        return job
+            return job
+
+        return await ensure_step(
+            self.journal, "job", "job", read=journal_text, find=find, create=create
+        )
 
     async def _job_contact(self, job: str, contact_id: int, customer_id: str) -> int:
-        done = self.journal.get("job_contact")
-        if done is not None:
-            return _journaled_int(done, "job_contact", "job_contact")
-        found = await self.client.find(
-            "JobContact", _where("find job contact", job=job, contact=contact_id)
-        )
-        if found:
-            job_contact = min(int(key) for key in found)
-        else:
+        async def find() -> int | None:
+            found = await self.client.find(
+                "JobContact", _where("find job contact", job=job, contact=contact_id)
+            )
+            return min(int(key) for key in found) if found else None
+
+        async def create() -> int:
             created = await self.client.create(
                 "JobContact", job_contact_fields(job, contact_id, customer_id)
             )
-            job_contact = int(created["id"])
-        await self.journal.record("job_contact", {"job_contact": job_contact})
-        return job_contact
+            return int(created["id"])
+
+        return await ensure_step(
+            self.journal, "job_contact", "job_contact", read=journal_int, find=find, create=create
+        )
 
     async def _job_fields(self, job: str, customer_id: str, job_contact: int | None) -> None:
         if self.journal.get("job_fields") is not None:
@@ -994,25 +902,39 @@ class _Push:
     # -- parts and materials (seed step 5) ------------------------------------------------------
 
     async def _parts(self, job: str, job_contact: int | None) -> list[str]:
-        numbers: list[str] = []
-        for part, label in zip(self.plan.parts, self.plan.labels, strict=True):
-            step = f"part:{label}"
-            done = self.journal.get(step)
-            if done is not None:
-                numbers.append(_journaled_text(done, "part", step))
-                continue
-            fields = part.to_pace(self.names, job_contact=job_contact)
+        return [
+            await self._part(job, part, label, job_contact)
+            for part, label in zip(self.plan.parts, self.plan.labels, strict=True)
+        ]
+
+    async def _part(self, job: str, part: PartFields, label: str, job_contact: int | None) -> str:
+        """The part's number: part 01 if it is free, else found or created; then updated."""
+        fields: dict[str, object] = {}  # mapped only when the step is not journaled yet
+
+        async def find() -> str | None:
+            fields.update(part.to_pace(self.names, job_contact=job_contact))
             if part.update_part_01 and await self._part_01_is_free(job, part):
-                number = "01"
-            else:
-                number = await self._ensure_part(job, part, fields)
+                return "01"
+            return await self._find_part(job, part)
+
+        async def create() -> str:
+            return await self._create_part(job, fields)
+
+        async def finish(number: str) -> None:
             await self.client.update(
                 "JobPart", {"job": job, "jobPart": number, **_updatable(fields)}
             )
             self.log.info("pace.part.updated", job=job, part=number, label=label)
-            await self.journal.record(step, {"part": number})
-            numbers.append(number)
-        return numbers
+
+        return await ensure_step(
+            self.journal,
+            f"part:{label}",
+            "part",
+            read=journal_text,
+            find=find,
+            create=create,
+            finish=finish,
+        )
 
     async def _part_01_is_free(self, job: str, part: PartFields) -> bool:
         """Part 01 is this part's unless another item of the order already holds it."""
@@ -1028,12 +950,13 @@ class _Push:
         held = re.match(rf"{re.escape(self.order.order_number)}-\d+(\.\d+)?(\s|$)", description)
         return held is None
 
-    async def _ensure_part(self, job: str, part: PartFields, fields: Mapping[str, object]) -> str:
+    async def _find_part(self, job: str, part: PartFields) -> str | None:
         found = await self.client.find(
             "JobPart", _where("find part", job=job, description=part.description)
         )
-        if found:
-            return _part_number(min(found, key=_natural))
+        return _part_number(min(found, key=_natural)) if found else None
+
+    async def _create_part(self, job: str, fields: Mapping[str, object]) -> str:
         wanted = {key: fields[key] for key in PART_CREATE_FIELDS if key in fields}
         created = await self.client.create("JobPart", {"job": job, **wanted})
         self.log.info("pace.part.created", job=job, part=created["jobPart"])
@@ -1041,35 +964,41 @@ class _Push:
 
     async def _materials(self, job: str, numbers: Sequence[str]) -> None:
         for index, part in enumerate(self.plan.parts):
-            if part.material is None:
-                continue
-            step = f"material:{self.plan.labels[index]}"
-            if self.journal.get(step) is not None:
-                continue
-            number = numbers[index]
+            if part.material is not None:
+                await self._material(
+                    job, part.material, numbers[index], f"material:{self.plan.labels[index]}"
+                )
+
+    async def _material(self, job: str, material: MaterialFields, number: str, step: str) -> None:
+        """The part's JobMaterial."""
+
+        async def find() -> int | None:
             found = await self.client.find(
                 "JobMaterial",
                 _where(
                     "find material",
                     job=job,
                     jobPart=number,
-                    inventoryItem=part.material.inventory_item,
+                    inventoryItem=material.inventory_item,
                 ),
             )
-            if found:
-                material = min(int(key) for key in found)
-            else:
-                created = await self.client.create(
-                    "JobMaterial",
-                    {
-                        "job": job,
-                        "jobPart": number,
-                        "jobPartKey": f"{job}:{number}",
-                        **part.material.to_pace(),
-                    },
-                )
-                material = int(created["id"])
-            await self.journal.record(step, {"material": material})
+            return min(int(key) for key in found) if found else None
+
+        async def create() -> int:
+            created = await self.client.create(
+                "JobMaterial",
+                {
+                    "job": job,
+                    "jobPart": number,
+                    "jobPartKey": f"{job}:{number}",
+                    **material.to_pace(),
+                },
+            )
+            return int(created["id"])
+
+        await ensure_step(
+            self.journal, step, "material", read=journal_int, find=find, create=create
+        )
 
     # -- shipments, cartons, contents (seed step 6) ---------------------------------------------
 
@@ -1077,97 +1006,112 @@ class _Push:
         self, job: str, shipment: ShipmentFields, numbers: Sequence[str], contact_id: int
     ) -> None:
         label = self.plan.shipment_label(shipment)
-        step = f"shipment:{label}"
-        done = self.journal.get(step)
-        if done is not None:
-            shipment_id = _journaled_int(done, "shipment", step)
+        number = numbers[shipment.part_index]
+        # The Ship Via the method name resolves to: journaled with the step, else looked up
+        # before the find (the create needs it, and the step records it either way).
+        by_name: list[_ShipViaByName] = []
+
+        def read(done: Mapping[str, Any], key: str, step: str) -> int:
             journaled = _ShipViaByName.from_journal(done, step)
             if journaled is not None:
                 self.ship_vias.remember(journaled)
-        else:
-            by_name = (
-                await self.ship_vias.resolve(shipment.ship_via_name)
-                if shipment.ship_via_name
-                else None
-            )
-            number = numbers[shipment.part_index]
+            return journal_int(done, key, step)
+
+        async def find() -> int | None:
+            if shipment.ship_via_name:
+                by_name.append(await self.ship_vias.resolve(shipment.ship_via_name))
             found = await self.client.find(
                 "JobShipment",
                 _where("find shipment", job=job, jobPart=number, contactNumber=contact_id),
             )
-            if found:
-                shipment_id = min(int(key) for key in found)
-            else:
-                fields = {
+            return min(int(key) for key in found) if found else None
+
+        async def create() -> int:
+            resolved = by_name[0] if by_name else None
+            fields = {
+                "job": job,
+                "jobPart": number,
+                "jobPartKey": f"{job}:{number}",
+                "contactNumber": contact_id,
+                **shipment.to_pace(ship_via=resolved.ship_via if resolved else None),
+            }
+            if resolved is not None and resolved.ship_via is None:
+                fields["shipViaNote"] = shipment.ship_via_name
+            created = await self.client.create("JobShipment", fields)
+            shipment_id = int(created["id"])
+            self.log.info("pace.shipment.created", job=job, shipment=shipment_id)
+            return shipment_id
+
+        shipment_id = await ensure_step(
+            self.journal,
+            f"shipment:{label}",
+            "shipment",
+            read=read,
+            find=find,
+            create=create,
+            extra=lambda: by_name[0].to_journal() if by_name else {},
+        )
+        for n, carton in enumerate(shipment.cartons, start=1):
+            carton_id = await self._carton(shipment_id, carton, f"carton:{label}:{n}", n)
+            for content in carton.contents:
+                await self._content(
+                    job,
+                    carton_id,
+                    content,
+                    numbers[content.part_index],
+                    f"content:{label}:{n}:{self.plan.labels[content.part_index]}",
+                )
+
+    async def _carton(self, shipment_id: int, carton: CartonFields, step: str, n: int) -> int:
+        """The shipment's n-th carton (cartons are created one after the other)."""
+
+        async def find() -> int | None:
+            found = sorted(
+                await self.client.find("Carton", _where("find cartons", shipment=shipment_id)),
+                key=_natural,
+            )
+            return int(found[n - 1]) if len(found) >= n else None
+
+        async def create() -> int:
+            created = await self.client.create(
+                "Carton", {"shipment": shipment_id, **carton.to_pace()}
+            )
+            return int(created["id"])
+
+        return await ensure_step(
+            self.journal, step, "carton", read=journal_int, find=find, create=create
+        )
+
+    async def _content(
+        self, job: str, carton_id: int, content: CartonContentFields, number: str, step: str
+    ) -> None:
+        """One CartonContent: the carton's share of one part."""
+
+        async def find() -> int | None:
+            found = await self.client.find(
+                "CartonContent",
+                _where("find carton content", carton=carton_id, jobPart=number),
+            )
+            return min(int(key) for key in found) if found else None
+
+        async def create() -> int:
+            created = await self.client.create(
+                "CartonContent",
+                {
+                    "carton": carton_id,
                     "job": job,
+                    "jobPartJob": job,
                     "jobPart": number,
                     "jobPartKey": f"{job}:{number}",
-                    "contactNumber": contact_id,
-                    **shipment.to_pace(ship_via=by_name.ship_via if by_name else None),
-                }
-                if by_name is not None and by_name.ship_via is None:
-                    fields["shipViaNote"] = shipment.ship_via_name
-                created = await self.client.create("JobShipment", fields)
-                shipment_id = int(created["id"])
-                self.log.info("pace.shipment.created", job=job, shipment=shipment_id)
-            result: dict[str, Any] = {"shipment": shipment_id}
-            if by_name is not None:
-                result.update(by_name.to_journal())
-            await self.journal.record(step, result)
-        for n, carton in enumerate(shipment.cartons, start=1):
-            carton_step = f"carton:{label}:{n}"
-            done = self.journal.get(carton_step)
-            if done is not None:
-                carton_id = _journaled_int(done, "carton", carton_step)
-            else:
-                found = sorted(
-                    await self.client.find("Carton", _where("find cartons", shipment=shipment_id)),
-                    key=_natural,
-                )
-                if len(found) >= n:
-                    carton_id = int(found[n - 1])
-                else:
-                    created = await self.client.create(
-                        "Carton", {"shipment": shipment_id, **carton.to_pace()}
-                    )
-                    carton_id = int(created["id"])
-                await self.journal.record(carton_step, {"carton": carton_id})
-            for content in carton.contents:
-                content_step = f"content:{label}:{n}:{self.plan.labels[content.part_index]}"
-                if self.journal.get(content_step) is not None:
-                    continue
-                number = numbers[content.part_index]
-                found = await self.client.find(
-                    "CartonContent",
-                    _where("find carton content", carton=carton_id, jobPart=number),
-                )
-                if found:
-                    content_id = min(int(key) for key in found)
-                else:
-                    created = await self.client.create(
-                        "CartonContent",
-                        {
-                            "carton": carton_id,
-                            "job": job,
-                            "jobPartJob": job,
-                            "jobPart": number,
-                            "jobPartKey": f"{job}:{number}",
-                            **content.to_pace(),
-                        },
-                    )
-                    content_id = int(created["id"])
-                await self.journal.record(content_step, {"content": content_id})
+                    **content.to_pace(),
+                },
+            )
+            return int(created["id"])
+
+        await ensure_step(self.journal, step, "content", read=journal_int, find=find, create=create)
 
 
 # -- pure helpers ----------------------------------------------------------------------------------
-
-
-def _where(what: str, **conditions: Value) -> FindExpression:
-    """`field = value and ...`; a value Pace cannot be asked about is the order's problem."""
-    try:
-        return all_of(*(equals(field, value) for field, value in conditions.items()))
-    except (TypeError, ValueError) as exc:
-        raise BusinessRuleError(f"{what}: cannot search EFI Pace: {exc}") from None
 
 
 def _active(customer: Mapping[str, Any]) -> bool:
@@ -1177,16 +1121,6 @@ def _active(customer: Mapping[str, Any]) -> bool:
 
 def _updatable(fields: Mapping[str, object]) -> dict[str, object]:
     return {key: value for key, value in fields.items() if key not in _NOT_UPDATED}
-
-
-def _natural(key: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key for Pace keys: "9" before "10", "1001:02" before "1001:10"."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in key.split(":"))
-
-
-def _part_number(key: str) -> str:
-    """ "02" of the JobPart key "1001:02"."""
-    return key.rpartition(":")[2]
 
 
 def _digest(location: LocationKey) -> str:
@@ -1219,45 +1153,8 @@ async def _ship_via_warnings(
     return tuple(warnings)
 
 
-def _choose_ship_via(name: str, records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The Ship Via whose description is `name` (normalized): active first, then lowest id."""
-    wanted = _norm(name)
-    matches = [
-        record
-        for record in records
-        if record.get("id") is not None and _norm(str(record.get("description") or "")) == wanted
-    ]
-    if not matches:
-        return None
-    return min(matches, key=lambda record: (not _ship_via_active(record), int(record["id"])))
-
-
-def _unresolved(name: str, active: Sequence[Mapping[str, Any]]) -> _ShipViaByName:
-    """No Ship Via for `name`: the first few of Pace's active descriptions go in the warning."""
-    descriptions = sorted(
-        {" ".join(str(record.get("description") or "").split()) for record in active} - {""},
-        key=str.casefold,
-    )
-    return _ShipViaByName(
-        name,
-        None,
-        tuple(descriptions[:SHIP_VIA_NAMES_SHOWN]),
-        len(descriptions) > SHIP_VIA_NAMES_SHOWN,
-    )
-
-
-def _ship_via_active(record: Mapping[str, Any]) -> bool:
-    # Only an explicit false is inactive: a Pace that leaves the flag nil has not retired it.
-    return record.get("active") is not False
-
-
-def _norm(text: str) -> str:
-    """Trimmed, case-folded, runs of whitespace as one space (as `account_rules` compares)."""
-    return " ".join(text.split()).casefold()
-
-
 def _result_from_journal(done: Mapping[str, Any], items: Sequence[OrderItem]) -> PushResult | None:
-    job = _journaled_text(done, "job", "done")
+    job = journal_text(done, "job", "done")
     refs = done.get("items")
     if not isinstance(refs, Mapping):
         raise PermanentError("push journal step 'done' has no 'items'")
@@ -1268,29 +1165,8 @@ def _result_from_journal(done: Mapping[str, Any], items: Sequence[OrderItem]) ->
             return None
         found.append(ItemRef(item.seq, external))
     return PushResult(
-        order_external_id=job, items=tuple(found), warnings=_journaled_warnings(done, "done")
+        order_external_id=job, items=tuple(found), warnings=journal_warnings(done, "done")
     )
-
-
-def _journaled_text(done: Mapping[str, Any], key: str, step: str) -> str:
-    value = done.get(key)
-    if not isinstance(value, str) or not value:
-        raise PermanentError(f"push journal step {step!r} has no {key!r}")
-    return value
-
-
-def _journaled_int(done: Mapping[str, Any], key: str, step: str) -> int:
-    value = done.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PermanentError(f"push journal step {step!r} has no {key!r}")
-    return value
-
-
-def _journaled_warnings(done: Mapping[str, Any], step: str) -> tuple[str, ...]:
-    warnings = done.get("warnings", [])
-    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
-        raise PermanentError(f"push journal step {step!r} has malformed 'warnings'")
-    return tuple(warnings)
 
 
 driver_class = PaceDriver

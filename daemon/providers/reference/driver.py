@@ -17,22 +17,26 @@ from typing import Any
 
 import structlog
 
-from daemon.errors import DriverError, NotFound, PermanentError
+from daemon.errors import DriverError, NotFound
 from daemon.orders.model import Order, OrderItem
 from daemon.providers.contract import (
-    Capabilities,
     ConnectionReport,
     Driver,
-    ImportKind,
     ItemRef,
     ProductRecord,
     PushJournal,
     PushResult,
-    StatusMode,
     StatusReport,
     check_account,
 )
 from daemon.providers.deadline import LIMIT_KEYS, CallLimits, limits_problems
+from daemon.providers.kit import (
+    ensure_step,
+    journal_text,
+    required_credentials_problems,
+    url_scheme_problems,
+)
+from daemon.providers.reference import MANIFEST
 from daemon.providers.reference.client import DEFAULT_TIMEOUT, ReferenceClient
 from daemon.providers.reference.mapping import (
     Job,
@@ -55,7 +59,6 @@ __all__ = [
 PRODUCT_PAGE_SIZE = 10
 
 _SETTINGS = ("customer", "timeout_seconds", *LIMIT_KEYS)
-_CREDENTIALS = ("url", "login", "password")
 
 log = structlog.get_logger(__name__)
 
@@ -88,22 +91,16 @@ def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
     """What is missing from the account's credentials; values are never quoted."""
-    problems: list[tuple[str, str]] = []
-    for key in _CREDENTIALS:
-        value = credentials.get(key)
-        if not isinstance(value, str) or not value:
-            problems.append((key, "required: a non-empty string"))
-    url = credentials.get("url")
-    if isinstance(url, str) and url and not url.startswith(("http://", "https://")):
-        problems.append(("url", "must start with http:// or https://"))
-    return problems
+    return required_credentials_problems(
+        credentials, MANIFEST.credential_keys
+    ) + url_scheme_problems(credentials)
 
 
 class ReferenceDriver(Driver):
     """One account's connection to a reference MIS."""
 
     provider = "reference"
-    capabilities = Capabilities(status=StatusMode.POLL, imports=frozenset({ImportKind.PRODUCTS}))
+    capabilities = MANIFEST.capabilities
 
     def __init__(
         self, account: str, settings: Mapping[str, Any], credentials: Mapping[str, str]
@@ -133,24 +130,29 @@ class ReferenceDriver(Driver):
         self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
     ) -> PushResult:
         job_id = await self._ensure_job(order, journal, reference)
-        job: Job | None = None  # read once, only if some line step is not journaled yet
+        job: list[Job] = []  # read once, only if some line step is not journaled yet
         refs: list[ItemRef] = []
         for item in items:
-            step = f"line:{item.seq}"
-            done = journal.get(step)
-            if done is not None:
-                refs.append(ItemRef(item.seq, _journaled_id(done, "line_id", step)))
-                continue
-            if job is None:
-                job = await self._client.get_job(job_id)
-            existing = job.line_by_key(line_key(item.seq))
-            if existing is not None:
-                line_id = existing.line_id
-                log.info("reference.line.found", account=self.account, job=job_id, line=line_id)
-            else:
+
+            async def find(item: OrderItem = item) -> str | None:
+                if not job:
+                    job.append(await self._client.get_job(job_id))
+                existing = job[0].line_by_key(line_key(item.seq))
+                if existing is None:
+                    return None
+                log.info(
+                    "reference.line.found", account=self.account, job=job_id, line=existing.line_id
+                )
+                return existing.line_id
+
+            async def create(item: OrderItem = item) -> str:
                 line_id = await self._client.add_line(job_id, line_request(item))
                 log.info("reference.line.created", account=self.account, job=job_id, line=line_id)
-            await journal.record(step, {"line_id": line_id})
+                return line_id
+
+            line_id = await ensure_step(
+                journal, f"line:{item.seq}", "line_id", read=journal_text, find=find, create=create
+            )
             refs.append(ItemRef(item.seq, line_id))
         return PushResult(order_external_id=job_id, items=tuple(refs))
 
@@ -204,27 +206,24 @@ class ReferenceDriver(Driver):
         await self._client.aclose()
 
     async def _ensure_job(self, order: Order, journal: PushJournal, reference: str) -> str:
-        done = journal.get("job")
-        if done is not None:
-            return _journaled_id(done, "job_id", "job")
-        found = await self._client.find_jobs(reference)
-        if found:
+        async def find() -> str | None:
+            found = await self._client.find_jobs(reference)
+            if not found:
+                return None
             # An earlier attempt created it but never heard back; the oldest one is ours.
             job_id = found[0].job_id
             log.info("reference.job.found", account=self.account, reference=reference, job=job_id)
-        else:
+            return job_id
+
+        async def create() -> str:
             request = job_request(order, reference, self.settings)
             job_id = await self._client.create_job(request)
             log.info("reference.job.created", account=self.account, reference=reference, job=job_id)
-        await journal.record("job", {"job_id": job_id})
-        return job_id
+            return job_id
 
-
-def _journaled_id(done: Mapping[str, Any], key: str, step: str) -> str:
-    value = done.get(key)
-    if not isinstance(value, str) or not value:
-        raise PermanentError(f"push journal step {step!r} has no {key!r}")
-    return value
+        return await ensure_step(
+            journal, "job", "job_id", read=journal_text, find=find, create=create
+        )
 
 
 driver_class = ReferenceDriver

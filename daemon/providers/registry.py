@@ -5,7 +5,8 @@ Each provider's `driver` module defines `driver_class` (a `Driver` subclass) and
 `settings_problems(settings) -> list[tuple[str, str]]` (key path inside `settings`, message),
 and may define `credentials_problems(credentials)` (what is missing or malformed, e.g. a URL
 without a scheme; checked when the config loads) and `site_settings_problems(settings)` for
-per-site overrides of a site activation.
+per-site overrides of a site activation, and `webhook_judge` (a `WebhookJudge`) if its MIS can
+push status by webhook (`/webhooks/mis/<account>`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any, cast
 
-from daemon.providers.contract import Driver
+from daemon.providers.contract import Driver, WebhookJudge
 
 __all__ = [
     "PROVIDERS",
@@ -24,6 +25,7 @@ __all__ = [
     "driver_class",
     "settings_problems",
     "site_settings_problems",
+    "webhook_judge",
 ]
 
 #: provider name -> module that holds its driver
@@ -72,3 +74,8 @@ def alert_emails(provider: str, settings: Mapping[str, Any]) -> tuple[str, ...]:
     """Alert recipients a provider's own settings name (e.g. Pace's "Alert emails")."""
     read = getattr(_module(provider), "alert_emails", None)
     return tuple(read(settings)) if read is not None else ()
+
+
+def webhook_judge(provider: str) -> WebhookJudge | None:
+    """The judge of `provider`'s status webhooks, or None if its MIS pushes none."""
+    return cast(WebhookJudge | None, getattr(_module(provider), "webhook_judge", None))

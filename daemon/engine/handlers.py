@@ -590,7 +590,7 @@ async def on_mis_webhook(ctx: Context) -> list[dict[str, Any]]:
     unknown = sorted(set(ids) - known)
     if unknown:
         # Not an error: the MIS reports lines esd did not push (or pushed and forgot).
-        log.info("mis_webhook.unknown_lines", account=account, event=ctx.event.id, ids=unknown)
+        log.info("mis_webhook.unknown_lines", account=account, event_id=ctx.event.id, ids=unknown)
     changes: list[dict[str, Any]] = []
     for (site, order_number), order_reports in sorted(by_order.items()):
         changes += await apply_status_reports(ctx, site, order_number, account, order_reports)

@@ -34,6 +34,7 @@ from daemon.engine.engine import Engine
 from daemon.engine.handlers import Effects, record_first_live
 from daemon.errors import ConfigError, EsdError, ListenerError, StoreUnavailable
 from daemon.intake.limits import ListenerLimits, listener_limits
+from daemon.intake.mis_webhooks import mis_hooks
 from daemon.intake.readiness import connections_check, flags_check
 from daemon.intake.server import bind_tcp, serve_asgi
 from daemon.intake.webhook_app import WebhookApp
@@ -303,6 +304,7 @@ async def _serve(
                     "connections": connections_check(daemon.connections),
                 },
                 metrics=metrics.scrape if listener.metrics else None,
+                mis=mis_hooks({n: (a.account.provider, a.driver) for n, a in actors.items()}),
             )
         metrics.watch(
             daemon.connections, daemon.webhooks.stats if daemon.webhooks is not None else None

@@ -42,7 +42,7 @@ from daemon.providers.contract import (
 from daemon.store.inbox import NewEvent
 from daemon.store.items import items_of_order
 from daemon.store.journal import StoreJournal
-from daemon.store.timers import set_timer
+from daemon.store.timers import cancel_timer, set_timer
 
 __all__ = ["DriverActor", "Poll", "RunImport", "Wake"]
 
@@ -148,6 +148,8 @@ class DriverActor:
             await self._resume_imports()
             if self.driver.capabilities.status is StatusMode.POLL:
                 await self._ensure_poll_timer()
+            else:  # e.g. webhook mode: a poll timer left from an earlier config must not fire
+                await self._drop_poll_timer()
             self.tell(Wake())
             async for message in self._receive:
                 if not self._accepting:
@@ -194,6 +196,10 @@ class DriverActor:
                     txn, "status_poll", self.account.name, due, {"account": self.account.name}
                 )
         self.engine.notify_timers()
+
+    async def _drop_poll_timer(self) -> None:
+        async with self.engine.db.transaction() as txn:
+            await cancel_timer(txn, "status_poll", self.account.name)
 
     async def _start_ready(self, tg: TaskGroup) -> None:
         async with self.engine.db.reading() as txn:

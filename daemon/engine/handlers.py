@@ -9,7 +9,9 @@ Event kinds (payload keys):
     push.claim       {site, order, account}                    an actor took a push slot
     push.result      {site, order, account, outcome, seqs, via, order_external_id, items, error,
                       retry_after}                             a driver finished (or reconciled)
-    status.report    {site, order, account, reports}           MIS status / tracking (poll or hook)
+    status.report    {site, order, account, reports}           MIS status / tracking (poll)
+    mis.webhook      {account, dedupe_key, reports}            MIS status pushed by webhook;
+                                                               reports name MIS external_ids
     timer.fired      {timer_id, kind, subject, payload}        a durable timer came due
     operator.push    {site, order, account, by}                the seeds' "Push Order" button
     operator.replay  {event_id, by}                            put an event back in the queue
@@ -59,7 +61,14 @@ __all__ = [
 #: record what the daemon itself did (a push claimed, a page imported, a timer fired):
 #: applying one twice would do it twice.
 REPLAYABLE_KINDS = frozenset(
-    {"order.snapshot", "pressero.webhook", "storefront.order", "storefront.poll", "status.report"}
+    {
+        "order.snapshot",
+        "pressero.webhook",
+        "storefront.order",
+        "storefront.poll",
+        "status.report",
+        "mis.webhook",
+    }
 )
 
 log = structlog.get_logger("esd.engine")
@@ -570,6 +579,52 @@ async def on_status_report(ctx: Context) -> list[dict[str, Any]]:
     reports = ctx.event.payload.get("reports")
     if not isinstance(reports, list):
         raise BadEventPayload(f"event {ctx.event.id}: 'reports' must be a list")
+    return await apply_status_reports(ctx, site, order_number, account, reports)
+
+
+async def on_mis_webhook(ctx: Context) -> list[dict[str, Any]]:
+    """A status webhook of an MIS account: its line statuses, named by the MIS's own ids, are
+    sorted to the orders whose pushed items carry those ids, then recorded as a poll's are."""
+    where = f"event {ctx.event.id}"
+    account = _require(ctx.event.payload, "account", str, where)
+    reports = ctx.event.payload.get("reports")
+    if not isinstance(reports, list):
+        raise BadEventPayload(f"{where}: 'reports' must be a list")
+    ids = [_require(r, "external_id", str, f"{where}.reports[{i}]") for i, r in enumerate(reports)]
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = await ctx.txn.fetchall(
+        "SELECT site, order_number, seq, external_id FROM items"
+        f" WHERE account = ? AND state = 'pushed' AND external_id IN ({marks})",
+        (account, *ids),
+    )
+    by_order: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    known: set[str] = set()
+    for site, order_number, seq, external_id in rows:
+        known.add(external_id)
+        for report in reports:
+            if report["external_id"] == external_id:
+                by_order.setdefault((site, order_number), []).append({**report, "seq": seq})
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        # Not an error: the MIS reports lines esd did not push (or pushed and forgot).
+        log.info("mis_webhook.unknown_lines", account=account, event_id=ctx.event.id, ids=unknown)
+    changes: list[dict[str, Any]] = []
+    for (site, order_number), order_reports in sorted(by_order.items()):
+        changes += await apply_status_reports(ctx, site, order_number, account, order_reports)
+    return changes
+
+
+async def apply_status_reports(
+    ctx: Context,
+    site: str,
+    order_number: str,
+    account: str,
+    reports: list[Any],
+) -> list[dict[str, Any]]:
+    """Record the `reports` ({seq, status, tracking}) of one order's pushed items, whether a
+    poll or a webhook brought them; return what changed, for the storefront write-back."""
     by_seq = {i.seq: i for i in await items_of_order(ctx.txn, site, order_number, account)}
     changes: list[dict[str, Any]] = []
     for index, report in enumerate(reports):

@@ -47,6 +47,13 @@ async def on_status_report(ctx: h.Context) -> Any:
     return changes
 
 
+async def on_mis_webhook(ctx: h.Context) -> Any:
+    """MIS status pushed by webhook: handled as a poll's status report is."""
+    changes = await h.on_mis_webhook(ctx)
+    await sf.after_status(ctx, changes)
+    return changes
+
+
 #: event kind -> its handler (see the docstrings of daemon.engine.handlers and
 #: daemon.engine.storefront_handlers for every kind's payload)
 HANDLERS: Mapping[str, h.Handler] = {
@@ -54,6 +61,7 @@ HANDLERS: Mapping[str, h.Handler] = {
     "push.claim": h.on_push_claim,
     "push.result": on_push_result,
     "status.report": on_status_report,
+    "mis.webhook": on_mis_webhook,
     "timer.fired": on_timer_fired,
     "operator.push": h.on_operator_push,
     "operator.replay": h.on_operator_replay,

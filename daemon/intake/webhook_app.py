@@ -20,6 +20,7 @@ import structlog
 
 from daemon import logs
 from daemon.config import Config
+from daemon.intake import mis_webhooks
 from daemon.intake.connections import ConnectionCounters
 from daemon.intake.judgement import Judge, Reject, route
 from daemon.intake.readiness import Check, readiness
@@ -40,8 +41,8 @@ JUDGES: Mapping[str, Judge] = {"pressero": pressero_webhook.judge}
 
 
 class WebhookApp:
-    """ASGI app for `POST /webhooks/<storefront>/<site>` (and `GET /healthz`, `/readyz`,
-    `/metrics`)."""
+    """ASGI app for `POST /webhooks/<storefront>/<site>`, `POST /webhooks/mis/<account>`
+    (daemon.intake.mis_webhooks) and `GET /healthz`, `/readyz`, `/metrics`."""
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class WebhookApp:
         judges: Mapping[str, Judge] = JUDGES,
         checks: Mapping[str, Check] | None = None,
         metrics: Callable[[], Awaitable[bytes]] | None = None,
+        mis: Mapping[str, mis_webhooks.MisHook] | None = None,
     ) -> None:
         self.config = config
         self.ingest = ingest
@@ -61,6 +63,8 @@ class WebhookApp:
         self.checks: dict[str, Check] = dict(checks or {})
         #: renders `/metrics` (None: not served, the path is unknown)
         self.metrics = metrics
+        #: accounts whose MIS posts status to `/webhooks/mis/<account>`
+        self.mis: Mapping[str, mis_webhooks.MisHook] = mis or {}
         self.rejections: collections.Counter[str] = collections.Counter()
         self.accepted = 0
         self.duplicates = 0
@@ -80,7 +84,9 @@ class WebhookApp:
         if method == "GET" and path == "/metrics" and self.metrics is not None:
             await self._metrics(send)
             return
-        routed = route(method, path, self.config, self.judges)
+        routed = mis_webhooks.route(method, path, self.mis) or route(
+            method, path, self.config, self.judges
+        )
         if isinstance(routed, Reject):
             await self._reject(send, routed)
             return
@@ -101,7 +107,10 @@ class WebhookApp:
         if len(body) > self.max_body_bytes:
             await self._reject(send, _too_large(self.max_body_bytes))
             return
-        verdict = self.judges[routed.provider](routed.site, headers, body)
+        if isinstance(routed, mis_webhooks.MisRoute):
+            verdict = routed.judge(headers, body)
+        else:
+            verdict = self.judges[routed.provider](routed.site, headers, body)
         if isinstance(verdict, Reject):
             await self._reject(send, verdict)
             return

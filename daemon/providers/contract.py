@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
@@ -39,6 +39,8 @@ __all__ = [
     "Driver",
     "ImportKind",
     "ItemRef",
+    "JudgedWebhook",
+    "LineStatus",
     "PriceRecord",
     "ProductRecord",
     "PushJournal",
@@ -46,6 +48,8 @@ __all__ = [
     "StatusMode",
     "StatusReport",
     "StockRecord",
+    "WebhookJudge",
+    "WebhookRejection",
     "check_account",
     "push_reference",
 ]
@@ -104,6 +108,44 @@ class StatusReport:
     status: str
     tracking: tuple[str, ...] = ()
     shipped_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LineStatus:
+    """MIS status of one pushed item as the MIS names it (by the external id esd stored at the
+    push): what a status webhook carries, since the MIS knows no storefront item sequence."""
+
+    external_id: str
+    status: str
+    tracking: tuple[str, ...] = ()
+    shipped_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JudgedWebhook:
+    """A status webhook that passed its provider's authentication and parsed: stored under
+    `dedupe_key` (a redelivery carries the same one and is acknowledged and ignored)."""
+
+    dedupe_key: str
+    reports: tuple[LineStatus, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebhookRejection:
+    """Why a status webhook is refused: the HTTP status (401/403 bad auth, 400 malformed), a
+    short reason counted by `esd status`, and a detail that never quotes a secret."""
+
+    status: int
+    reason: str
+    detail: str
+
+
+#: (account settings, account credentials, method, lower-cased headers, raw body) -> verdict;
+#: pure and sans-IO, so it is unit-tested without sockets
+WebhookJudge = Callable[
+    [Mapping[str, Any], Mapping[str, str], str, Mapping[str, str], bytes],
+    JudgedWebhook | WebhookRejection,
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -187,7 +229,9 @@ class Driver(abc.ABC):
     """One configured service account's connection to its MIS."""
 
     provider: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
+    #: declared per class; a driver whose settings change what it can do (the reference
+    #: provider's `status = "webhook"`) sets its own in `__init__`, so read it off the instance
+    capabilities: Capabilities
     #: MIS statuses after which an item's status is no longer polled (compared lower-case)
     final_statuses: ClassVar[frozenset[str]] = frozenset(
         {"shipped", "closed", "complete", "completed", "cancelled", "invoiced"}

@@ -6,6 +6,8 @@ credential keys, settings and site-settings checks, sandbox, ...), and one line 
 (docs/providers.md has the whole checklist). Importing this module imports no provider;
 reading a manifest imports only the provider's package `__init__`, and a check or the driver
 only the module the manifest names for it.
+A provider whose MIS pushes status names its `webhook_judge` (a `WebhookJudge`) in the
+manifest: `/webhooks/mis/<account>` hands it each request.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from importlib import import_module
 from typing import Any, cast
 
-from daemon.providers.contract import Capabilities, Driver
+from daemon.providers.contract import Capabilities, Driver, WebhookJudge
 from daemon.providers.kit.credentials import required_credentials_problems
 from daemon.providers.manifest import ProviderManifest
 
@@ -27,6 +29,7 @@ __all__ = [
     "manifest",
     "settings_problems",
     "site_settings_problems",
+    "webhook_judge",
 ]
 
 #: provider name -> the package whose `__init__` declares its `MANIFEST`
@@ -87,3 +90,8 @@ def alert_emails(provider: str, settings: Mapping[str, Any]) -> tuple[str, ...]:
     """Alert recipients a provider's own settings name (e.g. Pace's "Alert emails")."""
     read = manifest(provider).load("alert_emails")
     return tuple(read(settings)) if read is not None else ()
+
+
+def webhook_judge(provider: str) -> WebhookJudge | None:
+    """The judge of `provider`'s status webhooks, or None if its MIS pushes none."""
+    return cast(WebhookJudge | None, manifest(provider).load("webhook_judge"))

@@ -280,13 +280,13 @@ def test_status_report() -> None:
             [
                 (
                     "Customer",
-                    "unknown setting (known: customer, timeout_seconds, call_deadline_seconds, "
-                    "max_answer_bytes)",
+                    "unknown setting (known: customer, timeout_seconds, status, "
+                    "call_deadline_seconds, max_answer_bytes)",
                 ),
                 (
                     "url",
-                    "unknown setting (known: customer, timeout_seconds, call_deadline_seconds, "
-                    "max_answer_bytes)",
+                    "unknown setting (known: customer, timeout_seconds, status, "
+                    "call_deadline_seconds, max_answer_bytes)",
                 ),
             ],
         ),

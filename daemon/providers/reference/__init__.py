@@ -29,4 +29,5 @@ MANIFEST = ProviderManifest(
     settings_problems="daemon.providers.reference.driver:settings_problems",
     credentials_problems="daemon.providers.reference.driver:credentials_problems",
     sandbox="daemon.providers.reference.sandbox:ReferenceSandbox",
+    webhook_judge="daemon.providers.reference.webhook:webhook_judge",
 )

@@ -11,6 +11,7 @@ Steps recorded in the journal: `job` â†’ `{"job_id": ...}`, then `line:<seq>` â†
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from daemon.providers.contract import (
     ProductRecord,
     PushJournal,
     PushResult,
+    StatusMode,
     StatusReport,
     check_account,
 )
@@ -46,6 +48,7 @@ from daemon.providers.reference.mapping import (
     product_record,
     status_report,
 )
+from daemon.providers.reference.webhook import webhook_judge
 
 __all__ = [
     "PRODUCT_PAGE_SIZE",
@@ -53,12 +56,15 @@ __all__ = [
     "credentials_problems",
     "driver_class",
     "settings_problems",
+    "webhook_judge",
 ]
 
 #: products asked for per page during an import
 PRODUCT_PAGE_SIZE = 10
 
-_SETTINGS = ("customer", "timeout_seconds", *LIMIT_KEYS)
+_SETTINGS = ("customer", "timeout_seconds", "status", *LIMIT_KEYS)
+#: `status` setting -> how status comes back (webhook: daemon.providers.reference.webhook)
+_STATUS_MODES = {"poll": StatusMode.POLL, "webhook": StatusMode.WEBHOOK}
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +88,9 @@ def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
             or timeout <= 0
         ):
             problems.append(("timeout_seconds", "must be a number of seconds greater than 0"))
+    status = settings.get("status", "poll")
+    if status not in _STATUS_MODES:
+        problems.append(("status", f"must be one of: {', '.join(_STATUS_MODES)}"))
     problems += limits_problems(settings)
     known = ", ".join(_SETTINGS)
     for key in sorted(str(k) for k in settings if k not in _SETTINGS):
@@ -91,22 +100,42 @@ def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
     """What is missing from the account's credentials; values are never quoted."""
-    return required_credentials_problems(
+    problems = required_credentials_problems(
         credentials, MANIFEST.credential_keys
     ) + url_scheme_problems(credentials)
+    secret = credentials.get("webhook_secret")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        problems.append(("webhook_secret", "must be a non-empty string"))
+    return problems
+
+
+def _webhook_secret_problems(
+    settings: Mapping[str, Any], credentials: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """Webhook mode without a secret would refuse every delivery: say so at the start."""
+    if settings.get("status") == "webhook" and not credentials.get("webhook_secret"):
+        return [("webhook_secret", 'required with status = "webhook": the signing secret')]
+    return []
 
 
 class ReferenceDriver(Driver):
     """One account's connection to a reference MIS."""
 
     provider = "reference"
+    #: the default; each account's `status` setting picks its own status mode (`__init__`)
     capabilities = MANIFEST.capabilities
 
     def __init__(
         self, account: str, settings: Mapping[str, Any], credentials: Mapping[str, str]
     ) -> None:
         super().__init__(account, settings, credentials)
-        check_account(settings_problems(settings), credentials_problems(credentials))
+        check_account(
+            settings_problems(settings),
+            credentials_problems(credentials) + _webhook_secret_problems(settings, credentials),
+        )
+        self.capabilities = dataclasses.replace(
+            type(self).capabilities, status=_STATUS_MODES[settings.get("status", "poll")]
+        )
         limits = CallLimits.of(settings)
         self._client = ReferenceClient(
             credentials["url"],

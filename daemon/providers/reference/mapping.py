@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypedDict
 
 from daemon.orders.model import Order, OrderItem
-from daemon.providers.contract import ProductRecord, StatusReport
+from daemon.providers.contract import LineStatus, ProductRecord, StatusReport
 
 __all__ = [
     "Job",
@@ -33,6 +33,7 @@ __all__ = [
     "parse_jobs",
     "parse_ping",
     "parse_products_page",
+    "parse_webhook_line",
     "product_record",
     "status_report",
 ]
@@ -226,6 +227,20 @@ def status_report(item_seq: int, line: Line) -> StatusReport:
     """The status of one pushed item, from its MIS line."""
     return StatusReport(
         item_seq=item_seq, status=line.status, tracking=line.tracking, shipped_at=line.shipped_at
+    )
+
+
+def parse_webhook_line(data: object, where: str) -> LineStatus:
+    """One line of a status webhook (daemon.providers.reference.webhook)."""
+    body = _object(data, where)
+    tracking = body.get("tracking", [])
+    if not isinstance(tracking, list) or not all(isinstance(t, str) for t in tracking):
+        raise WireFormatError(f"{where}.tracking: expected a list of strings")
+    return LineStatus(
+        external_id=_str(body, "line_id", where),
+        status=_str(body, "status", where),
+        tracking=tuple(tracking),
+        shipped_at=_optional_datetime(body, "shipped_at", where),
     )
 
 

@@ -27,6 +27,11 @@ API (JSON; HTTP Basic auth on /api/*):
                                         -> 201 {"line_id": "J1001-01"}
     GET  /api/products?page=N&page_size=M   {"items": [product, ...], "total": T}
 
+Status webhooks (the provider's `status = "webhook"` mode, daemon.providers.reference.webhook):
+after `set_webhook(url, secret)` each `set_line_status` POSTs the changed line to `url`, signed;
+`redeliver()` sends the last delivery again (same `delivery_id`), and `lose_webhook=True` makes
+a change's first delivery get lost (never sent) until `redeliver()` sends it.
+
 Admin (no auth): POST /_admin/faults (knobs, see `FAULT_KNOBS`), POST
 /_admin/jobs/{job_id}/lines/{line_id}/status {"status", "tracking"}, GET /_admin/state,
 POST /_admin/reset.
@@ -44,6 +49,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import httpx
+
+from daemon.providers.reference.webhook import SIGNATURE_HEADER, sign
 from daemon.sandbox_http import (
     FaultPlan,
     JsonAnswer,
@@ -449,6 +457,15 @@ class ReferenceSandbox(LoopbackSandbox):
         self._http = ThreadedServer(
             self._app, self._app.transports, host=host, port=port, name="reference sandbox"
         )
+        self._webhook: tuple[str, str] | None = None  # (url, secret)
+        self._last_delivery: bytes | None = None
+        self._next_delivery = 1
+        #: (delivery_id, HTTP status answered, or 0: lost before it was sent), in send order
+        self.webhook_deliveries: list[tuple[str, int]] = []
+
+    def set_webhook(self, url: str | None, secret: str = "") -> None:
+        """Post status changes to `url`, signed with `secret` (None: stop posting)."""
+        self._webhook = None if url is None else (url, secret)
 
     def set_faults(self, **knobs: Any) -> dict[str, Any]:
         """Change the given fault knobs (see `FAULT_KNOBS`); return all of them."""
@@ -464,13 +481,56 @@ class ReferenceSandbox(LoopbackSandbox):
         self._streams.clear()
 
     def set_line_status(
-        self, job_id: str, line_id: str, status: str, tracking: Sequence[str] = ()
+        self,
+        job_id: str,
+        line_id: str,
+        status: str,
+        tracking: Sequence[str] = (),
+        *,
+        lose_webhook: bool = False,
     ) -> dict[str, Any]:
-        """Move a job line on (as the print shop would); return the line."""
+        """Move a job line on (as the print shop would); return the line. With a webhook set
+        the change is posted to it (`lose_webhook`: that first delivery is lost, unsent)."""
         try:
-            return self._store.set_line_status(job_id, line_id, status, tracking)
+            line = self._store.set_line_status(job_id, line_id, status, tracking)
         except Rejected as exc:
             raise LookupError(exc.message) from None
+        if self._webhook is not None:
+            delivery = f"D{self._next_delivery}"
+            self._next_delivery += 1
+            body = {
+                "delivery_id": delivery,
+                "job_id": job_id,
+                "lines": [
+                    {
+                        "line_id": line["line_id"],
+                        "status": line["status"],
+                        "tracking": line["tracking"],
+                        "shipped_at": line["shipped_at"],
+                    }
+                ],
+            }
+            self._last_delivery = json.dumps(body).encode()
+            if lose_webhook:
+                self.webhook_deliveries.append((delivery, 0))
+            else:
+                self.redeliver()
+        return line
+
+    def redeliver(self, *, signature: str | None = None) -> int:
+        """(Re)send the last delivery, byte for byte; return the HTTP status answered.
+        `signature` replaces the correct one (a forged or stale secret)."""
+        if self._webhook is None or self._last_delivery is None:
+            raise LookupError("no webhook delivery to send")
+        url, secret = self._webhook
+        body = self._last_delivery
+        headers = {
+            "content-type": "application/json",
+            SIGNATURE_HEADER: signature if signature is not None else sign(secret, body),
+        }
+        answer = httpx.post(url, content=body, headers=headers, timeout=10.0)
+        self.webhook_deliveries.append((json.loads(body)["delivery_id"], answer.status_code))
+        return answer.status_code
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,7 +21,7 @@ sandbox: $(STAMP)
 	$(BIN)/python -m daemon.sandbox_session
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit tests/integration tests/providers
+	$(BIN)/python -m pytest -q tests/unit tests/integration tests/providers tests/storefronts
 
 # The built wheel in a clean venv without the test extras: check-config, install-files, and a
 # daemon pushing one order into the Pace sandbox (tests/package/test_wheel.py). Run by CI.

@@ -36,10 +36,10 @@ from daemon.json_text import MAX_DEPTH as MAX_JSON_DEPTH
 from daemon.json_text import too_deep_message
 from daemon.providers import registry
 from daemon.providers.deadline import DEFAULT_CALL_DEADLINE_SECONDS, DEFAULT_MAX_ANSWER_BYTES
+from daemon.storefronts import registry as storefront_registry
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
-    "HASH_VARIANTS",
     "PUBLIC_CREDENTIAL_KEYS",
     "STOREFRONT_PROVIDERS",
     "Account",
@@ -151,12 +151,10 @@ _ACCOUNT_KEYS: Final = (
     "credentials",
     "settings",
 )
+#: the core keys of a site; its storefront plug-in adds its own (daemon.storefronts.registry)
 _SITE_KEYS: Final = (
     "name",
     "storefront",
-    "site_id",
-    "security_key",
-    "hash_variant",
     "activations",
 )
 _STOREFRONT_KEYS: Final = (
@@ -171,9 +169,7 @@ _STOREFRONT_KEYS: Final = (
     "write_failures",
 )
 #: storefront providers esd ships
-STOREFRONT_PROVIDERS: Final = ("pressero",)
-#: how a site's webhook MessageHash is computed (the exact form is not public: pressero.md §2)
-HASH_VARIANTS: Final = ("key+body/hex", "body+key/hex", "key+body/base64", "body+key/base64")
+STOREFRONT_PROVIDERS: Final = tuple(storefront_registry.STOREFRONTS)
 _ACTIVATION_KEYS: Final = (
     "account",
     "enable",
@@ -319,7 +315,7 @@ class Activation:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Storefront:
-    """One storefront API connection (a Pressero subscriber's admin API)."""
+    """One storefront API connection (its provider's plug-in: daemon.storefronts.registry)."""
 
     name: str
     provider: str
@@ -347,11 +343,13 @@ class Site:
 
     key: str
     name: str
-    security_key: str | None  # a secret
     activations: tuple[Activation, ...]
     storefront: str | None = None  # the [storefronts.X] it belongs to; None: orders by `esd submit`
-    site_id: str = ""  # the storefront's own id of the site (Pressero SiteId); default: key
-    hash_variant: str = HASH_VARIANTS[0]
+    #: the storefront plug-in's own keys of the site (e.g. a webhook security key), as checked
+    #: and defaulted by the plug-in
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    #: which keys of `settings` hold a secret (never shown)
+    secret_settings: frozenset[str] = frozenset()
 
     def live_accounts(self) -> tuple[str, ...]:
         """Names of the accounts this site pushes to (enabled and live), in file order."""
@@ -361,11 +359,20 @@ class Site:
         """This site's activation of `account`, if any."""
         return next((a for a in self.activations if a.account == account), None)
 
+    def secrets(self) -> list[str]:
+        """The secret values among `settings`."""
+        return [v for k, v in self.settings.items() if k in self.secret_settings and v]
+
     def __repr__(self) -> str:
-        hidden = "None" if self.security_key is None else "<hidden>"
+        def show(key: str, value: Any) -> str:
+            if key in self.secret_settings:
+                return f"{key}={'None' if value is None else '<hidden>'}"
+            return f"{key}={value!r}"
+
+        shown = ", ".join(show(k, v) for k, v in sorted(self.settings.items()))
         return (
             f"Site(key={self.key!r}, name={self.name!r}, storefront={self.storefront!r}, "
-            f"security_key={hidden}, activations={self.activations!r})"
+            f"{shown + ', ' if shown else ''}activations={self.activations!r})"
         )
 
 
@@ -400,7 +407,7 @@ class Config:
             for k, v in storefront.credentials.items()
             if k not in PUBLIC_CREDENTIAL_KEYS
         ]
-        values += [site.security_key for site in self.sites.values() if site.security_key]
+        values += [secret for site in self.sites.values() for secret in site.secrets()]
         if self.alerts.password:
             values.append(self.alerts.password)
         return frozenset(v for v in values if v)
@@ -585,6 +592,8 @@ class _Reader:
         self._secrets: list[str] = []
         self._provider_problems: list[ConfigProblem] = []
         self.providers: dict[str, str] = {}  # account -> provider, for site settings
+        #: storefront -> its (known) provider, for the site keys its plug-in owns
+        self.storefront_providers: dict[str, str] = {}
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(ConfigProblem(self.file, key, message))
@@ -1125,6 +1134,8 @@ class _Reader:
                     + ", ".join(STOREFRONT_PROVIDERS),
                 )
                 provider = None
+            if provider is not None:
+                self.storefront_providers[name] = provider
             url = self.string(raw, "url", at)
             if url is not None and not _is_http_url(url):
                 self.problem(
@@ -1194,7 +1205,10 @@ class _Reader:
         accounts: frozenset[str],
         storefronts: frozenset[str],
     ) -> Site:
-        self.known_keys(table, at, _SITE_KEYS)
+        storefront = table.get("storefront") if isinstance(table.get("storefront"), str) else None
+        plugins = self.site_plugins(storefront)
+        own_keys = {k: p for p in plugins for k in storefront_registry.site_keys(p)[0]}
+        self.known_keys(table, at, (*_SITE_KEYS, *own_keys))
         name = self.string(table, "name", at, default=key) or key
         storefront = self.string(table, "storefront", at) if "storefront" in table else None
         if storefront is not None and storefront not in storefronts:
@@ -1203,13 +1217,7 @@ class _Reader:
                 _join(at, "storefront"),
                 f"unknown storefront {_show(storefront)}; expected one of: {known}",
             )
-        site_id = self.string(table, "site_id", at, default=key) or key
-        hash_variant = self.string(
-            table, "hash_variant", at, default=HASH_VARIANTS[0], choices=HASH_VARIANTS
-        )
-        security_key = None
-        if "security_key" in table:
-            security_key = self.secret(table["security_key"], _join(at, "security_key"))
+        settings, secret_settings = self.site_storefront_settings(key, table, at, plugins)
         raw_activations = table.get("activations", [])
         activations_at = _join(at, "activations")
         if not isinstance(raw_activations, list):
@@ -1250,12 +1258,44 @@ class _Reader:
         return Site(
             key=key,
             name=name,
-            security_key=security_key,
             activations=tuple(activations),
             storefront=storefront,
-            site_id=site_id,
-            hash_variant=hash_variant or HASH_VARIANTS[0],
+            settings=MappingProxyType(settings),
+            secret_settings=secret_settings,
         )
+
+    def site_plugins(self, storefront: str | None) -> tuple[str, ...]:
+        """The storefront plug-ins that own a site's other keys: its storefront's provider; for
+        a site without one (webhooks only, or orders by `esd submit`) or with a broken one,
+        every registered plug-in (its webhooks may come by any `/webhooks/<storefront>/`)."""
+        provider = self.storefront_providers.get(storefront or "")
+        return (provider,) if provider is not None else STOREFRONT_PROVIDERS
+
+    def site_storefront_settings(
+        self, key: str, table: Mapping[str, Any], at: str, plugins: tuple[str, ...]
+    ) -> tuple[dict[str, Any], frozenset[str]]:
+        """A site's storefront keys, checked by the plug-ins that own them (secrets resolved
+        here, as every secret is, so a plug-in never sees an `{env = ...}` form)."""
+        settings: dict[str, Any] = {}
+        secret_keys: set[str] = set()
+        for plugin in plugins:
+            keys, secrets = storefront_registry.site_keys(plugin)
+            written: dict[str, Any] = {}
+            for name in keys:
+                if name not in table:
+                    continue
+                if name in secrets:
+                    value = self.secret(table[name], _join(at, name))
+                    if value is not None:
+                        written[name] = value
+                else:
+                    written[name] = table[name]
+            found, problems = storefront_registry.read_site_settings(plugin, key, written)
+            for where, message in problems:
+                self.problem(_join(at, where), message)
+            settings.update(found)
+            secret_keys |= secrets
+        return settings, frozenset(secret_keys)
 
     def activation(self, table: Mapping[str, Any], at: str) -> Activation | None:
         self.known_keys(table, at, _ACTIVATION_KEYS)

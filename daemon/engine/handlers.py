@@ -44,6 +44,8 @@ from daemon.store import inbox
 from daemon.store.database import Txn
 from daemon.store.items import ItemRow, create_item, items_in_state, items_of_order, update_item
 from daemon.store.timers import cancel_timer, set_timer, timers_of_kind
+from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
+from daemon.storefronts.registry import STOREFRONTS
 
 __all__ = [
     "REPLAYABLE_KINDS",
@@ -61,14 +63,8 @@ __all__ = [
 #: record what the daemon itself did (a push claimed, a page imported, a timer fired):
 #: applying one twice would do it twice.
 REPLAYABLE_KINDS = frozenset(
-    {
-        "order.snapshot",
-        "pressero.webhook",
-        "storefront.order",
-        "storefront.poll",
-        "status.report",
-        "mis.webhook",
-    }
+    {"order.snapshot", "storefront.order", "storefront.poll", "status.report", "mis.webhook"}
+    | {WEBHOOK_KIND, *(legacy_webhook_kind(name) for name in STOREFRONTS)}
 )
 
 log = structlog.get_logger("esd.engine")

@@ -8,7 +8,9 @@ by the answer. The fetched answer comes back as an event carrying the raw API JS
 maps it (pure). A malformed answer poisons that event: it is kept with the raw JSON and is
 replayable after a fix.
 
-The reconciliation poll (Pressero documents no webhook retries) lists the orders of a rolling
+Which storefront an event is for is the plug-in named by its `provider` (daemon.storefronts.
+registry): its webhook types, its order mapping. The reconciliation poll (storefronts may not
+retry webhooks) lists the orders of a rolling
 window; only orders never seen, or still holding items back, are fetched again: pushed,
 excluded and failed orders are finished work and are not touched.
 
@@ -20,7 +22,9 @@ noted on the storefront item once per failure episode, and its later success too
 (`note_failures`): the staff look at the storefront, not at esd.
 
 Event kinds:
-    pressero.webhook        {site, type, known, order, item_seq, message_id, timestamp, body}
+    storefront.webhook      {provider, site, type, known, order, item_seq, message_id, timestamp,
+                             body}  (and `<provider>.webhook`, the kind stored before, without
+                             `provider`: stores in the field hold them)
     storefront.order        {storefront, provider, site, order, generation, details, items}
     storefront.fetch_failed {storefront, site, order, generation, permanent, error, retry_after}
     storefront.poll         {storefront, site, orders, window_start, window_end}
@@ -47,7 +51,8 @@ from daemon.orders.go_live import is_foreign_mis_id
 from daemon.orders.model import Order
 from daemon.store.items import items_of_order
 from daemon.store.timers import set_timer
-from daemon.storefronts.pressero.mapping import KNOWN_TYPES, order_from_api
+from daemon.storefronts import registry as storefronts
+from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
 
 __all__ = [
     "FETCH",
@@ -69,8 +74,10 @@ log = structlog.get_logger("esd.storefront")
 FETCH = "storefront_fetch"
 WRITE = "storefront_write"
 
-#: webhook types whose order is read again (unknown types are stored and logged only)
-FETCHING_TYPES = frozenset(KNOWN_TYPES)
+#: the kinds a storefront webhook is stored under: today's, and each plug-in's older one
+WEBHOOK_KINDS = frozenset(
+    {WEBHOOK_KIND, *(legacy_webhook_kind(name) for name in storefronts.STOREFRONTS)}
+)
 
 
 def fetch_subject(site: str, order_number: str) -> str:
@@ -109,12 +116,23 @@ async def request_fetch(ctx: Context, site_key: str, order_number: str, why: str
     await request_lease(ctx, FETCH, fetch_subject(site_key, order_number), data)
 
 
-async def on_pressero_webhook(ctx: Context) -> str:
-    """A Pressero webhook: read the order again if the type is one we act on."""
+def _webhook_provider(ctx: Context) -> str:
+    """The plug-in a webhook event is for (an older event names it by its kind only)."""
+    provider = ctx.event.payload.get("provider")
+    if provider is None and ctx.event.kind != WEBHOOK_KIND:
+        provider = ctx.event.kind.removesuffix(".webhook")
+    if not isinstance(provider, str) or provider not in storefronts.STOREFRONTS:
+        raise BadEventPayload(f"event {ctx.event.id}: unknown storefront provider {provider!r}")
+    return provider
+
+
+async def on_storefront_webhook(ctx: Context) -> str:
+    """A storefront webhook: read the order again if the type is one its plug-in acts on."""
     payload = ctx.event.payload
+    spec = storefronts.spec(_webhook_provider(ctx))
     kind = str(payload.get("type"))
     order_number = payload.get("order")
-    if kind not in FETCHING_TYPES:
+    if kind not in spec.fetching_types:
         log.info("webhook.unknown_type", type=kind, site=payload.get("site"), event_id=ctx.event.id)
         return "ignored: unknown type"
     if not isinstance(order_number, str):
@@ -131,13 +149,16 @@ async def on_fetch_timer(ctx: Context, data: dict[str, Any]) -> None:
     )
 
 
-async def _files_generated(ctx: Context, site: str, order_number: str) -> list[int]:
-    """Seqs whose OrderItemFilesGenerated webhook was seen (the eDoc file is ready)."""
+async def _files_generated(ctx: Context, provider: str, site: str, order_number: str) -> list[int]:
+    """Seqs whose "files ready" webhook (the plug-in's `files_ready_type`) was seen."""
+    files_ready = storefronts.spec(provider).files_ready_type
+    if files_ready is None:
+        return []
+    kinds = (WEBHOOK_KIND, legacy_webhook_kind(provider))
     rows = await ctx.txn.fetchall(
         "SELECT DISTINCT json_extract(payload, '$.item_seq') FROM events"
-        " WHERE kind = 'pressero.webhook' AND subject = ?"
-        " AND json_extract(payload, '$.type') = 'OrderItemFilesGenerated'",
-        (f"{site}/{order_number}",),
+        " WHERE kind IN (?, ?) AND subject = ? AND json_extract(payload, '$.type') = ?",
+        (*kinds, f"{site}/{order_number}", files_ready),
     )
     return [int(r[0]) for r in rows if r[0] is not None]
 
@@ -148,14 +169,13 @@ async def on_storefront_order(ctx: Context) -> dict[str, Any]:
     site_key, order_number = str(payload["site"]), str(payload["order"])
     site = _site(ctx, site_key)
     provider = payload.get("provider")
-    if provider != "pressero":
+    if not isinstance(provider, str) or provider not in storefronts.STOREFRONTS:
         raise BadEventPayload(f"event {ctx.event.id}: unknown storefront provider {provider!r}")
-    order = order_from_api(
-        payload.get("details"),
-        payload.get("items"),
+    order = storefronts.spec(provider).order_from_answer(
+        payload,
         site_key,
         site.name,
-        files_generated=await _files_generated(ctx, site_key, order_number),
+        await _files_generated(ctx, provider, site_key, order_number),
     )
     result = await on_order_snapshot_of(ctx, order, order.to_json())
     await clear_lease(ctx, FETCH, fetch_subject(site_key, order_number), int(payload["generation"]))
@@ -453,7 +473,7 @@ async def after_status(ctx: Context, changes: list[dict[str, Any]]) -> None:
 
 
 STOREFRONT_HANDLERS: dict[str, Handler] = {
-    "pressero.webhook": on_pressero_webhook,
+    **dict.fromkeys(WEBHOOK_KINDS, on_storefront_webhook),
     "storefront.order": on_storefront_order,
     "storefront.fetch_failed": on_fetch_failed,
     "storefront.poll": on_storefront_poll,

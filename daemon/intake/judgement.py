@@ -1,39 +1,22 @@
 """What intake decides about one HTTP request (sans-IO): route it, then accept or reject it.
 
-Routes: `POST /webhooks/<storefront provider>/<site key>`. The site key in the path picks the
-security key the body must be signed with, so nothing in an unverified body is trusted.
+Routes: `POST /webhooks/<storefront provider>/<site key>`, judged by that storefront plug-in's
+judge (daemon.storefronts.registry). The site key in the path picks the keys the body must be
+signed with, so nothing in an unverified body is trusted. `Accept`, `Reject` and `Judge` are the
+storefront contract's (re-exported here for intake's callers).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from daemon.config import Config, Site
-from daemon.store.inbox import NewEvent
+from daemon.storefronts.contract import Accept, Judge, Reject
 
 __all__ = ["Accept", "Judge", "Reject", "Route", "route"]
 
 WEBHOOK_PREFIX = "/webhooks/"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Accept:
-    """Store this event, then answer 2xx."""
-
-    event: NewEvent
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Reject:
-    """Answer `status`; `reason` is the counter `esd status` shows, `detail` the answer text."""
-
-    status: int
-    reason: str
-    detail: str
-
-
-Judge = Callable[[Site, Mapping[str, str], bytes], Accept | Reject]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

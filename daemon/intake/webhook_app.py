@@ -26,7 +26,7 @@ from daemon.intake.judgement import Judge, Reject, route
 from daemon.intake.readiness import Check, readiness
 from daemon.logs import REDACTOR
 from daemon.store.inbox import NewEvent, Stored
-from daemon.storefronts.pressero import webhook as pressero_webhook
+from daemon.storefronts import registry as storefronts
 
 __all__ = ["JUDGES", "WebhookApp"]
 
@@ -36,8 +36,8 @@ Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
-#: storefront provider (the path segment) -> its request judge
-JUDGES: Mapping[str, Judge] = {"pressero": pressero_webhook.judge}
+#: storefront provider (the path segment) -> its request judge (a plug-in loads when first hit)
+JUDGES: Mapping[str, Judge] = storefronts.JUDGES
 
 
 class WebhookApp:

@@ -27,7 +27,7 @@ from daemon.errors import PermanentError, TransientError
 from daemon.logs import REDACTOR
 from daemon.store.inbox import NewEvent
 from daemon.store.timers import set_timer
-from daemon.storefronts.pressero.driver import PresseroStorefront
+from daemon.storefronts import registry
 
 __all__ = ["Fetch", "PollOrders", "StorefrontActor", "Write"]
 
@@ -67,7 +67,7 @@ class StorefrontActor:
         self._storefront = storefront
         self._sites = tuple(sites)
         self.engine = engine
-        self.driver = PresseroStorefront(storefront, sites)
+        self.driver = registry.driver_class(storefront.provider)(storefront, sites)
         self.health = Health(f"storefront:{storefront.name}")
         alerts = engine.config.alerts
         #: whether the storefront answers (fed by every call of the client's)

@@ -86,7 +86,7 @@ def _write_config(folder: Path) -> tuple[Path, HashVariant]:
     config = parse_config(text, environ={})  # fail here, not in three children
     path = folder / "esd.toml"
     path.write_text(text, encoding="utf-8")
-    return path, HashVariant(config.sites["shop"].hash_variant)
+    return path, HashVariant(config.sites["shop"].settings["hash_variant"])
 
 
 @contextlib.contextmanager

@@ -149,6 +149,6 @@ def test_webhooks_and_poll_bring_orders_from_the_storefront_to_the_mis(tmp_path:
         polled = conn.execute(
             "SELECT COUNT(*) FROM events WHERE kind = 'storefront.poll'"
         ).fetchone()[0]
-    assert sources["pressero.webhook"] >= 6
+    assert sources["storefront.webhook"] >= 6
     assert polled >= 1
     assert PRESSERO_PASSWORD not in daemon.log_text()

@@ -92,7 +92,7 @@ def test_a_webhook_in_flight_at_sigterm_is_stored_before_its_200(tmp_path: Path)
             rows = db.execute(
                 "SELECT kind FROM events WHERE dedupe_key = ?", ("drain-4242",)
             ).fetchall()
-        assert rows == [("pressero.webhook",)]
+        assert rows == [("storefront.webhook",)]
         # and the daemon took no new connection while draining: it is gone now
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=5).close()

@@ -84,7 +84,7 @@ def test_example_file_validates(real_provider: None) -> None:
     assert config.accounts["pace-live"].credentials["password"] == "pace-live-password-5"
     site = config.site("printshop")
     assert site.name == "Print Shop Online"
-    assert site.security_key == "site-security-key-3"
+    assert site.settings["security_key"] == "site-security-key-3"
     assert site.live_accounts() == ("pace-live",)
     assert [a.account for a in site.activations] == ["pace-live", "pace-test"]
     assert check_config(EXAMPLE, environ=EXAMPLE_ENV) == []
@@ -161,7 +161,7 @@ def test_account_and_activation_defaults() -> None:
     )
     assert dict(account.credentials) == {} and dict(account.settings) == {}
     site = config.sites["s"]
-    assert site.name == "s" and site.security_key is None
+    assert site.name == "s" and site.settings["security_key"] is None
     (activation,) = site.activations
     assert (activation.enable, activation.is_live) == (True, False)
     assert site.live_accounts() == ()
@@ -762,7 +762,7 @@ security_key = { env = "ESD_SITE_KEY" }
         "bare": "no-newline-secret",
         "empty": "",
     }
-    assert config.sites["s"].security_key == "site-key-from-env"
+    assert config.sites["s"].settings["security_key"] == "site-key-from-env"
     # The address and the login identify; they are not scrubbed (PUBLIC_CREDENTIAL_KEYS).
     assert config.secrets() == {
         "from-credential-file",
@@ -876,7 +876,10 @@ def test_no_secret_in_repr_or_str(secret_config_text: tuple[str, dict[str, str]]
             assert secret not in shown, secret
     assert "credentials=<keys: key, password, token>" in repr(account)
     assert "security_key=<hidden>" in repr(site)
-    assert "security_key=None" in repr(Site("k", "n", None, ()))
+    no_key = Site(
+        "k", "n", (), settings={"security_key": None}, secret_settings=frozenset({"security_key"})
+    )
+    assert "security_key=None" in repr(no_key)
     assert "credentials=<keys: none>" in repr(
         Account("a", "reference", 1, 1.0, 10.0, {}, {})  # a hand-built one, too
     )
@@ -1034,7 +1037,7 @@ def test_storefront_and_site_storefront_settings() -> None:
     )
     assert storefront.poll_window_seconds == 86400.0
     site = config.sites["shop"]
-    assert (site.storefront, site.site_id, site.hash_variant) == (
+    assert (site.storefront, site.settings["site_id"], site.settings["hash_variant"]) == (
         "pressero-main",
         "shop.example.com",
         "body+key/base64",

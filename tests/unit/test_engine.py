@@ -462,3 +462,29 @@ def test_a_webhook_of_a_type_esd_does_not_act_on_is_done_not_poisoned(tmp_path: 
         assert (record.status, record.error) == ("done", None)
 
     run(tmp_path, body)
+
+
+@pytest.mark.parametrize("kind", ["storefront.webhook", "pressero.webhook"])
+def test_a_stored_webhook_of_either_kind_asks_for_the_order(tmp_path: Path, kind: str) -> None:
+    """`pressero.webhook`: the kind stores in the field hold from before `storefront.webhook`
+    (no `provider` in its payload); both are read and ask for the same fetch."""
+
+    async def body(engine: Engine, clock: ManualClock) -> None:
+        payload = {"site": "shop", "type": "OrderPlaced", "known": True, "order": "3001"}
+        if kind == "storefront.webhook":
+            payload["provider"] = "pressero"
+        event = inbox.NewEvent("pressero:shop", f"m-{kind}", kind, payload, subject="shop/3001")
+        await engine.committer.store_many([event])
+        await engine.process_pending()
+        async with engine.db.reading() as txn:
+            (record,) = await inbox.list_events(txn)
+            subjects = [
+                r[0]
+                for r in await txn.fetchall(
+                    "SELECT subject FROM timers WHERE kind = 'storefront_fetch'"
+                )
+            ]
+        assert (record.status, record.error) == ("done", None)
+        assert subjects == ["shop/3001"]
+
+    run(tmp_path, body, extra=STOREFRONT, site_extra='storefront = "pressero"\n')

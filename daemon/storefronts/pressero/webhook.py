@@ -14,16 +14,20 @@ from collections.abc import Mapping
 
 from daemon.config import Site
 from daemon.errors import BadEventPayload
-from daemon.intake.judgement import Accept, Reject
 from daemon.store.inbox import NewEvent
-from daemon.storefronts.pressero.guesses import MESSAGE_HASH_HEADER, HashVariant
+from daemon.storefronts.contract import WEBHOOK_KIND, Accept, Reject
+from daemon.storefronts.pressero.guesses import (
+    DEFAULT_HASH_VARIANT,
+    MESSAGE_HASH_HEADER,
+    HashVariant,
+)
 from daemon.storefronts.pressero.mapping import parse_envelope
 from daemon.storefronts.pressero.signature import verify
 
-__all__ = ["EVENT_KIND", "judge"]
+__all__ = ["PROVIDER", "judge"]
 
-#: the inbox event kind of a Pressero webhook delivery
-EVENT_KIND = "pressero.webhook"
+#: the plug-in's name, in the event's source and payload (the kind is storefront-neutral)
+PROVIDER = "pressero"
 
 #: the signature header as looked up (WebhookApp lower-cases header names)
 _HASH_HEADER = MESSAGE_HASH_HEADER.lower()
@@ -31,12 +35,14 @@ _HASH_HEADER = MESSAGE_HASH_HEADER.lower()
 
 def judge(site: Site, headers: Mapping[str, str], body: bytes) -> Accept | Reject:
     """Accept the delivery as an inbox event, or say why not (status, counter, detail)."""
-    if not site.security_key:
+    security_key = site.settings.get("security_key")
+    if not security_key:
         return Reject(401, "no_security_key", f"site {site.key} has no security_key configured")
     received = headers.get(_HASH_HEADER)
     if not received:
         return Reject(401, "missing_signature", f"no {MESSAGE_HASH_HEADER} header")
-    if not verify(site.security_key, body, received, HashVariant(site.hash_variant)):
+    variant = HashVariant(site.settings.get("hash_variant", DEFAULT_HASH_VARIANT))
+    if not verify(security_key, body, received, variant):
         return Reject(401, "bad_signature", f"{MESSAGE_HASH_HEADER} does not match the body")
     # The delivery is kept verbatim (the exact bytes that were signed), as text: parsing it
     # again only to re-serialise it cost intake throughput and would not be the signed bytes.
@@ -52,10 +58,11 @@ def judge(site: Site, headers: Mapping[str, str], body: bytes) -> Accept | Rejec
     order = None if envelope.order_number is None else str(envelope.order_number)
     return Accept(
         NewEvent(
-            source=f"pressero:{site.key}",
+            source=f"{PROVIDER}:{site.key}",
             dedupe_key=envelope.message_id,
-            kind=EVENT_KIND,
+            kind=WEBHOOK_KIND,
             payload={
+                "provider": PROVIDER,
                 "site": site.key,
                 "type": envelope.type_name,
                 "known": envelope.known,

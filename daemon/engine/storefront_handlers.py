@@ -156,6 +156,9 @@ async def on_storefront_order(ctx: Context) -> dict[str, Any]:
         site_key,
         site.name,
         files_generated=await _files_generated(ctx, site_key, order_number),
+        # absent from events stored before esd read the buyer: the item rows' names only
+        user_json=payload.get("user"),
+        address_book_json=payload.get("address_book"),
     )
     result = await on_order_snapshot_of(ctx, order, order.to_json())
     await clear_lease(ctx, FETCH, fetch_subject(site_key, order_number), int(payload["generation"]))

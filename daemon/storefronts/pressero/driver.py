@@ -47,10 +47,10 @@ class PresseroStorefront:
             self._site_keys[site.key.lower()] = site.key
 
     async def read_order(self, order_number: str) -> dict[str, Any]:
-        """The raw order details and items answers."""
+        """The raw order details and items answers, and the buyer's user and address book."""
         details = await self.client.order_details(order_number)
         items = await self.client.order_items(order_number)
-        return {"details": details, "items": items}
+        return {"details": details, "items": items, **await self.client.buyer(details, items)}
 
     async def recent_orders(self, start: dt.datetime, end: dt.datetime) -> Mapping[str, list[str]]:
         """Order numbers placed in [start, end], per configured site key."""

@@ -29,7 +29,7 @@ from daemon.orders.model import Address, Approval, KitChild, Order, OrderItem, P
 from daemon.providers import registry
 from daemon.providers.contract import ItemRef, PushResult, push_reference
 from daemon.providers.pace.driver import REFERENCE_FIELD, PaceDriver
-from daemon.providers.pace.sandbox import PaceSandbox
+from daemon.providers.pace.sandbox import JOB_TEMPLATE_DEFAULTS, PaceSandbox
 from tests.pace_helpers import contact_fields, pace_sandbox_fixtures
 
 pytestmark = pytest.mark.anyio
@@ -913,3 +913,51 @@ def test_bad_credentials_name_the_key_never_the_value() -> None:
         )
     assert [p.key for p in caught.value.problems] == ["settings.promise_days", "credentials.url"]
     assert "hunter2" not in str(caught.value)
+
+
+# -- read-modify-write updates (seed 004 step 4: keep the template's defaults) -------------------
+
+
+def job_defaults(box: PaceSandbox) -> dict[str, Any]:
+    (job,) = box.objects("Job")
+    return {field: job[field] for field in JOB_TEMPLATE_DEFAULTS}
+
+
+async def test_a_push_keeps_the_job_template_defaults(sandbox: PaceSandbox) -> None:
+    """Pace's update takes the whole object (`sandbox.UPDATE_SEMANTICS`): a partial updateJob
+    would clear the template's sales person, terms, ship via and Csr, which seed 004's Job
+    mapping does not set, and the push reference with them."""
+    seed_acme(sandbox)
+    await push(sandbox, **EVERYTHING)
+    assert job_defaults(sandbox) == dict(JOB_TEMPLATE_DEFAULTS)
+    (job,) = sandbox.objects("Job")
+    assert job["importID"] == REFERENCE
+    assert job["customer"] == "ACME" and job["description"], "the mapped fields are set too"
+    part = next(p for p in sandbox.objects("JobPart") if p["jobPart"] == "01")
+    assert part["job"] == job["job"] and part["qtyOrdered"], "part 01 got the item's fields"
+    assert part["dateTimeSetup"] is not None, "part 01's own defaults are kept"
+
+
+async def test_a_later_push_into_the_job_reads_it_and_keeps_the_defaults(
+    sandbox: PaceSandbox,
+) -> None:
+    """A job found again (no answer at hand in this push) is read once, then updated whole."""
+    seed_acme(sandbox)
+    journal = MemoryJournal()
+    await push(sandbox, journal)
+    before = sandbox.state()["calls"].get("ReadObject.readJob", 0)
+    await push(sandbox)  # a new journal: the job is found by its reference, not created
+    assert sandbox.state()["calls"].get("ReadObject.readJob", 0) == before + 1
+    assert job_defaults(sandbox) == dict(JOB_TEMPLATE_DEFAULTS)
+    assert sandbox.objects("Job")[0]["importID"] == REFERENCE
+
+
+async def test_updates_reuse_the_answers_of_the_same_push(sandbox: PaceSandbox) -> None:
+    """The created job's answer is the object updateJob starts from: no readJob. Part 01 is
+    read once (Pace makes it with the job; no answer carried it)."""
+    seed_acme(sandbox)
+    await push(sandbox)
+    calls = sandbox.state()["calls"]
+    assert calls.get("ReadObject.readJob", 0) == 0
+    assert calls.get("ReadObject.readJobPart", 0) == 1
+    assert calls.get("UpdateObject.updateJob", 0) == 1

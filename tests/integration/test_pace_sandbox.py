@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from daemon.providers.pace.find_expressions import all_of, equals, is_true
-from daemon.providers.pace.sandbox import PaceSandbox
+from daemon.providers.pace.sandbox import JOB_TEMPLATE_DEFAULTS, PaceSandbox
 from tests.pace_helpers import pace_sandbox_fixtures
 
 LOGIN = "esd"
@@ -309,10 +309,21 @@ def test_read_and_update(sandbox: PaceSandbox, http: httpx.Client) -> None:
     def update(**values: str | None) -> httpx.Response:
         return object_call(http, sandbox, "UpdateObject", "Job", job="1001", **values)
 
-    assert out_fields(update(poNum="PO-9"))["description"] == "first"  # not sent: kept
-    assert out_fields(update(description=None))["description"] is None  # nil: cleared
-    kept = out_fields(update(customer=None))  # nil for a required field: ignored
+    job = out_fields(object_call(http, sandbox, "ReadObject", "Job", job="1001"))
+    # The Job template's defaults (seed 004 step 4: the push must keep them).
+    assert {k: job[k] for k in JOB_TEMPLATE_DEFAULTS} == {
+        k: str(v) for k, v in JOB_TEMPLATE_DEFAULTS.items()
+    }
+    # Whole-object update (UPDATE_SEMANTICS): an optional field left out is cleared ...
+    partial = out_fields(update(poNum="PO-9"))
+    assert partial["poNum"] == "PO-9"
+    assert (partial["description"], partial["salesPerson"], partial["terms"]) == (None,) * 3
+    # ... sent back as read, it is kept; nil clears it; a required field's nil is ignored.
+    assert out_fields(update(description="again", poNum="PO-9"))["description"] == "again"
+    assert out_fields(update(description=None, poNum="PO-9"))["description"] is None
+    kept = out_fields(update(customer=None, poNum="PO-9"))
     assert (kept["customer"], kept["poNum"]) == ("C1", "PO-9")
+    assert out_fields(update(poNum="PO-9"))["customer"] == "C1", "a required field left out: kept"
     assert fault(object_call(http, sandbox, "ReadObject", "Job", job="999")) == (
         "soap:Server",
         "Unable to locate object: Job[job=999]",

@@ -100,8 +100,14 @@ async def test_customer_contact_job_parts_and_finds(sandbox: PaceSandbox) -> Non
         assert job["promiseDateTime"] == dt.datetime(2024, 5, 3, 17, 0, tzinfo=dt.UTC)
         assert await pace.find("JobPart", equals("job", job["job"])) == ["1001:01"]
 
-        part = await pace.update("JobPart", {"job": "1001", "jobPart": "01", "qtyOrdered": 250})
+        # Read-modify-write: the whole object goes back, or what it leaves out is cleared.
+        current = await pace.read("JobPart", "1001:01")
+        sendable = set(await pace.update_fields("JobPart"))
+        whole = {k: v for k, v in current.items() if k in sendable}
+        part = await pace.update("JobPart", {**whole, "qtyOrdered": 250})
         assert (part["qtyOrdered"], part["description"]) == (250, "1001-Shop")
+        partial = await pace.update("JobPart", {"job": "1001", "jobPart": "01", "qtyOrdered": 250})
+        assert (partial["qtyOrdered"], partial["description"]) == (250, None)
         second = await pace.create(
             "JobPart", {"job": "1001", "description": "Poster", "qtyOrdered": 3}
         )

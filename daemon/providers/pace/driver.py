@@ -68,8 +68,17 @@ How each object is found again after a lost answer (the look-up before every cre
 Other decisions:
 
 - Updates send every mapped field except `customer` (set by the create) and `itemTemplate`
-  (re-sending it could make Pace apply the template again); sending the create fields again is
-  what overrides "template default values" (seed steps 4 and 5).
+  (re-sending our value could make Pace apply the template again); sending the create fields
+  again is what overrides "template default values" (seed steps 4 and 5).
+- Updates are read-modify-write, as EFI's guide and every client seen (RG, SDK-J) do them: the
+  object as Pace last returned it in this push (the create's answer, the read that checked part
+  01, an earlier update's answer), else read once, with the mapped fields over it, is sent
+  WHOLE. The fields seed 004 does not map (the Job template's sales person, terms, ship via,
+  Csr; `customer` and `itemTemplate`) go back as Pace had them. [GUESS, pace.md §2: a field
+  left out of an update's object may be cleared like a nil one; no EFI source says a partial
+  object keeps them. The sandbox clears them: `sandbox.UPDATE_SEMANTICS`.] The one extra call
+  is the read of part 01 of a job this push created (Pace makes it with the job; no answer
+  carried it), and of a job or part found again after a lost answer.
 - Today is the shop's date (`timezone` setting, else the system's zone) when the push starts.
 - The item's external id is "{job}:{part}" of its first part (a kit's first child).
 - A customer is inactive when its `customerStatus` is "I" or "C" [GUESS: EFI documents only
@@ -587,6 +596,9 @@ class _Push:
         self._contacts: dict[str, Mapping[str, Any]] = {}
         #: the job was created by this very run: its part 01 is the template's, free for us
         self.job_created_now = False
+        #: objects as Pace last returned them in this push (create, read or update answers), by
+        #: type and key: an update starts from one of these instead of reading it again
+        self._current: dict[tuple[str, str], Mapping[str, Any]] = {}
 
     async def run(self, reference: str) -> PushResult:
         customer = await self._customer()
@@ -867,6 +879,7 @@ class _Push:
             fields[REFERENCE_FIELD] = reference
             created = await self.client.create("Job", fields)
             job = str(created["job"])
+            self._current[("Job", job)] = created
             self.job_created_now = True
             self.log.info("pace.job.created", reference=reference, job=job)
             return job
@@ -895,8 +908,7 @@ class _Push:
     async def _job_fields(self, job: str, customer_id: str, job_contact: int | None) -> None:
         if self.journal.get("job_fields") is not None:
             return
-        fields = _updatable(self._job_map(customer_id, job_contact))
-        await self.client.update("Job", {"job": job, **fields})
+        await self._update_whole("Job", {"job": job}, self._job_map(customer_id, job_contact))
         await self.journal.record("job_fields", {"job_contact": job_contact})
 
     # -- parts and materials (seed step 5) ------------------------------------------------------
@@ -921,9 +933,7 @@ class _Push:
             return await self._create_part(job, fields)
 
         async def finish(number: str) -> None:
-            await self.client.update(
-                "JobPart", {"job": job, "jobPart": number, **_updatable(fields)}
-            )
+            await self._update_whole("JobPart", {"job": job, "jobPart": number}, fields)
             self.log.info("pace.part.updated", job=job, part=number, label=label)
 
         return await ensure_step(
@@ -936,6 +946,20 @@ class _Push:
             finish=finish,
         )
 
+    async def _update_whole(
+        self, object_type: str, key: Mapping[str, str], changes: Mapping[str, object]
+    ) -> None:
+        """Read-modify-write (module docstring): `changes` over the current object, sent whole."""
+        text = ":".join(key.values())
+        current = self._current.pop((object_type, text), None)
+        if current is None:
+            current = await self.client.read(object_type, text)
+        sendable = set(await self.client.update_fields(object_type))
+        whole: dict[str, object] = {k: v for k, v in current.items() if k in sendable}
+        whole.update(_updatable(changes))
+        whole.update(key)
+        self._current[(object_type, text)] = await self.client.update(object_type, whole)
+
     async def _part_01_is_free(self, job: str, part: PartFields) -> bool:
         """Part 01 is this part's unless another item of the order already holds it."""
         if self.job_created_now:  # Pace made part 01 with the job a moment ago: nobody holds it
@@ -944,6 +968,7 @@ class _Push:
             current = await self.client.read("JobPart", f"{job}:01")
         except NotFound:  # the shop deleted it: the part gets a new one
             return False
+        self._current[("JobPart", f"{job}:01")] = current
         description = str(current.get("description") or "")
         if description == part.description:
             return True
@@ -959,6 +984,7 @@ class _Push:
     async def _create_part(self, job: str, fields: Mapping[str, object]) -> str:
         wanted = {key: fields[key] for key in PART_CREATE_FIELDS if key in fields}
         created = await self.client.create("JobPart", {"job": job, **wanted})
+        self._current[("JobPart", f"{job}:{created['jobPart']}")] = created
         self.log.info("pace.part.created", job=job, part=created["jobPart"])
         return str(created["jobPart"])
 

@@ -17,8 +17,10 @@ CartonContent, JobMaterial, JobContact and JobNote; ShipVia (the shop's setup da
 - jobs are auto-numbered from 1001 unless a number is given (which does not move the counter);
   part `01` is created with every job; int keys (Contact, JobShipment, Carton, ...) are
   server-assigned; create/read/update answer the whole object, nil for empty fields;
-- update changes only the fields sent; nil clears an optional field and is ignored for a required
-  one (pace.md §2, SDK-J UpdateObjectTestCase);
+- update takes the WHOLE object (`UPDATE_SEMANTICS`): an optional field absent from the sent
+  object, or nil in it, is cleared; a required field sent as nil (or left out) keeps its value;
+- a Job gets its template's defaults on create (`JOB_TEMPLATE_DEFAULTS`: sales person, terms,
+  ship via), which a partial update would clear;
 - find understands the subset of Pace's XPath that esd sends (`parse_find_expression`): `@field`
   of the object itself, `= != < > <= >=`, `and`, `or`, parentheses, string and number literals,
   `concat()`, `date()`, `current-date()`, `contains()`, `starts-with()`, `true()`, `false()`,
@@ -71,7 +73,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from xml.sax.saxutils import escape as xml_escape
 
 from lxml import etree
@@ -142,6 +144,26 @@ REQUIRED_ON_CREATE: Mapping[str, tuple[str, ...]] = {
     "JobNote": ("job",),
     "ShipVia": ("id", "description"),
 }
+
+#: How update treats the fields of the sent object (pace.md §2 "Nil / omitted fields" and
+#: "Whole-object updates"):
+#: - [DOC] setting a REQUIRED field to null on update is ignored, the server keeps the value
+#:   (SDK-J `UpdateObjectTestCase`, idx 63337500717);
+#: - [GUESS] nil on update clears an OPTIONAL field (SDK-J `CloseJob` sets `promiseDate(null)`
+#:   and updates, to clear it);
+#: - [GUESS] a field LEFT OUT of the sent object is treated as nil: the update APIs take an
+#:   object instance, and EFI's guide and every client that updates through them (RG, SDK-J)
+#:   read the object first, change fields and pass the whole instance back (read-modify-write);
+#:   no EFI source says a partial object keeps the fields it leaves out, and the zeep/axis
+#:   binding of an object instance cannot tell "left out" from "nil". So the sandbox clears
+#:   them, and a client that sends partial objects loses template defaults (seed 004 step 4).
+#: Key fields locate the object and are never changed; derived fields are recomputed.
+UPDATE_SEMANTICS: Final = "whole-object"
+
+#: what a Job template fills on create when the job does not say (seed 004 step 4: "EFI Pace
+#: uses templates to define default values for jobs"); ints, as the object XSD types them.
+#: The seed's Job mapping sets none of them, so a push must keep them.
+JOB_TEMPLATE_DEFAULTS: Mapping[str, int] = {"salesPerson": 7, "terms": 30, "shipVia": 2, "csr": 4}
 
 # (type, field) -> the type it points at, checked on create and update [GUESS: Pace refuses
 # dangling references; the wording of that fault is unknown].
@@ -1038,6 +1060,9 @@ class _Store:
                 if field in record and record[field] is None:
                     record[field] = value
             if type_name == "Job":
+                for field, default in JOB_TEMPLATE_DEFAULTS.items():
+                    if field in record and record[field] is None:
+                        record[field] = default
                 record["adminStatus"] = record["adminStatus"] or "O"
                 record["enteredBy"] = record["enteredBy"] or self._login
             else:
@@ -1095,9 +1120,10 @@ class _Store:
         record = self._locate(type_name, sent)
         changed = dict(record)
         required = REQUIRED_ON_CREATE[type_name]
-        for field, value in sent.items():
+        for field in record:  # the whole object: see UPDATE_SEMANTICS
             if field in KEY_FIELDS[type_name]:
                 continue
+            value = sent.get(field)
             if value is None and field in required:
                 continue  # nil for a required field is ignored (SDK-J UpdateObjectTestCase)
             changed[field] = value

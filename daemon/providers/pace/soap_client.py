@@ -449,10 +449,12 @@ class PaceClient:
         return _as_dict(result)
 
     async def update(self, object_type: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Change the fields given of the object their key fields name; return the object.
+        """Send `fields` as the object their key fields name; return the object.
 
-        Fields left out keep their value. If Pace answers without the object (as EFI's guide
-        shows), it is read back.
+        EFI's update takes the whole object instance (read it, change fields, send it back):
+        a field left out may be cleared like a nil one (pace.md §2; `sandbox.UPDATE_SEMANTICS`),
+        so callers send the object as read with their changes over it. If Pace answers without
+        the object (as EFI's guide shows), it is read back.
         """
         _check_type(object_type)
         missing = [f for f in KEY_FIELDS[object_type] if fields.get(f) in (None, "")]
@@ -476,6 +478,12 @@ class PaceClient:
         """The field names of `object_type` in this server's CreateObject WSDL, in its order."""
         _check_type(object_type)
         return tuple(await self._object_elements("CreateObject", object_type))
+
+    async def update_fields(self, object_type: str) -> tuple[str, ...]:
+        """The field names `update` can send for `object_type` (this server's UpdateObject WSDL):
+        what of a read object goes back in a read-modify-write."""
+        _check_type(object_type)
+        return tuple(await self._object_elements("UpdateObject", object_type))
 
     async def pick_fields(self, object_type: str, *candidates: tuple[str, ...]) -> tuple[str, ...]:
         """The first of `candidates` whose fields this server's `object_type` all has.

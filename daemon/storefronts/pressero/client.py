@@ -239,6 +239,48 @@ class PresseroClient:
         route = _route(g.ORDER_ITEMS_ROUTE, order_number=order_number)
         return await self._call("GET", route, g.ORDER_ITEMS_ROUTE, what=what)
 
+    async def site_user(self, site_id: str, user_id: str) -> Mapping[str, Any]:
+        """One user of a site, g.USER_ROUTE (raw JSON)."""
+        what = f"read user {user_id} of site {site_id}"
+        route = _route(g.USER_ROUTE, site=site_id, user_id=user_id)
+        data = await self._call("GET", route, g.USER_ROUTE, what=what)
+        if not isinstance(data, Mapping):
+            raise ServerError(f"{what}: unexpected answer: expected an object")
+        return data
+
+    async def address_book(self, site_id: str, user_id: str) -> Mapping[str, Any]:
+        """A site user's address book, g.ADDRESS_BOOK_ROUTE (raw JSON)."""
+        what = f"read the address book of user {user_id} of site {site_id}"
+        route = _route(g.ADDRESS_BOOK_ROUTE, site=site_id, user_id=user_id)
+        data = await self._call("GET", route, g.ADDRESS_BOOK_ROUTE, what=what)
+        if not isinstance(data, Mapping):
+            raise ServerError(f"{what}: unexpected answer: expected an object")
+        return data
+
+    async def buyer(self, details: Mapping[str, Any], items: object) -> dict[str, Any]:
+        """`{"user", "address_book"}`: the raw answers for the order's buyer, None when unknown.
+
+        The user and site ids come from the order's answers (g.USER_ID_FIELD,
+        g.USER_SITE_ID_FIELD). A user Pressero no longer has (404: deleted since the order)
+        reads as None, so the order maps from its item rows as before; any other failure
+        raises, and the fetch is retried.
+        """
+        rows = items if isinstance(items, list) else _field(items, g.PAGE_ITEMS_FIELD)
+        first = rows[0] if isinstance(rows, list) and rows else None
+        user_id = _text_field(details, g.USER_ID_FIELD)
+        site_id = _text_field(details, g.USER_SITE_ID_FIELD) or _text_field(
+            first, g.USER_SITE_ID_FIELD
+        )
+        answers: dict[str, Any] = {"user": None, "address_book": None}
+        if not user_id or not site_id:
+            return answers
+        try:
+            answers["user"] = await self.site_user(site_id, user_id)
+            answers["address_book"] = await self.address_book(site_id, user_id)
+        except NotFound as exc:
+            log.warning("pressero.buyer_not_found", user=user_id, site=site_id, error=str(exc))
+        return answers
+
     async def order(
         self,
         order_number: int | str,
@@ -253,7 +295,16 @@ class PresseroClient:
         """
         details = await self.order_details(order_number)
         items = await self.order_items(order_number)
-        return order_from_api(details, items, site_key, site_name, files_generated=files_generated)
+        buyer = await self.buyer(details, items)
+        return order_from_api(
+            details,
+            items,
+            site_key,
+            site_name,
+            files_generated=files_generated,
+            user_json=buyer["user"],
+            address_book_json=buyer["address_book"],
+        )
 
     async def item_refs(self, order_number: int | str) -> dict[int, PresseroItemRef]:
         """seq -> the ids the write routes need, for every item of the order."""
@@ -500,6 +551,21 @@ def _api_base(base_url: str) -> str:
 def _route(template: str, **values: object) -> str:
     """`template` with each `{name}` filled by one URL path segment (ids are not trusted)."""
     return template.format(**{name: quote(str(value), safe="") for name, value in values.items()})
+
+
+def _field(data: object, name: str) -> Any:
+    """`data[name]` of a JSON object, the name matched case-insensitively; None otherwise."""
+    if not isinstance(data, Mapping):
+        return None
+    folded = name.casefold()
+    return next((v for k, v in data.items() if isinstance(k, str) and k.casefold() == folded), None)
+
+
+def _text_field(data: object, name: str) -> str:
+    value = _field(data, name)
+    return (
+        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    )
 
 
 def _items(refs: Mapping[int, PresseroItemRef]) -> str:

@@ -56,10 +56,10 @@ class PresseroStorefront(StorefrontDriver):
             self._site_keys[site.key.lower()] = site.key
 
     async def read_order(self, order_number: str) -> dict[str, Any]:
-        """The raw order details and items answers."""
+        """The raw order details and items answers, and the buyer's user and address book."""
         details = await self.client.order_details(order_number)
         items = await self.client.order_items(order_number)
-        return {"details": details, "items": items}
+        return {"details": details, "items": items, **await self.client.buyer(details, items)}
 
     async def list_recent_orders(
         self, start: dt.datetime, end: dt.datetime
@@ -106,13 +106,16 @@ class PresseroStorefront(StorefrontDriver):
 def order_from_answer(
     answer: Mapping[str, Any], site: str, site_name: str, files_generated: Sequence[int]
 ) -> Order:
-    """`read_order`'s answer (details and items) as esd's order."""
+    """`read_order`'s answer (details, items, the buyer's user and address book) as esd's
+    order; an answer stored before esd read the buyer has only the item rows' names."""
     return order_from_api(
         answer.get("details"),
         answer.get("items"),
         site,
         site_name,
         files_generated=list(files_generated),
+        user_json=answer.get("user"),
+        address_book_json=answer.get("address_book"),
     )
 
 

@@ -21,6 +21,11 @@ from types import MappingProxyType
 from typing import Final
 
 __all__ = [
+    "ADDRESS_BOOK_ADDRESSES_FIELD",
+    "ADDRESS_BOOK_ENTRY_FIELDS",
+    "ADDRESS_BOOK_ENTRY_ID_FIELD",
+    "ADDRESS_BOOK_PREFERRED_FIELD",
+    "ADDRESS_BOOK_ROUTE",
     "ADDRESS_FIELDS",
     "API_PREFIX",
     "AUTH_CONSUMER_ID_FIELD",
@@ -92,8 +97,11 @@ __all__ = [
     "TOKEN_FIELD",
     "TOKEN_MAX_AGE_SECONDS",
     "TYPE_CODES",
+    "USER_FIELDS",
     "USER_ID_FIELD",
     "USER_INTEGRATION_ID_FIELD",
+    "USER_ROUTE",
+    "USER_SITE_ID_FIELD",
     "WORKFLOW_STAGES_ROUTE",
     "HashVariant",
 ]
@@ -209,13 +217,16 @@ SHIP_TO_PREFIX: Final = "ShipTo"
 #: `Address` attribute -> field suffix after the prefix. Seen in code (§1.5): FirstName,
 #: LastName, Business, Address1..3, City, Postal, Country, Phone, Email (bill-to only), and the
 #: state as `BilltoStateProvince`/`ShiptoStateProvince` (odd case, matched case-insensitively).
-#: Guessed: ShipToEmail (the Pace mapping, seed 004, needs the ship-to email).
+#: Guessed: ShipToEmail, ShipToTitle and ShipToCellPhone (the Pace shipment mapping, seed 004,
+#: needs the ship-to e-mail, title, and the cell phone when the telephone is empty).
 ADDRESS_FIELDS: Final = (
     ("first_name", "FirstName"),
     ("last_name", "LastName"),
     ("business", "Business"),
+    ("title", "Title"),
     ("email", "Email"),
     ("phone", "Phone"),
+    ("cell_phone", "CellPhone"),
     ("address1", "Address1"),
     ("address2", "Address2"),
     ("address3", "Address3"),
@@ -269,6 +280,58 @@ ORDER_NOTES_FIELD: Final = "Notes"
 #: seen in code: .NET serialises an unset `DateTime` as year 1 (`ReqShipDate` is not nullable in
 #: `Models/Order.cs`); such a date means "none"
 ORDER_DATE_ZERO_YEAR: Final = 1
+
+# -- the site user and their address book (pressero.md §1.7; seed 004's Customer mapping) ---------
+# Seed 004 fills the Pace Customer and Contact from "Pressero's Site User" (First, Middle, Last
+# Name, Email, Title, Telephone, Cell Phone) and "Site User > Address Book" (Business, Address1-3,
+# City, State, Zip). The item rows carry only `OrderedByFirstName/LastName/Email` (§1.5), so the
+# user and the address book are read as well. Routes seen in code; field names guessed.
+
+#: seen in code: one user of a site, `GET site/{site}/users/{userId}` (§1.7 "Users in a site")
+USER_ROUTE: Final = "site/{site}/users/{user_id}"
+#: seen in code: `GET site/{site}/Addressbook/{userId}` -> `{PreferredAddress, Addresses[]}` (§1.7)
+ADDRESS_BOOK_ROUTE: Final = "site/{site}/Addressbook/{user_id}"
+#: guessed: which id fills `{site}`: the order header's `SiteId` (the webhook's `SiteId`, §2),
+#: else the first item row's `SiteId` (a search-row field, §1.5)
+USER_SITE_ID_FIELD: Final = "SiteId"
+#: guessed: the user object's fields, `SiteUser` attribute -> field. The names are the labels
+#: of seed 004 in .NET PascalCase; `Email`, `FirstName`, `LastName` match the subscriber user
+#: list seen in code (`Items[{UserId, FullName, Email}]`, §1.7) and the `OrderedBy*` family.
+USER_FIELDS: Final = (
+    ("email", "Email"),
+    ("first_name", "FirstName"),
+    ("middle_name", "MiddleName"),
+    ("last_name", "LastName"),
+    ("title", "Title"),
+    ("phone", "Telephone"),
+    ("cell_phone", "CellPhone"),
+)
+#: seen in code: the address book's two fields (§1.7)
+ADDRESS_BOOK_PREFERRED_FIELD: Final = "PreferredAddress"
+ADDRESS_BOOK_ADDRESSES_FIELD: Final = "Addresses"
+#: guessed: whether `PreferredAddress` is an address or an address's id is not public (the
+#: update route takes `?addressId=`, §1.7): the mapping takes an object as the address, else a
+#: string or number as the `AddressId` of one of `Addresses`, else the first of `Addresses`.
+ADDRESS_BOOK_ENTRY_ID_FIELD: Final = "AddressId"
+#: guessed: an address-book entry's fields, `Address` attribute -> field: the suffixes of the
+#: order rows' `BillTo*`/`ShipTo*` family (seen in code, §1.5), plus seed 004's Title and Cell
+#: Phone in the user object's spelling.
+ADDRESS_BOOK_ENTRY_FIELDS: Final = (
+    ("first_name", "FirstName"),
+    ("last_name", "LastName"),
+    ("business", "Business"),
+    ("title", "Title"),
+    ("email", "Email"),
+    ("phone", "Phone"),
+    ("cell_phone", "CellPhone"),
+    ("address1", "Address1"),
+    ("address2", "Address2"),
+    ("address3", "Address3"),
+    ("city", "City"),
+    ("state", "StateProvince"),
+    ("zip", "Postal"),
+    ("country", "Country"),
+)
 
 # -- webhooks (pressero.md §2) ------------------------------------------------------------------
 

@@ -23,7 +23,10 @@ Where each `Order` field comes from ("§" = a section of pressero.md; "g." = a c
                              -> open terms; else unpaid                             method guessed
     user                     header g.USER_ID_FIELD; first row `OrderedByEmail`,    §1.5 code,
                              `OrderedByFirstName`, `OrderedByLastName`,             ids guessed
-                             g.USER_INTEGRATION_ID_FIELD
+                             g.USER_INTEGRATION_ID_FIELD; then, when read, the      §1.7 code
+                             site user's g.USER_FIELDS (middle name, title,         (routes),
+                             telephone, cell phone) and the address book's          fields
+                             preferred entry (g.ADDRESS_BOOK_*) as `user.address`   guessed
     bill_to                  first row `BillTo*` (g.ADDRESS_FIELDS)                 §1.5 code
     notes                    header g.ORDER_NOTES_FIELD                             guessed
     subtotal, shipping,      `OrderSubtotal`, `OrderShipping`, `OrderTax`,          §1.5 code
@@ -333,11 +336,16 @@ def order_from_api(
     *,
     files_generated: Collection[int] = (),
     open_terms_methods: Collection[str] = g.OPEN_TERMS_PAYMENT_METHODS,
+    user_json: object = None,
+    address_book_json: object = None,
 ) -> Order:
     """The `Order` for one order's details answer and its items answer.
 
     `items_json` is the items answer (a list, or a page with `Items`); None takes the `Items`
-    of the details answer. `files_generated` holds the seqs whose `OrderItemFilesGenerated`
+    of the details answer. `user_json` and `address_book_json` are the answers of
+    g.USER_ROUTE and g.ADDRESS_BOOK_ROUTE for the buyer; None (not read: an event stored
+    before esd read them, or no user id) leaves the user as the item rows name them.
+    `files_generated` holds the seqs whose `OrderItemFilesGenerated`
     webhook was seen. `open_terms_methods` are payment method names (any case) that mean
     "on open terms".
     """
@@ -374,12 +382,16 @@ def order_from_api(
         requested_ship_date=(first.date("RequestedShipDate") if first else None)
         or header.date("ReqShipDate"),
         payment=_payment(header, rows, {m.strip().lower() for m in open_terms_methods}),
-        user=SiteUser(
-            user_id=header.text(g.USER_ID_FIELD),
-            email=first.text("OrderedByEmail") if first else "",
-            first_name=first.text("OrderedByFirstName") if first else "",
-            last_name=first.text("OrderedByLastName") if first else "",
-            integration_id=first.text(g.USER_INTEGRATION_ID_FIELD) if first else "",
+        user=_site_user(
+            SiteUser(
+                user_id=header.text(g.USER_ID_FIELD),
+                email=first.text("OrderedByEmail") if first else "",
+                first_name=first.text("OrderedByFirstName") if first else "",
+                last_name=first.text("OrderedByLastName") if first else "",
+                integration_id=first.text(g.USER_INTEGRATION_ID_FIELD) if first else "",
+            ),
+            user_json,
+            address_book_json,
         ),
         bill_to=_address(first, g.BILL_TO_PREFIX) if first else Address(),
         items=tuple(items),
@@ -389,6 +401,51 @@ def order_from_api(
         tax=_order_amount(header, first, "OrderTax"),
         total=_order_amount(header, first, "OrderTotal"),
     )
+
+
+def _site_user(ordered_by: SiteUser, user_json: object, book_json: object) -> SiteUser:
+    """The orderer from the item rows, completed by the site user and their address book.
+
+    A field the user object leaves empty keeps the item rows' value.
+    """
+    user = ordered_by
+    if user_json is not None:
+        row = _Row(user_json, "user")
+        read: dict[str, Any] = {attr: row.text(name) for attr, name in g.USER_FIELDS}
+        user = dataclasses.replace(user, **{a: v for a, v in read.items() if v.strip()})
+    if book_json is not None:
+        entry = _preferred_address(_Row(book_json, "address_book"))
+        if entry is not None:
+            address = Address(
+                **{attr: entry.text(name) for attr, name in g.ADDRESS_BOOK_ENTRY_FIELDS}
+            )
+            user = dataclasses.replace(user, address=address)
+    return user
+
+
+def _preferred_address(book: _Row) -> _Row | None:
+    """The address book's preferred entry (see g.ADDRESS_BOOK_ENTRY_ID_FIELD), or None."""
+    preferred = book.get(g.ADDRESS_BOOK_PREFERRED_FIELD)
+    where = f"{book.where}.{g.ADDRESS_BOOK_PREFERRED_FIELD}"
+    if isinstance(preferred, Mapping):
+        return _Row(preferred, where)
+    entries = book.get(g.ADDRESS_BOOK_ADDRESSES_FIELD)
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise BadEventPayload(f"{book.where}.{g.ADDRESS_BOOK_ADDRESSES_FIELD}: expected a list")
+    rows = [
+        _Row(entry, f"{book.where}.{g.ADDRESS_BOOK_ADDRESSES_FIELD}[{i}]")
+        for i, entry in enumerate(entries)
+    ]
+    if preferred not in (None, "") and not isinstance(preferred, bool | float):
+        if not isinstance(preferred, str | int):
+            raise BadEventPayload(f"{where}: expected an address or an address id")
+        wanted = str(preferred).strip().lower()
+        for row in rows:
+            if row.text(g.ADDRESS_BOOK_ENTRY_ID_FIELD).strip().lower() == wanted:
+                return row
+    return rows[0] if rows else None
 
 
 def _item_rows(header: _Row, items_json: object) -> Iterator[_Row]:

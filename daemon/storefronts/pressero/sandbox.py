@@ -33,6 +33,8 @@ API (under /api/, `Authorization: token <T>` except for the login):
     POST V2/Orders/Shipments                 shipment body (pressero.md §1.4)
     GET  v2/orders/{order_id}/Item/{order_item_id}/Shipments
     GET  workflows/{workflow_id}/Stages
+    GET  site/{site}/users/{user_id}         the buyer of each order placed here (guessed fields)
+    GET  site/{site}/Addressbook/{user_id}   {PreferredAddress, Addresses[]} of that buyer
 
 Admin (no auth): POST /_admin/faults, GET /_admin/state, POST /_admin/reset,
 POST /_admin/orders (place_order's arguments), POST /_admin/orders/{n}/{action} with
@@ -171,6 +173,8 @@ _PLACE_ORDER_ARGUMENTS: Mapping[str, type] = {
     "order_date": str,
     "requested_ship_date": str,
     "user": dict,
+    "site_user": dict,
+    "address_book": dict,
     "header": dict,
     "emit": bool,
 }
@@ -198,6 +202,8 @@ _API_ROUTES = (
     _route("PUT", _api(g.ITEM_UPDATE_ROUTE), "update_item"),
     _route("GET", _api(g.ITEM_SHIPMENTS_ROUTE), "item_shipments"),
     _route("GET", _api(g.WORKFLOW_STAGES_ROUTE), "workflow_stages"),
+    _route("GET", _api(g.USER_ROUTE), "site_user"),
+    _route("GET", _api(g.ADDRESS_BOOK_ROUTE), "address_book"),
 )
 _ADMIN_ROUTES = (
     _route("POST", "/_admin/faults", "admin_faults"),
@@ -227,8 +233,75 @@ class _OrderOptions(TypedDict, total=False):
     order_date: dt.datetime | str | None
     requested_ship_date: dt.date | str | None
     user: Mapping[str, Any] | None
+    site_user: Mapping[str, Any] | None
+    address_book: Mapping[str, Any] | None
     header: Mapping[str, Any] | None
     emit: bool
+
+
+def _user_key(site_id: str, user_id: str) -> str:
+    return f"{site_id.casefold()}/{user_id.casefold()}"
+
+
+def _default_site_user(user_id: str, ordered_by: Mapping[str, Any]) -> dict[str, Any]:
+    """The buyer as `GET site/{site}/users/{id}` shows them (g.USER_FIELDS, guessed names)."""
+    return {
+        g.USER_ID_FIELD: user_id,
+        "Email": ordered_by["OrderedByEmail"],
+        "FirstName": ordered_by["OrderedByFirstName"],
+        "MiddleName": "Quinn",
+        "LastName": ordered_by["OrderedByLastName"],
+        "Title": "Purchasing Manager",
+        "Telephone": "+1 217 555 0142",
+        "CellPhone": "+1 217 555 0199",
+        "IsActive": True,
+        "Groups": [{"GroupName": "Everyone"}],
+    }
+
+
+def _default_address_book(user: Mapping[str, Any]) -> dict[str, Any]:
+    """The buyer's address book: the office (preferred) and a home address."""
+    office, home = str(uuid.uuid4()), str(uuid.uuid4())
+    person = {
+        "FirstName": user.get("FirstName", ""),
+        "LastName": user.get("LastName", ""),
+        "Email": user.get("Email", ""),
+    }
+    return {
+        g.ADDRESS_BOOK_PREFERRED_FIELD: office,
+        g.ADDRESS_BOOK_ADDRESSES_FIELD: [
+            {
+                g.ADDRESS_BOOK_ENTRY_ID_FIELD: office,
+                **person,
+                "Business": "Acme Corp",
+                "Title": user.get("Title", ""),
+                "Phone": user.get("Telephone", ""),
+                "CellPhone": user.get("CellPhone", ""),
+                "Address1": "400 Commerce Drive",
+                "Address2": "Suite 210",
+                "Address3": "Attn: Purchasing",
+                "City": "Springfield",
+                "StateProvince": "IL",
+                "Postal": "62704",
+                "Country": "US",
+            },
+            {
+                g.ADDRESS_BOOK_ENTRY_ID_FIELD: home,
+                **person,
+                "Business": "",
+                "Title": "",
+                "Phone": "",
+                "CellPhone": user.get("CellPhone", ""),
+                "Address1": "12 Elm Street",
+                "Address2": "",
+                "Address3": "",
+                "City": "Chatham",
+                "StateProvince": "IL",
+                "Postal": "62629",
+                "Country": "US",
+            },
+        ],
+    }
 
 
 # -- wire helpers -------------------------------------------------------------------------------
@@ -402,6 +475,9 @@ class _Store(JsonStore):
         }
         self.headers: dict[int, dict[str, Any]] = {}
         self.rows: dict[int, list[dict[str, Any]]] = {}
+        # keyed by `_user_key(site, user id)`: the buyers of the orders placed here
+        self.users: dict[str, dict[str, Any]] = {}
+        self.address_books: dict[str, dict[str, Any]] = {}
         self.next_order = 1001
         self.next_item_number = 20001
         for i, order in enumerate(self._seed_orders):
@@ -503,6 +579,8 @@ class _Store(JsonStore):
         order_date: dt.datetime | str | None = None,
         requested_ship_date: dt.date | str | None = None,
         user: Mapping[str, Any] | None = None,
+        site_user: Mapping[str, Any] | None = None,
+        address_book: Mapping[str, Any] | None = None,
         header: Mapping[str, Any] | None = None,
         emit: bool = True,
     ) -> int:
@@ -624,6 +702,16 @@ class _Store(JsonStore):
         for row in rows:
             for name, value in totals.items():
                 row.setdefault(name, value)
+        user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, ordered_by["OrderedByEmail"]))
+        key = _user_key(site_id, user_id)
+        if site_user is not None or key not in self.users:
+            self.users[key] = {**_default_site_user(user_id, ordered_by), **(site_user or {})}
+        if address_book is not None or key not in self.address_books:
+            self.address_books[key] = copy.deepcopy(
+                dict(address_book)
+                if address_book is not None
+                else _default_address_book(self.users[key])
+            )
         self.headers[number] = {
             "ID": order_id,
             "OrderId": order_id,
@@ -632,7 +720,7 @@ class _Store(JsonStore):
             "OrderDate": placed,
             "ReqShipDate": due_text or "0001-01-01T00:00:00",
             "SiteId": site_id,
-            g.USER_ID_FIELD: str(uuid.uuid5(uuid.NAMESPACE_URL, ordered_by["OrderedByEmail"])),
+            g.USER_ID_FIELD: user_id,
             g.PAYMENT_METHOD_FIELD: payment_method,
             g.ORDER_NOTES_FIELD: "",
             "IsPaid": paid,
@@ -940,6 +1028,22 @@ class _Store(JsonStore):
             if workflow_id.casefold() == wanted:
                 return JsonAnswer(200, copy.deepcopy(stages))
         raise Rejected(404, f"workflow not found: {params['workflow_id']}")
+
+    def _site_user(
+        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
+    ) -> JsonAnswer:
+        user = self.users.get(_user_key(params["site"], params["user_id"]))
+        if user is None:
+            raise Rejected(404, f"user not found: {params['user_id']} in site {params['site']}")
+        return JsonAnswer(200, copy.deepcopy(user))
+
+    def _address_book(
+        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
+    ) -> JsonAnswer:
+        book = self.address_books.get(_user_key(params["site"], params["user_id"]))
+        if book is None:
+            raise Rejected(404, f"user not found: {params['user_id']} in site {params['site']}")
+        return JsonAnswer(200, copy.deepcopy(book))
 
     # -- admin handlers (lock held) -------------------------------------------------------------
 
@@ -1339,7 +1443,10 @@ class PresseroSandbox(LoopbackSandbox):
         defaults: `site` (the first site's id), `paid` (True; False leaves the order unpaid),
         `payment_method` ("Credit Card"), `approved` (True; False leaves the items awaiting
         approval), `order_date` (now), `requested_ship_date` (none), `user` and `header`
-        (fields over the buyer's and the order header's defaults), `emit` (True).
+        (fields over the buyer's and the order header's defaults), `site_user` (fields over
+        the buyer's `GET site/{site}/users/{id}` defaults: middle name, title, phones),
+        `address_book` (the buyer's whole address book; by default an office address, Acme
+        Corp, preferred, and a home address), `emit` (True).
         """
         number, outgoing = self._store.place_order(items, **options)
         self._send_later(outgoing)

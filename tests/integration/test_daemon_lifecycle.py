@@ -88,7 +88,10 @@ def test_no_secret_reaches_logs_error_texts_or_the_socket(tmp_path: Path) -> Non
         )
         daemon, sock = start(tmp_path, sandbox)
         try:
+            # One at a time: the one-shot 422 must land on 3001, not on whichever order's job
+            # create comes first.
             submit(daemon, sock, 3001, items=1)
+            wait_until(lambda: states(daemon, sock).get("failed") == 1, 30, "3001 failed first")
             submit(daemon, sock, 3002, items=1)
             wait_until(
                 lambda: (

@@ -1,0 +1,207 @@
+"""Every Tharstern API name esd uses that no public reference confirms, one constant each.
+
+Tharstern publishes no API reference (LintPDF: "specific API documentation is not publicly
+available"). What is known comes from two open-source clients, `peczuh/tharstern`
+(`src/API.php`) and `rupeshkumaresp/ROIOrders` (`TharsternAPI/UnitTester/APIEngine.cs`,
+`ROI/TharsternEngine.cs`, `ROI/Model/*.cs`), collected with evidence labels in
+`shared/reference/tharstern_presswise.md` (sections 1.3-1.12, cited below as "ref 1.x") and
+`providers_more.md` section 10. Labels:
+
+- DOC   stated on a vendor or partner page (Aleyant, Infigo);
+- CODE  seen in a public client that calls the API (how it behaves in practice, not official);
+- GUESS inferred; confirm against a real install (what would confirm it is said).
+
+The client (`client.py`) and the sandbox (`sandbox.py`) both read these constants, so a name
+that turns out wrong is changed here once, and the sandbox follows.
+"""
+
+from __future__ import annotations
+
+import base64
+
+__all__ = [
+    "ADDRESSES_PATH",
+    "ADDRESS_CREATE_PATH",
+    "API_ROOT",
+    "ATTACHMENTS_PATH",
+    "ATTACHMENT_MODULE_ESTIMATE",
+    "ATTACHMENT_MODULE_JOB",
+    "ATTACHMENT_TYPE_ARTWORK",
+    "BAD_CREDENTIALS_TOKEN",
+    "CREATED_ADDRESS_ID",
+    "CUSTOMERS_PATH",
+    "ENVELOPE_DETAILS",
+    "ENVELOPE_STATUS",
+    "ENVELOPE_SUCCESS",
+    "ESTIMATES_PATH",
+    "ESTIMATE_EXAMPLE_PATH",
+    "ESTIMATE_REQUEST_PATH",
+    "ITEMS",
+    "JOBS_PATH",
+    "JOB_FROM_ESTIMATE_PATH",
+    "JOB_UPDATE_PATH",
+    "KEYWORD_PARAM",
+    "MODEL_STATE",
+    "ORDERS_PATH",
+    "ORDER_SUBMIT_PATH",
+    "PROBLEMS",
+    "PRODUCTS_PATH",
+    "SUCCESS_FALSE_ALTHOUGH_CREATED",
+    "TOKEN_FIELD",
+    "TOKEN_PATH",
+    "TOTAL_ITEM_COUNT",
+    "WEBHOOK_SECRET_HEADER",
+    "token_authorization",
+]
+
+# -- where the API lives ------------------------------------------------------------------------
+
+#: CODE (peczuh `sprintf('http://%s:%s/TharsternAPI/api', ...)`; ROIOrders `APIUrl` =
+#: `http://<server>/tharsternapi` + "/api/"), ref 1.2. The account's `url` is the server
+#: ("Tharstern Server URL (https)", seed 000); the client appends this unless the url already
+#: ends in it or in `/TharsternAPI` (routes are case-insensitive on IIS: GUESS).
+API_ROOT = "/TharsternAPI/api"
+
+# -- authentication -----------------------------------------------------------------------------
+
+#: CODE (both clients), ref 1.3: GET with query `email`, `password`, `applicationId`
+TOKEN_PATH = "authentication/GenerateAPIToken"
+#: CODE: the token is `Details.Token`, a GUID
+TOKEN_FIELD = "Token"
+#: CODE (peczuh throws `AuthenticationFailed` on it), ref 1.3: bad e-mail, password or
+#: application id give this token and Success true; it is not an HTTP error
+BAD_CREDENTIALS_TOKEN = "00000000-0000-0000-0000-000000000000"
+
+
+def token_authorization(token: str) -> str:
+    """The Authorization header value for `token`.
+
+    CODE, two variants seen (ref 1.3): peczuh sends `Basic base64(token)`, ROIOrders
+    `Basic base64(token + ":")` (the token as the Basic user, no password). GUESS: the server
+    reads the part before ":", so the ROIOrders form (a well-formed Basic value) is sent; the
+    sandbox accepts both. Confirm on an install: both should answer 200.
+    """
+    return "Basic " + base64.b64encode(f"{token}:".encode()).decode("ascii")
+
+
+# -- the answer envelope ------------------------------------------------------------------------
+
+#: CODE, ref 1.4: every answer is `{"Status": {"Success": bool, ...}, "Details": {...}}`
+ENVELOPE_STATUS = "Status"
+ENVELOPE_SUCCESS = "Success"
+ENVELOPE_DETAILS = "Details"
+#: GUESS: `Status.Message` carries a readable reason when Success is false (the clients only
+#: read Success; a message key is what ASP.NET APIs usually add). Read when present.
+ENVELOPE_MESSAGE = "Message"
+#: CODE, ref 1.4: list answers are `Details.Items[]` with `Details.TotalItemCount`
+ITEMS = "Items"
+TOTAL_ITEM_COUNT = "TotalItemCount"
+#: CODE (peczuh `estrequest()`), ref 1.4: an estimate's business errors, a list of strings
+PROBLEMS = ("Result", "Problems")
+#: CODE, ref 1.4 / GUESS (the ASP.NET shape): a 400 answers
+#: `{"Message": "...", "ModelState": {"estRequestProduct.Quantity": ["..."]}}`
+MODEL_STATE = "ModelState"
+#: CODE (ROIOrders `TharsternEngine.cs`: "THARSTERNS RETURNS SUCESS FALSE WHEN EST IS
+#: CREATED"), ref 1.4 and providers_more 10: `estrequest` may answer Success false although it
+#: made the estimate. esd does not retry on it: it looks the estimate up by its push reference
+#: (`ESTIMATES_PATH` with `KEYWORD_PARAM`), as ROIOrders does with `estimates?keyword=`.
+SUCCESS_FALSE_ALTHOUGH_CREATED = True
+
+# -- endpoints (relative to the API root; CODE unless said, ref 1.5) ----------------------------
+
+#: GET `?productCode=` -> Items[0].ID (the StockItemID), .ProductTypes_ID (non-zero: estimate)
+PRODUCTS_PATH = "products"
+PRODUCT_CODE_PARAM = "productCode"
+PRODUCT_ID = "ID"
+PRODUCT_TYPE_ID = "ProductTypes_ID"
+#: GUESS (ref 1.6 "NOT FOUND"): the product's code and name in a products item
+PRODUCT_CODE = "Code"
+PRODUCT_NAME = "Description"
+#: GET -> Details = a full sample estimate request for the product type (ROIOrders
+#: `RetrieveEstRequestSampleAsync`)
+ESTIMATE_EXAMPLE_PATH = "EstRequest/{product_type}/Example"
+#: POST an estimate request -> Details.Estimate.ID, .EstimateRef; errors Details.Result.Problems
+ESTIMATE_REQUEST_PATH = "estrequest"
+CREATED_ESTIMATE = ("Estimate", "ID")
+CREATED_ESTIMATE_REF = ("Estimate", "EstimateRef")
+#: GET `?keyword=` -> Items[] (ID, EstimateRef). GUESS: the keyword matches the Title and the
+#: Ref1..Ref10 fields, and each item carries `Ref1`/`Ref2` back, so esd filters exactly on them
+ESTIMATES_PATH = "estimates"
+KEYWORD_PARAM = "keyword"
+#: POST `{EstimateID, Ref1, Ref2, SetAsProductionReady, SubmitToWorkflow}` -> Details.JobNo
+#: (ROIOrders `TharJobFromEstimate`; where JobNo sits in Details: GUESS `Details.JobNo`, also
+#: read from `Details.Job.JobNo`)
+JOB_FROM_ESTIMATE_PATH = "job/createfromestimate"
+CREATED_JOB_NO = "JobNo"
+#: GET `?jobNo=` or `?id=` -> Items[]. GUESS: `?keyword=` works as on `estimates` (for the
+#: look-up of a job an earlier attempt made), items carry `JobNo`, `Ref1`, `Ref2`, `EstimateID`
+JOBS_PATH = "jobs"
+JOB_NO_PARAM = "jobNo"
+#: POST job JSON -> Details.UpdatedJob (peczuh `updateJob()`; fields not shown). GUESS:
+#: `{"JobNo": n, "StatusDescription": "..."}` sets the initial status (seed 000: "Initial
+#: Order Status ... Yes")
+JOB_UPDATE_PATH = "job/update"
+#: POST `{"Orders": [{UniqueSubmitOrderID, InvoiceCustomer{Code}, RequiredDate, OrderDate,
+#: Ref1, Ref2, Items[{StockItemID, Quantity, Ref1, Ref2}]}]}` -> Details.Orders[].ID (0 means
+#: failed, the reason in .StatusDetails) (ROIOrders `CreateSalesOrderAsync`, peczuh
+#: `salesorder_post()`)
+ORDER_SUBMIT_PATH = "orders/submit"
+SUBMITTED_ORDERS = "Orders"
+SUBMITTED_ORDER_ID = "ID"
+SUBMITTED_ORDER_DETAILS = "StatusDetails"
+#: GET `?orderIDs=` / `?orderNOs=` -> Items[]. GUESS: `?keyword=` matches the order's Ref1/Ref2
+#: (esd puts the storefront order number in Ref2: "orders by order number"), and items carry
+#: `ID`, `OrderNo`, `Ref1`, `Ref2`, `Status`
+ORDERS_PATH = "orders"
+ORDER_IDS_PARAM = "orderIDs"
+#: POST `{CustomerCode, Code, Name, Address{AddressLines[], City, Region, Country, Postcode,
+#: Telephone, Fax}, Contact, ContactEmail}` -> Details.Items[0].ID (ROIOrders
+#: `TharDeliveryAddress`)
+ADDRESS_CREATE_PATH = "address/create"
+CREATED_ADDRESS_ID = "ID"
+#: GUESS: GET `addresses?customerCode=&code=` lists a customer's delivery addresses (Items[]
+#: with `ID`, `Code`); needed to find an address an earlier attempt created. No client reads
+#: addresses back; confirm the path on an install
+ADDRESSES_PATH = "addresses"
+ADDRESS_CODE_PARAM = "code"
+#: GUESS: delivery address codes are short; esd makes "E" + 8 hex of the push reference +
+#: "-" + the address's number in the order (unique per order, found again after a crash)
+ADDRESS_CODE_LENGTH = 12
+#: GET `?customerCode=` -> Items[0].Code, .ID (ROIOrders). No create: "it is not possible for
+#: Pressero to create users" (Aleyant a1463, DOC)
+CUSTOMERS_PATH = "customers"
+CUSTOMER_CODE_PARAM = "customerCode"
+#: POST `{Items: [{Filename, ModuleType{Value}, RecordNo, Type{Value}, Details, Content_URL}]}`
+#: (ROIOrders `TharAttachment`, `SubmitPOandArtwork`); ModuleType 1 estimate, 2 job; Type 10
+#: "all content" is what ROIOrders uses for artwork
+ATTACHMENTS_PATH = "attachments"
+ATTACHMENT_MODULE_ESTIMATE = 1
+ATTACHMENT_MODULE_JOB = 2
+ATTACHMENT_TYPE_ARTWORK = 10
+#: GUESS: GET `attachments?moduleType=2&recordNo=<JobNo>` lists what a job holds (Items[] with
+#: `Filename`, `Content_URL`), to find an attachment an earlier attempt made
+ATTACHMENT_MODULE_PARAM = "moduleType"
+ATTACHMENT_RECORD_PARAM = "recordNo"
+
+# -- status and tracking read back (poll fallback) ----------------------------------------------
+
+#: GUESS (ref 1.12 "field names NOT FOUND"): a jobs / orders item's status is the text
+#: `StatusDescription` (else `Status`), and its deliveries are `Deliveries[]` whose carrier
+#: consignment number is `ConsignNote` (the DeliveryNote column ROIOrders maps, ref 1.12) and
+#: dispatch time `DelDateTime`
+STATUS_TEXT = ("StatusDescription", "Status")
+DELIVERIES = "Deliveries"
+DELIVERY_TRACKING = "ConsignNote"
+DELIVERY_DATE = "DelDateTime"
+
+# -- webhooks -----------------------------------------------------------------------------------
+
+#: GUESS (ref 1.12: event names, payload and signing NOT FOUND; DOC only that Tharstern admins
+#: "enable webhooks + subscriptions"): the subscription is pointed at
+#: `/webhooks/mis/<account>` with a custom header carrying a shared secret, compared in
+#: constant time with the account's `webhook_secret` credential. Confirm with Tharstern how a
+#: subscription authenticates (a header, a signature, basic auth) before going live.
+WEBHOOK_SECRET_HEADER = "X-Tharstern-Webhook-Secret"
+
+# ------------------------------------------------------------------------------------------------
+# Estimate request and webhook payload names (th-map): appended below.

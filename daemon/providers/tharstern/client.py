@@ -282,6 +282,16 @@ class TharsternClient:
                 return item
         return None
 
+    async def order_by_no(self, order_no: str) -> Mapping[str, Any] | None:
+        """The sales order numbered `order_no`, or None."""
+        what = f"read sales order {order_no}"
+        params = {g.ORDER_NOS_PARAM: order_no}
+        details = await self._details("GET", g.ORDERS_PATH, what, params)
+        for item in _items(details, what):
+            if str(item.get("OrderNo", "")) == order_no:
+                return item
+        return None
+
     # -- customers, addresses, attachments --------------------------------------------------
 
     async def customer(self, code: str) -> Mapping[str, Any] | None:

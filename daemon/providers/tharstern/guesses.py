@@ -154,6 +154,7 @@ SUBMITTED_ORDER_DETAILS = "StatusDetails"
 #: `ID`, `OrderNo`, `Ref1`, `Ref2`, `Status`
 ORDERS_PATH = "orders"
 ORDER_IDS_PARAM = "orderIDs"
+ORDER_NOS_PARAM = "orderNOs"
 #: POST `{CustomerCode, Code, Name, Address{AddressLines[], City, Region, Country, Postcode,
 #: Telephone, Fax}, Contact, ContactEmail}` -> Details.Items[0].ID (ROIOrders
 #: `TharDeliveryAddress`)

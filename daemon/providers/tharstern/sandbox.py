@@ -554,7 +554,9 @@ class _Store(JsonStore):
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
     ) -> JsonAnswer:
         return _items(
-            self._search(self.orders, query, {g.ORDER_IDS_PARAM: "ID", "orderNOs": "OrderNo"})
+            self._search(
+                self.orders, query, {g.ORDER_IDS_PARAM: "ID", g.ORDER_NOS_PARAM: "OrderNo"}
+            )
         )
 
     def _address_create(

@@ -1,0 +1,308 @@
+"""The journaled creates of a Tharstern push, each one `daemon.providers.kit.ensure_step`.
+
+No Tharstern create is idempotent (posting twice makes two), so each step first asks the journal,
+then looks in Tharstern for what an earlier attempt made without hearing the answer, and only
+then creates. Every look-up is by the push reference or what it determines (guesses):
+
+    step                journal value                 found again by
+    address:<n>         {"address_id": int}           addresses?customerCode=&code=<code>, the
+                                                      code derived from the push reference
+    sales_order:<n>     {"order_no": text,            orders?keyword=<order number>, Ref2 = the
+                         "order_id": int}             push reference and the same line seqs
+    estimate:<seq>      {"estimate_id": int}          estimates?keyword=<order number>, Ref1 =
+                                                      the push reference, the item's title
+    job:<seq>           {"job_no": text}              jobs?keyword=<order number>, the estimate
+    artwork:<seq>       {"files": int}                attachments?moduleType=2&recordNo=<job>,
+                                                      by Content_URL (only missing ones are sent)
+
+Tharstern's quirk of answering `Success: false` although it made the estimate is settled by the
+same look-up, inside the create: no retry, so never a second estimate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from daemon.errors import BusinessRuleError
+from daemon.providers.contract import PushJournal
+from daemon.providers.kit import ensure_step, journal_int, journal_text
+from daemon.providers.tharstern import guesses as g
+from daemon.providers.tharstern.client import TharsternClient
+
+__all__ = [
+    "address_code",
+    "ensure_address",
+    "ensure_artwork",
+    "ensure_estimate",
+    "ensure_job",
+    "ensure_sales_order",
+    "estimate_matches",
+    "estimate_title_key",
+    "find_estimate",
+    "find_job",
+    "find_sales_order",
+    "missing_artwork",
+]
+
+log = structlog.get_logger(__name__)
+
+
+def address_code(reference: str, number: int) -> str:
+    """The delivery address code of the `number`th address of the push `reference`: the same on
+    every attempt, so an address a lost answer made is found again (guesses)."""
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:8]
+    code = f"E{digest}-{number}"
+    return code[: g.ADDRESS_CODE_LENGTH]
+
+
+async def ensure_address(
+    client: TharsternClient,
+    journal: PushJournal,
+    number: int,
+    customer_code: str,
+    code: str,
+    body: Mapping[str, Any],
+) -> int:
+    """The delivery address `code` under `customer_code` (`body` is its `address/create`)."""
+
+    async def find() -> int | None:
+        found = await client.find_addresses(customer_code, code)
+        return int(found[0]["ID"]) if found else None
+
+    async def create() -> int:
+        made = await client.create_address(body, what=f"create delivery address {code}")
+        log.info("tharstern.address.created", code=code, address=made)
+        return made
+
+    return await ensure_step(
+        journal, f"address:{number}", "address_id", read=journal_int, find=find, create=create
+    )
+
+
+async def find_sales_order(
+    client: TharsternClient, order_number: str, reference: str, seqs: Sequence[int]
+) -> tuple[str, int] | None:
+    """(OrderNo, ID) of the sales order this push made for the lines `seqs`, or None."""
+    wanted = sorted(str(s) for s in seqs)
+    for found in await client.find_orders(order_number):
+        if str(found.get("Ref2", "")) != reference:
+            continue
+        lines = found.get("Items")
+        got = (
+            sorted(str(line.get("Ref1", "")) for line in lines if isinstance(line, Mapping))
+            if isinstance(lines, list)
+            else []
+        )
+        if got == wanted:
+            return str(found.get("OrderNo") or found.get("ID")), int(found["ID"])
+    return None
+
+
+async def ensure_sales_order(
+    client: TharsternClient,
+    journal: PushJournal,
+    number: int,
+    order_number: str,
+    reference: str,
+    seqs: Sequence[int],
+    body: Mapping[str, Any],
+) -> str:
+    """The sales order of the stock lines `seqs` (`body` is one `Orders[]` entry); its OrderNo."""
+    made: dict[str, int] = {}
+
+    async def find() -> str | None:
+        found = await find_sales_order(client, order_number, reference, seqs)
+        if found is None:
+            return None
+        made["order_id"] = found[1]
+        log.info("tharstern.sales_order.found", order=order_number, order_no=found[0])
+        return found[0]
+
+    async def create() -> str:
+        order_id = await client.submit_order(body, what=f"submit sales order of {order_number}")
+        record = await client.order(order_id)
+        made["order_id"] = order_id
+        order_no = str(record.get("OrderNo") or order_id) if record else str(order_id)
+        log.info("tharstern.sales_order.created", order=order_number, order_no=order_no)
+        return order_no
+
+    return await ensure_step(
+        journal,
+        f"sales_order:{number}",
+        "order_no",
+        read=journal_text,
+        find=find,
+        create=create,
+        extra=lambda: dict(made),
+    )
+
+
+def estimate_title_key(order_number: str, seq: int) -> str:
+    """How an estimate's title starts: "<order number>-<item seq>" (the title the mapping writes,
+    "<order number>-<item seq> <product name>"), which tells the items of one order apart."""
+    return f"{order_number}-{seq}"
+
+
+def estimate_matches(found: Mapping[str, Any], reference: str, order_number: str, seq: int) -> bool:
+    """Is `found` (an `estimates` item) the estimate this push made for item `seq`?"""
+    if str(found.get("Ref1", "")) != reference:
+        return False
+    title = str(found.get("Title", ""))
+    key = estimate_title_key(order_number, seq)
+    return title == key or title.startswith(key + " ")
+
+
+async def find_estimate(
+    client: TharsternClient, order_number: str, reference: str, seq: int
+) -> int | None:
+    """The ID of the estimate this push made for item `seq`, or None."""
+    for found in await client.find_estimates(order_number):
+        if estimate_matches(found, reference, order_number, seq):
+            return int(found["ID"])
+    return None
+
+
+async def ensure_estimate(
+    client: TharsternClient,
+    journal: PushJournal,
+    seq: int,
+    order_number: str,
+    reference: str,
+    build: Callable[[], Awaitable[Mapping[str, Any]]],
+) -> int:
+    """The estimate of item `seq`; `build` makes its request (from the example) when needed."""
+
+    async def find() -> int | None:
+        return await find_estimate(client, order_number, reference, seq)
+
+    async def create() -> int:
+        what = f"request the estimate of order {order_number} item {seq}"
+        answer = await client.request_estimate(await build(), what=what)
+        if answer.success and answer.estimate_id is not None:
+            log.info(
+                "tharstern.estimate.created",
+                order=order_number,
+                seq=seq,
+                estimate=answer.estimate_id,
+            )
+            return answer.estimate_id
+        # The quirk: Success false although made. The look-up decides, never a retry.
+        found = await find()
+        if found is not None:
+            log.info(
+                "tharstern.estimate.created_although_refused",
+                order=order_number,
+                seq=seq,
+                estimate=found,
+            )
+            return found
+        reasons = "; ".join(answer.problems) or "no reason given"
+        raise BusinessRuleError(f"{what}: Tharstern refused the estimate: {reasons}")
+
+    return await ensure_step(
+        journal, f"estimate:{seq}", "estimate_id", read=journal_int, find=find, create=create
+    )
+
+
+async def find_job(
+    client: TharsternClient, order_number: str, reference: str, estimate_id: int
+) -> str | None:
+    """The JobNo of the job made from `estimate_id` by this push, or None."""
+    for found in await client.find_jobs(order_number):
+        if found.get("EstimateID") == estimate_id and str(found.get("Ref1", "")) == reference:
+            return str(found[g.CREATED_JOB_NO])
+    return None
+
+
+async def ensure_job(
+    client: TharsternClient,
+    journal: PushJournal,
+    seq: int,
+    order_number: str,
+    reference: str,
+    estimate_id: int,
+    *,
+    production_ready: bool,
+    submit_to_workflow: bool,
+    initial_status: str,
+) -> str:
+    """The job of item `seq`'s estimate, with the initial status set (an update, idempotent,
+    done before the step counts)."""
+
+    async def find() -> str | None:
+        return await find_job(client, order_number, reference, estimate_id)
+
+    async def create() -> str:
+        job_no = await client.job_from_estimate(
+            estimate_id,
+            reference,
+            order_number,
+            production_ready=production_ready,
+            submit_to_workflow=submit_to_workflow,
+        )
+        log.info("tharstern.job.created", order=order_number, seq=seq, job=job_no)
+        return job_no
+
+    async def finish(job_no: str) -> None:
+        if initial_status:
+            body = {g.CREATED_JOB_NO: job_no, "StatusDescription": initial_status}
+            await client.update_job(body, what=f"set the initial status of job {job_no}")
+
+    return await ensure_step(
+        journal,
+        f"job:{seq}",
+        "job_no",
+        read=journal_text,
+        find=find,
+        create=create,
+        finish=finish,
+    )
+
+
+async def missing_artwork(client: TharsternClient, job_no: str, urls: Sequence[str]) -> list[str]:
+    """The `urls` job `job_no` does not hold yet."""
+    held = {
+        str(a.get("Content_URL", ""))
+        for a in await client.attachments(g.ATTACHMENT_MODULE_JOB, job_no)
+    }
+    return [url for url in urls if url not in held]
+
+
+async def ensure_artwork(
+    client: TharsternClient, journal: PushJournal, seq: int, job_no: str, urls: Sequence[str]
+) -> int:
+    """Item `seq`'s print-ready files attached to its job by URL, once each."""
+    missing: list[str] = []
+
+    async def find() -> int | None:
+        missing[:] = await missing_artwork(client, job_no, urls)
+        return None if missing else len(urls)
+
+    async def create() -> int:
+        items = [
+            {
+                "Filename": _filename(url),
+                "ModuleType": {"Value": g.ATTACHMENT_MODULE_JOB},
+                "RecordNo": job_no,
+                "Type": {"Value": g.ATTACHMENT_TYPE_ARTWORK},
+                "Details": "print-ready file from the storefront",
+                "Content_URL": url,
+            }
+            for url in missing
+        ]
+        await client.add_attachments(items, what=f"attach the artwork of job {job_no}")
+        log.info("tharstern.artwork.attached", job=job_no, files=len(items))
+        return len(urls)
+
+    return await ensure_step(
+        journal, f"artwork:{seq}", "files", read=journal_int, find=find, create=create
+    )
+
+
+def _filename(url: str) -> str:
+    name = url.split("?", 1)[0].rstrip("/").rpartition("/")[2]
+    return name or "artwork"

@@ -1,0 +1,200 @@
+"""The Tharstern driver against its sandbox over real sockets: both paths of a push, the
+Success-false quirk settled by the look-up, refusals named, the token refreshed mid-push, and
+what a push costs in calls per path."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from daemon.errors import BusinessRuleError
+from daemon.providers.contract import PushResult, StatusMode, push_reference
+from daemon.providers.tharstern.driver import TharsternDriver, artwork_urls
+from daemon.providers.tharstern.sandbox import TharsternSandbox
+from tests.providers.contract.harness import MemoryJournal
+from tests.providers.tharstern.harness import ARTWORK, ORDER, created, make_driver
+
+pytestmark = pytest.mark.anyio
+
+PASSWORD = "th-driver-pw-#91x"
+API = "/TharsternAPI/api/"
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[TharsternSandbox]:
+    with TharsternSandbox("esd", PASSWORD) as box:
+        yield box
+
+
+@pytest.fixture
+def sandbox(running: TharsternSandbox) -> TharsternSandbox:
+    running.reset()
+    return running
+
+
+@pytest.fixture
+async def driver(sandbox: TharsternSandbox) -> AsyncIterator[TharsternDriver]:
+    made = make_driver(sandbox.url, PASSWORD)
+    yield made
+    await made.aclose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def _push(driver: TharsternDriver, order: object = ORDER) -> PushResult:
+    assert order is ORDER or hasattr(order, "items")
+    pushed = ORDER if order is ORDER else order
+    assert isinstance(pushed, type(ORDER))
+    reference = push_reference("tharstern", pushed.site, pushed.order_number)
+    return await driver.push_order(pushed, pushed.items, MemoryJournal(), reference)
+
+
+async def test_a_push_takes_both_paths(driver: TharsternDriver, sandbox: TharsternSandbox) -> None:
+    result = await _push(driver)
+    state = sandbox.state()
+    assert created(state) == {
+        "address": 2,
+        "sales_order": 1,
+        "estimate": 1,
+        "job": 1,
+        "attachment": 1,
+    }
+    (order,) = state["orders"]
+    assert [(line["StockItemID"], line["Quantity"]) for line in order["Items"]] == [
+        (501, 2),
+        (502, 1),
+    ]
+    assert order["CustomerCode"] == "ESP001"
+    (estimate,) = state["estimates"]
+    assert estimate["Title"].startswith("5001-3")
+    assert estimate["CustomerCode"] == "ESP001" and estimate["Quantity"] == 500
+    assert estimate["DeliveryCode"] == state["addresses"][1]["Code"]
+    (job,) = state["jobs"]
+    assert job["EstimateID"] == estimate["ID"] and job["ProductionReady"] is True
+    (attachment,) = state["attachments"]
+    assert attachment["Content_URL"] == ARTWORK and attachment["RecordNo"] == str(job["JobNo"])
+    refs = {ref.item_seq: ref.external_id for ref in result.items}
+    assert refs == {1: order["OrderNo"], 2: order["OrderNo"], 3: str(job["JobNo"])}
+    assert result.order_external_id == order["OrderNo"]
+
+
+async def test_the_success_false_quirk_is_settled_by_the_look_up_not_a_retry(
+    driver: TharsternDriver, sandbox: TharsternSandbox
+) -> None:
+    sandbox.set_faults(
+        fail_next=[{"path_prefix": API + "estrequest", "method": "POST", "kind": "success_false"}]
+    )
+    result = await _push(driver)
+    state = sandbox.state()
+    assert state["faults"]["fail_next"] == []
+    assert len(state["estimates"]) == 1 and len(state["jobs"]) == 1
+    assert state["calls"]["POST estrequest"] == 1
+    assert {ref.item_seq for ref in result.items} == {1, 2, 3}
+
+
+async def test_a_push_again_from_a_lost_journal_finds_everything(
+    driver: TharsternDriver, sandbox: TharsternSandbox
+) -> None:
+    first = await _push(driver)
+    made = created(sandbox.state())
+    again = await _push(driver)
+    assert again == first
+    assert created(sandbox.state()) == made
+    reference = push_reference("tharstern", ORDER.site, ORDER.order_number)
+    found = await driver.find_pushed(ORDER, ORDER.items, MemoryJournal(), reference)
+    assert found == first
+
+
+async def test_a_missing_customer_is_a_business_error_naming_the_code(
+    sandbox: TharsternSandbox,
+) -> None:
+    driver = TharsternDriver(
+        "tharstern",
+        {"products_customer_code": "GHOST9"},
+        {"url": sandbox.url, "login": "esd", "password": PASSWORD},
+    )
+    try:
+        with pytest.raises(BusinessRuleError) as refused:
+            await _push(driver)
+    finally:
+        await driver.aclose()
+    assert "GHOST9" in str(refused.value) and "cannot" in str(refused.value)
+    assert created(sandbox.state()) == {}
+
+
+async def test_an_unknown_product_type_is_a_business_error_naming_it(
+    sandbox: TharsternSandbox,
+) -> None:
+    driver = TharsternDriver(
+        "tharstern",
+        {
+            "products_customer_code": "ESP001",
+            "products": [{"product": "Flyers", "product_type": 99}],
+        },
+        {"url": sandbox.url, "login": "esd", "password": PASSWORD},
+    )
+    try:
+        with pytest.raises(BusinessRuleError) as refused:
+            await _push(driver)
+    finally:
+        await driver.aclose()
+    assert "Product type 99 not found" in str(refused.value)
+    assert "estimate" not in created(sandbox.state())
+
+
+async def test_a_token_that_expires_mid_push_is_fetched_again(
+    driver: TharsternDriver, sandbox: TharsternSandbox
+) -> None:
+    await driver.test_connection()
+    sandbox.expire_tokens()
+    await _push(driver)
+    assert sandbox.state()["calls"]["GET authentication/generateapitoken"] == 2
+
+
+async def test_calls_per_order_per_path(sandbox: TharsternSandbox) -> None:
+    """What one order costs: the figures the bench reports (each call counted by the sandbox)."""
+    stock = dataclasses.replace(ORDER, order_number="6001", items=ORDER.items[:1])
+    estimate = dataclasses.replace(ORDER, order_number="6002", items=ORDER.items[2:])
+    costs = {}
+    for name, order in (("stock", stock), ("estimate", estimate)):
+        sandbox.reset()
+        driver = make_driver(sandbox.url, PASSWORD)
+        try:
+            await _push(driver, order)
+        finally:
+            await driver.aclose()
+        costs[name] = sum(sandbox.state()["calls"].values())
+    # stock: token, customer, address find + create, product, order find + submit + read back
+    # estimate: token, customer, address find + create, estimate find, example, estrequest,
+    # job find + create, attachments find + add
+    assert costs == {"stock": 8, "estimate": 11}
+
+
+async def test_status_mode_follows_the_webhook_secret(sandbox: TharsternSandbox) -> None:
+    polled = make_driver(sandbox.url, PASSWORD)
+    pushed_to = make_driver(sandbox.url, PASSWORD, webhook_secret="hook-secret")
+    try:
+        assert polled.capabilities.status is StatusMode.POLL
+        assert pushed_to.capabilities.status is StatusMode.WEBHOOK
+    finally:
+        await polled.aclose()
+        await pushed_to.aclose()
+
+
+def test_artwork_comes_from_url_attributes_once() -> None:
+    item = dataclasses.replace(
+        ORDER.items[2],
+        attributes={
+            "Artwork URL": ARTWORK,
+            "artwork_2": ARTWORK,
+            "File URL back": "https://files.example/back.pdf",
+            "Artwork note": "not a url",
+            "Paper": "Silk",
+        },
+    )
+    assert artwork_urls(item) == (ARTWORK, "https://files.example/back.pdf")

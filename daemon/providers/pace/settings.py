@@ -83,11 +83,12 @@ import datetime as dt
 import math
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
+from daemon.orders.promise_date import parse_holidays
 from daemon.providers.deadline import (
     DEFAULT_CALL_DEADLINE_SECONDS,
     DEFAULT_MAX_ANSWER_BYTES,
@@ -169,7 +170,6 @@ _SITE_KEYS: Final = (
 _SECRET_KEYS: Final = ("login", "password", "username", "user")
 
 _EMAIL: Final = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,.]+")
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INTEGER: Final = re.compile(r"[+-]?\d+")
 _TEMPLATE_VARIABLE: Final = re.compile(r"\{([^{}]*)\}")
 
@@ -306,7 +306,7 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Pro
         for key in ("csr", "sales_person", "sales_category", "taxable_code")
     }
     sales_tax = _text(settings, "sales_tax", problems)
-    holidays = _holidays(settings.get("holidays"), problems)
+    holidays = parse_holidays(settings.get("holidays"), problems)
     promise_days = _optional_int(settings, "promise_days", problems, 0, MAX_PROMISE_DAYS)
     job_type = _optional_int(settings, "job_type", problems, minimum=1)
     description = _description(settings, problems)
@@ -516,33 +516,6 @@ def _text(settings: Mapping[str, Any], key: str, problems: Problems) -> str:
         problems.append((key, "must be a string"))
         return ""
     return value.strip()
-
-
-def _holidays(value: object, problems: Problems) -> frozenset[dt.date]:
-    if value is None:
-        return frozenset()
-    entries: Iterable[tuple[str, object]]
-    if isinstance(value, str):
-        entries = [("holidays", part.strip()) for part in value.split("|") if part.strip()]
-    elif isinstance(value, list | tuple):
-        entries = [(f"holidays[{i}]", part) for i, part in enumerate(value)]
-    else:
-        problems.append(("holidays", "expected dates YYYY-MM-DD separated by '|'"))
-        return frozenset()
-    days: set[dt.date] = set()
-    for at, entry in entries:
-        if isinstance(entry, dt.datetime):
-            problems.append((at, f"{entry.isoformat()!r} is a date-time; expected a date"))
-        elif isinstance(entry, dt.date):
-            days.add(entry)
-        elif isinstance(entry, str) and _ISO_DATE.fullmatch(entry.strip()):
-            try:
-                days.add(dt.date.fromisoformat(entry.strip()))
-            except ValueError:
-                problems.append((at, f"{quoted(entry)} is not a date (YYYY-MM-DD)"))
-        else:
-            problems.append((at, f"{quoted(entry)} is not a date (YYYY-MM-DD)"))
-    return frozenset(days)
 
 
 def _description(settings: Mapping[str, Any], problems: Problems) -> str:

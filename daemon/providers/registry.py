@@ -36,6 +36,7 @@ __all__ = [
 PROVIDERS: dict[str, str] = {
     "reference": "daemon.providers.reference",
     "pace": "daemon.providers.pace",
+    "tharstern": "daemon.providers.tharstern",
 }
 
 

@@ -19,13 +19,17 @@ __all__ = ["MANIFEST"]
 
 #: what the registry reads (docs/providers.md); the driver takes its capabilities from here.
 #: Credential names: seed 000 "Tharstern API Login", "Tharstern API Password", "Tharstern
-#: Server URL (https)"; the Infigo setup page an "Application ID" ("can be a made up name ...
-#: unique per storefront"); `webhook_secret` (optional) authenticates Tharstern's webhooks.
+#: Server URL (https)". Optional: `application_id` (the Infigo setup page's "Application ID",
+#: "can be a made up name ... unique per storefront"; not a secret, so the `application_id`
+#: setting gives it too, the credential winning) and `webhook_secret`, which authenticates
+#: Tharstern's webhooks and turns the account's status mode to webhook.
 MANIFEST = ProviderManifest(
     name="tharstern",
     driver="daemon.providers.tharstern.driver:TharsternDriver",
     capabilities=Capabilities(status=StatusMode.WEBHOOK),
-    credential_keys=("url", "login", "password", "application_id"),
+    credential_keys=("url", "login", "password"),
+    site_settings_problems="daemon.providers.tharstern.driver:site_settings_problems",
+    alert_emails="daemon.providers.tharstern.driver:alert_emails",
     settings_problems="daemon.providers.tharstern.driver:settings_problems",
     credentials_problems="daemon.providers.tharstern.driver:credentials_problems",
     sandbox="daemon.providers.tharstern.sandbox:TharsternSandbox",

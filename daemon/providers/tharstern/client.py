@@ -204,24 +204,8 @@ class TharsternClient:
         details = await self._details("GET", g.ESTIMATES_PATH, what, {g.KEYWORD_PARAM: keyword})
         return _items(details, what)
 
-    async def job_from_estimate(
-        self,
-        estimate_id: int,
-        ref1: str,
-        ref2: str,
-        *,
-        production_ready: bool,
-        submit_to_workflow: bool,
-    ) -> str:
-        """Make the job of an estimate (not idempotent); return its JobNo."""
-        what = f"create the job of estimate {estimate_id}"
-        body = {
-            "EstimateID": estimate_id,
-            "Ref1": ref1,
-            "Ref2": ref2,
-            "SetAsProductionReady": production_ready,
-            "SubmitToWorkflow": submit_to_workflow,
-        }
+    async def create_job(self, body: Mapping[str, Any], *, what: str) -> str:
+        """Make the job of an estimate (`job/createfromestimate`, not idempotent); its JobNo."""
         details = await self._details("POST", g.JOB_FROM_ESTIMATE_PATH, what, json=body)
         job_no = details.get(g.CREATED_JOB_NO)
         if job_no in (None, "", 0):
@@ -253,9 +237,9 @@ class TharsternClient:
     # -- sales orders -----------------------------------------------------------------------
 
     async def submit_order(self, order: Mapping[str, Any], *, what: str) -> int:
-        """Submit one sales order (not idempotent); return its ID. An ID of 0 is Tharstern's
-        refusal, its reason in StatusDetails (CODE, ref 1.4)."""
-        details = await self._details("POST", g.ORDER_SUBMIT_PATH, what, json={"Orders": [order]})
+        """Submit one sales order (`{"Orders": [order]}`, not idempotent); return its ID. An ID
+        of 0 is Tharstern's refusal, its reason in StatusDetails (CODE, ref 1.4)."""
+        details = await self._details("POST", g.ORDER_SUBMIT_PATH, what, json=order)
         orders = details.get(g.SUBMITTED_ORDERS)
         if not isinstance(orders, list) or not orders or not isinstance(orders[0], Mapping):
             raise ServerError(f"{what}: the answer has no Details.{g.SUBMITTED_ORDERS}[0]")

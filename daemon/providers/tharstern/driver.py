@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import structlog
 
 from daemon.errors import BusinessRuleError, DriverError
+from daemon.orders.charges import ItemCharges, item_charges
 from daemon.orders.model import Address, Order, OrderItem
 from daemon.providers.contract import (
     ConnectionReport,
@@ -40,8 +42,14 @@ from daemon.providers.contract import (
 from daemon.providers.kit import required_credentials_problems, url_scheme_problems
 from daemon.providers.tharstern import MANIFEST
 from daemon.providers.tharstern import push_steps as steps
-from daemon.providers.tharstern.client import TharsternClient
+from daemon.providers.tharstern.client import Product, TharsternClient
+from daemon.providers.tharstern.customer_codes import customer_for_order, missing_customer
+from daemon.providers.tharstern.delivery_address import address_body, has_address
+from daemon.providers.tharstern.dispatch_date import dispatch_date
+from daemon.providers.tharstern.estimate_request import estimate_request, job_from_estimate
+from daemon.providers.tharstern.pricing import item_price
 from daemon.providers.tharstern.product_routing import EstimateItem, Routes, StockLine, route_items
+from daemon.providers.tharstern.sales_order import OrderLine, sales_order
 from daemon.providers.tharstern.settings import (
     TharsternSettings,
     parse_settings,
@@ -52,6 +60,7 @@ from daemon.providers.tharstern.settings import settings_problems as settings_pr
 from daemon.providers.tharstern.settings import (
     site_settings_problems as site_settings_problems,
 )
+from daemon.providers.tharstern.status_mapping import reported_status
 from daemon.providers.tharstern.status_poll import status_of_items
 
 __all__ = [
@@ -103,11 +112,17 @@ class TharsternDriver(Driver):
     capabilities = MANIFEST.capabilities
 
     def __init__(
-        self, account: str, settings: Mapping[str, Any], credentials: Mapping[str, str]
+        self,
+        account: str,
+        settings: Mapping[str, Any],
+        credentials: Mapping[str, str],
+        *,
+        today: Callable[[], dt.date] | None = None,
     ) -> None:
         super().__init__(account, settings, credentials)
         check_account(settings_problems(settings), credentials_problems(credentials))
         self._parsed = parse_settings(settings)
+        self._today = today or (lambda: dt.datetime.now(dt.UTC).date())
         mode = StatusMode.WEBHOOK if credentials.get("webhook_secret") else StatusMode.POLL
         self.capabilities = dataclasses.replace(type(self).capabilities, status=mode)
         self.final_statuses = frozenset(self._parsed.final_statuses)  # type: ignore[misc]
@@ -121,8 +136,8 @@ class TharsternDriver(Driver):
             max_answer_bytes=self._parsed.limits.max_answer_bytes,
         )
         #: product code -> its Tharstern product (stable; read once per driver)
-        self._products: dict[str, steps_product] = {}
-        #: customer codes seen to exist (Tharstern cannot delete one behind a push's back)
+        self._products: dict[str, Product] = {}
+        #: customer codes seen to exist (a code in use is not deleted behind a push's back)
         self._customers: set[str] = set()
 
     def __repr__(self) -> str:
@@ -134,16 +149,15 @@ class TharsternDriver(Driver):
         return self._client
 
     async def test_connection(self) -> ConnectionReport:
+        code = self._parsed.default_customer_code
         try:
             await self._client.authenticate()
-            code = self._parsed.default_customer_code
             found = await self._client.customer(code)
         except DriverError as exc:
             return ConnectionReport(ok=False, detail=exc.message)
         if found is None:
             return ConnectionReport(
-                ok=False,
-                detail=f"signed in, but Tharstern has no customer {code} (products_customer_code)",
+                ok=False, detail=f"signed in, but Tharstern has no customer {code}"
             )
         return ConnectionReport(ok=True, detail=f"signed in; customer {code} found")
 
@@ -152,31 +166,35 @@ class TharsternDriver(Driver):
     ) -> PushResult:
         settings = self._settings_of(order.site)
         routes = route_items(order, items, settings)
-        customer = customer_code(order, settings)
-        await self._check_customer(order, customer)
-        addresses = await self._ensure_addresses(order, routes, customer, journal, reference)
+        choice = customer_for_order(order, settings)
+        if choice.code not in self._customers:
+            if await self._client.customer(choice.code) is None:
+                raise missing_customer(order, choice)
+            self._customers.add(choice.code)
+        push = _Push(
+            order,
+            reference,
+            settings,
+            choice.code,
+            dispatch_date(order, settings, today=self._today()),
+            item_charges(order, items),
+        )
+        addresses = await self._ensure_addresses(push, routes, journal)
         refs: dict[int, str] = {}
         order_nos: list[str] = []
         for number, (address, lines) in enumerate(_by_address(routes.stock), start=1):
             order_no = await self._ensure_sales_order(
-                order, lines, addresses.get(address), customer, number, journal, reference, settings
+                push, lines, addresses.get(address, ""), number, journal
             )
             order_nos.append(order_no)
             refs.update((line.item.seq, order_no) for line in lines)
         job_nos: list[str] = []
         for estimate in routes.estimates:
             job_no = await self._ensure_estimate_job(
-                order,
-                estimate,
-                addresses.get(estimate.item.ship_to),
-                customer,
-                journal,
-                reference,
-                settings,
+                push, estimate, addresses.get(estimate.item.ship_to, ""), journal
             )
             job_nos.append(job_no)
             refs[estimate.item.seq] = job_no
-        items_out = tuple(ItemRef(seq, refs[seq]) for seq in sorted(refs))
         log.info(
             "tharstern.pushed",
             account=self.account,
@@ -184,7 +202,10 @@ class TharsternDriver(Driver):
             sales_orders=order_nos,
             jobs=job_nos,
         )
-        return PushResult(order_external_id=(order_nos or job_nos)[0], items=items_out)
+        return PushResult(
+            order_external_id=(order_nos or job_nos)[0],
+            items=tuple(ItemRef(seq, refs[seq]) for seq in sorted(refs)),
+        )
 
     async def find_pushed(
         self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
@@ -196,9 +217,11 @@ class TharsternDriver(Driver):
             return None
         refs: dict[int, str] = {}
         first: list[str] = []
-        for _address, lines in _by_address(routes.stock):
+        for number, (_address, lines) in enumerate(_by_address(routes.stock), start=1):
             seqs = [line.item.seq for line in lines]
-            found = await steps.find_sales_order(self._client, order.order_number, reference, seqs)
+            found = await steps.find_sales_order(
+                self._client, order.order_number, sales_order_reference(reference, number), seqs
+            )
             if found is None:
                 return None
             first.append(found[0])
@@ -210,7 +233,9 @@ class TharsternDriver(Driver):
             )
             if estimate_id is None:
                 return None
-            job_no = await steps.find_job(self._client, order.order_number, reference, estimate_id)
+            job_no = await steps.find_job(
+                self._client, order.order_number, reference, seq, estimate_id
+            )
             if job_no is None:
                 return None
             urls = artwork_urls(estimate.item)
@@ -234,11 +259,12 @@ class TharsternDriver(Driver):
         except BusinessRuleError:
             jobs = set()
 
-        def name(status: str) -> str:
-            return settings.status_names.get(status.strip().casefold(), status)
-
         return await status_of_items(
-            self._client, order.order_number, pushed, lambda ref: ref.item_seq in jobs, name
+            self._client,
+            order.order_number,
+            pushed,
+            lambda ref: ref.item_seq in jobs,
+            lambda status: reported_status(status, settings),
         )
 
     async def aclose(self) -> None:
@@ -252,54 +278,55 @@ class TharsternDriver(Driver):
             return self._parsed
         return self._parsed.with_site(parse_site_overrides(overrides))
 
-    async def _check_customer(self, order: Order, code: str) -> None:
-        if code in self._customers:
-            return
-        if await self._client.customer(code) is None:
-            raise BusinessRuleError(
-                f"order {order.order_number}: Tharstern has no customer {code}; create it in "
-                "Tharstern (its API cannot) or map the site or department to another code"
-            )
-        self._customers.add(code)
-
     async def _ensure_addresses(
-        self, order: Order, routes: Routes, customer: str, journal: PushJournal, reference: str
+        self, push: _Push, routes: Routes, journal: PushJournal
     ) -> dict[Address, str]:
         """Each distinct ship-to of the routed items as a delivery address: address -> code."""
         codes: dict[Address, str] = {}
         for item in [s.item for s in routes.stock] + [e.item for e in routes.estimates]:
             address = item.ship_to
-            if address in codes or not address.address1.strip():
+            if address in codes or not has_address(address):
                 continue
             number = len(codes) + 1
-            code = steps.address_code(reference, number)
-            body = address_body(customer, code, address)
-            await steps.ensure_address(self._client, journal, number, customer, code, body)
+            code = steps.address_code(push.reference, number)
+            body = address_body(push.customer, code, address)
+            await steps.ensure_address(self._client, journal, number, push.customer, code, body)
             codes[address] = code
         return codes
 
     async def _ensure_sales_order(
         self,
-        order: Order,
+        push: _Push,
         lines: Sequence[StockLine],
-        delivery_code: str | None,
-        customer: str,
+        delivery_code: str,
         number: int,
         journal: PushJournal,
-        reference: str,
-        settings: TharsternSettings,
     ) -> str:
         seqs = [line.item.seq for line in lines]
-        done = journal.get(f"sales_order:{number}")
-        if done is None:  # the product ids are needed only to create
-            stock_ids = [await self._stock_id(order, line) for line in lines]
-        else:
-            stock_ids = [0 for _ in lines]
-        body = sales_order_body(
-            order, lines, stock_ids, customer, delivery_code, reference, settings
-        )
+        reference = sales_order_reference(push.reference, number)
+
+        async def body() -> Mapping[str, Any]:
+            order_lines = [
+                OrderLine(
+                    line.item,
+                    await self._stock_id(push.order, line),
+                    price=item_price(line.item, push.charge(line.item), push.settings, stock=True),
+                )
+                for line in lines
+            ]
+            return sales_order(
+                push.order,
+                order_lines,
+                push.settings,
+                customer_code=push.customer,
+                reference=reference,
+                required_date=push.required,
+                today=self._today(),
+                delivery_code=delivery_code,
+            )
+
         return await steps.ensure_sales_order(
-            self._client, journal, number, order.order_number, reference, seqs, body
+            self._client, journal, number, push.order.order_number, reference, seqs, body
         )
 
     async def _stock_id(self, order: Order, line: StockLine) -> int:
@@ -315,36 +342,37 @@ class TharsternDriver(Driver):
         return product.product_id
 
     async def _ensure_estimate_job(
-        self,
-        order: Order,
-        estimate: EstimateItem,
-        delivery_code: str | None,
-        customer: str,
-        journal: PushJournal,
-        reference: str,
-        settings: TharsternSettings,
+        self, push: _Push, estimate: EstimateItem, delivery_code: str, journal: PushJournal
     ) -> str:
         item = estimate.item
+        order = push.order
 
         async def build() -> Mapping[str, Any]:
             example = await self._client.estimate_example(estimate.product_type)
-            return estimate_body(
-                example, order, estimate, customer, delivery_code, reference, settings
+            return estimate_request(
+                example,
+                order,
+                estimate,
+                push.settings,
+                customer_code=push.customer,
+                reference=push.reference,
+                required_date=push.required,
+                price=item_price(item, push.charge(item), push.settings, stock=False),
+                delivery_code=delivery_code,
             )
 
         estimate_id = await steps.ensure_estimate(
-            self._client, journal, item.seq, order.order_number, reference, build
+            self._client, journal, item.seq, order.order_number, push.reference, build
         )
         job_no = await steps.ensure_job(
             self._client,
             journal,
             item.seq,
             order.order_number,
-            reference,
+            push.reference,
             estimate_id,
-            production_ready=settings.production_ready,
-            submit_to_workflow=settings.submit_to_workflow,
-            initial_status=settings.initial_status,
+            job_from_estimate(estimate_id, push.reference, order, item.seq, push.settings),
+            initial_status=push.settings.initial_status,
         )
         urls = artwork_urls(item)
         if urls:
@@ -352,7 +380,25 @@ class TharsternDriver(Driver):
         return job_no
 
 
-steps_product = Any  # the client's `Product` (kept loose: the cache only stores it)
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Push:
+    """What every step of one push shares."""
+
+    order: Order
+    reference: str
+    settings: TharsternSettings
+    customer: str
+    required: dt.date
+    charges: Mapping[int, ItemCharges]
+
+    def charge(self, item: OrderItem) -> ItemCharges:
+        return self.charges.get(item.seq) or ItemCharges(freight=Decimal(0), tax=Decimal(0))
+
+
+def sales_order_reference(reference: str, number: int) -> str:
+    """The push reference of the order's `number`th sales order (one per delivery address):
+    the order's own for the first, so its UniqueSubmitOrderID stays the order's."""
+    return reference if number == 1 else f"{reference}/order{number}"
 
 
 def _by_address(lines: Sequence[StockLine]) -> list[tuple[Address, list[StockLine]]]:
@@ -361,99 +407,3 @@ def _by_address(lines: Sequence[StockLine]) -> list[tuple[Address, list[StockLin
     for line in lines:
         groups.setdefault(line.item.ship_to, []).append(line)
     return list(groups.items())
-
-
-# -- ADAPTERS: pure mapping the th-map half owns; minimal stand-ins until its modules land -------
-
-
-def customer_code(order: Order, settings: TharsternSettings) -> str:
-    """ADAPTER: the site's / account's customer code (department and group codes: th-map)."""
-    return settings.default_customer_code
-
-
-def required_date(order: Order, settings: TharsternSettings) -> dt.date:
-    """ADAPTER: the requested ship date, else the order date + `dispatch_days` calendar days."""
-    if order.requested_ship_date is not None:
-        return order.requested_ship_date
-    placed = order.order_date.date() if order.order_date is not None else dt.date.today()
-    return placed + dt.timedelta(days=settings.dispatch_days)
-
-
-def address_body(customer: str, code: str, address: Address) -> dict[str, Any]:
-    """ADAPTER: the `address/create` body (ROIOrders `TharDeliveryAddress`)."""
-    name = " ".join(p for p in (address.first_name, address.last_name) if p)
-    return {
-        "CustomerCode": customer,
-        "Code": code,
-        "Name": address.business or name or code,
-        "Address": {
-            "AddressLines": [
-                line for line in (address.address1, address.address2, address.address3) if line
-            ],
-            "City": address.city,
-            "Region": address.state,
-            "Country": address.country,
-            "Postcode": address.zip,
-            "Telephone": address.phone or address.cell_phone,
-            "Fax": "",
-        },
-        "Contact": name,
-        "ContactEmail": address.email,
-    }
-
-
-def sales_order_body(
-    order: Order,
-    lines: Sequence[StockLine],
-    stock_ids: Sequence[int],
-    customer: str,
-    delivery_code: str | None,
-    reference: str,
-    settings: TharsternSettings,
-) -> dict[str, Any]:
-    """ADAPTER: one `Orders[]` entry of `orders/submit` (ROIOrders `CreateSalesOrderAsync`)."""
-    body: dict[str, Any] = {
-        "UniqueSubmitOrderID": reference,
-        "InvoiceCustomer": {"Code": customer},
-        "RequiredDate": required_date(order, settings).isoformat(),
-        "OrderDate": (order.order_date or dt.datetime.now(dt.UTC)).isoformat(),
-        "Ref1": order.order_number,
-        "Ref2": reference,
-        "Items": [
-            {
-                "StockItemID": stock_id,
-                "Quantity": line.item.quantity,
-                "Ref1": str(line.item.seq),
-                "Ref2": line.item.item_id,
-            }
-            for line, stock_id in zip(lines, stock_ids, strict=True)
-        ],
-    }
-    if delivery_code:
-        body["DeliveryCustomer"] = {"Code": delivery_code}
-    if settings.initial_status:
-        body["Status"] = settings.initial_status
-    return body
-
-
-def estimate_body(
-    example: Mapping[str, Any],
-    order: Order,
-    estimate: EstimateItem,
-    customer: str,
-    delivery_code: str | None,
-    reference: str,
-    settings: TharsternSettings,
-) -> dict[str, Any]:
-    """ADAPTER: the example request with the order's values written in (ref 1.8)."""
-    item = estimate.item
-    body = dict(example)
-    body["Title"] = f"{steps.estimate_title_key(order.order_number, item.seq)} {item.product_name}"
-    body["ProductTypeId"] = estimate.product_type
-    body["Quantity"] = item.quantity
-    body["RequiredDateTime"] = required_date(order, settings).strftime("%d-%b-%y")
-    body["Customer"] = {**dict(example.get("Customer") or {}), "Code": customer}
-    body["DeliveryCustomer"] = {"Code": delivery_code or ""}
-    body["Ref1"] = reference
-    body["Ref2"] = order.order_number
-    return body

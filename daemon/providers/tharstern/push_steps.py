@@ -32,6 +32,7 @@ from daemon.providers.contract import PushJournal
 from daemon.providers.kit import ensure_step, journal_int, journal_text
 from daemon.providers.tharstern import guesses as g
 from daemon.providers.tharstern.client import TharsternClient
+from daemon.providers.tharstern.estimate_request import estimate_reference
 
 __all__ = [
     "address_code",
@@ -41,7 +42,6 @@ __all__ = [
     "ensure_job",
     "ensure_sales_order",
     "estimate_matches",
-    "estimate_title_key",
     "find_estimate",
     "find_job",
     "find_sales_order",
@@ -109,9 +109,10 @@ async def ensure_sales_order(
     order_number: str,
     reference: str,
     seqs: Sequence[int],
-    body: Mapping[str, Any],
+    body: Callable[[], Awaitable[Mapping[str, Any]]],
 ) -> str:
-    """The sales order of the stock lines `seqs` (`body` is one `Orders[]` entry); its OrderNo."""
+    """The sales order of the stock lines `seqs` (`body` makes its `orders/submit`, only when
+    it must be created); its OrderNo."""
     made: dict[str, int] = {}
 
     async def find() -> str | None:
@@ -123,7 +124,9 @@ async def ensure_sales_order(
         return found[0]
 
     async def create() -> str:
-        order_id = await client.submit_order(body, what=f"submit sales order of {order_number}")
+        order_id = await client.submit_order(
+            await body(), what=f"submit sales order of {order_number}"
+        )
         record = await client.order(order_id)
         made["order_id"] = order_id
         order_no = str(record.get("OrderNo") or order_id) if record else str(order_id)
@@ -141,19 +144,10 @@ async def ensure_sales_order(
     )
 
 
-def estimate_title_key(order_number: str, seq: int) -> str:
-    """How an estimate's title starts: "<order number>-<item seq>" (the title the mapping writes,
-    "<order number>-<item seq> <product name>"), which tells the items of one order apart."""
-    return f"{order_number}-{seq}"
-
-
-def estimate_matches(found: Mapping[str, Any], reference: str, order_number: str, seq: int) -> bool:
-    """Is `found` (an `estimates` item) the estimate this push made for item `seq`?"""
-    if str(found.get("Ref1", "")) != reference:
-        return False
-    title = str(found.get("Title", ""))
-    key = estimate_title_key(order_number, seq)
-    return title == key or title.startswith(key + " ")
+def estimate_matches(found: Mapping[str, Any], reference: str, seq: int) -> bool:
+    """Is `found` (an `estimates` or `jobs` item) what this push made for item `seq`? Its Ref1
+    is the item's push reference (`estimate_request.estimate_reference`)."""
+    return str(found.get(g.ESTIMATE_REF_PUSH, "")) == estimate_reference(reference, seq)
 
 
 async def find_estimate(
@@ -161,7 +155,7 @@ async def find_estimate(
 ) -> int | None:
     """The ID of the estimate this push made for item `seq`, or None."""
     for found in await client.find_estimates(order_number):
-        if estimate_matches(found, reference, order_number, seq):
+        if estimate_matches(found, reference, seq):
             return int(found["ID"])
     return None
 
@@ -209,11 +203,11 @@ async def ensure_estimate(
 
 
 async def find_job(
-    client: TharsternClient, order_number: str, reference: str, estimate_id: int
+    client: TharsternClient, order_number: str, reference: str, seq: int, estimate_id: int
 ) -> str | None:
-    """The JobNo of the job made from `estimate_id` by this push, or None."""
+    """The JobNo of the job made from `estimate_id` for item `seq` by this push, or None."""
     for found in await client.find_jobs(order_number):
-        if found.get("EstimateID") == estimate_id and str(found.get("Ref1", "")) == reference:
+        if found.get("EstimateID") == estimate_id and estimate_matches(found, reference, seq):
             return str(found[g.CREATED_JOB_NO])
     return None
 
@@ -225,32 +219,26 @@ async def ensure_job(
     order_number: str,
     reference: str,
     estimate_id: int,
+    body: Mapping[str, Any],
     *,
-    production_ready: bool,
-    submit_to_workflow: bool,
     initial_status: str,
 ) -> str:
-    """The job of item `seq`'s estimate, with the initial status set (an update, idempotent,
-    done before the step counts)."""
+    """The job of item `seq`'s estimate (`body` is its `job/createfromestimate`), with the
+    initial status set: an update, idempotent, done before the step counts."""
 
     async def find() -> str | None:
-        return await find_job(client, order_number, reference, estimate_id)
+        return await find_job(client, order_number, reference, seq, estimate_id)
 
     async def create() -> str:
-        job_no = await client.job_from_estimate(
-            estimate_id,
-            reference,
-            order_number,
-            production_ready=production_ready,
-            submit_to_workflow=submit_to_workflow,
-        )
+        what = f"create the job of order {order_number} item {seq}"
+        job_no = await client.create_job(body, what=what)
         log.info("tharstern.job.created", order=order_number, seq=seq, job=job_no)
         return job_no
 
     async def finish(job_no: str) -> None:
         if initial_status:
-            body = {g.CREATED_JOB_NO: job_no, "StatusDescription": initial_status}
-            await client.update_job(body, what=f"set the initial status of job {job_no}")
+            update = {g.CREATED_JOB_NO: job_no, "StatusDescription": initial_status}
+            await client.update_job(update, what=f"set the initial status of job {job_no}")
 
     return await ensure_step(
         journal,

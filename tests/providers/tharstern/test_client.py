@@ -144,12 +144,9 @@ async def test_an_estimate_then_its_job_found_again_by_keyword(
     assert answer.success and answer.estimate_id is not None
     found = await client.find_estimates("5001")
     assert [e["ID"] for e in found] == [answer.estimate_id]
-    job_no = await client.job_from_estimate(
-        answer.estimate_id,
-        "esd:th:shop:5001",
-        "5001",
-        production_ready=True,
-        submit_to_workflow=False,
+    job_no = await client.create_job(
+        {"EstimateID": answer.estimate_id, "Ref1": "esd:th:shop:5001", "Ref2": "5001"},
+        what="create job",
     )
     job = await client.job(job_no)
     assert job is not None and job["EstimateID"] == answer.estimate_id
@@ -172,10 +169,10 @@ async def test_a_refused_sales_order_names_tharsterns_reason(
 ) -> None:
     order = {"InvoiceCustomer": {"Code": "ESP001"}, "Items": [{"StockItemID": 999, "Quantity": 1}]}
     with pytest.raises(BusinessRuleError) as refused:
-        await client.submit_order(order, what="submit order 5001")
+        await client.submit_order({"Orders": [order]}, what="submit order 5001")
     assert "Stock item 999 not found" in str(refused.value)
     order["Items"] = [{"StockItemID": 501, "Quantity": 2, "Ref1": "1"}]
-    order_id = await client.submit_order(order, what="submit order 5001")
+    order_id = await client.submit_order({"Orders": [order]}, what="submit order 5001")
     found = await client.order(order_id)
     assert found is not None and found["OrderNo"].startswith("SO")
 
@@ -199,7 +196,14 @@ async def test_5xx_and_dropped_connections_are_transient(
     )
     with pytest.raises(NetworkError):  # a create is never retried in the call
         await client.submit_order(
-            {"InvoiceCustomer": {"Code": "ESP001"}, "Items": [{"StockItemID": 501, "Quantity": 1}]},
+            {
+                "Orders": [
+                    {
+                        "InvoiceCustomer": {"Code": "ESP001"},
+                        "Items": [{"StockItemID": 501, "Quantity": 1}],
+                    }
+                ]
+            },
             what="submit order 5001",
         )
     assert sandbox.state()["orders"] == []
@@ -219,9 +223,7 @@ async def test_addresses_and_attachments_are_found_again(
     assert [a["ID"] for a in found] == [address_id]
     answer = await client.request_estimate(_request(), what="estimate item 1")
     assert answer.estimate_id is not None
-    job_no = await client.job_from_estimate(
-        answer.estimate_id, "r", "5001", production_ready=False, submit_to_workflow=False
-    )
+    job_no = await client.create_job({"EstimateID": answer.estimate_id}, what="create job")
     item = {
         "Filename": "art.pdf",
         "ModuleType": {"Value": g.ATTACHMENT_MODULE_JOB},

@@ -14,7 +14,7 @@ from daemon.providers.contract import PushResult, StatusMode, push_reference
 from daemon.providers.tharstern.driver import TharsternDriver, artwork_urls
 from daemon.providers.tharstern.sandbox import TharsternSandbox
 from tests.providers.contract.harness import MemoryJournal
-from tests.providers.tharstern.harness import ARTWORK, ORDER, created, make_driver
+from tests.providers.tharstern.harness import ARTWORK, ORDER, SETTINGS, created, make_driver
 
 pytestmark = pytest.mark.anyio
 
@@ -115,7 +115,7 @@ async def test_a_missing_customer_is_a_business_error_naming_the_code(
 ) -> None:
     driver = TharsternDriver(
         "tharstern",
-        {"products_customer_code": "GHOST9"},
+        {**SETTINGS, "products_customer_code": "GHOST9"},
         {"url": sandbox.url, "login": "esd", "password": PASSWORD},
     )
     try:

@@ -457,9 +457,9 @@ ERROR_CASES: list[tuple[str, str, str, str]] = [
     ("missing provider", "[accounts.a]\n", "accounts.a.provider", "required"),
     (
         "unknown provider",
-        "[accounts.a]\nprovider = 'tharstern'\n",
+        "[accounts.a]\nprovider = 'presswise'\n",
         "accounts.a.provider",
-        'unknown provider "tharstern"; known: pace, reference',
+        'unknown provider "presswise"; known: pace, reference, tharstern',
     ),
     (
         "concurrency as word",
@@ -679,7 +679,7 @@ def test_unknown_provider_is_not_handed_to_the_registry(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(registry, "settings_problems", settings_problems)
 
-    (problem,) = problems_of("[accounts.a]\nprovider = 'tharstern'\n")
+    (problem,) = problems_of("[accounts.a]\nprovider = 'presswise'\n")
     assert problem.key == "accounts.a.provider"
 
 

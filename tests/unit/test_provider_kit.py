@@ -134,5 +134,5 @@ def test_reading_every_manifest_imports_no_client_library() -> None:
 
 
 def test_an_unknown_provider_names_the_known_ones() -> None:
-    with pytest.raises(LookupError, match="known: pace, reference"):
-        registry.manifest("tharstern")
+    with pytest.raises(LookupError, match="known: pace, reference, tharstern"):
+        registry.manifest("presswise")

@@ -146,7 +146,10 @@ class DriverActor:
         async with anyio.create_task_group() as tg:
             await self.reconcile()
             await self._resume_imports()
-            if self.driver.capabilities.status is StatusMode.POLL:
+            declared = self.driver.capabilities
+            if declared.status is StatusMode.POLL or (
+                declared.status is StatusMode.WEBHOOK and declared.poll_fallback
+            ):
                 await self._ensure_poll_timer()
             else:  # e.g. webhook mode: a poll timer left from an earlier config must not fire
                 await self._drop_poll_timer()

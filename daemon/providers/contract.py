@@ -79,6 +79,9 @@ class Capabilities:
     status: StatusMode
     imports: frozenset[ImportKind] = frozenset()
     live_pricing: bool = False
+    #: with `StatusMode.WEBHOOK`: poll too, on the account's `status_poll_seconds`, for lost
+    #: webhooks (Tharstern's subscriptions); final statuses stop both
+    poll_fallback: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Tharstern end to end over real sockets: an order flows from the Pressero sandbox through a
 real daemon into the Tharstern sandbox as an estimate and a job; Tharstern's webhooks (one lost
 then resent, one with a wrong secret, one redelivered) bring the job's status and tracking
-number back to the storefront once."""
+number back to the storefront once, and a change whose webhook never comes is caught by the
+poll fallback."""
 
 from __future__ import annotations
 
@@ -89,6 +90,14 @@ def _events(db: Path) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def _poll_timer(db: Path, account: str) -> bool:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT 1 FROM timers WHERE kind = 'status_poll' AND subject = ?", (account,)
+        ).fetchone()
+    return row is not None
+
+
 def _item(db: Path, order: int) -> tuple[str, str | None, str]:
     with sqlite3.connect(db) as conn:
         row = conn.execute(
@@ -135,10 +144,18 @@ def test_tharstern_webhooks_bring_job_status_and_tracking_back_once(tmp_path: Pa
         assert _events(db) == ["WH1"], "stored before the 2xx"
         wait_until(lambda: _item(db, order)[1] == "In Production", 30, "status recorded")
 
+        # A change whose webhook never comes: the poll fallback (its timer is set in webhook
+        # mode too; `sync` runs it now) reads the job and catches it.
+        assert _poll_timer(db, "th"), "the poll fallback is scheduled"
+        th.set_job_status(job_no, "Proofing", lose_webhook=True)
+        daemon.call(sock, "sync", {"wait": True})
+        wait_until(lambda: _item(db, order)[1] == "Proofing", 30, "the lost change polled")
+        assert _events(db) == ["WH1"]
+
         # Despatched with a consignment number, then the same delivery again: stored once.
         th.add_delivery(job_no, TRACKING)
         assert th.redeliver() == 200
-        assert _events(db) == ["WH1", "WH2"]
+        assert _events(db) == ["WH1", "WH3"]
         wait_until(lambda: _item(db, order)[1] == "Despatched", 30, "despatch recorded")
         assert TRACKING in _item(db, order)[2]
         wait_until(lambda: storefront_item()["WorkflowStagePrinter"] == "Shipping", 30, "stage")

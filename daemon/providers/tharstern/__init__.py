@@ -26,7 +26,7 @@ __all__ = ["MANIFEST"]
 MANIFEST = ProviderManifest(
     name="tharstern",
     driver="daemon.providers.tharstern.driver:TharsternDriver",
-    capabilities=Capabilities(status=StatusMode.WEBHOOK),
+    capabilities=Capabilities(status=StatusMode.WEBHOOK, poll_fallback=True),
     credential_keys=("url", "login", "password"),
     site_settings_problems="daemon.providers.tharstern.driver:site_settings_problems",
     alert_emails="daemon.providers.tharstern.driver:alert_emails",

@@ -12,8 +12,9 @@ of an estimate item is its JobNo, of a stock item the OrderNo of its sales order
 Tharstern's webhooks name (`webhook`) and what the poll fallback reads (`status_poll`).
 
 Status mode: an account with a `webhook_secret` credential takes Tharstern's webhooks
-(`StatusMode.WEBHOOK`); one without is polled (`StatusMode.POLL`, the shop that does not
-enable subscriptions).
+(`StatusMode.WEBHOOK`) and is polled as well, on the account's `status_poll_seconds`, for lost
+webhooks (`Capabilities.poll_fallback`; `poll_fallback_seconds = 0` turns that off); one
+without is polled only (`StatusMode.POLL`, the shop that does not enable subscriptions).
 """
 
 from __future__ import annotations
@@ -123,8 +124,14 @@ class TharsternDriver(Driver):
         check_account(settings_problems(settings), credentials_problems(credentials))
         self._parsed = parse_settings(settings)
         self._today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        # Webhooks need their secret; without one the account is polled. With one, the poll
+        # stays on as the fallback for lost webhooks unless `poll_fallback_seconds` is 0.
         mode = StatusMode.WEBHOOK if credentials.get("webhook_secret") else StatusMode.POLL
-        self.capabilities = dataclasses.replace(type(self).capabilities, status=mode)
+        self.capabilities = dataclasses.replace(
+            type(self).capabilities,
+            status=mode,
+            poll_fallback=mode is StatusMode.WEBHOOK and self._parsed.poll_fallback_seconds > 0,
+        )
         self.final_statuses = frozenset(self._parsed.final_statuses)  # type: ignore[misc]
         self._client = TharsternClient(
             credentials["url"],

@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m daemon.demo
+	$(BIN)/python -m daemon.demo_tharstern
 
 # The daemon and the sandboxes left running for the CLI, driven from a prompt, until Ctrl-C.
 sandbox: $(STAMP)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daemon.providers.tharstern.json_paths import (
     MISSING,
@@ -108,3 +110,20 @@ def test_remove() -> None:
     ]
     assert remove(original, parse_path("Nothing.Here")) == original
     assert original == example_request()
+
+
+_KEYS = st.sampled_from(["Title", "Ref1", "Customer", "Parts", "Code", "Extra"])
+_VALUES = st.one_of(st.integers(), st.text(max_size=5), st.none(), st.booleans())
+
+
+@given(keys=st.lists(_KEYS, min_size=1, max_size=4), value=_VALUES)
+def test_a_write_is_read_back_and_leaves_the_input_alone(keys: list[str], value: object) -> None:
+    path = parse_path(".".join(keys))
+    original = example_request()
+    try:
+        written = write(original, path, value)
+    except PathError:
+        return  # a step into text or a list: refused, and still nothing changed
+    finally:
+        assert original == example_request()
+    assert read(written, path) == value

@@ -9,7 +9,8 @@ Syntax, one segment after another, separated by dots:
     Name[]               (writes only) a new element appended to that list
 
 e.g. `Customer.Code`, `Parts[0].Processes`, `Parts[Name=Cover].PaperCode`. Keys are letters,
-digits, `_` and `-` (Tharstern's JSON names are C# property names).
+digits, `_` and `-` (Tharstern's JSON names are C# property names); a matched `Text` has no `.`
+or `]` (steps are split at dots).
 
 `read` never raises on a missing step (it answers `MISSING`); `write` returns a new document
 and never changes the one it was given: the example estimate request is fetched once and edited

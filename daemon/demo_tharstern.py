@@ -196,7 +196,8 @@ def _summary(sock: Path, mis: TharsternSandbox, pushed: dict[str, Any]) -> None:
     hooks = status["webhooks"]
     print(f"  webhooks: {hooks['accepted']} stored, {hooks['duplicates']} duplicates")
     print(
-        f"  Tharstern: {len(state['addresses'])} delivery address, {len(state['orders'])} sales "
+        f"  Tharstern: {len(state['contacts'])} contact, {len(state['addresses'])} delivery "
+        f"address, {len(state['orders'])} sales "
         f"order, {len(state['estimates'])} estimate, {len(state['jobs'])} job, "
         f"{len(state['attachments'])} attachment (nothing twice)"
     )

@@ -27,5 +27,5 @@ def test_the_tharstern_demo_runs_and_settles() -> None:
     assert "item 1 (stock BC-STOCK) -> sales order SO" in out
     assert "its webhook LOST -> caught by the poll" in out
     assert "is now 'Shipping', tracking CN-DEMO-0042" in out
-    assert "1 delivery address, 1 sales order, 1 estimate, 1 job, 1 attachment" in out
+    assert "1 contact, 1 delivery address, 1 sales order, 1 estimate, 1 job, 1 attachment" in out
     assert "account tharstern: pushed 2" in out

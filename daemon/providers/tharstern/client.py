@@ -302,6 +302,16 @@ class TharsternClient:
         details = await self._details("GET", g.ADDRESSES_PATH, what, params)
         return [a for a in _items(details, what) if str(a.get("Code", "")) == code]
 
+    async def contacts(self, customer_code: str) -> list[Mapping[str, Any]]:
+        """The contacts of a customer."""
+        what = f"read the contacts of customer {customer_code}"
+        params = {g.CUSTOMER_CODE_PARAM: customer_code}
+        return _items(await self._details("GET", g.CONTACTS_PATH, what, params), what)
+
+    async def add_contact(self, contact: Mapping[str, Any], *, what: str) -> None:
+        """Add a contact to a customer (not idempotent: the same person twice is two)."""
+        await self._details("POST", g.CONTACTS_PATH, what, json={"Items": [dict(contact)]})
+
     async def add_attachments(self, items: Sequence[Mapping[str, Any]], *, what: str) -> None:
         """Attach files by URL (not idempotent: the same file twice is two attachments)."""
         await self._details("POST", g.ATTACHMENTS_PATH, what, json={"Items": list(items)})

@@ -1,14 +1,15 @@
 """The `address/create` body of an item's ship-to (pure; ROIOrders `TharDeliveryAddress`, ref
 1.5: `{CustomerCode, Code, Name, Address{AddressLines[], City, Region, Country, Postcode,
-Telephone, Fax}, Contact, ContactEmail}`)."""
+Telephone, Fax}, Contact, ContactEmail}`), and the `contacts` body of the buyer (ROIOrders:
+`{Name, CustomerCode, Email, Telephone, Mobile}`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from daemon.orders.model import Address
+from daemon.orders.model import Address, SiteUser
 
-__all__ = ["address_body", "has_address"]
+__all__ = ["address_body", "contact_body", "has_address"]
 
 
 def has_address(address: Address) -> bool:
@@ -39,4 +40,17 @@ def address_body(customer_code: str, code: str, address: Address) -> dict[str, A
         },
         "Contact": person,
         "ContactEmail": address.email,
+    }
+
+
+def contact_body(customer_code: str, user: SiteUser) -> dict[str, Any]:
+    """The buyer as a contact of `customer_code`: named first, middle and last (else the
+    e-mail); the phones from the user, else from the user's address."""
+    name = " ".join(p for p in (user.first_name, user.middle_name, user.last_name) if p)
+    return {
+        "Name": name or user.email,
+        "CustomerCode": customer_code,
+        "Email": user.email,
+        "Telephone": user.phone or user.address.phone,
+        "Mobile": user.cell_phone or user.address.cell_phone,
     }

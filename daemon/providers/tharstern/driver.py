@@ -45,7 +45,7 @@ from daemon.providers.tharstern import MANIFEST
 from daemon.providers.tharstern import push_steps as steps
 from daemon.providers.tharstern.client import Product, TharsternClient
 from daemon.providers.tharstern.customer_codes import customer_for_order, missing_customer
-from daemon.providers.tharstern.delivery_address import address_body, has_address
+from daemon.providers.tharstern.delivery_address import address_body, contact_body, has_address
 from daemon.providers.tharstern.dispatch_date import dispatch_date
 from daemon.providers.tharstern.estimate_request import estimate_request, job_from_estimate
 from daemon.providers.tharstern.pricing import item_price
@@ -186,6 +186,7 @@ class TharsternDriver(Driver):
             dispatch_date(order, settings, today=self._today()),
             item_charges(order, items),
         )
+        await self._ensure_contact(push, journal)
         addresses = await self._ensure_addresses(push, routes, journal)
         refs: dict[int, str] = {}
         order_nos: list[str] = []
@@ -284,6 +285,14 @@ class TharsternDriver(Driver):
         if not overrides:
             return self._parsed
         return self._parsed.with_site(parse_site_overrides(overrides))
+
+    async def _ensure_contact(self, push: _Push, journal: PushJournal) -> None:
+        """The buyer as a contact of the order's customer (ROIOrders looks the contact up and
+        adds it when missing). Asked on every push: a contact may be removed in Tharstern."""
+        email = push.order.user.email.strip()
+        if email:
+            body = contact_body(push.customer, push.order.user)
+            await steps.ensure_contact(self._client, journal, push.customer, email, body)
 
     async def _ensure_addresses(
         self, push: _Push, routes: Routes, journal: PushJournal

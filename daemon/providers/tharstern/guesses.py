@@ -173,6 +173,12 @@ ADDRESS_CODE_LENGTH = 12
 #: Pressero to create users" (Aleyant a1463, DOC)
 CUSTOMERS_PATH = "customers"
 CUSTOMER_CODE_PARAM = "customerCode"
+#: GET `contacts?customerCode=` -> the customer's contacts; POST `contacts` `{Items: [{Name,
+#: CustomerCode, Email, Telephone, Mobile}]}` adds one (ROIOrders, ref 1.5 / 1.10 step 5: the
+#: contact is looked up and made only when missing). GUESS: the GET answers `Details.Items[]`
+#: with `Email`, and a contact is the same person when its e-mail matches (case-insensitive)
+CONTACTS_PATH = "contacts"
+CONTACT_EMAIL = "Email"
 #: POST `{Items: [{Filename, ModuleType{Value}, RecordNo, Type{Value}, Details, Content_URL}]}`
 #: (ROIOrders `TharAttachment`, `SubmitPOandArtwork`); ModuleType 1 estimate, 2 job; Type 10
 #: "all content" is what ROIOrders uses for artwork

@@ -5,6 +5,7 @@ then looks in Tharstern for what an earlier attempt made without hearing the ans
 then creates. Every look-up is by the push reference or what it determines (guesses):
 
     step                journal value                 found again by
+    contact             {"email": text}               contacts?customerCode=, by e-mail
     address:<n>         {"address_id": int}           addresses?customerCode=&code=<code>, the
                                                       code derived from the push reference
     sales_order:<n>     {"order_no": text,            orders?keyword=<order number>, Ref2 = the
@@ -38,6 +39,7 @@ __all__ = [
     "address_code",
     "ensure_address",
     "ensure_artwork",
+    "ensure_contact",
     "ensure_estimate",
     "ensure_job",
     "ensure_sales_order",
@@ -80,6 +82,32 @@ async def ensure_address(
 
     return await ensure_step(
         journal, f"address:{number}", "address_id", read=journal_int, find=find, create=create
+    )
+
+
+async def ensure_contact(
+    client: TharsternClient,
+    journal: PushJournal,
+    customer_code: str,
+    email: str,
+    body: Mapping[str, Any],
+) -> str:
+    """The buyer (`email`) a contact of `customer_code`, added only when missing."""
+
+    async def find() -> str | None:
+        wanted = email.casefold()
+        for contact in await client.contacts(customer_code):
+            if str(contact.get(g.CONTACT_EMAIL, "")).strip().casefold() == wanted:
+                return email
+        return None
+
+    async def create() -> str:
+        await client.add_contact(body, what=f"add contact {email} to customer {customer_code}")
+        log.info("tharstern.contact.created", customer=customer_code)
+        return email
+
+    return await ensure_step(
+        journal, "contact", "email", read=journal_text, find=find, create=create
     )
 
 

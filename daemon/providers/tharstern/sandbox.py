@@ -10,7 +10,7 @@ them) with the `{Status, Details}` envelope and the behaviours esd must cope wit
 - a fixed set of customers (the API cannot create one), products (stock items, and products
   with a product type), product types with their example estimate requests;
 - estimates (`estrequest`), jobs from estimates, sales orders (`orders/submit`), delivery
-  addresses, attachments and job updates; none of the creates is idempotent;
+  addresses, contacts, attachments and job updates; none of the creates is idempotent;
 - ASP.NET 400 answers with `ModelState` for malformed requests, `Details.Result.Problems` for an
   estimate Tharstern refuses, `Orders[0].ID == 0` with `StatusDetails` for a refused order;
 - the quirk: `estrequest` answering Success false although it made the estimate (the knob
@@ -140,6 +140,8 @@ _ROUTES = (
     _api_route("GET", g.ORDERS_PATH, "orders"),
     _api_route("POST", g.ADDRESS_CREATE_PATH, "address_create"),
     _api_route("GET", g.ADDRESSES_PATH, "addresses"),
+    _api_route("GET", g.CONTACTS_PATH, "contacts"),
+    _api_route("POST", g.CONTACTS_PATH, "contacts_add"),
     _api_route("POST", g.ATTACHMENTS_PATH, "attachments_add"),
     _api_route("GET", g.ATTACHMENTS_PATH, "attachments"),
 )
@@ -253,6 +255,7 @@ class _Store(JsonStore):
         self.orders: list[dict[str, Any]] = []
         self.addresses: list[dict[str, Any]] = []
         self.attachment_items: list[dict[str, Any]] = []
+        self.contact_items: list[dict[str, Any]] = []
         self.job_updates = 0
         self.next_id = 1000
         self.faults: dict[str, Any] = copy.deepcopy(dict(FAULT_KNOBS))
@@ -602,6 +605,30 @@ class _Store(JsonStore):
         ]
         return _items(found)
 
+    def _contacts(
+        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
+    ) -> JsonAnswer:
+        customer = _q(query, g.CUSTOMER_CODE_PARAM)
+        return _items([c for c in self.contact_items if c["CustomerCode"] == customer])
+
+    def _contacts_add(
+        self, params: dict[str, str], query: dict[str, list[str]], body: bytes
+    ) -> JsonAnswer:
+        items = _object(body).get("Items")
+        if not isinstance(items, list) or not items:
+            raise _ModelStateError({"Items": "The Items field is required."})
+        made = []
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping) or not item.get("Name"):
+                raise _ModelStateError({f"Items[{i}].Name": "The Name field is required."})
+            if item.get("CustomerCode") not in self.customers:
+                return _refused(f"Customer '{item.get('CustomerCode')}' not found")
+            made.append(dict(item))
+        for item in made:
+            self.next_id += 1
+            self.contact_items.append({"ID": self.next_id, **copy.deepcopy(item)})
+        return _ok({"Added": len(made)})
+
     def _attachments_add(
         self, params: dict[str, str], query: dict[str, list[str]], body: bytes
     ) -> JsonAnswer:
@@ -709,6 +736,7 @@ class _Store(JsonStore):
             "orders": copy.deepcopy(self.orders),
             "addresses": copy.deepcopy(self.addresses),
             "attachments": copy.deepcopy(self.attachment_items),
+            "contacts": copy.deepcopy(self.contact_items),
             "job_updates": self.job_updates,
             "faults": copy.deepcopy(self.faults),
             "calls": dict(self.calls),

@@ -1,8 +1,8 @@
 """The Tharstern provider's harness for the conformance suite (tests/providers/contract/).
 
 The order takes both paths: two stock items to one address (one sales order, two lines) and an
-estimate item to another (an estimate, its job and one artwork file), so a push makes two
-addresses, a sales order, an estimate, a job and an attachment.
+estimate item to another (an estimate, its job and one artwork file), so a push makes the
+buyer's contact, two addresses, a sales order, an estimate, a job and an attachment.
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def _account_toml(url: str, password: str) -> str:
 def created(state: Mapping[str, Any]) -> dict[str, int]:
     """What the sandbox holds, per kind of object."""
     made = {
+        "contact": len(state["contacts"]),
         "address": len(state["addresses"]),
         "sales_order": len(state["orders"]),
         "estimate": len(state["estimates"]),
@@ -163,6 +164,7 @@ HARNESS = Harness(
     lost_create_answers=tuple(
         {"path_prefix": API + path, "method": "POST", "kind": "drop_after_commit"}
         for path in (
+            "contacts",
             "address/create",
             "orders/submit",
             "estrequest",

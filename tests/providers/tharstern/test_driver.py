@@ -58,12 +58,15 @@ async def test_a_push_takes_both_paths(driver: TharsternDriver, sandbox: Tharste
     result = await _push(driver)
     state = sandbox.state()
     assert created(state) == {
+        "contact": 1,
         "address": 2,
         "sales_order": 1,
         "estimate": 1,
         "job": 1,
         "attachment": 1,
     }
+    (contact,) = state["contacts"]
+    assert (contact["Email"], contact["CustomerCode"]) == ("alice@acme.example", "ESP001")
     (order,) = state["orders"]
     assert [(line["StockItemID"], line["Quantity"]) for line in order["Items"]] == [
         (501, 2),
@@ -169,10 +172,10 @@ async def test_calls_per_order_per_path(sandbox: TharsternSandbox) -> None:
         finally:
             await driver.aclose()
         costs[name] = sum(sandbox.state()["calls"].values())
-    # stock: token, customer, address find + create, product, order find + submit + read back
-    # estimate: token, customer, address find + create, estimate find, example, estrequest,
-    # job find + create, attachments find + add
-    assert costs == {"stock": 8, "estimate": 11}
+    # stock: token, customer, contact find + add, address find + create, product, order find
+    # + submit + read back; estimate: token, customer, contact find + add, address find +
+    # create, estimate find, example, estrequest, job find + create, attachments find + add
+    assert costs == {"stock": 10, "estimate": 13}
 
 
 async def test_status_mode_follows_the_webhook_secret(sandbox: TharsternSandbox) -> None:

@@ -275,6 +275,11 @@ class TharsternDriver(Driver):
             lambda status: reported_status(status, settings),
         )
 
+    def order_of_item(self, external_id: str) -> str | None:
+        """An item's JobNo or OrderNo names its Tharstern record by itself: the poll reads it
+        (items esd adopted from the storefront's MisId included)."""
+        return external_id or None
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

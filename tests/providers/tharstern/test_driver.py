@@ -201,3 +201,14 @@ def test_artwork_comes_from_url_attributes_once() -> None:
         },
     )
     assert artwork_urls(item) == (ARTWORK, "https://files.example/back.pdf")
+
+
+async def test_an_adopted_item_is_polled_by_its_own_mis_id(
+    driver: TharsternDriver, sandbox: TharsternSandbox
+) -> None:
+    result = await _push(driver)
+    job_no = next(ref.external_id for ref in result.items if ref.item_seq == 3)
+    assert driver.order_of_item(job_no) == job_no
+    sandbox.add_delivery(job_no, "CN-ADOPT-1")
+    (report,) = await driver.fetch_status(ORDER, [result.items[2]], job_no)
+    assert (report.item_seq, report.status, report.tracking) == (3, "Despatched", ("CN-ADOPT-1",))

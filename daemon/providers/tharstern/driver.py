@@ -190,9 +190,9 @@ class TharsternDriver(Driver):
         addresses = await self._ensure_addresses(push, routes, journal)
         refs: dict[int, str] = {}
         order_nos: list[str] = []
-        for number, (address, lines) in enumerate(_by_address(routes.stock), start=1):
+        for address, lines in _by_address(routes.stock):
             order_no = await self._ensure_sales_order(
-                push, lines, addresses.get(address, ""), number, journal
+                push, lines, addresses.get(address, ""), journal
             )
             order_nos.append(order_no)
             refs.update((line.item.seq, order_no) for line in lines)
@@ -225,10 +225,10 @@ class TharsternDriver(Driver):
             return None
         refs: dict[int, str] = {}
         first: list[str] = []
-        for number, (_address, lines) in enumerate(_by_address(routes.stock), start=1):
+        for _address, lines in _by_address(routes.stock):
             seqs = [line.item.seq for line in lines]
             found = await steps.find_sales_order(
-                self._client, order.order_number, sales_order_reference(reference, number), seqs
+                self._client, order.order_number, sales_order_reference(reference, seqs), seqs
             )
             if found is None:
                 return None
@@ -308,10 +308,9 @@ class TharsternDriver(Driver):
             address = item.ship_to
             if address in codes or not has_address(address):
                 continue
-            number = len(codes) + 1
-            code = steps.address_code(push.reference, number)
+            code = steps.address_code(push.reference, address)
             body = address_body(push.customer, code, address)
-            await steps.ensure_address(self._client, journal, number, push.customer, code, body)
+            await steps.ensure_address(self._client, journal, push.customer, code, body)
             codes[address] = code
         return codes
 
@@ -320,11 +319,10 @@ class TharsternDriver(Driver):
         push: _Push,
         lines: Sequence[StockLine],
         delivery_code: str,
-        number: int,
         journal: PushJournal,
     ) -> str:
         seqs = [line.item.seq for line in lines]
-        reference = sales_order_reference(push.reference, number)
+        reference = sales_order_reference(push.reference, seqs)
 
         async def body() -> Mapping[str, Any]:
             order_lines = [
@@ -347,7 +345,7 @@ class TharsternDriver(Driver):
             )
 
         return await steps.ensure_sales_order(
-            self._client, journal, number, push.order.order_number, reference, seqs, body
+            self._client, journal, push.order.order_number, reference, seqs, body
         )
 
     async def _stock_id(self, order: Order, line: StockLine) -> int:
@@ -416,10 +414,12 @@ class _Push:
         return self.charges.get(item.seq) or ItemCharges(freight=Decimal(0), tax=Decimal(0))
 
 
-def sales_order_reference(reference: str, number: int) -> str:
-    """The push reference of the order's `number`th sales order (one per delivery address):
-    the order's own for the first, so its UniqueSubmitOrderID stays the order's."""
-    return reference if number == 1 else f"{reference}/order{number}"
+def sales_order_reference(reference: str, seqs: Sequence[int]) -> str:
+    """The push reference of the sales order of the stock lines `seqs` (one per delivery
+    address, and per batch when an order's items are released at different times): the
+    order's, with the first line's seq, so each sales order has its own UniqueSubmitOrderID
+    and Ref2 whatever was pushed before it."""
+    return f"{reference}/order{min(seqs)}"
 
 
 def _by_address(lines: Sequence[StockLine]) -> list[tuple[Address, list[StockLine]]]:

@@ -6,10 +6,11 @@ then creates. Every look-up is by the push reference or what it determines (gues
 
     step                journal value                 found again by
     contact             {"email": text}               contacts?customerCode=, by e-mail
-    address:<n>         {"address_id": int}           addresses?customerCode=&code=<code>, the
-                                                      code derived from the push reference
-    sales_order:<n>     {"order_no": text,            orders?keyword=<order number>, Ref2 = the
-                         "order_id": int}             push reference and the same line seqs
+    address:<code>      {"address_id": int}           addresses?customerCode=&code=<code>, the
+                                                      code a digest of the push reference and
+                                                      the address
+    sales_order:<seqs>  {"order_no": text,            orders?keyword=<order number>, Ref2 = the
+                         "order_id": int}             sales order's reference, the same seqs
     estimate:<seq>      {"estimate_id": int}          estimates?keyword=<order number>, Ref1 =
                                                       the push reference, the item's title
     job:<seq>           {"job_no": text}              jobs?keyword=<order number>, the estimate
@@ -22,6 +23,7 @@ same look-up, inside the create: no retry, so never a second estimate.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -29,6 +31,7 @@ from typing import Any
 import structlog
 
 from daemon.errors import BusinessRuleError
+from daemon.orders.model import Address
 from daemon.providers.contract import PushJournal
 from daemon.providers.kit import ensure_step, journal_int, journal_text
 from daemon.providers.tharstern import guesses as g
@@ -53,18 +56,18 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
-def address_code(reference: str, number: int) -> str:
-    """The delivery address code of the `number`th address of the push `reference`: the same on
-    every attempt, so an address a lost answer made is found again (guesses)."""
-    digest = hashlib.sha256(reference.encode()).hexdigest()[:8]
-    code = f"E{digest}-{number}"
-    return code[: g.ADDRESS_CODE_LENGTH]
+def address_code(reference: str, address: Address) -> str:
+    """The delivery address code of `address` in the push `reference`: a digest of both, so it
+    is the same on every attempt and in every later batch of the order's items (an address a
+    lost answer made is found again), and differs between an order's addresses (guesses)."""
+    fields = "\x1f".join(str(getattr(address, f.name)) for f in dataclasses.fields(address))
+    digest = hashlib.sha256(f"{reference}\x1e{fields}".encode()).hexdigest()
+    return ("E" + digest)[: g.ADDRESS_CODE_LENGTH]
 
 
 async def ensure_address(
     client: TharsternClient,
     journal: PushJournal,
-    number: int,
     customer_code: str,
     code: str,
     body: Mapping[str, Any],
@@ -81,7 +84,7 @@ async def ensure_address(
         return made
 
     return await ensure_step(
-        journal, f"address:{number}", "address_id", read=journal_int, find=find, create=create
+        journal, f"address:{code}", "address_id", read=journal_int, find=find, create=create
     )
 
 
@@ -133,7 +136,6 @@ async def find_sales_order(
 async def ensure_sales_order(
     client: TharsternClient,
     journal: PushJournal,
-    number: int,
     order_number: str,
     reference: str,
     seqs: Sequence[int],
@@ -163,7 +165,7 @@ async def ensure_sales_order(
 
     return await ensure_step(
         journal,
-        f"sales_order:{number}",
+        "sales_order:" + "-".join(str(seq) for seq in sorted(seqs)),
         "order_no",
         read=journal_text,
         find=find,

@@ -212,3 +212,20 @@ async def test_an_adopted_item_is_polled_by_its_own_mis_id(
     sandbox.add_delivery(job_no, "CN-ADOPT-1")
     (report,) = await driver.fetch_status(ORDER, [result.items[2]], job_no)
     assert (report.item_seq, report.status, report.tracking) == (3, "Despatched", ("CN-ADOPT-1",))
+
+
+async def test_items_released_later_get_their_own_sales_order_from_the_same_journal(
+    driver: TharsternDriver, sandbox: TharsternSandbox
+) -> None:
+    """The journal of an order outlives a batch: item 2, held back while 1 and 3 were pushed,
+    must not be read as part of item 1's sales order."""
+    journal = MemoryJournal()
+    reference = push_reference("tharstern", ORDER.site, ORDER.order_number)
+    first = await driver.push_order(ORDER, (ORDER.items[0], ORDER.items[2]), journal, reference)
+    later = await driver.push_order(ORDER, (ORDER.items[1],), journal, reference)
+    state = sandbox.state()
+    assert len(state["orders"]) == 2 and len(state["addresses"]) == 2  # Alice's reused
+    assert [[line["Ref1"] for line in o["Items"]] for o in state["orders"]] == [["1"], ["2"]]
+    refs = {ref.item_seq: ref.external_id for ref in first.items + later.items}
+    assert refs[1] != refs[2]
+    assert {o["OrderNo"] for o in state["orders"]} == {refs[1], refs[2]}

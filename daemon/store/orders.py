@@ -64,8 +64,11 @@ async def stored_sites(txn: Txn) -> list[str]:
 
 
 async def recent_order_numbers(txn: Txn, limit: int = 1000) -> list[str]:
-    """The numbers of the most recently updated orders, newest first (for "did you mean")."""
+    """The numbers of the most recently updated orders, newest first (for "did you mean");
+    a number stored on several sites counts by its newest update."""
     rows = await txn.fetchall(
-        "SELECT DISTINCT order_number FROM orders ORDER BY updated_at DESC LIMIT ?", (limit,)
+        "SELECT order_number FROM orders GROUP BY order_number"
+        " ORDER BY MAX(updated_at) DESC LIMIT ?",
+        (limit,),
     )
     return [str(r[0]) for r in rows]

@@ -45,9 +45,9 @@ from daemon.operator.server import OperatorServer
 from daemon.providers.registry import driver_class
 from daemon.reload import ConfigHolder, plan_reload
 from daemon.statecharts import load_charts
+from daemon.store import timers
 from daemon.store.database import Database, Txn
 from daemon.store.retention import run_retention
-from daemon.store.timers import bring_forward
 from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor, Write
 from daemon.systemd_notify import Notifier
 
@@ -201,7 +201,7 @@ async def _bring_polls_forward(txn: Txn, running: Config, new: Config, now: floa
         if storefront.poll_seconds < running.storefronts[name].poll_seconds
     ]
     for kind, subject, due_at in moves:
-        await bring_forward(txn, kind, subject, due_at)
+        await timers.bring_forward(txn, kind, subject, due_at)
 
 
 async def serve(

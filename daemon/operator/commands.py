@@ -27,6 +27,7 @@ from daemon import __version__
 from daemon.actors.connection_health import ConnectionHealth
 from daemon.actors.poll_rounds import PollRounds
 from daemon.clock import iso
+from daemon.config import DEFAULT_ENVIRONMENT
 from daemon.engine.engine import Engine
 from daemon.engine.handlers import REPLAYABLE_KINDS, order_subject
 from daemon.errors import (
@@ -36,6 +37,7 @@ from daemon.errors import (
     UnknownCommand,
     unknown_name,
 )
+from daemon.operator import environments
 from daemon.operator.protocol import Request
 from daemon.orders.push_rules import evaluate
 from daemon.providers.contract import Driver, ImportKind
@@ -180,6 +182,7 @@ class OperatorCommands:
         for name, account in self.engine.config.accounts.items():
             accounts[name] = {
                 "provider": account.provider,
+                "environment": account.environment,  # test or live: whose credentials
                 "states": {},
                 "actor": extra.get("actors", {}).get(
                     name,
@@ -726,37 +729,46 @@ class OperatorCommands:
             await anyio.sleep(_WAIT_POLL_SECONDS)
 
     async def test_connection(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Each account's driver checks its credentials and reachability (changes nothing)."""
+        """Each account's driver checks its credentials and reachability (changes nothing);
+        an account's other environment (test or live) is checked and reported beside it."""
         account = _optional_str(args, "account")
         if account is not None and account not in self.drivers:
             raise unknown_name("account", account, self.drivers)
         names = [account] if account else sorted(self.drivers)
         reports: dict[str, Any] = {}
         for name in names:
-            await progress({"message": f"testing {name}"})
-            try:
-                with anyio.fail_after(60):
-                    report = await self.drivers[name].test_connection()
-                if name in self.connections:
-                    self.connections[name].record_report(
-                        "test_connection", report.ok, report.detail
-                    )
-                reports[name] = {
-                    "ok": report.ok,
-                    "detail": report.detail,
-                    "server_version": report.server_version,
-                }
-            except Exception as exc:  # a failed check is an answer, not a crash
-                if name in self.connections:
-                    self.connections[name].record_report(
-                        "test_connection", False, f"{type(exc).__name__}: {exc}"
-                    )
-                reports[name] = {
-                    "ok": False,
-                    "detail": f"{type(exc).__name__}: {exc}",
-                    "server_version": "",
-                }
+            reports[name] = await self._test_account(name, progress)
         return {"accounts": reports}
+
+    async def _test_account(self, name: str, progress: Progress) -> dict[str, Any]:
+        """The environment in use through the running driver (its result feeds the
+        connection health); the others each through a driver built for the check."""
+        configured = self.engine.config.accounts.get(name)
+        in_use = configured.environment if configured is not None else DEFAULT_ENVIRONMENT
+        await progress({"message": f"testing {name} ({in_use})"})
+        try:
+            with anyio.fail_after(60):
+                outcome = await self.drivers[name].test_connection()
+        except Exception as exc:  # a failed check is an answer, not a crash
+            outcome = environments.failed(exc)
+        if name in self.connections:
+            self.connections[name].record_report("test_connection", outcome.ok, outcome.detail)
+        checked = {in_use: environments.report(True, outcome)}
+        if configured is not None:
+            for other in configured.other_environments():
+                if configured.credentials_of(other) is not None:
+                    await progress({"message": f"testing {name} ({other}, not in use)"})
+                found = await environments.check_environment(
+                    configured, other, self.drivers[name].site_settings
+                )
+                checked[other] = environments.report(False, found)
+        return {
+            "ok": outcome.ok,
+            "detail": outcome.detail,
+            "server_version": outcome.server_version,
+            "environment": in_use,
+            "environments": checked,
+        }
 
     async def submit(
         self, args: dict[str, Any], progress: Progress, by: str | None

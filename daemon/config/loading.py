@@ -12,7 +12,7 @@ from daemon.config.model import Config
 from daemon.config.reader import ConfigReader
 from daemon.config.values import too_deep
 from daemon.errors import ConfigError, ConfigProblem
-from daemon.json_text import too_deep_message
+from daemon.remote.json_text import too_deep_message
 
 
 def load_config(

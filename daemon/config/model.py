@@ -17,7 +17,7 @@ from daemon.config.keys import (
 )
 from daemon.config.values import key_path
 from daemon.errors import ConfigError, ConfigProblem
-from daemon.providers.deadline import DEFAULT_CALL_DEADLINE_SECONDS, DEFAULT_MAX_ANSWER_BYTES
+from daemon.remote.deadline import DEFAULT_CALL_DEADLINE_SECONDS, DEFAULT_MAX_ANSWER_BYTES
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

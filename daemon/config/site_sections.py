@@ -26,7 +26,7 @@ from daemon.config.values import (
 )
 from daemon.errors import ConfigProblem
 from daemon.providers import registry
-from daemon.providers.deadline import DEFAULT_CALL_DEADLINE_SECONDS, DEFAULT_MAX_ANSWER_BYTES
+from daemon.remote.deadline import DEFAULT_CALL_DEADLINE_SECONDS, DEFAULT_MAX_ANSWER_BYTES
 from daemon.storefronts import registry as storefront_registry
 
 

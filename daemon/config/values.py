@@ -27,7 +27,7 @@ from daemon.config.keys import (
     UNIT_CREDENTIAL_PREFIX,
 )
 from daemon.errors import MAX_QUOTED, ConfigProblem, cut, quoted
-from daemon.json_text import MAX_DEPTH as MAX_JSON_DEPTH
+from daemon.remote.json_text import MAX_DEPTH as MAX_JSON_DEPTH
 
 
 def key_path(path: str, key: str) -> str:

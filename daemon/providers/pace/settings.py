@@ -87,16 +87,16 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
-from daemon.providers.deadline import (
+from daemon.providers.kit.settings_reader import SettingsReader, table_problem
+from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
+from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
+from daemon.remote.deadline import (
     DEFAULT_CALL_DEADLINE_SECONDS,
     DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_WSDL_BYTES,
     CallLimits,
     limits_problems,
 )
-from daemon.providers.kit.settings_reader import SettingsReader, table_problem
-from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
-from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
 
 __all__ = [
     "DEFAULT_JOB_DESCRIPTION",

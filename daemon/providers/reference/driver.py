@@ -30,7 +30,6 @@ from daemon.providers.contract import (
     StatusReport,
     check_account,
 )
-from daemon.providers.deadline import LIMIT_KEYS, CallLimits, limits_problems
 from daemon.providers.kit import (
     ensure_step,
     journal_text,
@@ -49,6 +48,7 @@ from daemon.providers.reference.mapping import (
     status_report,
 )
 from daemon.providers.reference.webhook import webhook_judge
+from daemon.remote.deadline import LIMIT_KEYS, CallLimits, limits_problems
 
 __all__ = [
     "PRODUCT_PAGE_SIZE",

@@ -72,10 +72,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from daemon import json_text
 from daemon.errors import BadEventPayload, quoted
-from daemon.json_text import JsonTooDeep
 from daemon.orders.model import Address, Approval, KitChild, Order, OrderItem, Payment, SiteUser
+from daemon.remote import json_text
+from daemon.remote.json_text import JsonTooDeep
 from daemon.storefronts.pressero import guesses as g
 
 __all__ = [

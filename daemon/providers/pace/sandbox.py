@@ -85,28 +85,28 @@ from daemon.providers.pace.objects import (
     SERVICES,
     service_namespace,
 )
-from daemon.sandbox_http import (
+from daemon.testing.asgi import (
     BodyTooLarge,
-    FaultPlan,
     Headers,
-    LoopbackSandbox,
     Receive,
     Scope,
     Send,
     StreamLog,
-    ThreadedServer,
     authorized,
     basic_authorization,
-    check_fault_knobs,
-    fail_next_entries,
     hang_up,
     read_body,
     respond,
-    sandbox_arguments,
     send_dripped,
     send_huge,
-    serve_until_signalled,
     still_there_after,
+)
+from daemon.testing.faults import FaultPlan, check_fault_knobs, fail_next_entries
+from daemon.testing.loopback_http import (
+    LoopbackSandbox,
+    ThreadedServer,
+    sandbox_arguments,
+    serve_until_signalled,
 )
 
 # KEY_FIELDS, OBJECT_TYPES and SERVICES are `objects`' own, still importable from here.

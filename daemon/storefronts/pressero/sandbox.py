@@ -63,26 +63,25 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from daemon.sandbox_http import (
-    FaultPlan,
+from daemon.storefronts.pressero import guesses as g
+from daemon.storefronts.pressero.signature import HashVariant, expected_hash
+from daemon.testing.asgi import Receive, Scope, Send, request_header
+from daemon.testing.faults import FaultPlan
+from daemon.testing.json_sandbox import (
     JsonAnswer,
     JsonApp,
     JsonStore,
-    LoopbackSandbox,
-    Receive,
     Rejected,
     Route,
-    Scope,
-    Send,
-    ThreadedServer,
     match_route,
-    request_header,
     route,
+)
+from daemon.testing.loopback_http import (
+    LoopbackSandbox,
+    ThreadedServer,
     sandbox_arguments,
     serve_until_signalled,
 )
-from daemon.storefronts.pressero import guesses as g
-from daemon.storefronts.pressero.signature import HashVariant, expected_hash
 
 __all__ = [
     "DEFAULT_PASSWORD",

@@ -18,7 +18,8 @@ from daemon.providers.contract import Driver, PushResult
 
 
 class Sandbox(Protocol):
-    """What the suite uses of a provider's sandbox (`daemon.sandbox_http.LoopbackSandbox`)."""
+    """What the suite uses of a provider's sandbox (a `daemon.testing.loopback_http`
+    `LoopbackSandbox`)."""
 
     @property
     def url(self) -> str: ...

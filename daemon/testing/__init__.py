@@ -8,8 +8,9 @@ storefront or an MIS, with fault knobs (issue 13, part 2).
 - `sandbox_session` `make sandbox`: the daemon and the sandboxes driven from a prompt
 
 Nothing in the daemon's runtime imports this package: the spine, the drivers and the clients
-run without it. It lives inside `daemon/` and not under `tests/` because the sandboxes
-themselves (each in its provider's or storefront's folder, named by the manifest) ship in the
-wheel: `make demo` and `make wheel-check` (tests/package) run them from an installed wheel,
-where `tests/` does not exist.
+run without it. It lives inside `daemon/` and not under `tests/` because the sandboxes that
+use it ship in the wheel, each in its provider's or storefront's folder where its manifest
+names it (`MANIFEST.sandbox`): `python -m daemon.demo` (`make demo`) runs them from an installed
+wheel, where `tests/` does not exist, and `make wheel-check` serves them against the installed
+wheel's daemon.
 """

@@ -20,7 +20,8 @@ import zeep.xsd
 from lxml import etree
 
 from daemon.providers.pace import soap_messages
-from daemon.providers.pace.sandbox import PACE_VERSIONS, _Schema
+from daemon.providers.pace.sandbox import PACE_VERSIONS
+from daemon.providers.pace.sandbox.schema import Schema
 from daemon.providers.pace.soap_client import SERVICES, service_namespace
 from daemon.providers.pace.soap_messages import (
     SOAP_ENV,
@@ -45,7 +46,7 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str
     folder = tmp_path_factory.mktemp("wsdl")
     found: dict[tuple[str, str], Any] = {}
     for version in PACE_VERSIONS:
-        schema = _Schema(version)
+        schema = Schema(version)
         for service in SERVICES:
             path = Path(folder, f"{version}-{service}.wsdl")
             path.write_bytes(schema.wsdl_for(service, f"http://127.0.0.1:9/rpc/services/{service}"))

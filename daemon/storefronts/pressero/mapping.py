@@ -821,7 +821,7 @@ class _Row:
             if required:
                 raise self._missing(name, "an integer")
             return None
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdecimal():
             value = int(value)  # order numbers sometimes come as strings
         if isinstance(value, float) and value.is_integer():
             value = int(value)

@@ -165,8 +165,7 @@ def parse_body(body: bytes, fields: FieldMap = DEFAULT_FIELD_MAP) -> ParsedDeliv
     lines: list[LineStatus] = []
     ids: list[str] = []
     types: list[str] = []
-    for index, (where, event) in enumerate(events):
-        del index
+    for where, event in events:
         lines.append(parse_event(event, fields, where))
         event_id = _optional_text(event, fields.event_id, where)
         if event_id:

@@ -37,7 +37,7 @@ proof: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests
 	$(BIN)/ruff format --check daemon tests
-	$(BIN)/mypy --strict daemon
+	$(BIN)/mypy --strict daemon tests
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -7,6 +7,12 @@ once, each with its dotted key path (`accounts.pace-live.concurrency`,
 (`{env = "VAR"}`) or from a systemd credential (`{credential = "name"}`, read from
 `$CREDENTIALS_DIRECTORY`); no message and no repr ever shows one.
 
+An account may give credentials for a test and a live environment (`[accounts.X.credentials.test]`
+and `[accounts.X.credentials.live]`, or one `[accounts.X.credentials]` table: the live one), and
+`environment` says which is in use; its driver sees only that one (`Account.credentials`).
+Which credential keys an account or a storefront needs is its provider's or storefront
+plug-in's to say (the provider manifest, the `StorefrontSpec`), not this module's.
+
 systemd hands the daemon its directories in `STATE_DIRECTORY` and `RUNTIME_DIRECTORY`; those
 beat the built-in defaults but never a value the operator wrote in the file.
 
@@ -40,6 +46,8 @@ from daemon.storefronts import registry as storefront_registry
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_ENVIRONMENT",
+    "ENVIRONMENTS",
     "PUBLIC_CREDENTIAL_KEYS",
     "STOREFRONT_PROVIDERS",
     "Account",
@@ -61,10 +69,16 @@ DEFAULT_CONFIG_PATH: Final = Path("/etc/esd/esd.toml")
 #: systemd names the files of a credential directory "<id>_<file>"; the unit's id is "esd"
 UNIT_CREDENTIAL_PREFIX = "esd_"
 
-#: credential keys whose values identify rather than authenticate: not redacted
-PUBLIC_CREDENTIAL_KEYS = frozenset(
-    {"url", "login", "username", "user", "subscriber_id", "consumer_id"}
-)
+#: credential keys whose values identify rather than authenticate: not redacted (a storefront
+#: plug-in names its own besides: `Storefront.public_credential_keys`)
+PUBLIC_CREDENTIAL_KEYS = frozenset({"url", "login", "username", "user"})
+
+#: the environments an account may give credentials for; `environment` picks the one in use
+ENVIRONMENTS: Final = ("live", "test")
+#: the environment of an account that names none, and of a single `[accounts.X.credentials]`
+DEFAULT_ENVIRONMENT: Final = "live"
+#: the forms a secret is written in (a one-key table of these is a secret, not an environment)
+_SECRET_SOURCES: Final = ("env", "credential")
 
 #: credential keys that name the user a secret authenticates
 _LOGIN_KEYS: Final = ("login", "username", "user")
@@ -143,6 +157,7 @@ _LISTENER_KEYS: Final = (
 )
 _ACCOUNT_KEYS: Final = (
     "provider",
+    "environment",
     "concurrency",
     "rate_per_second",
     "status_poll_seconds",
@@ -279,20 +294,64 @@ class Account:
     concurrency: int
     rate_per_second: float
     status_poll_seconds: float
-    credentials: Mapping[str, str]  # every value is a secret
+    #: the credentials of the environment in use, all the driver sees (every value a secret)
+    credentials: Mapping[str, str]
     settings: Mapping[str, Any]
     #: MIS status -> storefront workflow stage name written back (unmapped: not written)
     storefront_stages: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: who hears of this account's failures, besides [alerts] recipients (seed 004)
     alert_emails: tuple[str, ...] = ()
+    #: the environment in use (one of ENVIRONMENTS): whose credentials `credentials` are
+    environment: str = DEFAULT_ENVIRONMENT
+    #: every configured environment's credentials, the one in use among them (empty for an
+    #: account built by hand: then `credentials` is the only environment)
+    environments: Mapping[str, Mapping[str, str]] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    #: the credentials were written one table per environment (`credentials.test`, ...),
+    #: not as one `[accounts.X.credentials]` table (the live environment's)
+    per_environment: bool = False
+
+    def credentials_of(self, environment: str) -> Mapping[str, str] | None:
+        """The credentials of `environment`, None when it is not configured."""
+        if environment == self.environment:
+            return self.credentials
+        return self.environments.get(environment)
+
+    def other_environments(self) -> tuple[str, ...]:
+        """The environments not in use, configured or not, in ENVIRONMENTS order."""
+        return tuple(e for e in ENVIRONMENTS if e != self.environment)
+
+    def credential_tables(self) -> list[Mapping[str, str]]:
+        """Every configured environment's credentials (for scrubbing: all are secrets)."""
+        return [
+            self.credentials,
+            *(c for e, c in self.environments.items() if e != self.environment),
+        ]
+
+    def credentials_as_written(self) -> Mapping[str, Any]:
+        """The credentials in the shape of the file (per environment, or one table), for
+        naming what a reload changed by its key path."""
+        if not self.per_environment:
+            return self.credentials
+        return {**self.environments, self.environment: self.credentials}
 
     def __repr__(self) -> str:
         # Credential values are secrets: the repr names the keys only.
+        def keys(table: Mapping[str, str]) -> str:
+            return f"<keys: {', '.join(sorted(table)) or 'none'}>"
+
+        others = "".join(
+            f", {env}_credentials={keys(table)}"
+            for env, table in self.environments.items()
+            if env != self.environment
+        )
         return (
             f"Account(name={self.name!r}, provider={self.provider!r}, "
+            f"environment={self.environment!r}, "
             f"concurrency={self.concurrency!r}, rate_per_second={self.rate_per_second!r}, "
             f"status_poll_seconds={self.status_poll_seconds!r}, "
-            f"credentials=<keys: {', '.join(sorted(self.credentials)) or 'none'}>, "
+            f"credentials={keys(self.credentials)}{others}, "
             f"settings={dict(self.settings)!r})"
         )
 
@@ -328,6 +387,8 @@ class Storefront:
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
     #: a failed push (and the later success) is noted on the storefront item, for its staff
     write_failures: bool = True
+    #: credential keys its plug-in says identify rather than authenticate (not scrubbed)
+    public_credential_keys: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         keys = ", ".join(sorted(self.credentials))
@@ -397,15 +458,9 @@ class Config:
         """
         values = [
             v
-            for account in self.accounts.values()
-            for k, v in account.credentials.items()
-            if k not in PUBLIC_CREDENTIAL_KEYS
-        ]
-        values += [
-            v
-            for storefront in self.storefronts.values()
-            for k, v in storefront.credentials.items()
-            if k not in PUBLIC_CREDENTIAL_KEYS
+            for table, public in self._credential_tables()
+            for k, v in table.items()
+            if k not in public
         ]
         values += [secret for site in self.sites.values() for secret in site.secrets()]
         if self.alerts.password:
@@ -415,18 +470,28 @@ class Config:
     def logins(self) -> frozenset[tuple[str, str]]:
         """(user, secret) of every credential that has both, for redacting the encodings
         that carry the pair (an HTTP Basic token, SMTP AUTH PLAIN): see `Redactor.update`."""
-        tables = [account.credentials for account in self.accounts.values()]
-        tables += [storefront.credentials for storefront in self.storefronts.values()]
         pairs = set()
-        for table in tables:
+        for table, public in self._credential_tables():
             user = next((table[k] for k in _LOGIN_KEYS if table.get(k)), None)
             if user is not None:
-                pairs |= {
-                    (user, v) for k, v in table.items() if v and k not in PUBLIC_CREDENTIAL_KEYS
-                }
+                pairs |= {(user, v) for k, v in table.items() if v and k not in public}
         if self.alerts.username and self.alerts.password:
             pairs.add((self.alerts.username, self.alerts.password))
         return frozenset(pairs)
+
+    def _credential_tables(self) -> list[tuple[Mapping[str, str], frozenset[str]]]:
+        """Every credentials table (each environment of each account, each storefront's), with
+        the keys of it that are not secrets."""
+        tables = [
+            (table, PUBLIC_CREDENTIAL_KEYS)
+            for account in self.accounts.values()
+            for table in account.credential_tables()
+        ]
+        tables += [
+            (storefront.credentials, PUBLIC_CREDENTIAL_KEYS | storefront.public_credential_keys)
+            for storefront in self.storefronts.values()
+        ]
+        return tables
 
     def site(self, key: str) -> Site:
         """Return the site `key`, or raise ConfigError naming it."""
@@ -577,6 +642,20 @@ def _first_dir(value: str | None) -> str | None:
     if not value:
         return None
     return value.split(":", 1)[0] or None
+
+
+def _is_secret_form(value: Mapping[str, Any]) -> bool:
+    """`{env = ...}` or `{credential = ...}`: one secret, not a table of credentials."""
+    return len(value) == 1 and next(iter(value)) in _SECRET_SOURCES
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _WrittenCredentials:
+    """One credentials table: as written (secrets unresolved), resolved, and its key path."""
+
+    written: Mapping[str, Any]
+    resolved: dict[str, str]
+    at: str
 
 
 class _Reader:
@@ -999,13 +1078,88 @@ class _Reader:
 
     def credentials(self, table: Mapping[str, Any], at: str) -> dict[str, str]:
         """The resolved secrets of `table`'s `credentials` sub-table (problems reported)."""
+        return self.resolved(self.table(table, "credentials", at), _join(at, "credentials"))
+
+    def resolved(self, written: Mapping[str, Any], credentials_at: str) -> dict[str, str]:
+        """Each secret of one credentials table resolved (the unresolvable ones reported)."""
         credentials: dict[str, str] = {}
-        credentials_at = _join(at, "credentials")
-        for key, value in self.table(table, "credentials", at).items():
+        for key, value in written.items():
             resolved = self.secret(value, _join(credentials_at, key))
             if resolved is not None:
                 credentials[key] = resolved
         return credentials
+
+    def account_credentials(
+        self, table: Mapping[str, Any], at: str
+    ) -> tuple[dict[str, _WrittenCredentials], bool]:
+        """Each environment's credentials as written and resolved, and whether they were
+        written one table per environment. One `[accounts.X.credentials]` table without
+        environment tables is the live environment's (the form every account had at first)."""
+        written = self.table(table, "credentials", at)
+        credentials_at = _join(at, "credentials")
+        if not any(key in ENVIRONMENTS for key in written):
+            resolved = self.resolved(written, credentials_at)
+            return {
+                DEFAULT_ENVIRONMENT: _WrittenCredentials(written, resolved, credentials_at)
+            }, False
+        tables = " or ".join(f"[{_join(credentials_at, e)}]" for e in ENVIRONMENTS)
+        found: dict[str, _WrittenCredentials] = {}
+        for key, value in written.items():
+            where = _join(credentials_at, key)
+            if key not in ENVIRONMENTS:
+                # Its value is not read: it may be a pasted secret, and it belongs to no
+                # environment.
+                self.problem(
+                    where,
+                    f"a credential beside environment tables: with {tables}, every "
+                    "credential goes in the table of its environment",
+                )
+            elif not isinstance(value, dict) or _is_secret_form(value):
+                self.problem(
+                    where,
+                    f"expected the {key} environment's credentials as a table ([{where}]); "
+                    f'"{key}" is an environment, not a credential name',
+                )
+            else:
+                found[key] = _WrittenCredentials(value, self.resolved(value, where), where)
+        return found, True
+
+    def account_environment(
+        self,
+        table: Mapping[str, Any],
+        at: str,
+        environments: Mapping[str, _WrittenCredentials],
+        per_environment: bool,
+    ) -> str:
+        """The environment in use (`environment`), reported when it has no credentials."""
+        environment = (
+            self.string(table, "environment", at, default=DEFAULT_ENVIRONMENT, choices=ENVIRONMENTS)
+            or DEFAULT_ENVIRONMENT
+        )
+        written = table.get("credentials")
+        if (
+            environment in environments
+            or ("environment" in table and table["environment"] not in ENVIRONMENTS)
+            or (isinstance(written, dict) and environment in written)  # written, malformed
+        ):
+            return environment
+        credentials_at = _join(at, "credentials")
+        needed = _join(credentials_at, environment)
+        chosen = (
+            f'environment = "{environment}" ({_join(at, "environment")})'
+            if "environment" in table
+            else f'the default environment "{environment}" ({_join(at, "environment")} is not set)'
+        )
+        if per_environment:
+            message = f"required: {chosen} uses these credentials; add [{needed}]"
+        else:
+            message = (
+                f"required: {chosen} uses these credentials; add [{needed}] (one "
+                f"[{credentials_at}] table holds the {DEFAULT_ENVIRONMENT} environment's: "
+                f"move it to [{_join(credentials_at, DEFAULT_ENVIRONMENT)}])"
+            )
+        self.problem(needed, message)
+        return environment
 
     def accounts(self, table: Mapping[str, Any]) -> dict[str, Account]:
         accounts: dict[str, Account] = {}
@@ -1024,11 +1178,13 @@ class _Reader:
                 _join(at, "provider"), f"unknown provider {_show(provider)}; known: {known}"
             )
             provider = None
-        credentials = self.credentials(table, at)
+        environments, per_environment = self.account_credentials(table, at)
+        environment = self.account_environment(table, at, environments, per_environment)
         settings = _frozen(self.table(table, "settings", at))
         if provider is not None:
             self.provider_settings(provider, settings, at)
-            self.provider_credentials(provider, table, credentials, at)
+            for written in environments.values():  # the one not in use is checked as well
+                self.provider_credentials(provider, written)
         concurrency = self.integer(table, "concurrency", at, default=4, at_least=1)
         rate = self.number(table, "rate_per_second", at, default=10.0, above=0)
         poll = self.number(table, "status_poll_seconds", at, default=300.0, at_least=10)
@@ -1050,16 +1206,20 @@ class _Reader:
         except ImportError:
             own = ()
         alert_emails = tuple(dict.fromkeys([*alert_emails, *own]))
+        resolved = {env: MappingProxyType(w.resolved) for env, w in environments.items()}
         return Account(
             name=name,
             provider=provider,
             concurrency=concurrency,
             rate_per_second=rate,
             status_poll_seconds=poll,
-            credentials=MappingProxyType(credentials),
+            credentials=resolved.get(environment, MappingProxyType({})),
             settings=settings,
             storefront_stages=MappingProxyType(stages),
             alert_emails=alert_emails,
+            environment=environment,
+            environments=MappingProxyType(resolved),
+            per_environment=per_environment,
         )
 
     def site_settings(self, provider: str, settings: Mapping[str, Any], at: str) -> None:
@@ -1095,23 +1255,29 @@ class _Reader:
             self.problems.append(problem)
             self._provider_problems.append(problem)
 
-    def provider_credentials(
-        self, provider: str, table: Mapping[str, Any], credentials: Mapping[str, str], at: str
-    ) -> None:
+    def provider_credentials(self, provider: str, credentials: _WrittenCredentials) -> None:
         """The provider's own check of the credentials it needs (present, URL shape), so a
         missing password or a URL without a scheme stops check-config, not `esd run`."""
         try:
-            found = registry.credentials_problems(provider, credentials)
+            found = registry.credentials_problems(provider, credentials.resolved)
         except ImportError:
             return  # reported once by provider_settings
-        credentials_at = _join(at, "credentials")
-        written = table.get("credentials")
-        written = written if isinstance(written, dict) else {}  # not a table: reported already
+        self.credential_problems(found, credentials)
+
+    def storefront_credentials(self, provider: str, credentials: _WrittenCredentials) -> None:
+        """The storefront plug-in's check of the credentials its API needs."""
+        found = storefront_registry.credentials_problems(provider, credentials.resolved)
+        self.credential_problems(found, credentials)
+
+    def credential_problems(
+        self, found: Iterable[tuple[str, str]], credentials: _WrittenCredentials
+    ) -> None:
+        """A plug-in's credential problems at their key paths (its messages are scrubbed of
+        every secret before they are shown: `scrub_provider_messages`)."""
         for key, message in found:
-            where = _join(credentials_at, key)
-            if key in written and key not in credentials:
+            if key in credentials.written and key not in credentials.resolved:
                 continue  # written but not resolved: reported (or skipped) already
-            problem = ConfigProblem(self.file, where, message)
+            problem = ConfigProblem(self.file, _join(credentials.at, key), message)
             self.problems.append(problem)
             self._provider_problems.append(problem)
 
@@ -1158,11 +1324,13 @@ class _Reader:
                 raw, "max_answer_bytes", at, default=DEFAULT_MAX_ANSWER_BYTES, at_least=1
             )
             write_failures = self.boolean(raw, "write_failures", at, default=True)
-            credentials = self.credentials(raw, at)
+            written = self.table(raw, "credentials", at)
             credentials_at = _join(at, "credentials")
-            for needed in ("username", "password"):
-                if needed not in self.table(raw, "credentials", at):
-                    self.problem(_join(credentials_at, needed), "required for the storefront API")
+            credentials = self.resolved(written, credentials_at)
+            if provider is not None:  # which keys it needs is the plug-in's to say
+                self.storefront_credentials(
+                    provider, _WrittenCredentials(written, credentials, credentials_at)
+                )
             if provider is None or url is None:
                 continue
             found[name] = Storefront(
@@ -1176,6 +1344,7 @@ class _Reader:
                 call_deadline_seconds=deadline,
                 max_answer_bytes=max_answer,
                 write_failures=write_failures,
+                public_credential_keys=storefront_registry.public_credential_keys(provider),
             )
         return found
 

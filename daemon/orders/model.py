@@ -79,6 +79,10 @@ class SiteUser:
     cell_phone: str = ""
     integration_id: str = ""
     address: Address = dataclasses.field(default_factory=Address)
+    # the buyer's department (company) and user groups, as the storefront names them: a MIS
+    # account may route orders by them (Tharstern customer codes, seed 002)
+    department: str = ""
+    groups: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -12,10 +12,11 @@ judged without them. While any rule fails, every remaining item is held with the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
-from daemon.orders.model import Approval, Order, Payment
+from daemon.orders.model import Approval, Order, OrderItem, Payment
 
-__all__ = ["PushDecision", "evaluate"]
+__all__ = ["PushDecision", "evaluate", "pushable_items"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,3 +61,14 @@ def evaluate(order: Order) -> PushDecision:
         reasons = tuple(order_reasons)
         return PushDecision(ready=(), held={i.seq: reasons for i in remaining}, excluded=excluded)
     return PushDecision(ready=tuple(i.seq for i in remaining), held={}, excluded=excluded)
+
+
+def pushable_items(items: Sequence[OrderItem]) -> tuple[OrderItem, ...]:
+    """The items a MIS driver sends: neither denied nor cancelled (excluded by the rules above,
+    and again here, whatever the caller passes), in sequence order."""
+    return tuple(
+        sorted(
+            (i for i in items if i.approval is not Approval.DENIED and not i.cancelled),
+            key=lambda i: i.seq,
+        )
+    )

@@ -75,6 +75,7 @@ ORDER_1001 = Order(
         first_name="Sam",
         last_name="Rivera",
         integration_id="ACME01",
+        department="Marketing",  # the rows' OrderedByDepartment
     ),
     bill_to=Address(
         first_name="Sam",

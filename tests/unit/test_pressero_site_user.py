@@ -188,3 +188,35 @@ def test_shipment_phone_falls_back_to_the_ship_to_cell_phone() -> None:
         ]
         == "+1 555 0100"
     )
+
+
+def test_the_buyer_s_department_and_user_groups() -> None:
+    # Tharstern customer codes route by them (seed 002: "assigning Tharstern customer codes at
+    # storefront and department level"); the item rows carry OrderedByDepartment, the user
+    # object its Groups[{GroupName}]
+    user = mapped(
+        {
+            "Groups": [
+                {"GroupName": "Acme Buyers"},
+                {"GroupName": " "},
+                {"GroupName": "Acme Buyers"},
+                {"GroupName": "Everyone"},
+            ]
+        }
+    )
+    assert user.department == "Marketing"
+    assert user.groups == ("Acme Buyers", "Everyone")
+    assert mapped().groups == ()
+
+
+@pytest.mark.parametrize(
+    ("groups", "where"),
+    [
+        ("Everyone", "user.Groups"),
+        ([{"GroupName": 5.5}], "user.Groups[0].GroupName"),
+        (["x"], "user.Groups[0]"),
+    ],
+)
+def test_malformed_groups_are_named(groups: Any, where: str) -> None:
+    with pytest.raises(BadEventPayload, match="^" + re.escape(where) + ":"):
+        mapped({"Groups": groups})

@@ -94,8 +94,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from daemon.errors import BusinessRuleError
-from daemon.orders.model import Approval, KitChild, Order, OrderItem
-from daemon.providers.pace.promise_date import promise_date
+from daemon.orders.charges import ItemCharges, item_charges
+from daemon.orders.model import KitChild, Order, OrderItem
+from daemon.orders.promise_date import promise_date
+from daemon.orders.push_rules import pushable_items
 from daemon.providers.pace.settings import DateStyle, PaceSettings, render_description
 from daemon.providers.pace.site_rules import SiteMapping
 
@@ -179,14 +181,6 @@ def date_field_names_for(job_promise_fields: Sequence[str]) -> DateFieldNames:
     """The date field names for `date_fields = "auto"`, from the Job promise fields the server's
     WSDL has (`PaceClient.job_promise_fields()`): promiseDateTime means the newer object model."""
     return COMBINED_DATE_FIELDS if "promiseDateTime" in job_promise_fields else SPLIT_DATE_FIELDS
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ItemCharges:
-    """The freight and tax one item carries in Pace."""
-
-    freight: Decimal
-    tax: Decimal
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -287,27 +281,6 @@ class PartFields:
         if job_contact is not None:
             fields["jobContact"] = job_contact
         return fields
-
-
-def pushable_items(items: Sequence[OrderItem]) -> tuple[OrderItem, ...]:
-    """The items that go to Pace: neither denied nor cancelled, in sequence order."""
-    return tuple(
-        sorted(
-            (i for i in items if i.approval is not Approval.DENIED and not i.cancelled),
-            key=lambda i: i.seq,
-        )
-    )
-
-
-def item_charges(order: Order, items: Sequence[OrderItem]) -> dict[int, ItemCharges]:
-    """Freight and tax per pushed item, by seq (see the module docstring for the split)."""
-    pushed = pushable_items(items)
-    freight = _per_item(order.shipping, [i.shipping_cost for i in pushed])
-    tax = _per_item(order.tax, [i.tax for i in pushed])
-    return {
-        item.seq: ItemCharges(freight=f, tax=t)
-        for item, f, t in zip(pushed, freight, tax, strict=True)
-    }
 
 
 def job_fields(
@@ -517,20 +490,6 @@ def _job_additional_description(
         f"Quantity: {item.quantity}"
         for item in items
     )
-
-
-def _per_item(total: Decimal, own: Sequence[Decimal]) -> list[Decimal]:
-    if any(value != 0 for value in own):
-        return list(own)
-    return _split_evenly(total, len(own))
-
-
-def _split_evenly(total: Decimal, count: int) -> list[Decimal]:
-    if count == 0:
-        return []
-    cents = int((total / _CENT).to_integral_value(rounding=ROUND_HALF_UP))
-    share, leftover = divmod(cents, count)
-    return [(Decimal(share + (1 if i < leftover else 0)) * _CENT) for i in range(count)]
 
 
 def _money(amount: Decimal) -> str:

@@ -97,7 +97,10 @@ __all__ = [
     "TOKEN_FIELD",
     "TOKEN_MAX_AGE_SECONDS",
     "TYPE_CODES",
+    "USER_DEPARTMENT_FIELD",
     "USER_FIELDS",
+    "USER_GROUPS_FIELD",
+    "USER_GROUP_NAME_FIELD",
     "USER_ID_FIELD",
     "USER_INTEGRATION_ID_FIELD",
     "USER_ROUTE",
@@ -306,6 +309,12 @@ USER_FIELDS: Final = (
     ("phone", "Telephone"),
     ("cell_phone", "CellPhone"),
 )
+#: seen in code: the item rows' `OrderedBy*` family carries the orderer's department (§1.5
+#: "OrderedByFirstName/LastName/Email/Department")
+USER_DEPARTMENT_FIELD: Final = "OrderedByDepartment"
+#: seen in code: `GET site/{site}/users/{userId}` -> `{Groups:[{GroupName}], ...}` (§1.7)
+USER_GROUPS_FIELD: Final = "Groups"
+USER_GROUP_NAME_FIELD: Final = "GroupName"
 #: seen in code: the address book's two fields (§1.7)
 ADDRESS_BOOK_PREFERRED_FIELD: Final = "PreferredAddress"
 ADDRESS_BOOK_ADDRESSES_FIELD: Final = "Addresses"

@@ -389,6 +389,7 @@ def order_from_api(
                 first_name=first.text("OrderedByFirstName") if first else "",
                 last_name=first.text("OrderedByLastName") if first else "",
                 integration_id=first.text(g.USER_INTEGRATION_ID_FIELD) if first else "",
+                department=first.text(g.USER_DEPARTMENT_FIELD) if first else "",
             ),
             user_json,
             address_book_json,
@@ -413,6 +414,9 @@ def _site_user(ordered_by: SiteUser, user_json: object, book_json: object) -> Si
         row = _Row(user_json, "user")
         read: dict[str, Any] = {attr: row.text(name) for attr, name in g.USER_FIELDS}
         user = dataclasses.replace(user, **{a: v for a, v in read.items() if v.strip()})
+        groups = _group_names(row)
+        if groups:
+            user = dataclasses.replace(user, groups=groups)
     if book_json is not None:
         entry = _preferred_address(_Row(book_json, "address_book"))
         if entry is not None:
@@ -421,6 +425,21 @@ def _site_user(ordered_by: SiteUser, user_json: object, book_json: object) -> Si
             )
             user = dataclasses.replace(user, address=address)
     return user
+
+
+def _group_names(user: _Row) -> tuple[str, ...]:
+    """The user's group names (`Groups[{GroupName}]`, g.USER_GROUPS_FIELD), each once."""
+    groups = user.get(g.USER_GROUPS_FIELD)
+    if groups is None:
+        return ()
+    where = f"{user.where}.{g.USER_GROUPS_FIELD}"
+    if not isinstance(groups, list):
+        raise BadEventPayload(f"{where}: expected a list of groups")
+    names = [
+        _Row(group, f"{where}[{i}]").text(g.USER_GROUP_NAME_FIELD).strip()
+        for i, group in enumerate(groups)
+    ]
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def _preferred_address(book: _Row) -> _Row | None:

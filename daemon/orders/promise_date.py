@@ -1,5 +1,6 @@
-"""The Job's promise and scheduled ship date (seed 004, "Promise Date" and "Scheduled Ship and
-Promise").
+"""The promise / dispatch date of a job, past the custom holiday list: shared by every MIS
+that is given "a requested ship date, else the order date + N days" (EFI Pace seed 004 "Promise
+Date" and "Scheduled Ship and Promise"; Tharstern's "delivery/dispatch date rules", seed 002).
 
 The seed: "Pressero's Requested Ship Date. If empty Constant: current date + 3 days", and the
 "Promise Date" parameter is "the number of calendar days to add to the order date"; custom

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.providers.pace.promise_date import is_working_day, next_working_day, promise_date
+from daemon.orders.promise_date import is_working_day, next_working_day, promise_date
 
 D = dt.date
 # The seed's example holiday list: "2021-10-28|2022-07-18".

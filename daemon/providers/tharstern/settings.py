@@ -86,12 +86,6 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
-from daemon.providers.deadline import (
-    DEFAULT_CALL_DEADLINE_SECONDS,
-    DEFAULT_MAX_ANSWER_BYTES,
-    CallLimits,
-    limits_problems,
-)
 from daemon.providers.kit.settings_reader import SECRET_KEYS, SettingsReader, table_problem
 from daemon.providers.tharstern import guesses as g
 from daemon.providers.tharstern.estimate_operations import Operation, parse_operations
@@ -100,6 +94,12 @@ from daemon.providers.tharstern.webhook_payload import (
     DEFAULT_FIELD_MAP,
     FieldMap,
     parse_field_map,
+)
+from daemon.remote.deadline import (
+    DEFAULT_CALL_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    CallLimits,
+    limits_problems,
 )
 
 __all__ = [

@@ -19,7 +19,7 @@ demo: $(STAMP)
 
 # The daemon and the sandboxes left running for the CLI, driven from a prompt, until Ctrl-C.
 sandbox: $(STAMP)
-	$(BIN)/python -m daemon.sandbox_session
+	$(BIN)/python -m daemon.testing.sandbox_session
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit tests/integration tests/providers tests/storefronts
@@ -38,7 +38,7 @@ proof: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check daemon tests
 	$(BIN)/ruff format --check daemon tests
-	$(BIN)/mypy --strict daemon
+	$(BIN)/mypy --strict daemon tests
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -45,6 +45,7 @@ from daemon.operator.server import OperatorServer
 from daemon.providers.registry import driver_class
 from daemon.reload import ConfigHolder, plan_reload
 from daemon.statecharts import load_charts
+from daemon.store import timers
 from daemon.store.database import Database, Txn
 from daemon.store.retention import run_retention
 from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor, Write
@@ -200,12 +201,7 @@ async def _bring_polls_forward(txn: Txn, running: Config, new: Config, now: floa
         if storefront.poll_seconds < running.storefronts[name].poll_seconds
     ]
     for kind, subject, due_at in moves:
-        await txn.execute(
-            "UPDATE timers SET due_at = ? WHERE kind = ? AND subject = ? AND due_at > ?",
-            (due_at, kind, subject, due_at),
-        )
-    if moves:
-        txn.timers_changed = True
+        await timers.bring_forward(txn, kind, subject, due_at)
 
 
 async def serve(

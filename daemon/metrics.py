@@ -25,6 +25,8 @@ from daemon.actors.connection_health import STATE_CODES, ConnectionHealth
 from daemon.clock import Clock
 from daemon.store import inbox
 from daemon.store.database import Database
+from daemon.store.items import item_counts
+from daemon.store.timers import count_due
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -68,18 +70,14 @@ class Metrics:
     async def scrape(self) -> bytes:
         """Read the store's numbers, then render every metric (the text format)."""
         async with self.db.reading() as txn:
-            items = await txn.fetchall(
-                "SELECT account, state, COUNT(*) AS n FROM items GROUP BY account, state"
-            )
+            items = await item_counts(txn)
             counts = await inbox.count_by_status(txn)
-            due = await txn.scalar(
-                "SELECT COUNT(*) FROM timers WHERE due_at <= ?", (self.clock.now(),)
-            )
+            due = await count_due(txn, self.clock.now())
         self._collector.store = _StoreNumbers(
-            items=[(str(r["account"]), str(r["state"]), int(r["n"])) for r in items],
+            items=[(i.account, i.state, i.count) for i in items],
             pending=counts["pending"],
             poisoned=counts["poisoned"],
-            timers_due=int(due or 0),
+            timers_due=due,
         )
         return generate_latest(self.registry)
 

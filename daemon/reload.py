@@ -6,6 +6,11 @@ the old config or the new one, never a mix. `plan_reload` builds that new object
 config with the live-changeable parts (`LIVE_KEYS`) taken from the new file. Everything else
 (accounts added or removed, providers, credentials, URLs, the listener, the store and socket
 paths, concurrency, ...) keeps its running value and is named in `ReloadPlan.needs_restart`.
+
+An account's `environment` switch (test or live) is a credentials change like any other: the
+driver was built with the running environment's credentials, so a flipped switch waits for a
+restart, is named (`accounts.NAME.environment`, with the credential keys that differ between
+the two environments) and the running account keeps using the environment it started with.
 """
 
 from __future__ import annotations
@@ -168,6 +173,8 @@ def differences(old: object, new: object, path: str = "") -> list[str]:
     """The dotted key paths where `old` and `new` differ (names only, never values: a
     credential that changed is named, not shown). A table or array entry present on one side
     only is one path, not one per key inside it."""
+    if isinstance(old, Account) and isinstance(new, Account):
+        return differences(_as_written(old), _as_written(new), path)
     if dataclasses.is_dataclass(old) and type(old) is type(new):
         found: list[str] = []
         for field in dataclasses.fields(old):
@@ -197,6 +204,19 @@ def differences(old: object, new: object, path: str = "") -> list[str]:
             found += differences(a, b, f"{path}[{index}]")
         return found
     return [] if old == new else [path]
+
+
+def _as_written(account: Account) -> dict[str, Any]:
+    """An account's fields under their config key paths: the credentials as the file has them
+    (`credentials.KEY`, or `credentials.ENV.KEY` when written per environment), not as the
+    three derived fields that hold them (in use, every environment, the form)."""
+    view = {
+        field.name: getattr(account, field.name)
+        for field in dataclasses.fields(account)
+        if field.name not in ("name", "credentials", "environments", "per_environment")
+    }
+    view["credentials"] = account.credentials_as_written()
+    return view
 
 
 def _join(path: str, key: str) -> str:

@@ -39,10 +39,12 @@ from daemon.providers.contract import (
     StatusMode,
     push_reference,
 )
+from daemon.store.imports import import_batch, unfinished_batches
 from daemon.store.inbox import NewEvent
-from daemon.store.items import items_of_order
+from daemon.store.items import items_of_order, orders_in_state, orders_to_poll
 from daemon.store.journal import StoreJournal
-from daemon.store.timers import cancel_timer, set_timer
+from daemon.store.orders import stored_order
+from daemon.store.timers import cancel_timer, ensure_timer
 
 __all__ = ["DriverActor", "Poll", "RunImport", "Wake"]
 
@@ -166,15 +168,11 @@ class DriverActor:
 
     async def _resume_imports(self) -> None:
         async with self.engine.db.reading() as txn:
-            rows = await txn.fetchall(
-                "SELECT id, state FROM import_batches WHERE account = ?"
-                " AND state IN ('running', 'pending') ORDER BY id",
-                (self.account.name,),
-            )
-        for batch_id, state in rows:
-            if state == "running":  # the daemon stopped mid-import: back to pending
-                await self._emit_batch("import.result", batch_id, {"outcome": "interrupted"})
-            self.tell(RunImport(batch_id))
+            batches = await unfinished_batches(txn, self.account.name)
+        for batch in batches:
+            if batch.state == "running":  # the daemon stopped mid-import: back to pending
+                await self._emit_batch("import.result", batch.id, {"outcome": "interrupted"})
+            self.tell(RunImport(batch.id))
 
     async def _emit_batch(self, kind: str, batch_id: int, payload: Mapping[str, Any]) -> Any:
         return await self._apply(kind, {"batch_id": batch_id, **payload}, None)
@@ -189,15 +187,10 @@ class DriverActor:
 
     async def _ensure_poll_timer(self) -> None:
         async with self.engine.db.transaction() as txn:
-            exists = await txn.scalar(
-                "SELECT 1 FROM timers WHERE kind = 'status_poll' AND subject = ?",
-                (self.account.name,),
+            due = self.engine.clock.now() + self.account.status_poll_seconds
+            await ensure_timer(
+                txn, "status_poll", self.account.name, due, {"account": self.account.name}
             )
-            if not exists:
-                due = self.engine.clock.now() + self.account.status_poll_seconds
-                await set_timer(
-                    txn, "status_poll", self.account.name, due, {"account": self.account.name}
-                )
         self.engine.notify_timers()
 
     async def _drop_poll_timer(self) -> None:
@@ -206,13 +199,8 @@ class DriverActor:
 
     async def _start_ready(self, tg: TaskGroup) -> None:
         async with self.engine.db.reading() as txn:
-            rows = await txn.fetchall(
-                "SELECT DISTINCT site, order_number FROM items"
-                " WHERE account = ? AND state = 'ready'"
-                " ORDER BY id",
-                (self.account.name,),
-            )
-        for site, order_number in rows:
+            ready = await orders_in_state(txn, self.account.name, "ready")
+        for site, order_number in ready:
             key = (site, order_number)
             if key in self._in_flight:
                 continue
@@ -250,13 +238,10 @@ class DriverActor:
 
     async def _order(self, site: str, order_number: str) -> Order:
         async with self.engine.db.reading() as txn:
-            snapshot = await txn.scalar(
-                "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?",
-                (site, order_number),
-            )
-        import json
-
-        return Order.from_json(json.loads(snapshot))
+            order = await stored_order(txn, site, order_number)
+        if order is None:  # its items exist, so the order was stored: only a bug gets here
+            raise LookupError(f"order {order_number} of site {site} is not stored")
+        return order
 
     async def push(self, site: str, order_number: str) -> bool:
         """Claim the ready items of one order and push them; True if more may be ready."""
@@ -312,12 +297,8 @@ class DriverActor:
     async def reconcile(self) -> None:
         """Ask the MIS what it holds for every order this account left in `pushing`."""
         async with self.engine.db.reading() as txn:
-            rows = await txn.fetchall(
-                "SELECT DISTINCT site, order_number FROM items"
-                " WHERE account = ? AND state = 'pushing'",
-                (self.account.name,),
-            )
-        for site, order_number in rows:
+            pushing = await orders_in_state(txn, self.account.name, "pushing")
+        for site, order_number in pushing:
             async with self.engine.db.reading() as txn:
                 items = [
                     i
@@ -367,18 +348,11 @@ class DriverActor:
             return polled
 
     async def _poll_status(self, current: Round) -> int:
-        final = sorted(s.lower() for s in self.driver.final_statuses)
-        marks = ",".join("?" * len(final))
         async with self.engine.db.reading() as txn:
-            rows = await txn.fetchall(
-                "SELECT DISTINCT site, order_number FROM items"
-                " WHERE account = ? AND state = 'pushed'"
-                f" AND (mis_status IS NULL OR lower(mis_status) NOT IN ({marks}))",
-                (self.account.name, *final),
-            )
+            unfinished = await orders_to_poll(txn, self.account.name, self.driver.final_statuses)
         polled = 0
         asked = 0
-        for site, order_number in rows:
+        for site, order_number in unfinished:
             async with self._limiter:
                 await self._bucket.acquire()
                 async with self.engine.db.reading() as txn:
@@ -472,11 +446,13 @@ class DriverActor:
         if not await self._emit_batch("import.claim", batch_id, {}):
             return
         async with self.engine.db.reading() as txn:
-            kind = await txn.scalar("SELECT kind FROM import_batches WHERE id = ?", (batch_id,))
+            batch = await import_batch(txn, batch_id)
         payload: dict[str, Any]
         try:
             async with self._limiter:
-                pages = _import_pages(self.driver, ImportKind(kind))
+                if batch is None:  # claimed a moment ago: only a bug gets here
+                    raise LookupError(f"import batch {batch_id} is not stored")
+                pages = _import_pages(self.driver, ImportKind(batch.kind))
                 with self.connection.call("import"):
                     async for page in pages:
                         await self._bucket.acquire()

@@ -13,7 +13,6 @@ start sees the same failures and alerts then.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import anyio
@@ -25,6 +24,7 @@ from daemon.clock import Clock, iso
 from daemon.config import Config
 from daemon.logs import REDACTOR
 from daemon.reload import ConfigHolder
+from daemon.store.alerts import NewAlert, insert_alert, latest_alert
 from daemon.store.database import Database
 
 __all__ = ["DOWN", "RECOVERED", "ConnectionAlerts"]
@@ -71,13 +71,9 @@ class ConnectionAlerts:
         """Read which connections have a down alert open (before the actors start)."""
         async with self.db.reading() as txn:
             for connection in self.connections:
-                row = await txn.fetchone(
-                    "SELECT subject, created_at FROM alerts WHERE account = ?"
-                    " AND subject IN (?, ?) ORDER BY id DESC LIMIT 1",
-                    (connection.label, DOWN, RECOVERED),
-                )
-                if row is not None and row["subject"] == DOWN:
-                    connection.alerted_down_at = float(row["created_at"])
+                latest = await latest_alert(txn, connection.label, (DOWN, RECOVERED))
+                if latest is not None and latest.subject == DOWN:
+                    connection.alerted_down_at = latest.created_at
 
     async def run(self) -> None:
         """For the daemon's lifetime: after each change of state, raise what is due."""
@@ -122,22 +118,19 @@ class ConnectionAlerts:
         mail = bool(recipients) and alerts.smtp_host is not None
         now = self.clock.now()
         message = REDACTOR.redact(message)
+        alert = NewAlert(
+            account=connection.label,
+            subject=subject,
+            message=message,
+            created_at=now,
+            recipients=tuple(recipients),
+            mail_status="pending" if mail else "none",
+            mail_next_at=now if mail else None,
+        )
 
         async def insert() -> None:
             async with self.db.transaction() as txn:
-                await txn.execute(
-                    "INSERT INTO alerts (account, subject, message, event_id, created_at,"
-                    " recipients, mail_status, mail_next_at) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)",
-                    (
-                        connection.label,
-                        subject,
-                        message,
-                        now,
-                        json.dumps(recipients),
-                        "pending" if mail else "none",
-                        now if mail else None,
-                    ),
-                )
+                await insert_alert(txn, alert)
 
         await self.db.health.retrying(insert, "alert.raised")
         log.warning(

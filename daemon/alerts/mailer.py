@@ -14,13 +14,11 @@ loop waits instead of crashing the daemon.
 
 from __future__ import annotations
 
-import json
 import random
 import smtplib
 import ssl
 import time
 from email.message import EmailMessage
-from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -32,6 +30,14 @@ from daemon.engine import retry
 from daemon.errors import StoreUnavailable
 from daemon.logs import REDACTOR
 from daemon.reload import ConfigHolder
+from daemon.store.alerts import (
+    Alert,
+    NewAlert,
+    due_alert_mails,
+    mark_alert_mail_failed,
+    mark_alert_mailed,
+    next_alert_mail_at,
+)
 from daemon.store.database import Database
 
 __all__ = ["AlertMailer", "compose"]
@@ -39,27 +45,27 @@ __all__ = ["AlertMailer", "compose"]
 log = structlog.get_logger("esd.alerts")
 
 
-def compose(alerts: Alerts, row: dict[str, Any], recipients: list[str]) -> EmailMessage:
+def compose(alerts: Alerts, alert: Alert | NewAlert, recipients: list[str]) -> EmailMessage:
     """The e-mail for one alert (pure)."""
     message = EmailMessage()
     message["From"] = alerts.sender
     message["To"] = ", ".join(recipients)
-    message["Subject"] = REDACTOR.redact(f"[esd] {row['account']}: {row['subject']}")
-    order = str(row["subject"]).split("/")
+    message["Subject"] = REDACTOR.redact(f"[esd] {alert.account}: {alert.subject}")
+    order = alert.subject.split("/")
     hint = f"esd order {order[1]} --site {order[0]}" if len(order) == 2 else "esd status"
     # A recovery is news, not a call for a person (daemon.alerts.connection_alert).
     intro = (
-        f"esd's connection {row['account']} works again; nothing needs doing."
-        if row["subject"] == "connection recovered"
-        else f"esd could not complete work for {row['account']} and needs a person."
+        f"esd's connection {alert.account} works again; nothing needs doing."
+        if alert.subject == "connection recovered"
+        else f"esd could not complete work for {alert.account} and needs a person."
     )
     message.set_content(
         REDACTOR.redact(
             f"{intro}\n\n"
-            f"What:  {row['subject']}\n"
-            f"Why:   {row['message']}\n"
-            f"When:  {iso(row['created_at'])}\n"
-            f"Event: {row['event_id']}\n\n"
+            f"What:  {alert.subject}\n"
+            f"Why:   {alert.message}\n"
+            f"When:  {iso(alert.created_at)}\n"
+            f"Event: {alert.event_id}\n\n"
             f"See the full trace with `{hint}`; after fixing the cause, `esd push` resubmits\n"
             "an order and `esd replay` reprocesses a poisoned event.\n"
         )
@@ -107,70 +113,58 @@ class AlertMailer:
     async def send_due(self) -> float | None:
         """Send every due alert; return when the next one is due (None: nothing pending)."""
         async with self.db.reading() as txn:
-            rows = [
-                dict(r)
-                for r in await txn.fetchall(
-                    "SELECT * FROM alerts WHERE mail_status = 'pending' AND mail_next_at <= ?"
-                    " ORDER BY id LIMIT 50",
-                    (self.clock.now(),),
-                )
-            ]
-        for row in rows:
-            await self._send_one(row)
+            due = await due_alert_mails(txn, self.clock.now(), limit=50)
+        for alert in due:
+            await self._send_one(alert)
         async with self.db.reading() as txn:
-            upcoming = await txn.scalar(
-                "SELECT MIN(mail_next_at) FROM alerts WHERE mail_status = 'pending'"
-            )
-        return None if upcoming is None else float(upcoming)
+            return await next_alert_mail_at(txn)
 
-    async def _send_one(self, row: dict[str, Any]) -> None:
+    async def _send_one(self, alert: Alert) -> None:
         alerts = self.config.alerts
-        recipients = json.loads(row["recipients"])
-        message = compose(alerts, row, recipients)
+        recipients = list(alert.recipients)
+        message = compose(alerts, alert, recipients)
         try:
             await anyio.to_thread.run_sync(_send, alerts, message, abandon_on_cancel=True)
         except (OSError, smtplib.SMTPException) as exc:
-            await self._failed(row, REDACTOR.redact(f"{type(exc).__name__}: {exc}"))
+            await self._failed(alert, REDACTOR.redact(f"{type(exc).__name__}: {exc}"))
             return
         mailed_at = self.clock.now()
 
         async def mark_sent() -> None:
             async with self.db.transaction() as txn:
-                await txn.execute(
-                    "UPDATE alerts SET mail_status = 'sent', mailed_at = ?, mail_error = NULL,"
-                    " mail_attempts = mail_attempts + 1 WHERE id = ?",
-                    (mailed_at, row["id"]),
-                )
+                await mark_alert_mailed(txn, alert.id, mailed_at)
 
         await self.db.health.retrying(mark_sent, "alert.mailed")  # sent once, marked once
         self.sent += 1
-        log.info("alert.mailed", alert=row["id"], account=row["account"], to=recipients)
+        log.info("alert.mailed", alert=alert.id, account=alert.account, to=recipients)
 
-    async def _failed(self, row: dict[str, Any], error: str) -> None:
-        attempts = int(row["mail_attempts"]) + 1
+    async def _failed(self, alert: Alert, error: str) -> None:
+        attempts = alert.mail_attempts + 1
         now = self.clock.now()
         decision = retry.decide(
             self.config.retry,
             attempts=attempts,
-            first_failure_at=float(row["created_at"]),
+            first_failure_at=alert.created_at,
             now=now,
             retry_after=None,
             rng=self.rng,
         )
-        status = "failed" if decision.give_up else "pending"
 
         async def mark_failed() -> None:
             async with self.db.transaction() as txn:
-                await txn.execute(
-                    "UPDATE alerts SET mail_status = ?, mail_attempts = ?, mail_next_at = ?,"
-                    " mail_error = ? WHERE id = ?",
-                    (status, attempts, decision.due_at, error, row["id"]),
+                await mark_alert_mail_failed(
+                    txn,
+                    alert.id,
+                    give_up=decision.give_up,
+                    attempts=attempts,
+                    next_at=decision.due_at,
+                    error=error,
                 )
 
         await self.db.health.retrying(mark_failed, "alert.mail_failed")
         log.warning(
             "alert.mail_failed",
-            alert=row["id"],
+            alert=alert.id,
             attempts=attempts,
             error=error,
             next=decision.reason,

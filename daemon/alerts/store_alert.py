@@ -20,8 +20,7 @@ we chose, and why:
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import dataclasses
 
 import anyio
 import anyio.to_thread
@@ -33,6 +32,7 @@ from daemon.config import Config
 from daemon.errors import StoreUnavailable
 from daemon.logs import REDACTOR
 from daemon.reload import ConfigHolder
+from daemon.store.alerts import NewAlert, insert_alert
 from daemon.store.database import Database
 
 __all__ = ["StoreAlert"]
@@ -71,28 +71,27 @@ class StoreAlert:
     async def alert_episode(self) -> None:
         """E-mail the alert now, then record it once the store can write."""
         health = self.db.health
-        row: dict[str, Any] = {
-            "account": ACCOUNT,
-            "subject": SUBJECT,
-            "message": REDACTOR.redact(
+        alert = NewAlert(
+            account=ACCOUNT,
+            subject=SUBJECT,
+            message=REDACTOR.redact(
                 f"the store {self.db.path} cannot write ({health.state} since "
                 f"{iso(health.since)}): {health.last_error}. Webhooks are answered 503 and "
                 "work waits until it can; esd resumes by itself once there is room."
             ),
-            "event_id": None,
-            "created_at": self.clock.now(),
-        }
+            created_at=self.clock.now(),
+        )
         alerts = self.config.alerts
         recipients = list(alerts.recipients)
         mail = bool(recipients) and alerts.smtp_host is not None
-        log.warning("alert.raised", account=ACCOUNT, subject=SUBJECT, message=row["message"])
+        log.warning("alert.raised", account=ACCOUNT, subject=SUBJECT, message=alert.message)
         mailed_at: float | None = None
         attempts = 0
         error: str | None = None
         while mail and mailed_at is None and not health.ok:
             attempts += 1
             try:
-                message = compose(alerts, row, recipients)
+                message = compose(alerts, alert, recipients)
                 await anyio.to_thread.run_sync(_send, alerts, message, abandon_on_cancel=True)
             except Exception as exc:  # OSError, SMTPException: the outbox tries again later
                 error = REDACTOR.redact(f"{type(exc).__name__}: {exc}")
@@ -102,17 +101,14 @@ class StoreAlert:
                 mailed_at = self.clock.now()
                 log.info("alert.mailed", account=ACCOUNT, subject=SUBJECT, to=recipients)
         status = "none" if not mail else "sent" if mailed_at is not None else "pending"
-        values = (
-            ACCOUNT,
-            SUBJECT,
-            row["message"],
-            row["created_at"],
-            json.dumps(recipients),
-            status,
-            attempts,
-            self.clock.now() if status == "pending" else None,
-            error if status == "pending" else None,
-            mailed_at,
+        alert = dataclasses.replace(
+            alert,
+            recipients=tuple(recipients),
+            mail_status=status,
+            mail_attempts=attempts,
+            mail_next_at=self.clock.now() if status == "pending" else None,
+            mail_error=error if status == "pending" else None,
+            mailed_at=mailed_at,
         )
         while True:
             if health.state == "full" and health.free_bytes() < health.min_free_bytes:
@@ -120,12 +116,7 @@ class StoreAlert:
                 continue
             try:
                 async with self.db.transaction() as txn:
-                    await txn.execute(
-                        "INSERT INTO alerts (account, subject, message, created_at, recipients,"
-                        " mail_status, mail_attempts, mail_next_at, mail_error, mailed_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        values,
-                    )
+                    await insert_alert(txn, alert)
             except StoreUnavailable:
                 await health.pause()
                 continue

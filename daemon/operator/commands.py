@@ -13,7 +13,6 @@ streaming each change as progress; the result's `outcome` says whether it worked
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 import pwd
@@ -28,6 +27,7 @@ from daemon import __version__
 from daemon.actors.connection_health import ConnectionHealth
 from daemon.actors.poll_rounds import PollRounds
 from daemon.clock import iso
+from daemon.config import DEFAULT_ENVIRONMENT
 from daemon.engine.engine import Engine
 from daemon.engine.handlers import REPLAYABLE_KINDS, order_subject
 from daemon.errors import (
@@ -37,14 +37,29 @@ from daemon.errors import (
     UnknownCommand,
     unknown_name,
 )
+from daemon.operator import environments
 from daemon.operator.protocol import Request
-from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate
 from daemon.providers.contract import Driver, ImportKind
 from daemon.store import inbox
+from daemon.store.alerts import alert_mail_counts
 from daemon.store.database import Txn
-from daemon.store.items import items_of_order
+from daemon.store.imports import import_batch
+from daemon.store.items import count_items, find_items, item_accounts, item_counts, items_of_order
+from daemon.store.orders import (
+    order_stored,
+    recent_order_numbers,
+    sites_of_order,
+    stored_order,
+    stored_sites,
+)
 from daemon.store.timers import next_timer
+from daemon.store.transitions import (
+    changes_of_event,
+    item_trace,
+    last_transition_id,
+    note_on_transitions,
+)
 
 __all__ = ["OperatorCommands"]
 
@@ -160,17 +175,14 @@ class OperatorCommands:
         extra = self._status_extra()
         accounts: dict[str, Any] = {}
         async with self.db.reading() as txn:
-            rows = await txn.fetchall(
-                "SELECT account, state, COUNT(*) AS n FROM items GROUP BY account, state"
-            )
+            item_numbers = await item_counts(txn)
             counts = await inbox.count_by_status(txn)
-            alert_rows = await txn.fetchall(
-                "SELECT mail_status, COUNT(*) AS n FROM alerts GROUP BY mail_status"
-            )
+            mail_counts = await alert_mail_counts(txn)
             upcoming = await next_timer(txn)
         for name, account in self.engine.config.accounts.items():
             accounts[name] = {
                 "provider": account.provider,
+                "environment": account.environment,  # test or live: whose credentials
                 "states": {},
                 "actor": extra.get("actors", {}).get(
                     name,
@@ -183,11 +195,11 @@ class OperatorCommands:
                     },
                 ),
             }
-        for row in rows:
+        for number in item_numbers:
             entry = accounts.setdefault(
-                row["account"], {"provider": "?", "states": {}, "actor": None}
+                number.account, {"provider": "?", "states": {}, "actor": None}
             )
-            entry["states"][row["state"]] = row["n"]
+            entry["states"][number.state] = number.count
         return {
             "version": __version__,
             "pid": os.getpid(),
@@ -211,8 +223,8 @@ class OperatorCommands:
             "rejections": dict(extra.get("rejections", {})),
             "storefronts": dict(extra.get("storefronts", {})),
             "alerts": {
-                "total": sum(r["n"] for r in alert_rows),
-                **{f"mail_{r['mail_status']}": r["n"] for r in alert_rows},
+                "total": sum(mail_counts.values()),
+                **{f"mail_{status}": n for status, n in mail_counts.items()},
             },
             "webhooks": extra.get("webhooks"),
             "store": extra.get("store"),
@@ -229,7 +241,7 @@ class OperatorCommands:
         site = args.get("site")
         if site is not None and not isinstance(site, str):
             raise OperatorProtocolError('argument "site" must be a string')
-        if from_events and not await _order_stored(txn, site, order_number):
+        if from_events and not await order_stored(txn, site, order_number):
             event_sites = await _sites_of_events(txn, site, order_number)
             if len(event_sites) == 1:
                 return event_sites[0], order_number
@@ -239,37 +251,26 @@ class OperatorCommands:
                     f"({', '.join(event_sites)}): give --site"
                 )
         if site is None:
-            rows = await txn.fetchall(
-                "SELECT site FROM orders WHERE order_number = ? ORDER BY site", (order_number,)
-            )
-            if not rows:
+            sites = await sites_of_order(txn, order_number)
+            if not sites:
                 raise NotFound(f"no order {order_number}")
-            if len(rows) > 1:
-                sites = ", ".join(r[0] for r in rows)
+            if len(sites) > 1:
                 raise OperatorProtocolError(
-                    f"order {order_number} exists on several sites ({sites}): give --site"
+                    f"order {order_number} exists on several sites ({', '.join(sites)}): "
+                    "give --site"
                 )
-            site = str(rows[0][0])
-        elif (
-            await txn.scalar(
-                "SELECT 1 FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
-            )
-            is None
-        ):
+            site = sites[0]
+        elif not await order_stored(txn, site, order_number):
             raise NotFound(f"no order {order_number} on site {site}")
         return site, order_number
 
     async def order(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         async with self.db.reading() as txn:
             site, order_number = await self._resolve_order(txn, args, from_events=True)
-            stored = await _order_stored(txn, site, order_number)
+            stored = await order_stored(txn, site, order_number)
             items = await items_of_order(txn, site, order_number)
             by_id = {i.id: i for i in items}
-            trace_rows = await txn.fetchall(
-                "SELECT * FROM transitions WHERE chart = 'order_item' AND subject_id IN"
-                f" ({','.join('?' * len(by_id)) or 'NULL'}) ORDER BY id",
-                list(by_id),
-            )
+            trace = await item_trace(txn, list(by_id))
             events = await inbox.list_events(
                 txn, subject=order_subject(site, order_number), limit=500
             )
@@ -297,16 +298,16 @@ class OperatorCommands:
             ],
             "trace": [
                 {
-                    "at": iso(r["at"]),
-                    "seq": by_id[r["subject_id"]].seq,
-                    "account": by_id[r["subject_id"]].account,
-                    "from": r["from_state"],
-                    "to": r["to_state"],
-                    "trigger": r["trigger"],
-                    "event_id": r["event_id"],
-                    "reason": r["reason"],
+                    "at": iso(t.at),
+                    "seq": by_id[t.subject_id].seq,
+                    "account": by_id[t.subject_id].account,
+                    "from": t.from_state,
+                    "to": t.to_state,
+                    "trigger": t.trigger,
+                    "event_id": t.event_id,
+                    "reason": t.reason,
                 }
-                for r in trace_rows
+                for t in trace
             ],
             "events": [
                 {
@@ -325,14 +326,11 @@ class OperatorCommands:
         async with self.db.reading() as txn:
             site, order_number = await self._resolve_order(txn, args, from_events=True)
             items = await items_of_order(txn, site, order_number)
-            snapshot = await txn.scalar(
-                "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?",
-                (site, order_number),
-            )
+            stored = await stored_order(txn, site, order_number)
             poisoned = await inbox.list_events(
                 txn, status="poisoned", subject=order_subject(site, order_number), limit=100
             )
-        decision = evaluate(Order.from_json(json.loads(snapshot))) if snapshot else None
+        decision = evaluate(stored) if stored is not None else None
         answer = []
         for item in items:
             reasons = list(item.reasons)
@@ -357,7 +355,7 @@ class OperatorCommands:
         return {
             "site": site,
             "order": order_number,
-            "stored": snapshot is not None,
+            "stored": stored is not None,
             "items": answer,
             # Events that failed to apply: nothing they asked for happened.
             "poisoned": [
@@ -378,48 +376,31 @@ class OperatorCommands:
             raise unknown_name("state", state, states)
         async with self.db.reading() as txn:
             if args.get("site") is not None:
-                stored_sites = [
-                    r[0] for r in await txn.fetchall("SELECT DISTINCT site FROM orders")
-                ]
+                known_sites = {*self.engine.config.sites, *await stored_sites(txn)}
                 site = _optional_str(args, "site")
-                if site not in {*self.engine.config.sites, *stored_sites}:
-                    raise unknown_name(
-                        "site", str(site), {*self.engine.config.sites, *stored_sites}
-                    )
+                if site not in known_sites:
+                    raise unknown_name("site", str(site), known_sites)
             if args.get("account") is not None:
-                stored = [r[0] for r in await txn.fetchall("SELECT DISTINCT account FROM items")]
-                self._account_arg(args, stored)
-        clauses, params = [], []
-        for key, column in (("state", "state"), ("site", "site"), ("account", "account")):
-            value = args.get(key)
-            if value is not None:
-                if not isinstance(value, str):
-                    raise OperatorProtocolError(f'argument "{key}" must be a string')
-                clauses.append(f"{column} = ?")
-                params.append(value)
+                self._account_arg(args, await item_accounts(txn))
+        filters = {key: _optional_str(args, key) for key in ("state", "site", "account")}
         limit = args.get("limit", 100)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10000:
             raise OperatorProtocolError('argument "limit" must be an integer from 1 to 10000')
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         async with self.db.reading() as txn:
-            total = await txn.scalar(f"SELECT COUNT(*) FROM items {where}", params)
-            rows = await txn.fetchall(
-                f"SELECT site, order_number, seq, account, state, updated_at, last_error FROM items"
-                f" {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
-                (*params, limit),
-            )
+            total = await count_items(txn, **filters)
+            found = await find_items(txn, **filters, limit=limit)
         return {
             "items": [
                 {
-                    "site": r["site"],
-                    "order": r["order_number"],
-                    "seq": r["seq"],
-                    "account": r["account"],
-                    "state": r["state"],
-                    "updated_at": iso(r["updated_at"]),
-                    "last_error": r["last_error"],
+                    "site": i.site,
+                    "order": i.order_number,
+                    "seq": i.seq,
+                    "account": i.account,
+                    "state": i.state,
+                    "updated_at": iso(i.updated_at),
+                    "last_error": i.last_error,
                 }
-                for r in rows
+                for i in found
             ],
             "total": total,
         }
@@ -460,10 +441,7 @@ class OperatorCommands:
             except NotFound as exc:
                 missing = str(exc)
                 order_number = _arg(args, "order", str)
-                rows = await txn.fetchall(
-                    "SELECT DISTINCT order_number FROM orders ORDER BY updated_at DESC LIMIT 1000"
-                )
-        numbers = [str(r[0]) for r in rows]
+                numbers = await recent_order_numbers(txn, limit=1000)
         close = difflib.get_close_matches(order_number, numbers, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise BadArgument(f"{missing}{hint}")
@@ -557,8 +535,8 @@ class OperatorCommands:
         event_id = _arg(args, "id", int)
         async with self.db.reading() as txn:
             record = await inbox.get_event(txn, event_id)
-            newest = await txn.scalar("SELECT MAX(id) FROM events")
-            before = await txn.scalar("SELECT COALESCE(MAX(id), 0) FROM transitions")
+            newest = await inbox.last_event_id(txn)
+            before = await last_transition_id(txn)
         if record is None:
             raise BadArgument(f"no event {event_id} (event ids go up to {newest or 0})")
         if record.status == "pending":
@@ -586,31 +564,21 @@ class OperatorCommands:
             if by is not None:
                 # The replayed event's handler wrote these rows under the event's own id; who
                 # asked for the re-run is said here, in the same words as the other commands.
-                await txn.execute(
-                    "UPDATE transitions SET reason = TRIM(COALESCE(reason, '') || ?)"
-                    " WHERE event_id = ? AND id > ?",
-                    (f" (replay by {by})", event_id, before),
-                )
-            rows = await txn.fetchall(
-                "SELECT t.chart, t.from_state, t.to_state, t.trigger, i.site, i.order_number,"
-                " i.seq, i.account FROM transitions t LEFT JOIN items i"
-                " ON t.chart = 'order_item' AND i.id = t.subject_id"
-                " WHERE t.event_id = ? AND t.id > ? ORDER BY t.id",
-                (event_id, before),
-            )
+                await note_on_transitions(txn, event_id, before, f" (replay by {by})")
+            changes = await changes_of_event(txn, event_id, before)
         assert record is not None
         changed = [
             {
-                "chart": r["chart"],
-                "site": r["site"],
-                "order": r["order_number"],
-                "seq": r["seq"],
-                "account": r["account"],
-                "from": r["from_state"] or None,
-                "to": r["to_state"],
-                "trigger": r["trigger"],
+                "chart": c.chart,
+                "site": c.site,
+                "order": c.order_number,
+                "seq": c.seq,
+                "account": c.account,
+                "from": c.from_state or None,
+                "to": c.to_state,
+                "trigger": c.trigger,
             }
-            for r in rows
+            for c in changes
         ]
         if not changed and record.status == "done":
             await progress({"message": "nothing changed: everything was already as it says"})
@@ -729,72 +697,78 @@ class OperatorCommands:
         last = None
         while True:  # stream the batch's progress until it ends (or waits on a timer)
             async with self.db.reading() as txn:
-                row = await txn.fetchone(
-                    "SELECT state, pages, records, last_error FROM import_batches WHERE id = ?",
-                    (batch_id,),
-                )
-            assert row is not None
-            current = (row["state"], row["pages"], row["records"])
+                batch = await import_batch(txn, batch_id)
+            assert batch is not None
+            current = (batch.state, batch.pages, batch.records)
             if current != last:
                 await progress(
                     {
-                        "message": f"batch {batch_id}: {row['state']}, "
-                        f"{row['pages']} pages, {row['records']} records"
+                        "message": f"batch {batch_id}: {batch.state}, "
+                        f"{batch.pages} pages, {batch.records} records"
                     }
                 )
                 last = current
             timed_out = anyio.current_time() >= deadline
-            if row["state"] in settled or timed_out:
-                outcome = "ok" if row["state"] == "done" else "failed"
-                error = row["last_error"]
-                if timed_out and row["state"] not in settled:
+            if batch.state in settled or timed_out:
+                outcome = "ok" if batch.state == "done" else "failed"
+                error = batch.last_error
+                if timed_out and batch.state not in settled:
                     outcome = "timeout"
-                    error = f"batch {batch_id} still {row['state']} after {wait:g} s"
+                    error = f"batch {batch_id} still {batch.state} after {wait:g} s"
                 elif outcome == "failed" and not error:
-                    error = f"batch {batch_id} {row['state']}"
+                    error = f"batch {batch_id} {batch.state}"
                 return {
                     "batch": batch_id,
-                    "state": row["state"],
-                    "pages": row["pages"],
-                    "records": row["records"],
-                    "last_error": row["last_error"],
+                    "state": batch.state,
+                    "pages": batch.pages,
+                    "records": batch.records,
+                    "last_error": batch.last_error,
                     "outcome": outcome,
                     "error": error if outcome != "ok" else None,
                 }
             await anyio.sleep(_WAIT_POLL_SECONDS)
 
     async def test_connection(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Each account's driver checks its credentials and reachability (changes nothing)."""
+        """Each account's driver checks its credentials and reachability (changes nothing);
+        an account's other environment (test or live) is checked and reported beside it."""
         account = _optional_str(args, "account")
         if account is not None and account not in self.drivers:
             raise unknown_name("account", account, self.drivers)
         names = [account] if account else sorted(self.drivers)
         reports: dict[str, Any] = {}
         for name in names:
-            await progress({"message": f"testing {name}"})
-            try:
-                with anyio.fail_after(60):
-                    report = await self.drivers[name].test_connection()
-                if name in self.connections:
-                    self.connections[name].record_report(
-                        "test_connection", report.ok, report.detail
-                    )
-                reports[name] = {
-                    "ok": report.ok,
-                    "detail": report.detail,
-                    "server_version": report.server_version,
-                }
-            except Exception as exc:  # a failed check is an answer, not a crash
-                if name in self.connections:
-                    self.connections[name].record_report(
-                        "test_connection", False, f"{type(exc).__name__}: {exc}"
-                    )
-                reports[name] = {
-                    "ok": False,
-                    "detail": f"{type(exc).__name__}: {exc}",
-                    "server_version": "",
-                }
+            reports[name] = await self._test_account(name, progress)
         return {"accounts": reports}
+
+    async def _test_account(self, name: str, progress: Progress) -> dict[str, Any]:
+        """The environment in use through the running driver (its result feeds the
+        connection health); the others each through a driver built for the check."""
+        configured = self.engine.config.accounts.get(name)
+        in_use = configured.environment if configured is not None else DEFAULT_ENVIRONMENT
+        await progress({"message": f"testing {name} ({in_use})"})
+        try:
+            with anyio.fail_after(60):
+                outcome = await self.drivers[name].test_connection()
+        except Exception as exc:  # a failed check is an answer, not a crash
+            outcome = environments.failed(exc)
+        if name in self.connections:
+            self.connections[name].record_report("test_connection", outcome.ok, outcome.detail)
+        checked = {in_use: environments.report(True, outcome)}
+        if configured is not None:
+            for other in configured.other_environments():
+                if configured.credentials_of(other) is not None:
+                    await progress({"message": f"testing {name} ({other}, not in use)"})
+                found = await environments.check_environment(
+                    configured, other, self.drivers[name].site_settings
+                )
+                checked[other] = environments.report(False, found)
+        return {
+            "ok": outcome.ok,
+            "detail": outcome.detail,
+            "server_version": outcome.server_version,
+            "environment": in_use,
+            "environments": checked,
+        }
 
     async def submit(
         self, args: dict[str, Any], progress: Progress, by: str | None
@@ -831,40 +805,14 @@ def _optional_str(args: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-async def _order_stored(txn: Txn, site: str | None, order_number: str) -> bool:
-    """Whether the order is in the orders table (on `site`, or on any site)."""
-    if site is None:
-        found = await txn.scalar(
-            "SELECT 1 FROM orders WHERE order_number = ? LIMIT 1", (order_number,)
-        )
-    else:
-        found = await txn.scalar(
-            "SELECT 1 FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
-        )
-    return found is not None
-
-
 async def _sites_of_events(txn: Txn, site: str | None, order_number: str) -> list[str]:
     """The sites on which inbox events name the order (their subject, `order_subject`)."""
     if site is not None:
-        found = await txn.scalar(
-            "SELECT 1 FROM events WHERE subject = ? LIMIT 1", (order_subject(site, order_number),)
-        )
-        return [site] if found is not None else []
+        found = await inbox.has_subject(txn, order_subject(site, order_number))
+        return [site] if found else []
     # Only reached for an order not in the orders table: a scan of the subjects is fine there.
     suffix = order_subject("", order_number)
-    pattern = "%" + suffix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = await txn.fetchall(
-        "SELECT DISTINCT subject FROM events WHERE subject LIKE ? ESCAPE '\\'", (pattern,)
-    )
-    # LIKE ignores ASCII case: the exact suffix decides.
-    return sorted(
-        {
-            str(r[0])[: -len(suffix)]
-            for r in rows
-            if str(r[0]).endswith(suffix) and len(str(r[0])) > len(suffix)
-        }
-    )
+    return sorted({subject[: -len(suffix)] for subject in await inbox.subjects_ending(txn, suffix)})
 
 
 def _arg(args: Mapping[str, Any], name: str, kind: type) -> Any:

@@ -161,6 +161,7 @@ def _status(result: Mapping[str, Any]) -> str:
             [
                 name,
                 account.get("provider"),
+                account.get("environment"),
                 actor.get("health"),
                 actor.get("restarts"),
                 actor.get("in_flight"),
@@ -174,7 +175,16 @@ def _status(result: Mapping[str, Any]) -> str:
         head,
         "",
         table(
-            ["account", "provider", "health", "restarts", "in flight", "queued", "items"],
+            [
+                "account",
+                "provider",
+                "environment",
+                "health",
+                "restarts",
+                "in flight",
+                "queued",
+                "items",
+            ],
             rows,
         ),
     ]
@@ -535,9 +545,21 @@ def _test_connection(result: Mapping[str, Any]) -> str:
     rows = []
     for name, report in accounts.items():
         report = report if isinstance(report, Mapping) else {}
-        state = "ok" if report.get("ok") else "FAILED"
-        rows.append([name, state, report.get("server_version"), report.get("detail")])
-    return table(["account", "result", "version", "detail"], rows)
+        checked = report.get("environments")
+        if not isinstance(checked, Mapping) or not checked:
+            # an answer without environments (an older daemon): the one in use only
+            checked = {report.get("environment") or "": {**report, "in_use": True}}
+        for environment, entry in checked.items():
+            entry = entry if isinstance(entry, Mapping) else {}
+            if entry.get("configured") is False:
+                state = "not configured"
+            else:
+                state = "ok" if entry.get("ok") else "FAILED"
+            label = f"{environment} ({'in use' if entry.get('in_use') else 'other'})"
+            label = label if environment else ""
+            detail = "" if entry.get("configured") is False else entry.get("detail")
+            rows.append([name, label, state, entry.get("server_version"), detail])
+    return table(["account", "environment", "result", "version", "detail"], rows)
 
 
 def _ping(result: Mapping[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The promise / dispatch date of a job, and the custom holiday list it skips: shared by every MIS
+"""The promise / dispatch date of a job, past the custom holiday list: shared by every MIS
 that is given "a requested ship date, else the order date + N days" (EFI Pace seed 004 "Promise
 Date" and "Scheduled Ship and Promise"; Tharstern's "delivery/dispatch date rules", seed 002).
 
@@ -23,15 +23,9 @@ holidays are a parameter too, but the seed does not say how they count. esd deci
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Collection, Iterable
-from typing import Final
+from collections.abc import Collection
 
-from daemon.errors import quoted
-
-__all__ = ["is_working_day", "next_working_day", "parse_holidays", "promise_date"]
-
-_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+__all__ = ["is_working_day", "next_working_day", "promise_date"]
 
 _SATURDAY = 5
 
@@ -70,35 +64,3 @@ def promise_date(
         return requested_ship_date
     base = order_date if order_date is not None else today
     return next_working_day(base + dt.timedelta(days=days), holidays, skip_weekends=skip_weekends)
-
-
-def parse_holidays(
-    value: object, problems: list[tuple[str, str]], key: str = "holidays"
-) -> frozenset[dt.date]:
-    """A holiday list setting as dates: the seed's "2021-10-28|2022-07-18" text, or a list of
-    dates (TOML dates or "YYYY-MM-DD" strings); each bad entry is a problem naming its key
-    (`key`, or `key[i]` in a list) in `problems`. None: no holidays."""
-    if value is None:
-        return frozenset()
-    entries: Iterable[tuple[str, object]]
-    if isinstance(value, str):
-        entries = [(key, part.strip()) for part in value.split("|") if part.strip()]
-    elif isinstance(value, list | tuple):
-        entries = [(f"{key}[{i}]", part) for i, part in enumerate(value)]
-    else:
-        problems.append((key, "expected dates YYYY-MM-DD separated by '|'"))
-        return frozenset()
-    days: set[dt.date] = set()
-    for at, entry in entries:
-        if isinstance(entry, dt.datetime):
-            problems.append((at, f"{entry.isoformat()!r} is a date-time; expected a date"))
-        elif isinstance(entry, dt.date):
-            days.add(entry)
-        elif isinstance(entry, str) and _ISO_DATE.fullmatch(entry.strip()):
-            try:
-                days.add(dt.date.fromisoformat(entry.strip()))
-            except ValueError:
-                problems.append((at, f"{quoted(entry)} is not a date (YYYY-MM-DD)"))
-        else:
-            problems.append((at, f"{quoted(entry)} is not a date (YYYY-MM-DD)"))
-    return frozenset(days)

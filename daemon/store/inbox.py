@@ -35,15 +35,18 @@ __all__ = [
     "count_by_status",
     "event_row",
     "get_event",
+    "has_subject",
     "insert_event",
     "insert_events",
     "insert_rows",
+    "last_event_id",
     "list_events",
     "mark_done",
     "mark_poisoned",
     "pending_events",
     "record_of",
     "requeue",
+    "subjects_ending",
 ]
 
 
@@ -355,6 +358,30 @@ async def list_events(
         f"SELECT * FROM events {where} ORDER BY id DESC LIMIT ?", (*params, limit)
     )
     return [EventRecord.from_row(r) for r in rows]
+
+
+async def last_event_id(txn: Txn) -> int | None:
+    """The id of the newest event, None when the inbox is empty."""
+    newest = await txn.scalar("SELECT MAX(id) FROM events")
+    return None if newest is None else int(newest)
+
+
+async def has_subject(txn: Txn, subject: str) -> bool:
+    """Whether any event names `subject`."""
+    return (
+        await txn.scalar("SELECT 1 FROM events WHERE subject = ? LIMIT 1", (subject,)) is not None
+    )
+
+
+async def subjects_ending(txn: Txn, suffix: str) -> list[str]:
+    """Every distinct event subject that ends with `suffix` (exactly, case and all) and is
+    longer than it. A scan of the subjects: for the rare look-up, not for a hot path."""
+    pattern = "%" + suffix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await txn.fetchall(
+        "SELECT DISTINCT subject FROM events WHERE subject LIKE ? ESCAPE '\\'", (pattern,)
+    )
+    # LIKE ignores ASCII case: the exact suffix decides.
+    return [str(r[0]) for r in rows if str(r[0]).endswith(suffix) and len(str(r[0])) > len(suffix)]
 
 
 async def count_by_status(txn: Txn) -> dict[str, int]:

@@ -9,8 +9,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from daemon.store.database import Txn
+from daemon.store.orders import OrderKey
 
-__all__ = ["ItemRow", "create_item", "items_in_state", "items_of_order", "update_item"]
+__all__ = [
+    "ItemCount",
+    "ItemRow",
+    "count_items",
+    "create_item",
+    "find_items",
+    "item_accounts",
+    "item_counts",
+    "items_in_state",
+    "items_of_order",
+    "orders_in_state",
+    "orders_to_poll",
+    "update_item",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,6 +81,88 @@ async def items_in_state(txn: Txn, state: str) -> list[ItemRow]:
     """Every item row in `state`, oldest first."""
     rows = await txn.fetchall("SELECT * FROM items WHERE state = ? ORDER BY id", (state,))
     return [ItemRow.from_row(r) for r in rows]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ItemCount:
+    """How many items of one account are in one state."""
+
+    account: str
+    state: str
+    count: int
+
+
+async def item_counts(txn: Txn) -> list[ItemCount]:
+    """The number of items per (account, state), for every pair that has any."""
+    rows = await txn.fetchall(
+        "SELECT account, state, COUNT(*) AS n FROM items GROUP BY account, state"
+    )
+    return [ItemCount(str(r["account"]), str(r["state"]), int(r["n"])) for r in rows]
+
+
+async def item_accounts(txn: Txn) -> list[str]:
+    """Every account items are stored under (one since removed from the config included)."""
+    return [str(r[0]) for r in await txn.fetchall("SELECT DISTINCT account FROM items")]
+
+
+def _filters(state: str | None, site: str | None, account: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (or "") and its parameters for the given filters."""
+    clauses, params = [], []
+    for column, value in (("state", state), ("site", site), ("account", account)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+async def count_items(
+    txn: Txn, *, state: str | None = None, site: str | None = None, account: str | None = None
+) -> int:
+    """How many items match every filter given."""
+    where, params = _filters(state, site, account)
+    return int(await txn.scalar(f"SELECT COUNT(*) FROM items {where}", params) or 0)
+
+
+async def find_items(
+    txn: Txn,
+    *,
+    state: str | None = None,
+    site: str | None = None,
+    account: str | None = None,
+    limit: int = 100,
+) -> list[ItemRow]:
+    """The items matching every filter given, the most recently changed first."""
+    where, params = _filters(state, site, account)
+    rows = await txn.fetchall(
+        f"SELECT * FROM items {where} ORDER BY updated_at DESC, id DESC LIMIT ?",
+        (*params, limit),
+    )
+    return [ItemRow.from_row(r) for r in rows]
+
+
+async def orders_in_state(txn: Txn, account: str, state: str) -> list[OrderKey]:
+    """The orders with an item of `account` in `state`, the one with the oldest such item
+    first."""
+    rows = await txn.fetchall(
+        "SELECT site, order_number FROM items WHERE account = ? AND state = ?"
+        " GROUP BY site, order_number ORDER BY MIN(id)",
+        (account, state),
+    )
+    return [OrderKey(str(r[0]), str(r[1])) for r in rows]
+
+
+async def orders_to_poll(txn: Txn, account: str, final_statuses: Iterable[str]) -> list[OrderKey]:
+    """The orders with an item of `account` pushed and not yet in a final MIS status
+    (`final_statuses`, compared without regard to case)."""
+    final = sorted(s.lower() for s in final_statuses)
+    marks = ",".join("?" * len(final))
+    rows = await txn.fetchall(
+        "SELECT DISTINCT site, order_number FROM items"
+        " WHERE account = ? AND state = 'pushed'"
+        f" AND (mis_status IS NULL OR lower(mis_status) NOT IN ({marks}))",
+        (account, *final),
+    )
+    return [OrderKey(str(r[0]), str(r[1])) for r in rows]
 
 
 async def create_item(

@@ -14,7 +14,17 @@ from typing import Any
 
 from daemon.store.database import Txn
 
-__all__ = ["Timer", "cancel_timer", "due_timers", "next_timer", "set_timer", "timers_of_kind"]
+__all__ = [
+    "Timer",
+    "bring_forward",
+    "cancel_timer",
+    "count_due",
+    "due_timers",
+    "ensure_timer",
+    "next_timer",
+    "set_timer",
+    "timers_of_kind",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,6 +57,32 @@ async def set_timer(
     return int(row[0])
 
 
+async def ensure_timer(
+    txn: Txn, kind: str, subject: str, due_at: float, payload: Mapping[str, Any] | None = None
+) -> bool:
+    """Create the (kind, subject) timer unless it exists (an existing one keeps its time);
+    True if it was created."""
+    created = await txn.changes(
+        "INSERT INTO timers (kind, subject, due_at, payload) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (kind, subject) DO NOTHING",
+        (kind, subject, due_at, json.dumps(dict(payload or {}), sort_keys=True)),
+    )
+    if created:
+        txn.timers_changed = True
+    return created > 0
+
+
+async def bring_forward(txn: Txn, kind: str, subject: str, due_at: float) -> bool:
+    """Move the (kind, subject) timer to `due_at` if it is due later (never later, never
+    creating one); True if it moved."""
+    txn.timers_changed = True
+    moved = await txn.changes(
+        "UPDATE timers SET due_at = ? WHERE kind = ? AND subject = ? AND due_at > ?",
+        (due_at, kind, subject, due_at),
+    )
+    return moved > 0
+
+
 async def cancel_timer(txn: Txn, kind: str, subject: str) -> bool:
     """Remove the (kind, subject) timer; False if there was none."""
     return (
@@ -72,3 +108,8 @@ async def timers_of_kind(txn: Txn, kind: str) -> list[Timer]:
     """Every timer of one kind, by subject."""
     rows = await txn.fetchall("SELECT * FROM timers WHERE kind = ? ORDER BY subject", (kind,))
     return [_timer(r) for r in rows]
+
+
+async def count_due(txn: Txn, now: float) -> int:
+    """How many timers are due by `now` (overdue ones included)."""
+    return int(await txn.scalar("SELECT COUNT(*) FROM timers WHERE due_at <= ?", (now,)) or 0)

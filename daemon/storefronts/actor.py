@@ -26,7 +26,7 @@ from daemon.engine.engine import Engine
 from daemon.errors import PermanentError, TransientError
 from daemon.logs import REDACTOR
 from daemon.store.inbox import NewEvent
-from daemon.store.timers import set_timer
+from daemon.store.timers import ensure_timer
 from daemon.storefronts import registry
 
 __all__ = ["Fetch", "PollOrders", "StorefrontActor", "Write"]
@@ -126,18 +126,13 @@ class StorefrontActor:
     async def _ensure_poll_timer(self) -> None:
         # The first poll runs at start: it catches what was missed while esd was down.
         async with self.engine.db.transaction() as txn:
-            exists = await txn.scalar(
-                "SELECT 1 FROM timers WHERE kind = 'storefront_poll' AND subject = ?",
-                (self.storefront.name,),
+            await ensure_timer(
+                txn,
+                "storefront_poll",
+                self.storefront.name,
+                self.engine.clock.now(),
+                {"storefront": self.storefront.name},
             )
-            if not exists:
-                await set_timer(
-                    txn,
-                    "storefront_poll",
-                    self.storefront.name,
-                    self.engine.clock.now(),
-                    {"storefront": self.storefront.name},
-                )
         self.engine.notify_timers()
 
     async def _apply(

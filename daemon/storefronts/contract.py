@@ -15,6 +15,8 @@ one `StorefrontSpec`, the `STOREFRONT` of its driver module.
 - `order_from_answer`: the raw answer of `read_order` mapped to esd's `Order` (pure).
 - Site keys: the keys of a `[sites.X]` table that are the storefront's own (a security key,
   the storefront's id of the site, ...), declared and checked by the plug-in, not the core.
+- Credential keys: the keys `[storefronts.NAME.credentials]` must give, and an optional
+  check of their values, declared by the plug-in as a provider manifest declares its own.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # the config module reads site keys through the registry: no 
 __all__ = [
     "WEBHOOK_KIND",
     "Accept",
+    "CredentialsCheck",
     "Judge",
     "OrderMapper",
     "Reject",
@@ -81,6 +84,10 @@ OrderMapper = Callable[[Mapping[str, Any], str, str, Sequence[int]], "Order"]
 SiteSettingsReader = Callable[
     [str, Mapping[str, Any]], tuple[dict[str, Any], list[tuple[str, str]]]
 ]
+
+#: the resolved `[storefronts.NAME.credentials]` -> problems as (key, message); a message never
+#: quotes a value (every credential may be a secret)
+CredentialsCheck = Callable[[Mapping[str, str]], list[tuple[str, str]]]
 
 
 class StorefrontDriver(abc.ABC):
@@ -169,3 +176,10 @@ class StorefrontSpec:
     site_keys: tuple[str, ...]
     secret_site_keys: frozenset[str]
     read_site_settings: SiteSettingsReader
+    #: the keys `[storefronts.NAME.credentials]` must give (each a non-empty string)
+    credential_keys: tuple[str, ...] = ()
+    #: the plug-in's own check of the credentials; None: only `credential_keys` are required
+    credentials_problems: CredentialsCheck | None = None
+    #: credential keys that identify rather than authenticate (a user name, an account id):
+    #: not scrubbed from logs, where a short one would mangle every line
+    public_credential_keys: frozenset[str] = frozenset()

@@ -2,7 +2,8 @@
 
 Adding a storefront is adding a folder beside the existing one and one line in `STOREFRONTS`.
 Each storefront's driver module defines `STOREFRONT`, a `StorefrontSpec` (its driver class,
-webhook judge, order mapping, webhook types and site keys): see daemon.storefronts.contract.
+webhook judge, order mapping, webhook types, site keys and credential keys): see
+daemon.storefronts.contract.
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from collections.abc import Iterator, Mapping
 from importlib import import_module
 from typing import Any, cast
 
+from daemon.providers.kit.credentials import required_credentials_problems
 from daemon.storefronts.contract import Judge, StorefrontDriver, StorefrontSpec
 
 __all__ = [
     "JUDGES",
     "STOREFRONTS",
+    "credential_keys",
+    "credentials_problems",
     "driver_class",
     "judge",
+    "public_credential_keys",
     "read_site_settings",
     "site_keys",
     "spec",
@@ -60,6 +65,25 @@ def read_site_settings(
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Check site `site`'s keys for storefront `name`: (settings with defaults, problems)."""
     return spec(name).read_site_settings(site, values)
+
+
+def credential_keys(name: str) -> tuple[str, ...]:
+    """The keys storefront `name` needs in `[storefronts.NAME.credentials]`."""
+    return spec(name).credential_keys
+
+
+def public_credential_keys(name: str) -> frozenset[str]:
+    """The credential keys of storefront `name` that are not secrets (a user name, an id)."""
+    return spec(name).public_credential_keys
+
+
+def credentials_problems(name: str, credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+    """What storefront `name` finds missing or malformed in a storefront's resolved credentials
+    (key inside `credentials`, message); messages never quote a value."""
+    found = spec(name)
+    if found.credentials_problems is None:
+        return required_credentials_problems(credentials, found.credential_keys)
+    return list(found.credentials_problems(credentials))
 
 
 class _Judges(Mapping[str, Judge]):

@@ -1,25 +1,25 @@
-"""The push pipeline benchmark: orders/s into EFI Pace at a fixed latency per SOAP call.
+"""The push pipeline benchmark: orders/s into each MIS at a fixed latency per call.
 
-    python -m tests.bench.push            # this part only; `make bench` includes it
+    python -m tests.bench.push [TARGET ...]   # this part only; `make bench` includes it
 
-For each concurrency, the real daemon (`esd run`, a subprocess) pushes orders into a
-`PaceSandbox` served from another subprocess (so neither shares the other's GIL; the sandbox is
-driven over its stdin by `python -m tests.bench.push --sandbox`, see `_serve_sandbox`). Every SOAP
-call is answered `latency_ms` after it arrived, as a remote Pace would answer: the sandbox's own
-parsing, schema checks and acting are inside that time, not added to it (`sandbox_answer_ms`
-shows the answer time it kept).
+A target is one provider's bench profile (`tests.bench.push_targets`: its sandbox, how it is
+seeded, its account tables, the orders and the aim). For each concurrency, the real daemon
+(`esd run`, a subprocess) pushes orders into the target's sandbox served from another subprocess
+(so neither shares the other's GIL; the sandbox is driven over its stdin by
+`python -m tests.bench.push --sandbox TARGET`, see `_serve_sandbox`). Every call is answered
+`latency_ms` after it arrived, as a remote MIS would answer (`sandbox_answer_ms` shows the answer
+time the sandbox kept).
 
-The orders are the common case: a known customer, found by the site user's e-mail, shipping to
-the address Pace already has as that customer's contact. The sandbox is seeded with
-`CUSTOMERS` customers, each with one contact carrying the user's e-mail and address; orders cycle
-over them. So nothing but the job and its children is created (`created` in the figures proves
-it: no Customer or Contact). Each order has 2 items, both to that one address.
+The orders are each target's common case (its `scenario`): for Pace, a known customer found by
+the site user's e-mail, shipping to the address Pace already has as that customer's contact, so
+nothing but the job and its children is created (`created` in the figures proves it). Each order
+has 2 items, both to that one address.
 
 One warm-up order is pushed first (the driver loads its WSDLs); then `orders` orders are submitted
 over the operator socket (`submit`, one after the other) and the clock runs from the first submit
 to the last item's `pushed` transition (read from the store, read-only). Figures per concurrency:
 
-- `orders_per_s`; `soap_calls_per_order` (the sandbox's call counts over the measured orders /
+- `orders_per_s`; `calls_per_order` (the sandbox's call counts over the measured orders /
   `orders`; also per operation);
 - `limit_orders_per_s`: the latency-bound limit, concurrency / (calls per order x latency);
   `ratio` = orders_per_s / limit (the aim: at least `AIM`); `sandbox_answer_ms`: the sandbox's
@@ -37,7 +37,7 @@ to the last item's `pushed` transition (read from the store, read-only). Figures
 
 Speed is never asserted by a test. Environment overrides: PUSH_ORDERS (400: the orders at the
 highest concurrency; lower ones get proportionally fewer, at least 10, so each run takes about as
-long), PUSH_CONCURRENCY ("1,4,8"), PUSH_LATENCY_MS (20).
+long), PUSH_CONCURRENCY ("1,4,8"), PUSH_LATENCY_MS (20), PUSH_TARGETS (every target).
 """
 
 from __future__ import annotations
@@ -54,25 +54,16 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from daemon.orders.model import Address, Approval, Order, OrderItem, Payment, SiteUser
-from daemon.providers.pace.sandbox import PaceSandbox
+from daemon.orders.model import Order
+from tests.bench.push_targets import TARGETS, PushTarget, SandboxControl
 from tests.bench.settings import env_int
 from tests.daemon_process import DaemonProcess
-from tests.pace_helpers import contact_fields, pace_account_toml
 
-__all__ = ["AIM", "CUSTOMERS", "main", "push_benchmark", "run_push"]
+__all__ = ["every_push_benchmark", "main", "push_benchmark", "run_push", "wanted_targets"]
 
-#: orders/s over the latency-bound limit that the issue aims at
-AIM = 0.8
-#: known customers the orders cycle over
-CUSTOMERS = 10
-
-_LOGIN = "esd"
-_PASSWORD = "bench-pace-pw-7Hq2"
 _FIRST_ORDER = 2000
 _WARM_UP_ORDER = "1999"
 _POLL_SECONDS = 0.05
@@ -91,72 +82,16 @@ def _env_concurrencies() -> list[int]:
 # -- the orders and the known customers -----------------------------------------------------------
 
 
-def _address(k: int) -> Address:
-    return Address(
-        first_name="Pat",
-        last_name=f"Buyer{k}",
-        business=f"Bench Customer {k}",
-        email=f"buyer{k}@bench.example",
-        phone=f"555-01{k:02d}",
-        address1=f"{k + 1} Market St",
-        city="Springfield",
-        state="IL",
-        zip="62701",
-    )
-
-
-def _order(number: str, k: int) -> Order:
-    where = _address(k)
-    user = SiteUser(
-        email=where.email,
-        first_name=where.first_name,
-        last_name=where.last_name,
-        phone=where.phone,
-        address=where,
-    )
-    items = tuple(
-        OrderItem(
-            seq=seq,
-            product_name=name,
-            quantity=quantity,
-            price=Decimal("25.00"),
-            approval=Approval.APPROVED,
-            ship_to=where,
-        )
-        for seq, name, quantity in ((1, "Flyers", 250), (2, "Business Cards", 500))
-    )
-    return Order(
-        site="shop",
-        order_number=number,
-        site_name="Print Shop",
-        payment=Payment.PAID,
-        user=user,
-        items=items,
-    )
-
-
-def _seed(sandbox: _SandboxProcess) -> None:
-    """The known customers: each with one contact holding its user's e-mail and address."""
-    for k in range(CUSTOMERS):
-        where = _address(k)
-        customer = f"C{k:03d}"
-        sandbox.call(
-            "seed_customer", customer_id=customer, cust_name=where.business, email=where.email
-        )
-        sandbox.call(
-            "seed_contact", customer=customer, **contact_fields(where), active=True, shipTo=True
-        )
-
-
 # -- the sandbox in its own process ---------------------------------------------------------------
 
 
-class _SandboxProcess:
-    """A `PaceSandbox` in a child process, driven by JSON lines over the child's stdin."""
+class _SandboxProcess(SandboxControl):
+    """A target's sandbox in a child process, driven by JSON lines over the child's stdin."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: PushTarget) -> None:
+        self.target = target
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.push", "--sandbox"],
+            [sys.executable, "-m", "tests.bench.push", "--sandbox", target.name],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -177,10 +112,11 @@ class _SandboxProcess:
         assert self._process.stdout is not None
         line = self._process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the Pace sandbox process exited ({self._process.wait()})")
+            name = self.target.name
+            raise RuntimeError(f"the {name} sandbox process exited ({self._process.wait()})")
         answer: dict[str, Any] = json.loads(line)
         if "error" in answer:
-            raise RuntimeError(f"the Pace sandbox process: {answer['error']}")
+            raise RuntimeError(f"the {self.target.name} sandbox process: {answer['error']}")
         return answer
 
     def close(self) -> None:
@@ -196,38 +132,27 @@ class _SandboxProcess:
 
 
 @contextlib.contextmanager
-def _sandbox() -> Iterator[_SandboxProcess]:
-    sandbox = _SandboxProcess()
+def _sandbox(target: PushTarget) -> Iterator[_SandboxProcess]:
+    sandbox = _SandboxProcess(target)
     try:
         yield sandbox
     finally:
         sandbox.close()
 
 
-def _serve_sandbox(commands: TextIO, answers: TextIO) -> None:
-    """The child: serve a sandbox; answer one JSON line per command line until EOF.
+def _serve_sandbox(target: PushTarget, commands: TextIO, answers: TextIO) -> None:
+    """The child: serve the target's sandbox; answer one JSON line per command until EOF.
 
-    Commands: {"op": "set_faults" | "seed_customer" | "seed_contact" | "counts", "args": {...}}.
-    `counts` is the sandbox's state without the objects themselves: calls, WSDL fetches and the
-    number of objects of each type.
+    Commands: {"op": "set_faults" | "counts" | one of the target's seed ops, "args": {...}}.
+    `counts` is the sandbox's state without the objects themselves: calls per operation, the
+    answered calls and their seconds, and the number of objects of each type.
     """
-
-    def counts() -> dict[str, Any]:
-        state = sandbox.state()
-        return {
-            "calls": state["calls"],
-            "answered": state["answered"],
-            "wsdl_fetches": state["wsdl_fetches"],
-            "objects": {name: len(rows) for name, rows in state["objects"].items()},
-        }
-
-    sandbox = PaceSandbox(_LOGIN, _PASSWORD)
+    sandbox = target.make_sandbox()
     sandbox.start()
     ops: Mapping[str, Any] = {
-        "set_faults": sandbox.set_faults,
-        "seed_customer": sandbox.seed_customer,
-        "seed_contact": sandbox.seed_contact,
-        "counts": counts,
+        **target.sandbox_ops(sandbox),
+        "set_faults": lambda **knobs: target.set_latency(sandbox, int(knobs["latency_ms"])),
+        "counts": lambda: target.counts(sandbox),
     }
     try:
         answers.write(json.dumps({"url": sandbox.url}) + "\n")
@@ -247,7 +172,7 @@ def _serve_sandbox(commands: TextIO, answers: TextIO) -> None:
 # -- the daemon -----------------------------------------------------------------------------------
 
 
-def _config_text(folder: Path, url: str, concurrency: int) -> str:
+def _config_text(target: PushTarget, folder: Path, url: str, concurrency: int) -> str:
     # Retry defaults; the daemon's default log level; a rate that never limits (one token per
     # push); the status poll (first due after 300 s) stays out of the measured span; no webhook
     # listener (its default port may be taken, and nothing arrives there).
@@ -261,14 +186,7 @@ def _config_text(folder: Path, url: str, concurrency: int) -> str:
         [listeners.webhook]
         enabled = false
         """
-    ) + pace_account_toml(
-        url,
-        _PASSWORD,
-        login=_LOGIN,
-        concurrency=concurrency,
-        rate_per_second=10000.0,
-        create_customer=False,
-    )
+    ) + target.account_toml(url, concurrency)
 
 
 def _submit(daemon: DaemonProcess, sock: Path, order: Order) -> None:
@@ -358,7 +276,9 @@ def _diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]
     return {k: after[k] - before.get(k, 0) for k in sorted(after) if after[k] != before.get(k, 0)}
 
 
-def run_push(folder: Path, *, concurrency: int, orders: int, latency_ms: int) -> dict[str, Any]:
+def run_push(
+    target: PushTarget, folder: Path, *, concurrency: int, orders: int, latency_ms: int
+) -> dict[str, Any]:
     """One run: a fresh sandbox and daemon (files in `folder`), `orders` orders at `concurrency`.
 
     Returns the figures of the module docstring as a JSON-able dict.
@@ -370,14 +290,15 @@ def run_push(folder: Path, *, concurrency: int, orders: int, latency_ms: int) ->
     latency = latency_ms / 1000
     load = os.getloadavg()[0]
     calibration = _calibration_ms()
-    with _sandbox() as sandbox:
-        _seed(sandbox)
+    with _sandbox(target) as sandbox:
+        target.seed(sandbox)
         config = folder / "esd.toml"
-        config.write_text(_config_text(folder, sandbox.url, concurrency), encoding="utf-8")
+        text = _config_text(target, folder, sandbox.url, concurrency)
+        config.write_text(text, encoding="utf-8")
         daemon = DaemonProcess(config, folder)
         try:
             daemon.start()
-            _submit(daemon, sock, _order(_WARM_UP_ORDER, 0))
+            _submit(daemon, sock, target.order(_WARM_UP_ORDER, 0))
             warm = _wait_pushed(database, [_WARM_UP_ORDER], time.monotonic() + 60)
             if warm.get("pushed") != 2:
                 raise RuntimeError(f"the warm-up order did not push: {warm}\n{daemon.log_text()}")
@@ -386,7 +307,7 @@ def run_push(folder: Path, *, concurrency: int, orders: int, latency_ms: int) ->
             assert daemon.proc is not None
             pids = {"daemon": daemon.proc.pid, "sandbox": sandbox.pid}
             cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
-            prepared = [_order(number, n % CUSTOMERS) for n, number in enumerate(numbers)]
+            prepared = [target.order(number, n) for n, number in enumerate(numbers)]
             # Generous: ten times the latency-bound time of 40 calls per order.
             deadline = time.monotonic() + 60 + 10 * orders * 40 * latency / concurrency
             started = time.time()
@@ -428,7 +349,7 @@ def run_push(folder: Path, *, concurrency: int, orders: int, latency_ms: int) ->
         "orders_per_s": round(rate, 2),
         "limit_orders_per_s": round(limit, 2) if limit else None,
         "ratio": round(rate / limit, 2) if limit else None,
-        "soap_calls_per_order": round(calls_per_order, 2),
+        "calls_per_order": round(calls_per_order, 2),
         "sandbox_answer_ms": round(answered["seconds"] / max(answered["calls"], 1) * 1000, 2),
         "calls_per_order_by_operation": {
             op: round(n / orders, 2) for op, n in sorted(calls.items(), key=lambda kv: -kv[1])
@@ -455,7 +376,7 @@ def run_push(folder: Path, *, concurrency: int, orders: int, latency_ms: int) ->
     }
 
 
-def push_benchmark(folder: Path) -> dict[str, Any]:
+def push_benchmark(folder: Path, target: PushTarget) -> dict[str, Any]:
     """Every configured concurrency (files in `folder`, created if needed); figures as JSON."""
     top_orders = env_int("PUSH_ORDERS", 400)
     latency_ms = env_int("PUSH_LATENCY_MS", 20)
@@ -463,6 +384,7 @@ def push_benchmark(folder: Path) -> dict[str, Any]:
     top = max(concurrencies)
     runs = [
         run_push(
+            target,
             folder / f"c{concurrency}",
             concurrency=concurrency,
             orders=max(10, top_orders * concurrency // top),
@@ -474,28 +396,42 @@ def push_benchmark(folder: Path) -> dict[str, Any]:
     return {
         "latency_ms": latency_ms,
         "cpus": os.cpu_count(),
-        "scenario": (
-            f"known customer found by e-mail ({CUSTOMERS} seeded, each with its address as a "
-            "contact); 2 items, one address; one warm-up order first"
-        ),
+        "scenario": f"{target.scenario}; one warm-up order first",
         "runs": runs,
         "aim": {
-            "ratio": AIM,
-            "met": len(ratios) == len(runs) and all(r >= AIM for r in ratios),
+            "ratio": target.aim,
+            "met": len(ratios) == len(runs) and all(r >= target.aim for r in ratios),
         },
-        "processes": "daemon (esd run) and Pace sandbox each in its own process",
+        "processes": f"daemon (esd run) and {target.name} sandbox each in its own process",
     }
+
+
+def wanted_targets(names: Sequence[str] = ()) -> list[PushTarget]:
+    """The targets named (or in PUSH_TARGETS, or all), in the order given."""
+    chosen = list(names) or [
+        n.strip() for n in os.environ.get("PUSH_TARGETS", ",".join(TARGETS)).split(",") if n.strip()
+    ]
+    unknown = [n for n in chosen if n not in TARGETS]
+    if unknown:
+        raise SystemExit(f"unknown push target(s) {unknown}; known: {', '.join(TARGETS)}")
+    return [TARGETS[n] for n in chosen]
+
+
+def every_push_benchmark(folder: Path, names: Sequence[str] = ()) -> dict[str, Any]:
+    """Target name -> its figures, for every wanted target."""
+    return {t.name: push_benchmark(folder / t.name, t) for t in wanted_targets(names)}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--sandbox"]:
-        _serve_sandbox(sys.stdin, sys.stdout)
+    if args[:1] == ["--sandbox"] and len(args) == 2:
+        (target,) = wanted_targets(args[1:])
+        _serve_sandbox(target, sys.stdin, sys.stdout)
         return
-    if args:
-        raise SystemExit("usage: python -m tests.bench.push")
+    if any(a.startswith("-") for a in args):
+        raise SystemExit("usage: python -m tests.bench.push [TARGET ...]")
     with tempfile.TemporaryDirectory(prefix="esd-bench-push-") as tmp:
-        results = push_benchmark(Path(tmp))
+        results = every_push_benchmark(Path(tmp), args)
     print(json.dumps(results, indent=2))
 
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from daemon.errors import ServerError
-from daemon.json_text import MAX_DEPTH
-from daemon.providers.http_errors import error_for_response, json_answer
+from daemon.remote.http_errors import error_for_response, json_answer
+from daemon.remote.json_text import MAX_DEPTH
 from tests.daemon_process import ROOT
 from tests.helpers import loopback_http
 

@@ -19,9 +19,9 @@ from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.providers.pace.soap_client import PaceClient
 from daemon.providers.reference.client import ReferenceClient
 from daemon.providers.reference.sandbox import ReferenceSandbox
-from daemon.sandbox_http import StreamReport
 from daemon.storefronts.pressero.client import PresseroClient
 from daemon.storefronts.pressero.sandbox import PresseroSandbox
+from daemon.testing.asgi import StreamReport
 from tests.pace_helpers import pace_sandbox_fixtures
 
 pytestmark = pytest.mark.anyio

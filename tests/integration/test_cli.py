@@ -30,6 +30,7 @@ STATUS = {
     "accounts": {
         "pace-main": {
             "provider": "pace",
+            "environment": "live",
             "states": {"pushed": 3},
             "actor": {
                 "health": "running",
@@ -213,7 +214,8 @@ def test_status_table(daemon: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = out.splitlines()
     assert lines[0] == "esd 0.1.0, pid 4242, up 1h 2m (started 2025-05-01 08:00:00Z)"
     assert any(
-        line.split()[:6] == ["pace-main", "pace", "running", "0", "0", "1"] for line in lines
+        line.split()[:7] == ["pace-main", "pace", "live", "running", "0", "0", "1"]
+        for line in lines
     )
     assert "inbox: 0 pending, 1 poisoned, 9 total" in lines
 

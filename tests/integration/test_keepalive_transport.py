@@ -27,8 +27,8 @@ import httpx
 import pytest
 
 from daemon.intake.server import bind_tcp, serve_asgi
-from daemon.providers import keepalive_transport
-from daemon.providers.keepalive_transport import KeepAliveTransport
+from daemon.remote import keepalive_transport
+from daemon.remote.keepalive_transport import KeepAliveTransport
 
 pytestmark = pytest.mark.anyio
 

@@ -9,6 +9,7 @@ once per interval.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -120,7 +121,7 @@ def test_connections_over_the_cap_get_503_and_idle_ones_are_closed(tmp_path: Pat
 
         # The header timeout closes the silent four, the idle timeout the kept-alive four.
         for conn in held:
-            wait_until(lambda conn=conn: _closed_by_server(conn), 30, "the server's close")
+            wait_until(functools.partial(_closed_by_server, conn), 30, "the server's close")
         counters = wait_until(
             lambda: (c := _connections(daemon, tmp_path))["open"] == 0 and c, 20, "none open"
         )

@@ -688,12 +688,13 @@ def test_ship_vias_are_seeded_found_and_read_never_created(
     hostile = 'Joe\'s "Fast" Courier'
     sandbox.seed_ship_via(4, hostile, active=False)
     sandbox.seed_ship_via(5, "ups ground")
-    for args, extra, message in [
+    cases: list[tuple[tuple[Any, str], dict[str, Any], str]] = [
         ((3, "Again"), {}, "Object already exists: ShipVia[id=3]"),
         ((6, ""), {}, "Field is required: ShipVia[description=null]"),
         (("7", "Text id"), {}, "ShipVia.id: must be an int, got str"),
         ((8, "Bad"), {"colour": "red"}, "ShipVia.colour: not a field"),
-    ]:
+    ]
+    for args, extra, message in cases:
         with pytest.raises(ValueError, match=re.escape(message)):
             sandbox.seed_ship_via(*args, **extra)
     assert [s["id"] for s in sandbox.objects("ShipVia")] == [3, 4, 5]

@@ -28,10 +28,10 @@ from daemon.errors import (
     PermanentError,
     ServerError,
 )
-from daemon.providers.in_call_retry import READ_ATTEMPTS
 from daemon.providers.pace.find_expressions import all_of, equals, is_true
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.providers.pace.soap_client import PaceClient, Sort, fault_error
+from daemon.remote.in_call_retry import READ_ATTEMPTS
 from tests.pace_helpers import pace_sandbox_fixtures
 
 pytestmark = pytest.mark.anyio

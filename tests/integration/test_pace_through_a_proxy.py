@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from daemon.providers.keepalive_transport import KeepAliveTransport, environment_proxy, for_url
 from daemon.providers.pace.sandbox import PaceSandbox
+from daemon.remote.keepalive_transport import KeepAliveTransport, environment_proxy, for_url
 from tests.helpers import loopback_http
 from tests.integration.test_pace_driver import (
     LOGIN,

@@ -42,7 +42,7 @@ from tests.helpers import ManualClock
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pressero"
+FIXTURES = Path(__file__).resolve().parents[1] / "storefronts" / "pressero" / "fixtures"
 USERNAME = "esd-admin@printshop.example"
 PASSWORD = "pw-9c1e7b-never-shown"
 SUBSCRIBER = "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"

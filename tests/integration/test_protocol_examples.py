@@ -27,7 +27,7 @@ def examples() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """(request, documented answers) of each json block of the Commands section."""
     text = DOC.read_text(encoding="utf-8")
     section = text[text.index("\n## Commands") : text.index("\n## By hand")]
-    found = []
+    found: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     decoder = json.JSONDecoder()
     for block in re.findall(r"```json\n(.*?)```", section, flags=re.S):
         values, at = [], 0

@@ -26,10 +26,10 @@ from daemon.errors import (
 )
 from daemon.orders.model import Order, OrderItem, SiteUser
 from daemon.providers.contract import ItemRef, PushResult, push_reference
-from daemon.providers.in_call_retry import READ_ATTEMPTS
 from daemon.providers.reference.client import ReferenceClient
 from daemon.providers.reference.driver import ReferenceDriver
 from daemon.providers.reference.sandbox import ReferenceSandbox
+from daemon.remote.in_call_retry import READ_ATTEMPTS
 
 pytestmark = pytest.mark.anyio
 

@@ -31,7 +31,7 @@ def _answer(out: IO[str]) -> str:
 
 def test_sandbox_session_drives_faults_and_orders(tmp_path: Path) -> None:
     session = subprocess.Popen(
-        [sys.executable, "-m", "daemon.sandbox_session", "--dir", str(tmp_path / "sbx")],
+        [sys.executable, "-m", "daemon.testing.sandbox_session", "--dir", str(tmp_path / "sbx")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -90,7 +90,7 @@ def test_sandbox_session_drives_faults_and_orders(tmp_path: Path) -> None:
 
 def test_the_daemon_stops_when_the_session_is_killed(tmp_path: Path) -> None:
     with subprocess.Popen(
-        [sys.executable, "-m", "daemon.sandbox_session", "--dir", str(tmp_path / "sbx")],
+        [sys.executable, "-m", "daemon.testing.sandbox_session", "--dir", str(tmp_path / "sbx")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -22,7 +22,7 @@ from tests.proof.stack import Stack
 __all__ = ["run"]
 
 
-def run(folder: Path, **_: Any) -> dict[str, Any]:
+def run(folder: Path, **_options: Any) -> dict[str, Any]:
     where = folder / "small-fs"
     where.mkdir(parents=True)
     if os.geteuid() != 0:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench.push import _order
+from tests.bench.push_targets import PACE
 from tests.proof.common import Promises, env_int, read_store, rss_kb
 from tests.proof.stack import Stack
 
@@ -61,7 +61,7 @@ def run(folder: Path, **_: Any) -> dict[str, Any]:
                 operation = "wsdl" if target == "wsdl" else None
                 if kind != "none":
                     stack.pace.set_faults(fail_next=[{"operation": operation, "kind": kind}])
-                order = _order(str(number), number % 10)
+                order = PACE.order(str(number), number)
                 stack.submit(order.to_json(), f"{number}-v1")
                 states, seconds = _settle(stack, str(number), 2, 60)
                 cases[f"{target}:{kind}"] = {"items": states, "settled_s": seconds}

@@ -52,7 +52,7 @@ def _answer(path: Path, payload: bytes, *, half_close: bool = False) -> str:
     return data.split(b"\n", 1)[0][:160].decode("utf-8", "replace") or "closed"
 
 
-def run(folder: Path, **_: Any) -> dict[str, Any]:
+def run(folder: Path, **_options: Any) -> dict[str, Any]:
     idle = env_int("PROOF_OPERATOR_IDLE", 100)
     cycles = env_int("PROOF_OPERATOR_CYCLES", 500)
     stack = Stack(folder, storefront=False, daemon_extra="operator_idle_seconds = 5")

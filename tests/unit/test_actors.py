@@ -14,6 +14,7 @@ from daemon.actors.driver_actor import DriverActor
 from daemon.actors.rate_limit import TokenBucket
 from daemon.actors.supervisor import Health, supervise
 from daemon.engine.engine import Engine
+from daemon.engine.handlers import Effects
 from daemon.orders.model import Order, OrderItem
 from daemon.providers.contract import (
     Capabilities,
@@ -96,10 +97,13 @@ async def _engine(tmp_path: Path) -> Engine:
 
 
 async def _run_actor_until(actor: DriverActor, engine: Engine, done: Any) -> None:
-    engine.dispatch = lambda effects: [
-        actor.tell(__import__("daemon.actors.driver_actor", fromlist=["Wake"]).Wake())
-        for _ in effects.wake
-    ]
+    from daemon.actors.driver_actor import Wake
+
+    def dispatch(effects: Effects) -> None:
+        for _ in effects.wake:
+            actor.tell(Wake())
+
+    engine.dispatch = dispatch
     async with anyio.create_task_group() as tg:
         tg.start_soon(supervise, actor.health, actor.run)
         with anyio.fail_after(10):

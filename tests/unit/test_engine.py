@@ -48,7 +48,7 @@ def snapshot(order: Any, key: str = "k1") -> inbox.NewEvent:
 
 
 def actor_event(
-    kind: str, order: str = "1001", account: str = "mis", **payload: Any
+    kind: str, order: str = "1001", account: str | None = "mis", **payload: Any
 ) -> inbox.NewEvent:
     import uuid
 

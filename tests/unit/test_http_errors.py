@@ -18,7 +18,7 @@ from daemon.errors import (
     RateLimited,
     ServerError,
 )
-from daemon.providers.http_errors import (
+from daemon.remote.http_errors import (
     MAX_SERVER_MESSAGE,
     error_for_response,
     html_summary,

@@ -7,7 +7,7 @@ import pytest
 import structlog
 
 from daemon.errors import BusinessRuleError, NetworkError, RateLimited, ServerError
-from daemon.providers.in_call_retry import READ_ATTEMPTS, retry_read
+from daemon.remote.in_call_retry import READ_ATTEMPTS, retry_read
 
 
 def run_with(errors: list[Exception], attempts: int = READ_ATTEMPTS) -> tuple[object, int]:

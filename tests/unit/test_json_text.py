@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from daemon.json_text import MAX_DEPTH, JsonTooDeep, depth_error, loads
+from daemon.remote.json_text import MAX_DEPTH, JsonTooDeep, depth_error, loads
 
 
 def test_the_limit_itself_parses_and_one_more_level_is_refused_where_it_goes_over() -> None:

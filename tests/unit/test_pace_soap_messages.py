@@ -20,7 +20,8 @@ import zeep.xsd
 from lxml import etree
 
 from daemon.providers.pace import soap_messages
-from daemon.providers.pace.sandbox import PACE_VERSIONS, _Schema
+from daemon.providers.pace.sandbox import PACE_VERSIONS
+from daemon.providers.pace.sandbox.schema import Schema
 from daemon.providers.pace.soap_client import SERVICES, service_namespace
 from daemon.providers.pace.soap_messages import (
     SOAP_ENV,
@@ -45,11 +46,11 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str
     folder = tmp_path_factory.mktemp("wsdl")
     found: dict[tuple[str, str], Any] = {}
     for version in PACE_VERSIONS:
-        schema = _Schema(version)
+        schema = Schema(version)
         for service in SERVICES:
             path = Path(folder, f"{version}-{service}.wsdl")
             path.write_bytes(schema.wsdl_for(service, f"http://127.0.0.1:9/rpc/services/{service}"))
-            found[(version, service)] = zeep.Client(str(path), settings=SETTINGS)
+            found[(version, service)] = zeep.Client(str(path), settings=SETTINGS)  # type: ignore[no-untyped-call]
     yield found
 
 
@@ -83,7 +84,7 @@ def sample_values(plan: MessagePlan, per_type: int = 3) -> dict[str, Any]:
     """Values for the object fields of a create/update plan: a few fields of every XSD type
     (found from the WSDL, so both versions' names work), one of each set to nil."""
     (wrapper,) = plan.request.children
-    samples = {
+    samples: dict[str, list[Any]] = {
         "string": [HOSTILE, "plain", ""],
         "int": [7, -3, 0],
         "long": [7_000_000_000, 1, 0],
@@ -254,7 +255,7 @@ def answer(
 def zeep_reading(client: Any, operation: str, body: bytes) -> Any:
     binding = client.service._binding
     result = binding.get(operation).process_reply(etree.fromstring(body))
-    return zeep.helpers.serialize_object(result, target_cls=dict)
+    return zeep.helpers.serialize_object(result, target_cls=dict)  # type: ignore[no-untyped-call]
 
 
 def sample_texts(plan: MessagePlan) -> dict[str, str | None]:

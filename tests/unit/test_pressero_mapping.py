@@ -1,8 +1,9 @@
 """Pressero JSON to esd's records: webhook envelopes, orders, and the client's small answers.
 
-Fixtures in tests/fixtures/pressero/ are shaped per pressero.md §1.4/§1.5/§2: order 1001 has
-its items as a bare list with a nested kit and a denied item; order 1002 has them as a page,
-on open terms, with a flat kit, an item awaiting approval and eDoc files, and a cancelled item.
+Fixtures in tests/storefronts/pressero/fixtures/ are shaped per pressero.md §1.4/§1.5/§2: order
+1001 has its items as a bare list with a nested kit and a denied item; order 1002 has them as a
+page, on open terms, with a flat kit, an item awaiting approval and eDoc files, and a cancelled
+item.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from daemon.storefronts.pressero.mapping import (
     shipment_body,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pressero"
+FIXTURES = Path(__file__).resolve().parents[1] / "storefronts" / "pressero" / "fixtures"
 SITE_ID = "0d5e7c2a-9b1f-4e3d-8c6a-2f4b1e9d7a30"
 UTC = dt.UTC
 
@@ -771,3 +772,12 @@ def test_a_delivery_as_pressero_sends_it_takes_the_fast_reading() -> None:
     data = fixture("webhook_item_approved.json")
     assert _envelope_as_sent(data) == parse_envelope(raw("webhook_item_approved.json"))
     assert _envelope_as_sent(data) is not None
+
+
+@pytest.mark.parametrize("number", ["²", "1²", "Ⅻ"])
+def test_a_number_string_of_non_decimal_digits_is_bad_input_not_a_crash(number: str) -> None:
+    # "²".isdigit() is true yet int("²") raises ValueError: found by the hypothesis test above.
+    data = fixture("webhook_order_placed.json")
+    data["Type"] = number
+    with pytest.raises(BadEventPayload, match="Type: expected an integer"):
+        _read_envelope(data)

@@ -7,6 +7,7 @@ import io
 import os
 from pathlib import Path
 
+from daemon.config import Config, parse_config
 from daemon.logs import journal_priority, writes_to_journal
 from daemon.reload import ConfigHolder, plan_reload
 from tests.helpers import make_config
@@ -115,3 +116,56 @@ def test_stdlib_and_structlog_lines_both_carry_the_prefix(tmp_path: Path) -> Non
     assert [line[:3] for line in lines] == ["<3>", "<4>"]
     assert json.loads(lines[0][3:])["event"] == "thing.failed"
     assert json.loads(lines[1][3:])["event"] == "slow client"
+
+
+def environments_config(environment: str, test_password: str = "test-pw-2") -> Config:
+    text = f"""
+[accounts.mis]
+provider = "reference"
+environment = "{environment}"
+[accounts.mis.credentials.live]
+url = "{URL}"
+login = "esd"
+password = "live-pw-1"
+[accounts.mis.credentials.test]
+url = "http://127.0.0.1:8"
+login = "esd-test"
+password = "{test_password}"
+[accounts.mis.settings]
+customer = "C100"
+"""
+    return parse_config(text, file="test.toml", environ={})
+
+
+def test_flipping_the_environment_is_a_credentials_change_that_waits_for_a_restart() -> None:
+    running = environments_config("live")
+    plan = plan_reload(running, environments_config("test"))
+    # Named by the switch alone: both environments' credentials are as they were.
+    assert plan.needs_restart == ("accounts.mis.environment",)
+    assert plan.changed == ()
+    account = plan.config.accounts["mis"]
+    assert account.environment == "live"  # the driver keeps the credentials it started with
+    assert account.credentials["password"] == "live-pw-1"
+    # and the way back, after a restart into test
+    back = plan_reload(environments_config("test"), environments_config("live"))
+    assert back.needs_restart == ("accounts.mis.environment",)
+    assert back.config.accounts["mis"].credentials["password"] == "test-pw-2"
+
+
+def test_a_changed_secret_of_the_environment_not_in_use_is_named_by_its_path() -> None:
+    plan = plan_reload(environments_config("live"), environments_config("live", "new-pw-3"))
+    assert plan.needs_restart == ("accounts.mis.credentials.test.password",)
+    assert "new-pw-3" not in repr(plan.needs_restart) + repr(plan.changed)
+    assert "new-pw-3" not in repr(ConfigHolder(plan.config).status())
+
+
+def test_moving_one_table_into_environment_tables_names_the_keys_moved(tmp_path: Path) -> None:
+    flat = make_config(tmp_path, accounts={"mis": {"url": URL, "password": "live-pw-1"}})
+    tables = environments_config("live")
+    plan = plan_reload(flat, tables)
+    assert set(plan.needs_restart) >= {
+        "accounts.mis.credentials.url",
+        "accounts.mis.credentials.live",
+        "accounts.mis.credentials.test",
+    }
+    assert plan.config.accounts["mis"].credentials == flat.accounts["mis"].credentials

@@ -17,6 +17,7 @@ STATUS: dict[str, Any] = {
     "accounts": {
         "pace-main": {
             "provider": "pace",
+            "environment": "live",
             "states": {"pushed": 120, "failed": 2},
             "actor": {
                 "health": "running",
@@ -28,6 +29,7 @@ STATUS: dict[str, Any] = {
         },
         "pw": {
             "provider": "presswise",
+            "environment": "test",
             "states": {},
             "actor": {
                 "health": "restarting",
@@ -169,6 +171,7 @@ def test_status() -> None:
     assert header.split() == [
         "ACCOUNT",
         "PROVIDER",
+        "ENVIRONMENT",
         "HEALTH",
         "RESTARTS",
         "IN",
@@ -176,7 +179,10 @@ def test_status() -> None:
         "QUEUED",
         "ITEMS",
     ]
-    assert any(row.split()[:6] == ["pace-main", "pace", "running", "0", "1", "3"] for row in lines)
+    assert any(
+        row.split()[:7] == ["pace-main", "pace", "live", "running", "0", "1", "3"] for row in lines
+    )
+    assert any(row.split()[:3] == ["pw", "presswise", "test"] for row in lines)
     assert "pushed 120, failed 2" in text
     assert "  pw: connection refused" in lines
     assert "inbox: 2 pending, 1 poisoned, 5000 total" in lines
@@ -368,3 +374,47 @@ def test_status_shows_webhooks_storefronts_and_alerts() -> None:
     assert "webhooks: port 8780, 12 stored, 2 duplicates" in lines
     assert "storefronts: pressero running" in lines
     assert "alerts: 3 (e-mail: sent 2, pending 1)" in lines
+
+
+def test_test_connection_shows_each_environment_labelled() -> None:
+    def entry(in_use: bool, ok: bool | None, detail: str, configured: bool = True) -> Any:
+        return {
+            "in_use": in_use,
+            "configured": configured,
+            "ok": ok,
+            "detail": detail,
+            "server_version": "1.0" if ok else "",
+        }
+
+    result = {
+        "accounts": {
+            "thar": {
+                "ok": True,
+                "detail": "test server answered",
+                "server_version": "1.0",
+                "environment": "test",
+                "environments": {
+                    "test": entry(True, True, "test server answered"),
+                    "live": entry(False, False, "ConnectError: refused"),
+                },
+            },
+            "pace": {
+                "ok": True,
+                "detail": "pace answered",
+                "server_version": "1.0",
+                "environment": "live",
+                "environments": {
+                    "live": entry(True, True, "pace answered"),
+                    "test": entry(False, None, "not configured", configured=False),
+                },
+            },
+            # an answer from a daemon that reported no environments
+            "old": {"ok": False, "detail": "503", "server_version": ""},
+        }
+    }
+    rows = [line.split() for line in lines_of(render("test-connection", result))]
+    assert rows[0] == ["ACCOUNT", "ENVIRONMENT", "RESULT", "VERSION", "DETAIL"]
+    assert ["thar", "test", "(in", "use)", "ok", "1.0", "test", "server", "answered"] in rows
+    assert ["thar", "live", "(other)", "FAILED", "-", "ConnectError:", "refused"] in rows
+    assert ["pace", "test", "(other)", "not", "configured", "-", "-"] in rows
+    assert ["old", "-", "FAILED", "-", "503"] in rows

@@ -17,7 +17,7 @@ FIRING = {"_fire_item": "order_item", "_fire_batch": "import_batch"}
 
 def fired_triggers() -> list[tuple[str, str, str]]:
     """Every (chart, trigger, where) literal the daemon's code fires."""
-    found = []
+    found: list[tuple[str, str, str]] = []
     for path in (ROOT / "daemon").rglob("*.py"):
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
@@ -28,6 +28,7 @@ def fired_triggers() -> list[tuple[str, str, str]]:
             ):
                 arg = node.args[2]
                 assert isinstance(arg, ast.Constant), f"{path}:{node.lineno}: trigger not a literal"
+                assert isinstance(arg.value, str), f"{path}:{node.lineno}: trigger not a string"
                 found.append((FIRING[node.func.id], arg.value, f"{path.name}:{node.lineno}"))
     return found
 

@@ -18,7 +18,11 @@ DAEMON = Path(__file__).resolve().parents[2] / "daemon"
 REGISTRY = DAEMON / "storefronts" / "registry.py"
 #: the developer harnesses behind `make demo` and `make sandbox`: they run one storefront's
 #: sandbox against one MIS's sandbox by design (they are tools, not the daemon)
-TOOLS = (DAEMON / "demo.py", DAEMON / "demo_tharstern.py", DAEMON / "sandbox_session.py")
+TOOLS = (
+    DAEMON / "demo.py",
+    DAEMON / "demo_tharstern.py",
+    DAEMON / "testing" / "sandbox_session.py",
+)
 
 
 def _docstrings(tree: ast.AST) -> set[int]:

@@ -31,9 +31,9 @@ MANIFEST = ProviderManifest(
     driver="daemon.providers.pace.driver:PaceDriver",
     capabilities=Capabilities(status=StatusMode.POLL),
     credential_keys=("url", "login", "password"),
-    settings_problems="daemon.providers.pace.driver:settings_problems",
-    credentials_problems="daemon.providers.pace.driver:credentials_problems",
-    site_settings_problems="daemon.providers.pace.driver:site_settings_problems",
-    alert_emails="daemon.providers.pace.driver:alert_emails",
+    settings_problems="daemon.providers.pace.settings_checks:settings_problems",
+    credentials_problems="daemon.providers.pace.settings_checks:credentials_problems",
+    site_settings_problems="daemon.providers.pace.settings_checks:site_settings_problems",
+    alert_emails="daemon.providers.pace.settings_checks:alert_emails",
     sandbox="daemon.providers.pace.sandbox:PaceSandbox",
 )

@@ -48,10 +48,10 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Final
 
-from daemon import json_text
 from daemon.errors import cut, quoted
-from daemon.json_text import JsonTooDeep
 from daemon.orders.model import Address
+from daemon.remote import json_text
+from daemon.remote.json_text import JsonTooDeep
 
 __all__ = [
     "ADDRESS_SEGMENTS",

@@ -80,7 +80,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -88,16 +87,16 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
-from daemon.orders.promise_date import parse_holidays
-from daemon.providers.deadline import (
+from daemon.providers.kit.settings_reader import SettingsReader, table_problem
+from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
+from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
+from daemon.remote.deadline import (
     DEFAULT_CALL_DEADLINE_SECONDS,
     DEFAULT_MAX_ANSWER_BYTES,
     DEFAULT_MAX_WSDL_BYTES,
     CallLimits,
     limits_problems,
 )
-from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
-from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
 
 __all__ = [
     "DEFAULT_JOB_DESCRIPTION",
@@ -130,7 +129,7 @@ DESCRIPTION_VARIABLES: Final = ("OrderNumber", "SiteName")
 DateStyle = Literal["combined", "split"]
 #: the `date_fields` setting: a style, or "auto" (the driver reads it from the server's WSDL)
 DateFieldsSetting = Literal["auto", "combined", "split"]
-_DATE_FIELDS: Final = ("auto", "combined", "split")
+_DATE_FIELDS: Final[tuple[DateFieldsSetting, ...]] = ("auto", "combined", "split")
 _COMPANY: Final = re.compile(r"[^/?#\s]+")
 
 _ACCOUNT_KEYS: Final = (
@@ -169,8 +168,6 @@ _SITE_KEYS: Final = (
 )
 _SECRET_KEYS: Final = ("login", "password", "username", "user")
 
-_EMAIL: Final = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,.]+")
-_INTEGER: Final = re.compile(r"[+-]?\d+")
 _TEMPLATE_VARIABLE: Final = re.compile(r"\{([^{}]*)\}")
 
 Problems = list[tuple[str, str]]
@@ -291,34 +288,35 @@ def render_description(template: str, *, order_number: str, site_name: str) -> s
 
 def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Problems]:
     if not isinstance(settings, Mapping):
-        return None, [("", f"expected a table of settings, got {type(settings).__name__}")]
-    problems: Problems = []
-    _check_keys(settings, _ACCOUNT_KEYS, problems)
+        return None, table_problem(settings)
+    read = SettingsReader(settings)
+    read.unknown_keys(_ACCOUNT_KEYS, _SECRET_KEYS)
+    problems = read.problems
 
     url = _url(settings.get("url"), problems)
-    emails = _alert_emails(settings.get("alert_emails"), problems)
-    create_customer = _flag(settings, "create_customer", False, problems)
-    create_contacts = _flag(settings, "create_contacts_always", True, problems)
-    carton_contents = _flag(settings, "enable_carton_contents", False, problems)
-    skip_weekends = _flag(settings, "promise_skips_weekends", False, problems)
+    emails = read.emails("alert_emails")
+    create_customer = read.flag("create_customer", False)
+    create_contacts = read.flag("create_contacts_always", True)
+    carton_contents = read.flag("enable_carton_contents", False)
+    skip_weekends = read.flag("promise_skips_weekends", False)
     ids = {
-        key: _optional_int(settings, key, problems, minimum=0)
+        key: read.optional_int(key, minimum=0)
         for key in ("csr", "sales_person", "sales_category", "taxable_code")
     }
-    sales_tax = _text(settings, "sales_tax", problems)
-    holidays = parse_holidays(settings.get("holidays"), problems)
-    promise_days = _optional_int(settings, "promise_days", problems, 0, MAX_PROMISE_DAYS)
-    job_type = _optional_int(settings, "job_type", problems, minimum=1)
-    description = _description(settings, problems)
+    sales_tax = read.text("sales_tax")
+    holidays = read.dates("holidays")
+    promise_days = read.integer("promise_days", DEFAULT_PROMISE_DAYS, 0, MAX_PROMISE_DAYS)
+    job_type = read.integer("job_type", DEFAULT_JOB_TYPE, minimum=1)
+    description = _description(read)
     accounts, account_problems = parse_account_rules(settings.get("accounts", []), "accounts")
     problems += account_problems
     site_mapping, site_problems = parse_site_rules(settings.get("site_mapping", []), "site_mapping")
     problems += site_problems
-    default_mis_id = _text(settings, "default_mis_id", problems)
-    date_fields = _date_fields(settings.get("date_fields"), problems)
-    company = _company(settings, problems)
-    timezone = _timezone(settings, problems)
-    timeout = _timeout(settings.get("timeout_seconds"), problems)
+    default_mis_id = read.text("default_mis_id")
+    date_fields = read.choice("date_fields", _DATE_FIELDS, "auto")
+    company = _company(read)
+    timezone = read.timezone("timezone")
+    timeout = read.seconds("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
     limit_problems = limits_problems(settings)
     problems += limit_problems
     limits = CallLimits() if limit_problems else CallLimits.of(settings)
@@ -340,9 +338,9 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Pro
             sales_tax=sales_tax,
             taxable_code=ids["taxable_code"],
             holidays=holidays,
-            promise_days=DEFAULT_PROMISE_DAYS if promise_days is None else promise_days,
+            promise_days=promise_days,
             promise_skips_weekends=skip_weekends,
-            job_type=DEFAULT_JOB_TYPE if job_type is None else job_type,
+            job_type=job_type,
             job_description=description or DEFAULT_JOB_DESCRIPTION,
             enable_carton_contents=carton_contents,
             accounts=accounts,
@@ -362,36 +360,22 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Pro
 
 def _read_site(settings: Mapping[str, Any]) -> tuple[SiteOverrides, Problems]:
     if not isinstance(settings, Mapping):
-        return SiteOverrides(), [
-            ("", f"expected a table of settings, got {type(settings).__name__}")
-        ]
-    problems: Problems = []
-    _check_keys(settings, _SITE_KEYS, problems)
-    promise_days = _optional_int(settings, "promise_days", problems, 0, MAX_PROMISE_DAYS)
-    job_type = _optional_int(settings, "job_type", problems, minimum=1)
-    description = _description(settings, problems)
+        return SiteOverrides(), table_problem(settings)
+    read = SettingsReader(settings)
+    read.unknown_keys(_SITE_KEYS, _SECRET_KEYS)
+    promise_days = read.optional_int("promise_days", 0, MAX_PROMISE_DAYS)
+    job_type = read.optional_int("job_type", minimum=1)
+    description = _description(read)
     return (
         SiteOverrides(
             promise_days=promise_days,
             job_type=job_type,
             job_description=description or None,
-            integration_id=_text(settings, "integration_id", problems),
-            default_mis_id=_text(settings, "default_mis_id", problems),
+            integration_id=read.text("integration_id"),
+            default_mis_id=read.text("default_mis_id"),
         ),
-        problems,
+        read.problems,
     )
-
-
-def _check_keys(settings: Mapping[str, Any], known: tuple[str, ...], problems: Problems) -> None:
-    for key in sorted(cut(str(k)) for k in settings):
-        if key in known:
-            continue
-        if key.casefold() in _SECRET_KEYS:
-            problems.append(
-                (key, "a secret belongs in the account's credentials, not in its settings")
-            )
-        else:
-            problems.append((key, f"unknown setting (known: {', '.join(known)})"))
 
 
 def _url(value: object, problems: Problems) -> str | None:
@@ -436,142 +420,27 @@ def _url(value: object, problems: Problems) -> str | None:
 
 def alert_email_addresses(value: object, problems: Problems) -> tuple[str, ...]:
     """The valid addresses of an `alert_emails` value (problems go to `problems`)."""
-    return _alert_emails(value, problems)
+    read = SettingsReader({"alert_emails": value})
+    emails = read.emails("alert_emails")
+    problems += read.problems
+    return emails
 
 
-def _alert_emails(value: object, problems: Problems) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        entries: list[tuple[str, str]] = [
-            ("alert_emails", part.strip()) for part in value.split(";") if part.strip()
-        ]
-    elif isinstance(value, list | tuple):
-        entries = []
-        for i, part in enumerate(value):
-            if not isinstance(part, str):
-                problems.append((f"alert_emails[{i}]", "must be an e-mail address"))
-            elif part.strip():
-                entries.append((f"alert_emails[{i}]", part.strip()))
-    else:
-        problems.append(("alert_emails", "expected e-mail addresses separated by ';'"))
-        return ()
-    emails: list[str] = []
-    for at, address in entries:
-        if _EMAIL.fullmatch(address):
-            emails.append(address)
-        else:
-            problems.append((at, f"{quoted(address)} is not a valid e-mail address"))
-    return tuple(emails)
-
-
-def _flag(settings: Mapping[str, Any], key: str, default: bool, problems: Problems) -> bool:
-    value = settings.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        word = value.strip().casefold()
-        if word in ("y", "yes", "true"):
-            return True
-        if word in ("n", "no", "false"):
-            return False
-    problems.append((key, f"must be Y or N (or true or false), got {quoted(value)}"))
-    return default
-
-
-def _optional_int(
-    settings: Mapping[str, Any],
-    key: str,
-    problems: Problems,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int | None:
-    value = settings.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        number = int(value.strip())
-    if number is None:
-        problems.append((key, f"must be a whole number, got {quoted(value)}"))
-        return None
-    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-        problems.append((key, f"must be {bounds}, got {number}"))
-        return None
-    return number
-
-
-def _text(settings: Mapping[str, Any], key: str, problems: Problems) -> str:
-    value = settings.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        problems.append((key, "must be a string"))
-        return ""
-    return value.strip()
-
-
-def _description(settings: Mapping[str, Any], problems: Problems) -> str:
-    template = _text(settings, "job_description", problems)
+def _description(read: SettingsReader) -> str:
+    template = read.text("job_description")
     for message in description_template_problems(template):
-        problems.append(("job_description", message))
+        read.problem("job_description", message)
     return template
 
 
-def _date_fields(value: object, problems: Problems) -> DateFieldsSetting:
-    if value is None or value == "" or value == "auto":
-        return "auto"
-    if value == "combined":
-        return "combined"
-    if value == "split":
-        return "split"
-    problems.append(
-        ("date_fields", f"must be one of {', '.join(_DATE_FIELDS)}, got {quoted(value)}")
-    )
-    return "auto"
-
-
-def _company(settings: Mapping[str, Any], problems: Problems) -> str:
-    company = _text(settings, "company", problems)
+def _company(read: SettingsReader) -> str:
+    company = read.text("company")
     if company and not _COMPANY.fullmatch(company):
-        problems.append(
-            ("company", f"{quoted(company)}: a Pace company name has no '/', '?', '#' or spaces")
+        read.problem(
+            "company", f"{quoted(company)}: a Pace company name has no '/', '?', '#' or spaces"
         )
         return ""
     return company
-
-
-def _timezone(settings: Mapping[str, Any], problems: Problems) -> str:
-    name = _text(settings, "timezone", problems)
-    if not name:
-        return ""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        problems.append(
-            ("timezone", f"{quoted(name)} is not a time zone name such as America/Chicago")
-        )
-        return ""
-    return name
-
-
-def _timeout(value: object, problems: Problems) -> float:
-    if value is None:
-        return DEFAULT_TIMEOUT_SECONDS
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        problems.append(("timeout_seconds", "must be a number of seconds greater than 0"))
-        return DEFAULT_TIMEOUT_SECONDS
-    if value <= 0:
-        problems.append(("timeout_seconds", "must be a number of seconds greater than 0"))
-        return DEFAULT_TIMEOUT_SECONDS
-    return float(value)
 
 
 def _variable(text: str) -> str | None:

@@ -1,8 +1,25 @@
 """Ship Via by name (Accounts rule MatchByName): which Pace ShipVia a storefront shipping
 method name is, each name asked of Pace once per push and journaled with its shipment step.
 
-How the name is matched, and why, is told in `daemon.providers.pace.driver`'s docstring ("Ship
-Via by name"); this module is that look-up and its journal form, moved out of the driver.
+The rule (seed 004: "ship_via will be calculated based on
+Shipping Method name from Pressero") is the Pace ShipVia whose `description` is the storefront's
+shipping method name. EFI does not say whether a find's `=` ignores case; XPath's does not, so
+esd asks Pace for the exact name first (one find, quoted by `find_expressions`), then compares
+in esd: trimmed, case-insensitive, runs of whitespace as one space (as `account_rules` compares
+method names). A name that matches exactly costs that find and a read. Only when it finds no
+active Ship Via does esd read Pace's active ones (one find, sorted by description, then a read
+each, at most `SHIP_VIA_SCAN_LIMIT`) and compare them the same way; a case-only difference
+beyond that many active Ship Vias is not seen. An active Ship Via is preferred to an
+inactive one (then the lowest id); an inactive one is used when it is the only match (the shop
+named the method after it). A name with both quote characters needs XPath's concat(), which
+EFI does not list [GUESS]: if Pace refuses that find, the comparison in esd still decides.
+Each name is looked up once per push; the answer is journaled with the shipment step, so a
+resumed push (and every later shipment with that name) uses it without asking again, and the
+push's warnings name what the shipments were made with. (A push interrupted before the step is
+journaled asks again; only a Ship Via changed in Pace meanwhile could make that answer differ
+from the one a shipment created without hearing back was made with.) When nothing matches, the
+method's name goes to `JobShipment.shipViaNote`, Pace keeps its default Ship Via, and the push
+result carries one warning per name listing a few of Pace's active Ship Via descriptions.
 """
 
 from __future__ import annotations
@@ -27,7 +44,7 @@ __all__ = [
     "unresolved",
 ]
 
-#: at most this many active Ship Vias are read to match a method name in esd (driver docstring)
+#: at most this many active Ship Vias are read to match a method name in esd (module docstring)
 SHIP_VIA_SCAN_LIMIT: Final = 100
 #: an unresolved Ship Via name's warning lists at most this many of Pace's descriptions
 SHIP_VIA_NAMES_SHOWN: Final = 5
@@ -90,7 +107,7 @@ class ShipViaByName:
 
 
 class ShipVias:
-    """Ship Via look-ups by method name (the driver's docstring), each name asked of Pace once."""
+    """Ship Via look-ups by method name (the module docstring), each name asked of Pace once."""
 
     def __init__(self, client: PaceClient, logger: Any) -> None:
         self._client = client
@@ -133,7 +150,7 @@ class ShipVias:
             return await self._client.find("ShipVia", where("find ship via", description=name))
         except BusinessRuleError:
             if "'" in name and '"' in name:
-                # concat() refused (the driver's docstring): the comparison in esd decides.
+                # concat() refused (the module docstring): the comparison in esd decides.
                 self._log.info("pace.ship_via.exact_find_refused", name=name)
                 return []
             raise

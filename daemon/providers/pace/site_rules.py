@@ -36,9 +36,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from daemon import json_text
 from daemon.errors import cut, quoted
-from daemon.json_text import JsonTooDeep
+from daemon.remote import json_text
+from daemon.remote.json_text import JsonTooDeep
 
 __all__ = [
     "DEFAULT_ADMIN_STATUS",

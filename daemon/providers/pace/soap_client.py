@@ -8,7 +8,7 @@ Each operation's request and answer elements, as zeep read them from that WSDL, 
 `soap_messages.MessagePlan`; calls build their envelope and read their answer from it (zeep's
 per-call value objects cost ~1 ms of CPU a call; tests hold the plans' envelopes and readings
 equal to zeep's), and go out with HTTP Basic auth through a `KeepAliveTransport`
-(`daemon.providers.keepalive_transport`; httpx's default transport cost ~0.5 ms of CPU a call,
+(`daemon.remote.keepalive_transport`; httpx's default transport cost ~0.5 ms of CPU a call,
 and is used instead when HTTPS_PROXY / NO_PROXY send the Pace URL through a proxy),
 or any httpx transport given. Calls are sent to the configured URL, never to the WSDL's
 soap:address (a Pace behind a proxy advertises its inside name, as the guide's
@@ -33,14 +33,14 @@ Errors are `daemon.errors` classes, with Pace's own words where it gave some:
   `soap:Client` fault are `BusinessRuleError`; any other fault is a `ServerError` (transient:
   Pace's faults for a lost database connection look the same as any other);
 - HTTP 401/403 is `AuthenticationFailed`; 5xx without a SOAP fault, 429 and connection failures
-  are transient, classified by `daemon.providers.http_errors`;
+  are transient, classified by `daemon.remote.http_errors`;
 - XML with a DTD or entity declarations is refused (for WSDLs zeep's `forbid_dtd`,
   `forbid_entities`, `forbid_external`; answers are read by a parser that resolves no entity,
   loads no DTD and refuses a document declaring one): `PermanentError`, since it is an attack or
   a broken proxy, not a blip.
 
 Every call, and every WSDL load, has an overall deadline (`call_deadline`, an anyio cancel
-scope; `daemon.providers.deadline`): a server that drips its answer fails the call with
+scope; `daemon.remote.deadline`): a server that drips its answer fails the call with
 `CallDeadlineExceeded`, transient, instead of holding the push. Answers stop being read past
 `max_answer_bytes`, WSDLs (and their XSDs) past `max_wsdl_bytes`: `AnswerTooLarge`, naming the
 URL and the limit. A WSDL load runs in a worker thread that checks the deadline at every chunk
@@ -48,7 +48,7 @@ and reads with a timeout no longer than what is left of it; the load lock is tak
 deadline, so a stuck load holds other pushes back no longer than their own deadline.
 
 Reads (find, read) are retried a few times at once on transient errors
-(`daemon.providers.in_call_retry`); creates and updates never are. No message or log line built
+(`daemon.remote.in_call_retry`); creates and updates never are. No message or log line built
 here contains the password or the Authorization header; Pace's fault texts are scrubbed of them.
 """
 
@@ -85,19 +85,6 @@ from daemon.errors import (
     PermanentError,
     ServerError,
 )
-from daemon.providers import keepalive_transport
-from daemon.providers.deadline import (
-    DEFAULT_CALL_DEADLINE_SECONDS,
-    DEFAULT_MAX_ANSWER_BYTES,
-    DEFAULT_MAX_WSDL_BYTES,
-    call_deadline,
-    deadline_message,
-    decoded_headers,
-    read_capped,
-    too_large,
-)
-from daemon.providers.http_errors import MAX_SERVER_MESSAGE, error_for_response, transport_errors
-from daemon.providers.in_call_retry import retry_read
 from daemon.providers.pace.find_expressions import FindExpression, field_path
 from daemon.providers.pace.objects import (
     KEY_FIELDS,
@@ -115,6 +102,19 @@ from daemon.providers.pace.soap_messages import (
     node_from_zeep,
     read_answer,
 )
+from daemon.remote import keepalive_transport
+from daemon.remote.deadline import (
+    DEFAULT_CALL_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_MAX_WSDL_BYTES,
+    call_deadline,
+    deadline_message,
+    decoded_headers,
+    read_capped,
+    too_large,
+)
+from daemon.remote.http_errors import MAX_SERVER_MESSAGE, error_for_response, transport_errors
+from daemon.remote.in_call_retry import retry_read
 
 # KEY_FIELDS, SERVICES and service_namespace are `objects`' own, still importable from here.
 __all__ = [

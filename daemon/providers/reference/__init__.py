@@ -3,7 +3,7 @@
 Each provider is one folder with the same few modules, each with one job:
 
 - `client.py`  thin async I/O: one method per MIS endpoint, errors classified through
-  `daemon.providers.http_errors` (or the SOAP equivalent);
+  `daemon.remote.http_errors` (or the SOAP equivalent);
 - `mapping.py` pure translation between `daemon.orders.model` and the MIS's wire format,
   tested without sockets;
 - `driver.py`  the `daemon.providers.contract.Driver` subclass that composes the two and makes

@@ -1,8 +1,8 @@
 """Async HTTP client for the reference MIS JSON API: one method per endpoint, nothing more.
 
-Every failure comes out as a `daemon.errors.DriverError` through `daemon.providers.http_errors`;
+Every failure comes out as a `daemon.errors.DriverError` through `daemon.remote.http_errors`;
 an answer of the wrong shape is a `ServerError` naming the field. Each call has an overall
-deadline and its answer a size limit (`daemon.providers.deadline`). The login and password live
+deadline and its answer a size limit (`daemon.remote.deadline`). The login and password live
 only inside the httpx auth object: no message or log line built here contains them.
 """
 
@@ -16,14 +16,6 @@ import httpx
 import structlog
 
 from daemon.errors import ServerError
-from daemon.providers.deadline import (
-    DEFAULT_CALL_DEADLINE_SECONDS,
-    DEFAULT_MAX_ANSWER_BYTES,
-    call_deadline,
-    read_capped,
-)
-from daemon.providers.http_errors import error_for_response, json_answer, transport_errors
-from daemon.providers.in_call_retry import retry_read
 from daemon.providers.reference.mapping import (
     Job,
     JobRequest,
@@ -36,6 +28,14 @@ from daemon.providers.reference.mapping import (
     parse_ping,
     parse_products_page,
 )
+from daemon.remote.deadline import (
+    DEFAULT_CALL_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    call_deadline,
+    read_capped,
+)
+from daemon.remote.http_errors import error_for_response, json_answer, transport_errors
+from daemon.remote.in_call_retry import retry_read
 
 __all__ = ["DEFAULT_TIMEOUT", "ReferenceClient"]
 

@@ -12,7 +12,6 @@ Steps recorded in the journal: `job` â†’ `{"job_id": ...}`, then `line:<seq>` â†
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -31,13 +30,13 @@ from daemon.providers.contract import (
     StatusReport,
     check_account,
 )
-from daemon.providers.deadline import LIMIT_KEYS, CallLimits, limits_problems
 from daemon.providers.kit import (
     ensure_step,
     journal_text,
     required_credentials_problems,
     url_scheme_problems,
 )
+from daemon.providers.kit.settings_reader import SettingsReader, table_problem
 from daemon.providers.reference import MANIFEST
 from daemon.providers.reference.client import DEFAULT_TIMEOUT, ReferenceClient
 from daemon.providers.reference.mapping import (
@@ -49,6 +48,7 @@ from daemon.providers.reference.mapping import (
     status_report,
 )
 from daemon.providers.reference.webhook import webhook_judge
+from daemon.remote.deadline import LIMIT_KEYS, CallLimits, limits_problems
 
 __all__ = [
     "PRODUCT_PAGE_SIZE",
@@ -72,30 +72,19 @@ log = structlog.get_logger(__name__)
 def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Everything wrong with an account's `reference` settings, as (key, message) pairs."""
     if not isinstance(settings, Mapping):
-        return [("", f"expected a table of settings, got {type(settings).__name__}")]
-    problems: list[tuple[str, str]] = []
+        return table_problem(settings)
+    read = SettingsReader(settings)
     customer = settings.get("customer")
     if customer is None:
-        problems.append(("customer", "required: the MIS customer id that orders are booked to"))
+        read.problem("customer", "required: the MIS customer id that orders are booked to")
     elif not isinstance(customer, str) or not customer.strip():
-        problems.append(("customer", "must be a non-empty string"))
-    if "timeout_seconds" in settings:
-        timeout = settings["timeout_seconds"]
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            problems.append(("timeout_seconds", "must be a number of seconds greater than 0"))
-    status = settings.get("status", "poll")
-    if status not in _STATUS_MODES:
-        problems.append(("status", f"must be one of: {', '.join(_STATUS_MODES)}"))
-    problems += limits_problems(settings)
-    known = ", ".join(_SETTINGS)
-    for key in sorted(str(k) for k in settings if k not in _SETTINGS):
-        problems.append((key, f"unknown setting (known: {known})"))
-    return problems
+        read.problem("customer", "must be a non-empty string")
+    read.seconds("timeout_seconds", DEFAULT_TIMEOUT)
+    if settings.get("status", "poll") not in _STATUS_MODES:
+        read.problem("status", f"must be one of: {', '.join(_STATUS_MODES)}")
+    read.problems += limits_problems(settings)
+    read.unknown_keys(_SETTINGS, secret_keys=())
+    return read.problems
 
 
 def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:

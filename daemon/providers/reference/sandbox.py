@@ -52,21 +52,12 @@ from typing import Any
 import httpx
 
 from daemon.providers.reference.webhook import SIGNATURE_HEADER, sign
-from daemon.sandbox_http import (
-    FaultPlan,
-    JsonAnswer,
-    JsonApp,
-    JsonStore,
+from daemon.testing.asgi import Receive, Scope, Send, authorized, basic_authorization
+from daemon.testing.faults import FaultPlan
+from daemon.testing.json_sandbox import JsonAnswer, JsonApp, JsonStore, Rejected, match_route, route
+from daemon.testing.loopback_http import (
     LoopbackSandbox,
-    Receive,
-    Rejected,
-    Scope,
-    Send,
     ThreadedServer,
-    authorized,
-    basic_authorization,
-    match_route,
-    route,
     sandbox_arguments,
     serve_until_signalled,
 )

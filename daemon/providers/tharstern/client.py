@@ -28,22 +28,22 @@ import anyio
 import httpx
 import structlog
 
-from daemon import json_text
 from daemon.errors import AuthenticationFailed, BusinessRuleError, ServerError
-from daemon.providers.deadline import (
+from daemon.providers.tharstern import guesses as g
+from daemon.remote import json_text
+from daemon.remote.deadline import (
     DEFAULT_CALL_DEADLINE_SECONDS,
     DEFAULT_MAX_ANSWER_BYTES,
     call_deadline,
     read_capped,
 )
-from daemon.providers.http_errors import (
+from daemon.remote.http_errors import (
     MAX_SERVER_MESSAGE,
     error_for_response,
     json_answer,
     transport_errors,
 )
-from daemon.providers.in_call_retry import retry_read
-from daemon.providers.tharstern import guesses as g
+from daemon.remote.in_call_retry import retry_read
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -47,20 +47,19 @@ from typing import Any
 import httpx
 
 from daemon.providers.tharstern import guesses as g
-from daemon.sandbox_http import (
-    FaultPlan,
+from daemon.testing.asgi import Receive, Scope, Send, request_header
+from daemon.testing.faults import FaultPlan
+from daemon.testing.json_sandbox import (
     JsonAnswer,
     JsonApp,
     JsonStore,
-    LoopbackSandbox,
-    Receive,
     Rejected,
-    Scope,
-    Send,
-    ThreadedServer,
     match_route,
-    request_header,
     route,
+)
+from daemon.testing.loopback_http import (
+    LoopbackSandbox,
+    ThreadedServer,
     sandbox_arguments,
     serve_until_signalled,
 )

@@ -81,19 +81,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
-from daemon.orders.promise_date import parse_holidays
-from daemon.providers.deadline import (
-    DEFAULT_CALL_DEADLINE_SECONDS,
-    DEFAULT_MAX_ANSWER_BYTES,
-    CallLimits,
-    limits_problems,
-)
+from daemon.providers.kit.settings_reader import SECRET_KEYS, SettingsReader, table_problem
 from daemon.providers.tharstern import guesses as g
 from daemon.providers.tharstern.estimate_operations import Operation, parse_operations
 from daemon.providers.tharstern.product_map import ProductRule, parse_product_map
@@ -101,6 +94,12 @@ from daemon.providers.tharstern.webhook_payload import (
     DEFAULT_FIELD_MAP,
     FieldMap,
     parse_field_map,
+)
+from daemon.remote.deadline import (
+    DEFAULT_CALL_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+    CallLimits,
+    limits_problems,
 )
 
 __all__ = [
@@ -159,9 +158,8 @@ _ACCOUNT_KEYS: Final = (
     "max_answer_bytes",
 )
 _SITE_KEYS: Final = ("customer_code", "department_codes", "group_codes", "dispatch_days")
-_SECRET_KEYS: Final = ("login", "password", "email", "username", "user", "token", "api_key")
-_EMAIL: Final = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,.]+")
-_INTEGER: Final = re.compile(r"[+-]?\d+")
+#: the kit's secret-looking keys, and `email`: the API login is an e-mail (a credential)
+_SECRET_KEYS: Final = SECRET_KEYS | {"email"}
 _MAX_CODE: Final = 100
 
 Problems = list[tuple[str, str]]
@@ -266,9 +264,9 @@ def parse_site_overrides(settings: Mapping[str, Any]) -> SiteOverrides:
 
 def alert_emails(settings: Mapping[str, Any]) -> tuple[str, ...]:
     """The valid addresses of the `alert_emails` setting (for the manifest's `alert_emails`)."""
-    return _alert_emails(
-        settings.get("alert_emails") if isinstance(settings, Mapping) else None, []
-    )
+    if not isinstance(settings, Mapping):
+        return ()
+    return SettingsReader(settings).emails("alert_emails")
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -276,45 +274,44 @@ def alert_emails(settings: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _read_account(settings: Mapping[str, Any]) -> tuple[TharsternSettings | None, Problems]:
     if not isinstance(settings, Mapping):
-        return None, [("", f"expected a table of settings, got {type(settings).__name__}")]
-    problems: Problems = []
-    _check_keys(settings, _ACCOUNT_KEYS, problems)
+        return None, table_problem(settings)
+    read = SettingsReader(settings)
+    read.unknown_keys(_ACCOUNT_KEYS, _SECRET_KEYS)
+    problems = read.problems  # the reader's list: every check below adds to it
 
-    application_id = _text(settings, "application_id", problems) or DEFAULT_APPLICATION_ID
-    products_code = _code(settings, "products_customer_code", problems)
+    application_id = read.text("application_id", DEFAULT_APPLICATION_ID)
+    products_code = _code(read, "products_customer_code")
     if not products_code and not any(k == "products_customer_code" for k, _ in problems):
-        problems.append(
-            (
-                "products_customer_code",
-                "required: the CustomerCode used for Tharstern products (seed 000); it must "
-                "have access to every mapped product",
-            )
+        read.problem(
+            "products_customer_code",
+            "required: the CustomerCode used for Tharstern products (seed 000); it must have "
+            "access to every mapped product",
         )
-    customer_code = _code(settings, "customer_code", problems)
-    departments = _codes(settings.get("department_codes"), "department_codes", problems)
-    groups = _codes(settings.get("group_codes"), "group_codes", problems)
+    customer_code = _code(read, "customer_code")
+    departments = _codes(read, "department_codes")
+    groups = _codes(read, "group_codes")
     products, product_problems = parse_product_map(settings.get("products"), "products")
     problems += product_problems
-    stock_from_sku = _flag(settings, "stock_from_sku", True, problems)
+    stock_from_sku = read.flag("stock_from_sku", True)
     operations, operation_problems = parse_operations(settings.get("operations"), "operations")
     problems += operation_problems
-    price_mode = _price_mode(settings.get("price_mode"), problems)
-    includes_tax = _flag(settings, "price_includes_tax", True, problems)
-    includes_shipping = _flag(settings, "price_includes_shipping", True, problems)
-    price_stock = _flag(settings, "price_stock_items", True, problems)
-    dispatch_days = _optional_int(settings, "dispatch_days", problems, 0, MAX_DISPATCH_DAYS)
-    holidays = parse_holidays(settings.get("holidays"), problems)
-    skip_weekends = _flag(settings, "dispatch_skips_weekends", False, problems)
-    initial_status = _text(settings, "initial_status", problems)
-    status_names = _names(settings.get("status_names"), problems)
-    final = _final_statuses(settings.get("final_statuses"), problems)
-    production_ready = _flag(settings, "production_ready", True, problems)
-    workflow = _flag(settings, "submit_to_workflow", True, problems)
-    poll = _poll_seconds(settings.get("poll_fallback_seconds"), problems)
+    price_mode = read.choice("price_mode", PRICE_MODES, "none")
+    includes_tax = read.flag("price_includes_tax", True)
+    includes_shipping = read.flag("price_includes_shipping", True)
+    price_stock = read.flag("price_stock_items", True)
+    dispatch_days = read.integer("dispatch_days", DEFAULT_DISPATCH_DAYS, 0, MAX_DISPATCH_DAYS)
+    holidays = read.dates("holidays")
+    skip_weekends = read.flag("dispatch_skips_weekends", False)
+    initial_status = read.text("initial_status")
+    status_names = _names(read)
+    final = _final_statuses(read)
+    production_ready = read.flag("production_ready", True)
+    workflow = read.flag("submit_to_workflow", True)
+    poll = _poll_seconds(read)
     fields, field_problems = parse_field_map(settings.get("webhook_fields"), "webhook_fields")
     problems += field_problems
-    emails = _alert_emails(settings.get("alert_emails"), problems)
-    timeout = _seconds(settings.get("timeout_seconds"), "timeout_seconds", problems)
+    emails = read.emails("alert_emails")
+    timeout = read.seconds("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
     limit_problems = limits_problems(settings)
     problems += limit_problems
     limits = CallLimits() if limit_problems else CallLimits.of(settings)
@@ -335,7 +332,7 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[TharsternSettings | None
             price_includes_tax=includes_tax,
             price_includes_shipping=includes_shipping,
             price_stock_items=price_stock,
-            dispatch_days=DEFAULT_DISPATCH_DAYS if dispatch_days is None else dispatch_days,
+            dispatch_days=dispatch_days,
             holidays=holidays,
             dispatch_skips_weekends=skip_weekends,
             initial_status=initial_status,
@@ -356,44 +353,16 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[TharsternSettings | None
 
 def _read_site(settings: Mapping[str, Any]) -> tuple[SiteOverrides, Problems]:
     if not isinstance(settings, Mapping):
-        return SiteOverrides(), [
-            ("", f"expected a table of settings, got {type(settings).__name__}")
-        ]
-    problems: Problems = []
-    _check_keys(settings, _SITE_KEYS, problems)
-    return (
-        SiteOverrides(
-            customer_code=_code(settings, "customer_code", problems),
-            department_codes=_codes(settings.get("department_codes"), "department_codes", problems),
-            group_codes=_codes(settings.get("group_codes"), "group_codes", problems),
-            dispatch_days=_optional_int(settings, "dispatch_days", problems, 0, MAX_DISPATCH_DAYS),
-        ),
-        problems,
+        return SiteOverrides(), table_problem(settings)
+    read = SettingsReader(settings)
+    read.unknown_keys(_SITE_KEYS, _SECRET_KEYS)
+    overrides = SiteOverrides(
+        customer_code=_code(read, "customer_code"),
+        department_codes=_codes(read, "department_codes"),
+        group_codes=_codes(read, "group_codes"),
+        dispatch_days=read.optional_int("dispatch_days", 0, MAX_DISPATCH_DAYS),
     )
-
-
-def _check_keys(settings: Mapping[str, Any], known: tuple[str, ...], problems: Problems) -> None:
-    for key in sorted(cut(str(k)) for k in settings):
-        if key in known:
-            continue
-        if key.casefold() in _SECRET_KEYS:
-            problems.append(
-                (key, "a secret belongs in the account's credentials, not in its settings")
-            )
-        else:
-            problems.append((key, f"unknown setting (known: {', '.join(known)})"))
-
-
-def _text(settings: Mapping[str, Any], key: str, problems: Problems) -> str:
-    value = settings.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        problems.append((key, f"must be text, got {quoted(value)}"))
-        return ""
-    return value.strip()
+    return overrides, read.problems
 
 
 def _code_problem(code: str) -> str | None:
@@ -404,21 +373,22 @@ def _code_problem(code: str) -> str | None:
     return None
 
 
-def _code(settings: Mapping[str, Any], key: str, problems: Problems) -> str:
-    code = _text(settings, key, problems)
+def _code(read: SettingsReader, key: str) -> str:
+    code = read.text(key)
     problem = _code_problem(code) if code else None
     if problem:
-        problems.append((key, problem))
+        read.problem(key, problem)
         return ""
     return code
 
 
-def _codes(value: object, key: str, problems: Problems) -> Mapping[str, str]:
+def _codes(read: SettingsReader, key: str) -> Mapping[str, str]:
     """A table name -> customer code, keyed by the case-folded name."""
+    value = read.raw(key)
     if value is None:
         return _empty()
     if not isinstance(value, Mapping):
-        problems.append((key, "expected a table: department or group name = customer code"))
+        read.problem(key, "expected a table: department or group name = customer code")
         return _empty()
     codes: dict[str, str] = {}
     written: dict[str, str] = {}
@@ -426,156 +396,72 @@ def _codes(value: object, key: str, problems: Problems) -> Mapping[str, str]:
         at = f"{key}.{cut(str(name))}"
         folded = str(name).strip().casefold()
         if not folded:
-            problems.append((at, "an empty name"))
+            read.problem(at, "an empty name")
             continue
         if not isinstance(code, str) or not code.strip():
-            problems.append((at, f"expected a Tharstern customer code (text), got {quoted(code)}"))
+            read.problem(at, f"expected a Tharstern customer code (text), got {quoted(code)}")
             continue
         problem = _code_problem(code.strip())
         if problem:
-            problems.append((at, problem))
+            read.problem(at, problem)
             continue
         if folded in written:
-            problems.append((at, f"the same name as {quoted(written[folded])} (names ignore case)"))
+            read.problem(at, f"the same name as {quoted(written[folded])} (names ignore case)")
             continue
         written[folded] = str(name)
         codes[folded] = code.strip()
     return MappingProxyType(codes)
 
 
-def _names(value: object, problems: Problems) -> Mapping[str, str]:
+def _names(read: SettingsReader) -> Mapping[str, str]:
+    value = read.raw("status_names")
     if value is None:
         return _empty()
     if not isinstance(value, Mapping):
-        problems.append(("status_names", "expected a table: Tharstern status = name reported"))
+        read.problem("status_names", "expected a table: Tharstern status = name reported")
         return _empty()
     names: dict[str, str] = {}
     for status, name in value.items():
         at = f"status_names.{cut(str(status))}"
         if not isinstance(name, str) or not name.strip():
-            problems.append((at, f"expected the status name to report (text), got {quoted(name)}"))
+            read.problem(at, f"expected the status name to report (text), got {quoted(name)}")
             continue
         names[str(status).strip().casefold()] = name.strip()
     return MappingProxyType(names)
 
 
-def _final_statuses(value: object, problems: Problems) -> frozenset[str]:
+def _final_statuses(read: SettingsReader) -> frozenset[str]:
+    value = read.raw("final_statuses")
     if value is None:
         return frozenset(s.casefold() for s in g.FINAL_STATUSES)
     if not isinstance(value, list | tuple):
-        problems.append(("final_statuses", "expected a list of status names"))
+        read.problem("final_statuses", "expected a list of status names")
         return frozenset()
     final: set[str] = set()
     for index, status in enumerate(value):
         if not isinstance(status, str) or not status.strip():
-            problems.append(
-                (f"final_statuses[{index}]", f"expected a status name, got {quoted(status)}")
+            read.problem(
+                f"final_statuses[{index}]", f"expected a status name, got {quoted(status)}"
             )
             continue
         final.add(status.strip().casefold())
     return frozenset(final)
 
 
-def _price_mode(value: object, problems: Problems) -> PriceMode:
-    if value is None or value == "":
-        return "none"
-    for mode in PRICE_MODES:
-        if value == mode:
-            return mode
-    problems.append(("price_mode", f"must be one of {', '.join(PRICE_MODES)}, got {quoted(value)}"))
-    return "none"
-
-
-def _flag(settings: Mapping[str, Any], key: str, default: bool, problems: Problems) -> bool:
-    value = settings.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        word = value.strip().casefold()
-        if word in ("y", "yes", "true"):
-            return True
-        if word in ("n", "no", "false"):
-            return False
-    problems.append((key, f"must be true or false (or Y or N), got {quoted(value)}"))
-    return default
-
-
-def _optional_int(
-    settings: Mapping[str, Any], key: str, problems: Problems, minimum: int, maximum: int
-) -> int | None:
-    value = settings.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        number = int(value.strip())
-    if number is None:
-        problems.append((key, f"must be a whole number, got {quoted(value)}"))
-        return None
-    if not minimum <= number <= maximum:
-        problems.append((key, f"must be from {minimum} to {maximum}, got {number}"))
-        return None
-    return number
-
-
-def _seconds(value: object, key: str, problems: Problems) -> float:
-    if value is None:
-        return DEFAULT_TIMEOUT_SECONDS
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        problems.append((key, "must be a number of seconds greater than 0"))
-        return DEFAULT_TIMEOUT_SECONDS
-    return float(value)
-
-
-def _poll_seconds(value: object, problems: Problems) -> float:
+def _poll_seconds(read: SettingsReader) -> float:
+    value = read.raw("poll_fallback_seconds")
     if value is None:
         return DEFAULT_POLL_FALLBACK_SECONDS
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        problems.append(("poll_fallback_seconds", "must be a number of seconds (0 = no poll)"))
+        read.problem("poll_fallback_seconds", "must be a number of seconds (0 = no poll)")
         return DEFAULT_POLL_FALLBACK_SECONDS
     if value != 0 and value < MIN_POLL_FALLBACK_SECONDS:
-        problems.append(
-            (
-                "poll_fallback_seconds",
-                f"must be 0 (no poll) or at least {MIN_POLL_FALLBACK_SECONDS:g} seconds, "
-                f"got {value:g}",
-            )
+        read.problem(
+            "poll_fallback_seconds",
+            f"must be 0 (no poll) or at least {MIN_POLL_FALLBACK_SECONDS:g} seconds, got {value:g}",
         )
         return DEFAULT_POLL_FALLBACK_SECONDS
     return float(value)
-
-
-def _alert_emails(value: object, problems: Problems) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        entries = [("alert_emails", part.strip()) for part in value.split(";") if part.strip()]
-    elif isinstance(value, list | tuple):
-        entries = []
-        for i, part in enumerate(value):
-            if not isinstance(part, str):
-                problems.append((f"alert_emails[{i}]", "must be an e-mail address"))
-            elif part.strip():
-                entries.append((f"alert_emails[{i}]", part.strip()))
-    else:
-        problems.append(("alert_emails", "expected e-mail addresses separated by ';'"))
-        return ()
-    emails: list[str] = []
-    for at, address in entries:
-        if _EMAIL.fullmatch(address):
-            emails.append(address)
-        else:
-            problems.append((at, f"{quoted(address)} is not a valid e-mail address"))
-    return tuple(emails)
 
 
 def _config_problems(prefix: str, problems: Problems) -> list[ConfigProblem]:

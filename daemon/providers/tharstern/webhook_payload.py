@@ -43,12 +43,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from daemon import json_text
 from daemon.errors import cut, quoted
 from daemon.providers.contract import ItemRef, LineStatus, StatusReport
 from daemon.providers.tharstern import guesses as g
 from daemon.providers.tharstern import json_paths
 from daemon.providers.tharstern.json_paths import MISSING, JsonPath, PathError
+from daemon.remote import json_text
 
 __all__ = [
     "DEFAULT_FIELD_MAP",
@@ -165,8 +165,7 @@ def parse_body(body: bytes, fields: FieldMap = DEFAULT_FIELD_MAP) -> ParsedDeliv
     lines: list[LineStatus] = []
     ids: list[str] = []
     types: list[str] = []
-    for index, (where, event) in enumerate(events):
-        del index
+    for where, event in events:
         lines.append(parse_event(event, fields, where))
         event_id = _optional_text(event, fields.event_id, where)
         if event_id:

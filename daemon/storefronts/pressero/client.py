@@ -8,9 +8,9 @@ repeated with the new token; a second 401 is `AuthenticationFailed`.
 Paging (§1.3): `_paged` walks `pageNumber`/`pageSize` until `TotalItems` rows were seen; every
 list-shaped resource (orders now; products, users, stock later) goes through it.
 
-Every failure is a `daemon.errors.DriverError` from `daemon.providers.http_errors`, except a
+Every failure is a `daemon.errors.DriverError` from `daemon.remote.http_errors`, except a
 malformed order (`order`), which is the `BadEventPayload` that `mapping.order_from_api` names.
-Each call has an overall deadline and its answer a size limit (`daemon.providers.deadline`).
+Each call has an overall deadline and its answer a size limit (`daemon.remote.deadline`).
 The password and the token stay inside this object: no message or log line built here
 contains either.
 """
@@ -39,13 +39,13 @@ from daemon.errors import (
     ServerError,
 )
 from daemon.orders.model import Address, Order
-from daemon.providers.deadline import (
+from daemon.remote.deadline import (
     DEFAULT_CALL_DEADLINE_SECONDS,
     DEFAULT_MAX_ANSWER_BYTES,
     call_deadline,
     read_capped,
 )
-from daemon.providers.http_errors import error_for_response, json_answer, transport_errors
+from daemon.remote.http_errors import error_for_response, json_answer, transport_errors
 from daemon.storefronts.pressero import guesses as g
 from daemon.storefronts.pressero.mapping import (
     PresseroItemRef,

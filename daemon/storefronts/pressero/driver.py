@@ -129,4 +129,7 @@ STOREFRONT = StorefrontSpec(
     site_keys=settings.SITE_KEYS,
     secret_site_keys=settings.SECRET_SITE_KEYS,
     read_site_settings=settings.read_site_settings,
+    credential_keys=settings.CREDENTIAL_KEYS,
+    credentials_problems=settings.credentials_problems,
+    public_credential_keys=settings.PUBLIC_CREDENTIAL_KEYS,
 )

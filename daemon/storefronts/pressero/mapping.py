@@ -72,10 +72,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from daemon import json_text
 from daemon.errors import BadEventPayload, quoted
-from daemon.json_text import JsonTooDeep
 from daemon.orders.model import Address, Approval, KitChild, Order, OrderItem, Payment, SiteUser
+from daemon.remote import json_text
+from daemon.remote.json_text import JsonTooDeep
 from daemon.storefronts.pressero import guesses as g
 
 __all__ = [
@@ -840,7 +840,7 @@ class _Row:
             if required:
                 raise self._missing(name, "an integer")
             return None
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdecimal():
             value = int(value)  # order numbers sometimes come as strings
         if isinstance(value, float) and value.is_integer():
             value = int(value)

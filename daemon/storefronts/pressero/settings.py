@@ -1,7 +1,9 @@
-"""Pressero's own keys of a `[sites.X]` table: the webhook security key, the SiteId, the hash rule.
+"""Pressero's own config keys: a site's webhook security key, SiteId and hash rule, and the
+credentials of the admin API's login.
 
-The core config reads only a site's name, storefront and activations; these keys are declared
-and checked here (through daemon.storefronts.registry), with the messages they always had.
+The core config reads only a site's name, storefront and activations, and a storefront's
+credentials as a table of secrets; these keys are declared and checked here (through
+daemon.storefronts.registry), with the messages they always had.
 """
 
 from __future__ import annotations
@@ -12,13 +14,27 @@ from typing import Any, Final
 
 from daemon.storefronts.pressero.guesses import DEFAULT_HASH_VARIANT, HashVariant
 
-__all__ = ["HASH_VARIANTS", "SECRET_SITE_KEYS", "SITE_KEYS", "read_site_settings"]
+__all__ = [
+    "CREDENTIAL_KEYS",
+    "HASH_VARIANTS",
+    "PUBLIC_CREDENTIAL_KEYS",
+    "SECRET_SITE_KEYS",
+    "SITE_KEYS",
+    "credentials_problems",
+    "read_site_settings",
+]
 
 #: how a site's webhook MessageHash is computed (the exact form is not public: pressero.md §2)
 HASH_VARIANTS: Final = tuple(v.value for v in HashVariant)
 #: the keys of `[sites.X]` that are Pressero's (security_key: the webhook signing key)
 SITE_KEYS: Final = ("site_id", "security_key", "hash_variant")
 SECRET_SITE_KEYS: Final = frozenset({"security_key"})
+#: what `[storefronts.NAME.credentials]` must give: the admin API's login (pressero.md §1.2)
+CREDENTIAL_KEYS: Final = ("username", "password")
+#: the login's optional ids, sent with it when written
+OPTIONAL_CREDENTIAL_KEYS: Final = ("subscriber_id", "consumer_id")
+#: credentials that identify rather than authenticate: never scrubbed from logs
+PUBLIC_CREDENTIAL_KEYS: Final = frozenset({"username", *OPTIONAL_CREDENTIAL_KEYS})
 
 
 def _show(value: object) -> str:
@@ -30,6 +46,22 @@ def _show(value: object) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return "a table" if isinstance(value, dict) else f"a {type(value).__name__}"
+
+
+def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The login's keys: username and password present, and an id that is written not empty
+    (Pressero would refuse the login with a reason that names neither). Values never quoted."""
+    problems = [
+        (key, "required for the storefront API: a non-empty string")
+        for key in CREDENTIAL_KEYS
+        if not credentials.get(key)
+    ]
+    problems += [
+        (key, "expected a non-empty id, or leave the key out")
+        for key in OPTIONAL_CREDENTIAL_KEYS
+        if key in credentials and not credentials[key]
+    ]
+    return problems
 
 
 def read_site_settings(

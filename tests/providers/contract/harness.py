@@ -9,6 +9,7 @@ test skips is decided by the provider's declared `Capabilities`, never by a list
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from importlib import import_module
 from typing import Any, Protocol
@@ -18,7 +19,8 @@ from daemon.providers.contract import Driver, PushResult
 
 
 class Sandbox(Protocol):
-    """What the suite uses of a provider's sandbox (`daemon.sandbox_http.LoopbackSandbox`)."""
+    """What the suite uses of a provider's sandbox (a `daemon.testing.loopback_http`
+    `LoopbackSandbox`)."""
 
     @property
     def url(self) -> str: ...
@@ -66,6 +68,10 @@ class Harness:
     advance_status: (
         Callable[[Sandbox, PushResult], dict[int, tuple[str, tuple[str, ...]]]] | None
     ) = None
+    #: the provider's own checks after the crash proof (test_crash_every_step): given the
+    #: sandbox's `state()` and the daemon's store, assert what the counts of `created` cannot
+    #: see (the MIS objects' identities, the items' external ids)
+    extra_checks_after_crash: Callable[[Mapping[str, Any], sqlite3.Connection], None] | None = None
 
 
 def harness_of(provider: str) -> Harness | None:

@@ -4,8 +4,8 @@ share of the creates also lose their answer.
 
 The kill lands right after the daemon journals a step: the sandbox's latency holds the next
 call in flight, so each run dies with a call unanswered, and restarts reconcile through
-`find_pushed` before the push resumes from the journal (generalised from
-tests/integration/test_pace_crash.py, which also checks Pace's objects one by one).
+`find_pushed` before the push resumes from the journal. What only a provider can check (its
+objects one by one, the items' external ids) is its harness's `extra_checks_after_crash`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sqlite3
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -95,6 +96,7 @@ def test_sigkill_at_every_journal_step_then_restart_makes_each_object_once(
         return dict(daemon.call(sock, "status")["accounts"][harness.account]["states"])
 
     kills = 0
+    state: dict[str, Any] = {}
     try:
         sandbox.set_faults(
             **{harness.latency_knob: LATENCY_MS, harness.lost_answer_rate_knob: 0.2, "seed": 5}
@@ -131,15 +133,24 @@ def test_sigkill_at_every_journal_step_then_restart_makes_each_object_once(
         assert daemon.terminate() == 0
     finally:
         daemon.close()
+        state = sandbox.state()
 
     # Killed after (nearly) every step: the last ("done") ends the push, and a step journaled
     # with its successor in one breath may share a kill.
     assert kills >= steps_of_a_push - 2, (kills, steps_of_a_push)
-    assert harness.created(sandbox.state()) == expected
+    assert harness.created(state) == expected
     db = sqlite3.connect(database)
     try:
         rows = db.execute("SELECT status, attempts FROM events GROUP BY 1, 2").fetchall()
         assert set(rows) == {("done", 1)}  # every event processed once; none poisoned
+        # a restart found a push in flight and reconciled it through `find_pushed`
+        reconciled = db.execute(
+            "SELECT COUNT(*) FROM transitions WHERE trigger IN"
+            " ('reconciled_pushed', 'reconciled_absent')"
+        ).fetchone()[0]
+        assert reconciled > 0
+        if harness.extra_checks_after_crash is not None:
+            harness.extra_checks_after_crash(state, db)
     finally:
         db.close()
     assert SECRET not in daemon.log_text()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from daemon.orders.model import Address, Order, OrderItem, Payment, SiteUser
-from daemon.providers.contract import Driver, PushResult
+from daemon.providers.contract import Driver, PushResult, push_reference
 from daemon.providers.pace.driver import PaceDriver
 from daemon.providers.pace.sandbox import PaceSandbox
 from tests.pace_helpers import pace_account_toml
@@ -85,6 +86,26 @@ def _advance(sandbox: Sandbox, result: PushResult) -> dict[int, tuple[str, tuple
     return expected
 
 
+def _after_crash(state: Mapping[str, Any], db: sqlite3.Connection) -> None:
+    """After the crash proof, Pace's objects one by one (the suite compares only counts): the
+    job carries the push reference in importID, each contact, part and shipment is the order's,
+    and each item's external id is its own part of that job."""
+    objects = state["objects"]
+    assert len(objects["Job"]) == 1, objects["Job"]
+    job = objects["Job"][0]
+    assert job["importID"] == push_reference("pace", ORDER.site, ORDER.order_number)
+    assert len(objects["Customer"]) == 1
+    assert sorted(c["email"] for c in objects["Contact"]) == [_ALICE.email, _BOB.email]
+    assert sorted(p["description"] for p in objects["JobPart"]) == [
+        "5001-1 Flyers",
+        "5001-2 Poster",
+    ]
+    assert sorted(s["address1"] for s in objects["JobShipment"]) == ["1 Main St", "9 Elm St"]
+    assert len(objects["Carton"]) == 2 and len(objects["JobContact"]) == 1
+    external = db.execute("SELECT seq, external_id FROM items ORDER BY seq").fetchall()
+    assert external == [(1, f"{job['job']}:01"), (2, f"{job['job']}:02")]
+
+
 _CREATES = (
     "createCustomer",
     "createContact",
@@ -108,4 +129,5 @@ HARNESS = Harness(
     ),
     transient_fault={"operation": None, "kind": "503"},
     advance_status=_advance,
+    extra_checks_after_crash=_after_crash,
 )

@@ -94,7 +94,7 @@ def test_the_site_overrides_the_account() -> None:
         ({"pasword": "x"}, "pasword", "unknown setting (known: application_id"),
         ({"password": "hunter2-secret"}, "password", "belongs in the account's credentials"),
         ({"email": "api@print.example"}, "email", "belongs in the account's credentials"),
-        ({"customer_code": ["A"]}, "customer_code", "must be text"),
+        ({"customer_code": ["A"]}, "customer_code", "must be a string"),
         ({"department_codes": "Marketing=A"}, "department_codes", "expected a table"),
         ({"department_codes": {"Marketing": ""}}, "department_codes.Marketing", "customer code"),
         (
@@ -112,7 +112,7 @@ def test_the_site_overrides_the_account() -> None:
         ({"dispatch_days": "three"}, "dispatch_days", "whole number"),
         ({"holidays": "2024-02-30"}, "holidays", "is not a date"),
         ({"holidays": ["2024-12-25", "soon"]}, "holidays[1]", "is not a date"),
-        ({"initial_status": 4.5}, "initial_status", "must be text"),
+        ({"initial_status": 4.5}, "initial_status", "must be a string"),
         ({"status_names": {"40": ""}}, "status_names.40", "status name"),
         ({"final_statuses": "Despatched"}, "final_statuses", "list of status names"),
         ({"final_statuses": ["Despatched", 3]}, "final_statuses[1]", "status name"),
@@ -166,7 +166,7 @@ def test_a_settings_value_that_is_not_a_table() -> None:
     ("settings", "key", "words"),
     [
         ({"promise_days": 3}, "promise_days", "unknown setting (known: customer_code"),
-        ({"customer_code": 5.5}, "customer_code", "must be text"),
+        ({"customer_code": 5.5}, "customer_code", "must be a string"),
         ({"dispatch_days": 4000}, "dispatch_days", "from 0 to 3650"),
         ({"group_codes": {"": "A"}}, "group_codes.", "an empty name"),
     ],

@@ -226,7 +226,7 @@ def serve_session(workdir: Path, stdin: TextIO, stdout: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m daemon.sandbox_session")
+    parser = argparse.ArgumentParser(prog="python -m daemon.testing.sandbox_session")
     parser.add_argument("--dir", type=Path, default=Path("var/sandbox"), help="store and log")
     ns = parser.parse_args(argv)
 

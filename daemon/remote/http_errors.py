@@ -19,7 +19,6 @@ from collections.abc import Iterator
 
 import httpx
 
-from daemon import json_text
 from daemon.errors import (
     AnswerTooLarge,
     AuthenticationFailed,
@@ -31,8 +30,9 @@ from daemon.errors import (
     RateLimited,
     ServerError,
 )
-from daemon.json_text import JsonTooDeep
-from daemon.providers.keepalive_transport import AnswerOverLimit
+from daemon.remote import json_text
+from daemon.remote.json_text import JsonTooDeep
+from daemon.remote.keepalive_transport import AnswerOverLimit
 
 __all__ = [
     "MAX_SERVER_MESSAGE",

@@ -1,0 +1,74 @@
+"""Storefront orders as stored: the last snapshot of each, and which (site, order) pairs exist.
+
+The snapshot is written by the engine (the storefront handlers); this module is what the rest
+of the daemon reads it through, so no caller outside the store names the `orders` table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+from daemon.orders.model import Order
+from daemon.store.database import Txn
+
+__all__ = [
+    "OrderKey",
+    "order_stored",
+    "recent_order_numbers",
+    "sites_of_order",
+    "stored_order",
+    "stored_sites",
+]
+
+
+class OrderKey(NamedTuple):
+    """One storefront order: the site it came from and its number there."""
+
+    site: str
+    order_number: str
+
+
+async def stored_order(txn: Txn, site: str, order_number: str) -> Order | None:
+    """The order's last snapshot, or None if the order is not stored."""
+    snapshot = await txn.scalar(
+        "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
+    )
+    return None if snapshot is None else Order.from_json(json.loads(snapshot))
+
+
+async def order_stored(txn: Txn, site: str | None, order_number: str) -> bool:
+    """Whether the order is stored (on `site`, or with `site` None on any site)."""
+    if site is None:
+        found = await txn.scalar(
+            "SELECT 1 FROM orders WHERE order_number = ? LIMIT 1", (order_number,)
+        )
+    else:
+        found = await txn.scalar(
+            "SELECT 1 FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
+        )
+    return found is not None
+
+
+async def sites_of_order(txn: Txn, order_number: str) -> list[str]:
+    """Every site on which an order with this number is stored, by name."""
+    rows = await txn.fetchall(
+        "SELECT site FROM orders WHERE order_number = ? ORDER BY site", (order_number,)
+    )
+    return [str(r[0]) for r in rows]
+
+
+async def stored_sites(txn: Txn) -> list[str]:
+    """Every site with a stored order (a site since removed from the config included)."""
+    return [str(r[0]) for r in await txn.fetchall("SELECT DISTINCT site FROM orders")]
+
+
+async def recent_order_numbers(txn: Txn, limit: int = 1000) -> list[str]:
+    """The numbers of the most recently updated orders, newest first (for "did you mean");
+    a number stored on several sites counts by its newest update."""
+    rows = await txn.fetchall(
+        "SELECT order_number FROM orders GROUP BY order_number"
+        " ORDER BY MAX(updated_at) DESC LIMIT ?",
+        (limit,),
+    )
+    return [str(r[0]) for r in rows]

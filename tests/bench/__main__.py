@@ -30,7 +30,6 @@ from daemon.store import inbox
 from daemon.store.database import Database
 from tests.bench.intake import intake_benchmark
 from tests.bench.push import every_push_benchmark
-from tests.bench.tharstern_push import tharstern_benchmark
 from tests.helpers import ManualClock, make_config, make_order
 
 
@@ -126,9 +125,6 @@ async def main() -> None:
             "memory": await memory(Path(tmp), 50_000, 5_000),
             "intake": await anyio.to_thread.run_sync(intake_benchmark, Path(tmp) / "intake"),
             "push": await anyio.to_thread.run_sync(every_push_benchmark, Path(tmp) / "push"),
-            "tharstern_push": await anyio.to_thread.run_sync(
-                tharstern_benchmark, Path(tmp) / "tharstern"
-            ),
         }
     print(json.dumps(results, indent=2))
 

@@ -159,4 +159,88 @@ PACE = PushTarget(
     aim=0.8,
 )
 
-TARGETS: Mapping[str, PushTarget] = {t.name: t for t in (PACE,)}
+
+# -- Tharstern -------------------------------------------------------------------------------------
+
+_TH_LOGIN = "esd@bench.example"
+_TH_PASSWORD = "bench-th-pw-9Kd3"
+#: the objects a Tharstern sandbox holds, counted for `created`
+_TH_OBJECTS = ("contacts", "addresses", "orders", "estimates", "jobs", "attachments")
+
+
+def _tharstern_sandbox() -> Any:
+    from daemon.providers.tharstern.sandbox import TharsternSandbox
+
+    return TharsternSandbox(_TH_LOGIN, _TH_PASSWORD)
+
+
+def _tharstern_counts(sandbox: Any) -> dict[str, Any]:
+    state = sandbox.state()
+    return {
+        "calls": state["calls"],
+        "answered": state["answered"],
+        "objects": {name: len(state[name]) for name in _TH_OBJECTS},
+    }
+
+
+def _tharstern_toml(url: str, concurrency: int) -> str:
+    # No webhook secret: the account is polled, first after 300 s, outside the measured span.
+    return f"""
+[accounts.tharstern]
+provider = "tharstern"
+concurrency = {concurrency}
+rate_per_second = 10000.0
+status_poll_seconds = 300
+[accounts.tharstern.credentials]
+url = "{url}"
+login = "{_TH_LOGIN}"
+password = "{_TH_PASSWORD}"
+[accounts.tharstern.settings]
+products_customer_code = "ESP001"
+[[accounts.tharstern.settings.products]]
+product = "Flyers"
+product_type = 12
+[[accounts.tharstern.settings.products]]
+product = "Brochures"
+product_type = 14
+[sites.shop]
+name = "Print Shop"
+[[sites.shop.activations]]
+account = "tharstern"
+enable = true
+is_live = true
+"""
+
+
+def _tharstern_target(name: str, order: Callable[[str, int], Order], scenario: str) -> PushTarget:
+    return PushTarget(
+        name=name,
+        make_sandbox=_tharstern_sandbox,
+        sandbox_ops=lambda s: {},
+        set_latency=lambda s, ms: s.set_faults(latency_ms=ms),
+        counts=_tharstern_counts,
+        seed=lambda sandbox: None,
+        account_toml=_tharstern_toml,
+        order=order,
+        scenario=scenario,
+        aim=0.9,  # issue 14
+    )
+
+
+#: the stock path: two stock items (Tharstern product codes as part numbers), one sales order
+THARSTERN_STOCK = _tharstern_target(
+    "tharstern-stock",
+    lambda number, n: bench_order(
+        number, n % 10, (("Business cards", 2), ("Letterheads", 1)), sku=("BC-STOCK", "LH-STOCK")
+    ),
+    "2 stock items, one address: the buyer's contact, a delivery address, one sales order",
+)
+#: the estimate path: two products of Tharstern product types, an estimate and a job each
+THARSTERN_ESTIMATE = _tharstern_target(
+    "tharstern-estimate",
+    lambda number, n: bench_order(number, n % 10, (("Flyers", 500), ("Brochures", 100))),
+    "2 estimate items, one address: the buyer's contact, a delivery address, an estimate and a"
+    " job per item",
+)
+
+TARGETS: Mapping[str, PushTarget] = {t.name: t for t in (PACE, THARSTERN_STOCK, THARSTERN_ESTIMATE)}

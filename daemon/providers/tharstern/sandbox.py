@@ -39,6 +39,7 @@ import functools
 import hmac
 import json
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -256,6 +257,8 @@ class _Store(JsonStore):
         self.attachment_items: list[dict[str, Any]] = []
         self.contact_items: list[dict[str, Any]] = []
         self.job_updates = 0
+        #: API calls answered, and the seconds from their arrival to their answer (the bench)
+        self.answered: dict[str, float] = {"calls": 0, "seconds": 0.0}
         self.next_id = 1000
         self.faults: dict[str, Any] = copy.deepcopy(dict(FAULT_KNOBS))
         self.rng = random.Random(self.faults["seed"])
@@ -280,6 +283,11 @@ class _Store(JsonStore):
     def expire_tokens(self) -> None:
         with self._lock:
             self.tokens.clear()
+
+    def count_answer(self, seconds: float) -> None:
+        with self._lock:
+            self.answered["calls"] += 1
+            self.answered["seconds"] += seconds
 
     def quirk_rolls(self) -> bool:
         """Does this estimate request meet the Success-false quirk (the dice)?"""
@@ -737,6 +745,7 @@ class _Store(JsonStore):
             "attachments": copy.deepcopy(self.attachment_items),
             "contacts": copy.deepcopy(self.contact_items),
             "job_updates": self.job_updates,
+            "answered": dict(self.answered),
             "faults": copy.deepcopy(self.faults),
             "calls": dict(self.calls),
         }
@@ -794,7 +803,9 @@ class _SandboxApp(JsonApp):
             act = functools.partial(
                 self._api, scope, method, found, params, allowed, sub, query, body, quirk
             )
+            arrived = time.monotonic()
             await self.carry_out(scope, receive, send, plan, act)
+            self._store.count_answer(time.monotonic() - arrived)
         elif path.startswith("/_admin/"):
             found, params, _ = match_route(_ADMIN_ROUTES, method, path)
             if found is None:

@@ -9,7 +9,7 @@ tracking come back by Tharstern's webhooks / subscriptions on `/webhooks/mis/<ac
 
 Modules: `guesses` (every inferred API name, with its evidence), `client` (I/O), `settings`
 and the pure mapping modules, `push_steps` (the journaled creates), `driver`, `webhook` (the
-judge), `sandbox` (a real server on loopback built from the same guesses).
+judge), `sandbox` (a real server on loopback built from the same guesses, a package).
 """
 
 from daemon.providers.contract import Capabilities, StatusMode

@@ -1,102 +1,43 @@
-"""A real Tharstern REST API on loopback, built from `guesses`, for tests and the demo.
-
-`TharsternSandbox` serves `{url}/TharsternAPI/api/...` (paths case-insensitive, as IIS routes
-them) with the `{Status, Details}` envelope and the behaviours esd must cope with:
-
-- token auth: `GET authentication/GenerateAPIToken?email&password&applicationId` gives a GUID,
-  or the all-zero token (Success true) for wrong credentials; every other call needs
-  `Authorization: Basic base64(token)` or `base64(token + ":")`, else 401. `expire_tokens()`
-  forgets every token handed out (a token that expired: the next call answers 401);
-- a fixed set of customers (the API cannot create one), products (stock items, and products
-  with a product type), product types with their example estimate requests;
-- estimates (`estrequest`), jobs from estimates, sales orders (`orders/submit`), delivery
-  addresses, contacts, attachments and job updates; none of the creates is idempotent;
-- ASP.NET 400 answers with `ModelState` for malformed requests, `Details.Result.Problems` for an
-  estimate Tharstern refuses, `Orders[0].ID == 0` with `StatusDetails` for a refused order;
-- the quirk: `estrequest` answering Success false although it made the estimate (the knob
-  `success_false_rate`, or a `fail_next` entry of kind "success_false");
-- webhooks: after `set_webhook(url, secret)`, `set_job_status` and `add_delivery` (and their
-  order twins) POST the change to `url` with the secret in `guesses.WEBHOOK_SECRET_HEADER`;
-  `lose_webhook=True` loses a delivery (never sent) until `redeliver()`;
-- the fault knobs every sandbox has (`FAULT_KNOBS`): latency, 503s, 429s, dropped connections,
-  lost answers after the act, drip and huge answers, one-shot `fail_next` faults matched by path
-  prefix (e.g. "/TharsternAPI/api/orders/submit") and method.
-
-Run `python -m daemon.providers.tharstern.sandbox --port 0 --login esd@example.com --password X`:
-it prints `{"url": ...}` once it accepts connections and runs until SIGTERM or SIGINT.
-
-Admin (no auth): POST /_admin/faults, GET /_admin/state, POST /_admin/reset.
-"""
+"""The Tharstern sandbox's state and API handlers behind one lock (`JsonStore`): tokens,
+estimates, jobs, sales orders, addresses, contacts, attachments, faults and call counts, each
+handler answering in the `{Status, Details}` envelope, ASP.NET `ModelState` 400s, or
+`Details.Result.Problems`, as `guesses` says Tharstern does."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import copy
-import dataclasses
 import datetime as dt
-import functools
 import hmac
 import json
 import random
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
-
 from daemon.providers.tharstern import guesses as g
-from daemon.testing.asgi import Receive, Scope, Send, request_header
+from daemon.providers.tharstern.sandbox.catalogue import (
+    DEFAULT_CUSTOMERS,
+    DEFAULT_PRODUCTS,
+    PRODUCT_TYPES,
+    example_request,
+)
 from daemon.testing.faults import FaultPlan
-from daemon.testing.json_sandbox import (
-    JsonAnswer,
-    JsonApp,
-    JsonStore,
-    Rejected,
-    match_route,
-    route,
-)
-from daemon.testing.loopback_http import (
-    LoopbackSandbox,
-    ThreadedServer,
-    sandbox_arguments,
-    serve_until_signalled,
-)
+from daemon.testing.json_sandbox import JsonAnswer, JsonStore, Rejected, route
 
 __all__ = [
-    "DEFAULT_CUSTOMERS",
-    "DEFAULT_PRODUCTS",
+    "ADMIN_ROUTES",
+    "API_PREFIX",
+    "API_ROUTES",
     "FAULT_KINDS",
     "FAULT_KNOBS",
-    "PRODUCT_TYPES",
-    "TharsternSandbox",
-    "example_request",
-    "main",
+    "Store",
+    "now",
+    "refused",
 ]
 
-#: customer code -> name; estimates and orders may only be booked to these (no create)
-DEFAULT_CUSTOMERS: Mapping[str, str] = {
-    "ESP001": "Esprit Print Buyers",
-    "NWM002": "Northwind Marketing",
-    "ACME01": "Acme Corporation",
-}
-
-#: product type id -> (name, its parts: (part id, name, pages, paper code, GSM))
-PRODUCT_TYPES: Mapping[int, tuple[str, tuple[tuple[int, str, int, str, int], ...]]] = {
-    12: ("Flyers", ((1201, "Flyer", 2, "SILK150", 150),)),
-    14: ("Brochures", ((1401, "Cover", 4, "SILK300", 300), (1402, "Text", 12, "SILK130", 130))),
-}
-
-#: the catalogue: ID, Code, Description, ProductTypes_ID (0: a stock item)
-DEFAULT_PRODUCTS: tuple[Mapping[str, Any], ...] = (
-    {"ID": 501, "Code": "BC-STOCK", "Description": "Business cards, boxed", g.PRODUCT_TYPE_ID: 0},
-    {"ID": 502, "Code": "LH-STOCK", "Description": "Letterheads, ream", g.PRODUCT_TYPE_ID: 0},
-    {"ID": 503, "Code": "PEN-BLUE", "Description": "Branded pen, blue", g.PRODUCT_TYPE_ID: 0},
-    {"ID": 601, "Code": "FLYER-A5", "Description": "A5 flyers", g.PRODUCT_TYPE_ID: 12},
-    {"ID": 602, "Code": "BROCH-A4", "Description": "A4 brochures", g.PRODUCT_TYPE_ID: 14},
-)
 
 #: what one `fail_next` entry can do to the next matching request
 FAULT_KINDS = ("drop", "drop_after_commit", "503", "429", "400", "drip", "huge", "success_false")
@@ -118,14 +59,14 @@ FAULT_KNOBS: Mapping[str, object] = {
 }
 
 _ZERO_TOKEN = g.BAD_CREDENTIALS_TOKEN
-_API = g.API_ROOT.lower() + "/"
+API_PREFIX = g.API_ROOT.lower() + "/"
 
 
 def _api_route(method: str, path: str, handler: str) -> Any:
     return route(method, path.lower(), handler, fold_case=True)
 
 
-_ROUTES = (
+API_ROUTES = (
     _api_route("GET", g.TOKEN_PATH, "token"),
     _api_route("GET", g.CUSTOMERS_PATH, "customers"),
     _api_route("GET", g.PRODUCTS_PATH, "products"),
@@ -145,61 +86,14 @@ _ROUTES = (
     _api_route("POST", g.ATTACHMENTS_PATH, "attachments_add"),
     _api_route("GET", g.ATTACHMENTS_PATH, "attachments"),
 )
-_ADMIN_ROUTES = (
+ADMIN_ROUTES = (
     route("POST", "/_admin/faults", "admin_faults"),
     route("GET", "/_admin/state", "admin_state"),
     route("POST", "/_admin/reset", "admin_reset"),
 )
 
 
-def example_request(product_type_id: int) -> dict[str, Any]:
-    """The sample estimate request `EstRequest/{id}/Example` answers (ref 1.8's fields)."""
-    name, parts = PRODUCT_TYPES[product_type_id]
-    return {
-        "Title": name,
-        "ProductTypeId": product_type_id,
-        "Quantity": 100,
-        "RequiredDateTime": None,
-        "JobType": "LITHO",
-        **{f"Ref{i}": "" for i in range(1, 11)},
-        "TotalPrice": None,
-        "FinishedSize": {"Code": "A4"},
-        "Customer": {
-            "Code": "",
-            "Name": "",
-            "Contact": "",
-            "ContactEmail": "",
-            "Address": {
-                "AddressLines": [],
-                "City": "",
-                "Region": "",
-                "Country": "",
-                "Postcode": "",
-                "Telephone": "",
-                "Fax": "",
-            },
-        },
-        "DeliveryCustomer": {"Code": ""},
-        "Orientation": {"Value": 0, "EnumType": "OrientationEnum"},
-        "BindingSide": {"Value": 0, "EnumType": "BindingSideEnum"},
-        "Parts": [
-            {
-                "ProductTypePartId": part_id,
-                "Name": part_name,
-                "Pages": pages,
-                "PaperCode": paper,
-                "GSM": gsm,
-                "FrontProcess": "4",
-                "BackProcess": "4",
-                "Processes": [],
-            }
-            for part_id, part_name, pages, paper, gsm in parts
-        ],
-        "Processes": [],
-    }
-
-
-def _now() -> str:
+def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
@@ -207,7 +101,7 @@ def _ok(details: Mapping[str, Any]) -> JsonAnswer:
     return JsonAnswer(200, {"Status": {"Success": True, "Message": ""}, "Details": details})
 
 
-def _refused(message: str, details: Mapping[str, Any] | None = None) -> JsonAnswer:
+def refused(message: str, details: Mapping[str, Any] | None = None) -> JsonAnswer:
     return JsonAnswer(
         200, {"Status": {"Success": False, "Message": message}, "Details": dict(details or {})}
     )
@@ -226,13 +120,7 @@ class _ModelStateError(Exception):
         self.fields = dict(fields)
 
 
-@dataclasses.dataclass
-class _Webhook:
-    url: str
-    secret: str
-
-
-class _Store(JsonStore):
+class Store(JsonStore):
     """Tharstern's data, faults and call counts; public methods take the lock themselves."""
 
     error_key = "Message"
@@ -397,7 +285,7 @@ class _Store(JsonStore):
                 404, "No HTTP resource was found that matches the request URI."
             ) from None
         if type_id not in PRODUCT_TYPES:
-            return _refused(f"Product type {type_id} not found")
+            return refused(f"Product type {type_id} not found")
         return _ok(example_request(type_id))
 
     def _estimate_request(
@@ -429,7 +317,7 @@ class _Store(JsonStore):
                 if not isinstance(part, Mapping) or not part.get("PaperCode"):
                     problems.append(f"Part {i + 1}: no paper (PaperCode)")
         if problems:
-            return _refused("Estimate not created", {"Result": {"Problems": problems}})
+            return refused("Estimate not created", {"Result": {"Problems": problems}})
         self.next_id += 1
         estimate = {
             "ID": self.next_id,
@@ -442,7 +330,7 @@ class _Store(JsonStore):
             "ProductTypeId": type_id,
             "Request": copy.deepcopy(data),
             "Price": f"{quantity * 0.12:.2f}",
-            "Created": _now(),
+            "Created": now(),
         }
         self.estimates.append(estimate)
         return _ok(
@@ -470,7 +358,7 @@ class _Store(JsonStore):
             )
         estimate = next((e for e in self.estimates if e["ID"] == estimate_id), None)
         if estimate is None:
-            return _refused(f"Estimate {estimate_id} not found")
+            return refused(f"Estimate {estimate_id} not found")
         self.next_id += 1
         job = {
             "ID": self.next_id,
@@ -487,7 +375,7 @@ class _Store(JsonStore):
             if data.get("SetAsProductionReady")
             else "Job Created",
             g.DELIVERIES: [],
-            "Created": _now(),
+            "Created": now(),
         }
         self.jobs.append(job)
         return _ok({g.CREATED_JOB_NO: job[g.CREATED_JOB_NO], "JobID": job["ID"]})
@@ -503,7 +391,7 @@ class _Store(JsonStore):
         data = _object(body)
         job = self._job_by_no(str(data.get(g.CREATED_JOB_NO, "")))
         if job is None:
-            return _refused(f"Job {data.get(g.CREATED_JOB_NO)!r} not found")
+            return refused(f"Job {data.get(g.CREATED_JOB_NO)!r} not found")
         status = data.get("StatusDescription")
         if status is not None:
             if not isinstance(status, str) or not status.strip():
@@ -553,7 +441,7 @@ class _Store(JsonStore):
             "Items": copy.deepcopy(lines),
             "StatusDescription": str(order.get("Status") or "New"),
             g.DELIVERIES: [],
-            "Created": _now(),
+            "Created": now(),
         }
         self.orders.append(record)
         return _ok(
@@ -582,7 +470,7 @@ class _Store(JsonStore):
                 {"address.Code": f"The Code field is at most {g.ADDRESS_CODE_LENGTH} characters."}
             )
         if customer not in self.customers:
-            return _refused(f"Customer '{customer}' not found")
+            return refused(f"Customer '{customer}' not found")
         address = data.get("Address")
         if not isinstance(address, Mapping) or not address.get("AddressLines"):
             raise _ModelStateError({"address.Address.AddressLines": "At least one line."})
@@ -629,7 +517,7 @@ class _Store(JsonStore):
             if not isinstance(item, Mapping) or not item.get("Name"):
                 raise _ModelStateError({f"Items[{i}].Name": "The Name field is required."})
             if item.get("CustomerCode") not in self.customers:
-                return _refused(f"Customer '{item.get('CustomerCode')}' not found")
+                return refused(f"Customer '{item.get('CustomerCode')}' not found")
             made.append(dict(item))
         for item in made:
             self.next_id += 1
@@ -662,7 +550,7 @@ class _Store(JsonStore):
                 and any(str(e["ID"]) == record_no for e in self.estimates)
             )
             if not exists:
-                return _refused(
+                return refused(
                     f"{where}: record {record_no!r} of module {module_value!r} not found"
                 )
             made.append(copy.deepcopy(dict(item)))
@@ -773,258 +661,3 @@ def _object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _ModelStateError({"": "The request body must be a JSON object."})
     return data
-
-
-class _SandboxApp(JsonApp):
-    """The raw ASGI app: routing, token auth, faults and the quirk around `_Store`."""
-
-    error_key = "Message"
-
-    def __init__(self, store: _Store) -> None:
-        super().__init__()
-        self._store = store
-
-    async def serve(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
-        method: str = scope["method"]
-        path: str = scope["path"]
-        query = scope["query_string"].decode("latin-1")
-        lowered = path.lower()
-        if lowered.startswith(_API):
-            sub = lowered[len(_API) :]
-            found, params, allowed = match_route(_ROUTES, method, sub)
-            plan = self._store.plan(method, lowered, found.name if found else f"{method} {sub}")
-            quirk = plan.before == "success_false" or (
-                found is not None
-                and found.handler == "estimate_request"
-                and self._store.quirk_rolls()
-            )
-            if plan.before == "success_false":
-                plan = dataclasses.replace(plan, before=None)
-            act = functools.partial(
-                self._api, scope, method, found, params, allowed, sub, query, body, quirk
-            )
-            arrived = time.monotonic()
-            await self.carry_out(scope, receive, send, plan, act)
-            self._store.count_answer(time.monotonic() - arrived)
-        elif path.startswith("/_admin/"):
-            found, params, _ = match_route(_ADMIN_ROUTES, method, path)
-            if found is None:
-                await self.respond(send, self.error(404, f"no such endpoint: {path}"))
-            else:
-                await self.respond(send, self._store.handle(found, params, query, body))
-        else:
-            await self.respond(send, self.error(404, f"no such endpoint: {path}"))
-
-    def injected(self, plan: FaultPlan) -> JsonAnswer:
-        if plan.before == "503":
-            return self.error(503, "Service unavailable (injected fault)")
-        if plan.before == "429":
-            retry = [(b"retry-after", f"{plan.retry_after:g}".encode("ascii"))]
-            return self.error(429, "Too many requests", retry)
-        if plan.before == "400":
-            return JsonAnswer(
-                400, {"Message": "The request is invalid.", g.MODEL_STATE: {"": [plan.message]}}
-            )
-        raise AssertionError(f"no answer for the fault {plan.before!r}")  # pragma: no cover
-
-    def _api(
-        self,
-        scope: Scope,
-        method: str,
-        found: Any,
-        params: dict[str, str],
-        allowed: list[str],
-        sub: str,
-        query: str,
-        body: bytes,
-        quirk: bool,
-    ) -> JsonAnswer:
-        if found is None:
-            if allowed:
-                return self.error(405, f"The requested resource does not support {method}.")
-            return self.error(404, "No HTTP resource was found that matches the request URI.")
-        if found.handler != "token" and not self._store.token_valid(
-            request_header(scope, b"authorization")
-        ):
-            return self.error(401, "Authorization has been denied for this request.")
-        answer = self._store.handle(found, params, query, body)
-        if quirk and answer.status == 200:
-            # The estimate is made; the answer says it was not, and names none (ROIOrders).
-            return _refused("", {"Result": {"Problems": []}})
-        return answer
-
-
-Sender = Callable[[str, bytes, Mapping[str, str]], int]
-
-
-def _post(url: str, body: bytes, headers: Mapping[str, str]) -> int:
-    return httpx.post(url, content=body, headers=dict(headers), timeout=10.0).status_code
-
-
-class TharsternSandbox(LoopbackSandbox):
-    """A Tharstern API served over HTTP on loopback from a background thread."""
-
-    label = "Tharstern sandbox"
-
-    def __init__(
-        self,
-        login: str = "esd@example.com",
-        password: str = "secret",
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        self.login = login
-        self._store = _Store(login, password)
-        self._app = _SandboxApp(self._store)
-        self._streams = self._app.streams
-        self._http = ThreadedServer(
-            self._app, self._app.transports, host=host, port=port, name="Tharstern sandbox"
-        )
-        self._webhook: _Webhook | None = None
-        self._last: bytes | None = None
-        self._next_delivery = 1
-        self._send: Sender = _post
-        #: (delivery id, HTTP status answered, or 0: lost before it was sent), in send order
-        self.webhook_deliveries: list[tuple[str, int]] = []
-
-    @property
-    def api_url(self) -> str:
-        """The API root clients talk to (`url` + guesses.API_ROOT)."""
-        return self.url + g.API_ROOT
-
-    def set_webhook(self, url: str | None, secret: str = "") -> None:
-        """POST job and order changes to `url` with `secret` (None: stop posting)."""
-        self._webhook = None if url is None else _Webhook(url, secret)
-
-    def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        """Change the given fault knobs (see `FAULT_KNOBS`); return all of them."""
-        return self._store.set_faults(knobs)
-
-    def state(self) -> dict[str, Any]:
-        """A copy of everything: estimates, jobs, orders, addresses, attachments, faults, calls."""
-        return self._store.state()
-
-    def reset(self) -> None:
-        """Back to the seeded state: nothing created, no tokens, no faults, no calls."""
-        self._store.reset()
-        self._streams.clear()
-
-    def expire_tokens(self) -> None:
-        """Forget every token handed out: the next call with one answers 401."""
-        self._store.expire_tokens()
-
-    # -- the print shop's side ------------------------------------------------------------------
-
-    def set_job_status(
-        self, job_no: str, status: str, *, lose_webhook: bool = False
-    ) -> dict[str, Any]:
-        """Move a job on (as the shop would); a webhook, if set, tells esd."""
-        job = self._store.change_job(str(job_no), status, None)
-        self._notify("job", job, lose_webhook)
-        return job
-
-    def add_delivery(
-        self,
-        job_no: str,
-        tracking: str,
-        *,
-        status: str | None = "Despatched",
-        lose_webhook: bool = False,
-    ) -> dict[str, Any]:
-        """Dispatch a job with a carrier consignment (tracking) number."""
-        delivery = {
-            "DelNoteNumber": f"DN{tracking}",
-            g.DELIVERY_TRACKING: tracking,
-            g.DELIVERY_DATE: _now(),
-        }
-        job = self._store.change_job(str(job_no), status, delivery)
-        self._notify("job", job, lose_webhook)
-        return job
-
-    def set_order_status(
-        self, order_id: int, status: str, *, lose_webhook: bool = False
-    ) -> dict[str, Any]:
-        """Move a sales order on."""
-        order = self._store.change_order(order_id, status, None)
-        self._notify("order", order, lose_webhook)
-        return order
-
-    def add_order_delivery(
-        self,
-        order_id: int,
-        tracking: str,
-        *,
-        status: str | None = "Despatched",
-        lose_webhook: bool = False,
-    ) -> dict[str, Any]:
-        """Dispatch a sales order with a tracking number."""
-        delivery = {
-            "DelNoteNumber": f"DN{tracking}",
-            g.DELIVERY_TRACKING: tracking,
-            g.DELIVERY_DATE: _now(),
-        }
-        order = self._store.change_order(order_id, status, delivery)
-        self._notify("order", order, lose_webhook)
-        return order
-
-    def redeliver(self, *, secret: str | None = None) -> int:
-        """(Re)send the last webhook delivery, byte for byte; `secret` replaces the right one."""
-        if self._webhook is None or self._last is None:
-            raise LookupError("no webhook delivery to send")
-        headers = {
-            "content-type": "application/json",
-            g.WEBHOOK_SECRET_HEADER: secret if secret is not None else self._webhook.secret,
-        }
-        status = self._send(self._webhook.url, self._last, headers)
-        delivery = str(json.loads(self._last).get("EventId", ""))
-        self.webhook_deliveries.append((delivery, status))
-        return status
-
-    def _notify(self, kind: str, record: Mapping[str, Any], lose: bool) -> None:
-        if self._webhook is None:
-            return
-        delivery = f"WH{self._next_delivery}"
-        self._next_delivery += 1
-        self._last = json.dumps(webhook_body(delivery, kind, record)).encode()
-        if lose:
-            self.webhook_deliveries.append((delivery, 0))
-        else:
-            self.redeliver()
-
-
-def webhook_body(delivery: str, kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON a subscription POSTs on a job or sales-order change. GUESS (ref 1.12: the
-    payload is NOT FOUND): the names the parser's default field map reads (the webhook section
-    of `guesses`: EventId, EventType, JobNo, OrderNo, Status, TrackingNumbers, DespatchDate)."""
-    deliveries = record.get(g.DELIVERIES, [])
-    latest = deliveries[-1] if deliveries else {}
-    body: dict[str, Any] = {
-        "EventId": delivery,
-        "EventType": "JobStatusChanged" if kind == "job" else "OrderStatusChanged",
-        "Status": record.get("StatusDescription"),
-        "TrackingNumbers": [d[g.DELIVERY_TRACKING] for d in deliveries],
-        "DespatchDate": latest.get(g.DELIVERY_DATE),
-    }
-    if kind == "job":
-        body["JobNo"] = str(record.get(g.CREATED_JOB_NO))
-    else:
-        body["OrderNo"] = str(record.get("OrderNo"))
-    return body
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Serve a sandbox until SIGTERM or SIGINT; print {"url": ...} once it is ready."""
-    parser = sandbox_arguments(
-        "python -m daemon.providers.tharstern.sandbox", "Run a Tharstern API sandbox on loopback."
-    )
-    parser.add_argument("--login", default="esd@example.com")
-    parser.add_argument("--password", default="secret")
-    args = parser.parse_args(argv)
-    serve_until_signalled(
-        TharsternSandbox(args.login, args.password, host=args.host, port=args.port)
-    )
-
-
-if __name__ == "__main__":
-    main()

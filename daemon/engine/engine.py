@@ -30,7 +30,8 @@ import structlog
 
 from daemon.clock import Clock
 from daemon.config import Config
-from daemon.engine.handlers import Context, Effects, lost_retries, rearm_lost_retries
+from daemon.engine.effects import Effects
+from daemon.engine.handlers import Context, lost_retries, rearm_lost_retries
 from daemon.engine.registry import HANDLERS
 from daemon.errors import EsdError, EventError, StoreUnavailable
 from daemon.logs import REDACTOR

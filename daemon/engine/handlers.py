@@ -34,6 +34,7 @@ import structlog
 
 from daemon.config import Config
 from daemon.engine import retry
+from daemon.engine.effects import Effects, Import, Poll, Reprocess, SendMail, Wake
 from daemon.engine.machines import fire, record_created
 from daemon.errors import BadEventPayload
 from daemon.orders.go_live import CutOff, cut_off, is_foreign_mis_id, skip_reason
@@ -68,44 +69,6 @@ REPLAYABLE_KINDS = frozenset(
 )
 
 log = structlog.get_logger("esd.engine")
-
-
-@dataclasses.dataclass
-class Effects:
-    """Work for the actors, released only after the transaction commits."""
-
-    wake: set[str] = dataclasses.field(default_factory=set)  # accounts with ready items
-    poll: set[str] = dataclasses.field(default_factory=set)  # accounts due a status poll
-    imports: set[tuple[str, int]] = dataclasses.field(default_factory=set)  # (account, batch)
-    #: (storefront, site, order, generation): orders to read from their storefront
-    fetch: set[tuple[str, str, str, int]] = dataclasses.field(default_factory=set)
-    storefront_poll: set[str] = dataclasses.field(default_factory=set)  # storefronts to poll
-    #: (storefront, JSON of the write): write-backs to hand to a storefront actor
-    writes: set[tuple[str, str]] = dataclasses.field(default_factory=set)
-    reprocess: bool = False  # the inbox has pending events again
-    mail: bool = False  # an alert e-mail waits to be sent
-
-    def merge(self, other: Effects) -> None:
-        self.wake |= other.wake
-        self.poll |= other.poll
-        self.imports |= other.imports
-        self.fetch |= other.fetch
-        self.storefront_poll |= other.storefront_poll
-        self.writes |= other.writes
-        self.reprocess |= other.reprocess
-        self.mail |= other.mail
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.wake
-            or self.poll
-            or self.imports
-            or self.fetch
-            or self.storefront_poll
-            or self.writes
-            or self.reprocess
-            or self.mail
-        )
 
 
 @dataclasses.dataclass
@@ -374,7 +337,7 @@ async def judge_order(ctx: Context, order: Order, account: str) -> int:
                 moved += 1
             if item.reasons and state in ("pending", "ready"):  # an adopted item keeps its why
                 await update_item(ctx.txn, item.id, ctx.now, {"reasons": ()})
-            ctx.effects.wake.add(account)
+            ctx.effects.add(Wake(account))
         else:
             reasons = decision.held.get(order_item.seq, ())
             if state == "ready":
@@ -459,7 +422,7 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
     elif outcome == "absent":
         for item in items:
             await _fire_item(ctx, item, "reconciled_absent", "the MIS has nothing yet")
-        ctx.effects.wake.add(account)
+        ctx.effects.add(Wake(account))
     elif outcome == "transient":
         await _schedule_retry(ctx, items, account, error, payload.get("retry_after"))
     elif outcome == "permanent":
@@ -562,7 +525,8 @@ async def raise_alert(ctx: Context, account: str, subject: str, message: str) ->
             ctx.now if mail else None,
         ),
     )
-    ctx.effects.mail |= mail
+    if mail:
+        ctx.effects.add(SendMail())
     log.warning("alert.raised", account=account, subject=subject, message=message, mail=mail)
 
 
@@ -671,7 +635,7 @@ async def on_retry_timer(ctx: Context, data: dict[str, Any]) -> list[int]:
             await update_item(ctx.txn, item.id, ctx.now, {"next_retry_at": None})
             moved.append(item.seq)
     if moved:
-        ctx.effects.wake.add(account)
+        ctx.effects.add(Wake(account))
     return moved
 
 
@@ -716,7 +680,7 @@ async def on_status_poll_timer(ctx: Context, data: dict[str, Any]) -> str:
     if account in ctx.config.accounts:
         interval = ctx.config.accounts[account].status_poll_seconds
         await set_timer(ctx.txn, "status_poll", account, ctx.now + interval, {"account": account})
-        ctx.effects.poll.add(account)
+        ctx.effects.add(Poll(account))
     return account
 
 
@@ -726,7 +690,7 @@ async def on_import_retry_timer(ctx: Context, data: dict[str, Any]) -> int:
     batch = await _batch(ctx, batch_id)
     if batch["state"] == "retrying":
         await _fire_batch(ctx, batch, "retry_due", "retry timer fired")
-        ctx.effects.imports.add((batch["account"], batch_id))
+        ctx.effects.add(Import(batch["account"], batch_id))
     return batch_id
 
 
@@ -755,7 +719,7 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
             )
             await update_item(ctx.txn, item.id, ctx.now, {"operator_asked": True, "reasons": ()})
             moved.append({"seq": item.seq, "account": item.account, "from": item.state, "to": dest})
-            ctx.effects.wake.add(item.account)
+            ctx.effects.add(Wake(item.account))
         elif item.state in ("failed", "retrying"):
             dest = await _fire_item(ctx, item, "operator_push", "operator pressed Push Order")
             await update_item(
@@ -767,7 +731,7 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
             if item.state == "retrying":
                 await _disarm_retry(ctx.txn, item)
             moved.append({"seq": item.seq, "account": item.account, "from": item.state, "to": dest})
-            ctx.effects.wake.add(item.account)
+            ctx.effects.add(Wake(item.account))
     if snapshot is not None:
         # Held items are judged again: the push rules, not the button, decide they may go.
         order = Order.from_json(_loads(snapshot))
@@ -804,7 +768,7 @@ async def on_operator_replay(ctx: Context) -> dict[str, Any]:
     if not requeued:
         status = "missing" if target is None else target.status
         raise BadEventPayload(f"event {event_id} is {status}: nothing to replay")
-    ctx.effects.reprocess = True
+    ctx.effects.add(Reprocess())
     return {"id": event_id, "status": "pending"}
 
 
@@ -815,7 +779,8 @@ async def on_operator_sync(ctx: Context) -> list[str]:
     unknown = [a for a in accounts if a not in ctx.config.accounts]
     if unknown:
         raise BadEventPayload(f"event {ctx.event.id}: unknown account {unknown[0]!r}")
-    ctx.effects.poll.update(accounts)
+    for name in accounts:
+        ctx.effects.add(Poll(name))
     return accounts
 
 
@@ -863,7 +828,7 @@ async def on_import_request(ctx: Context) -> int:
             "UPDATE import_batches SET attempts = 0, first_failure_at = NULL WHERE id = ?",
             (latest["id"],),
         )
-        ctx.effects.imports.add((account, int(latest["id"])))
+        ctx.effects.add(Import(account, int(latest["id"])))
         return int(latest["id"])
     batch_id = await ctx.txn.execute(
         "INSERT INTO import_batches (account, kind, state, created_at, updated_at)"
@@ -878,7 +843,7 @@ async def on_import_request(ctx: Context) -> int:
         reason=f"{kind} import requested",
         now=ctx.now,
     )
-    ctx.effects.imports.add((account, batch_id))
+    ctx.effects.add(Import(account, batch_id))
     return batch_id
 
 

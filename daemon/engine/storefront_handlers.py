@@ -43,6 +43,7 @@ from typing import Any
 
 import structlog
 
+from daemon.engine.effects import Fetch, PollStorefront, Write
 from daemon.engine.handlers import Context, Handler, on_order_snapshot_of
 from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
 from daemon.errors import BadEventPayload
@@ -144,9 +145,7 @@ async def on_storefront_webhook(ctx: Context) -> str:
 async def on_fetch_timer(ctx: Context, data: dict[str, Any]) -> None:
     """The fetch timer fired: hand the fetch to the actor and re-arm the lease."""
     await rearm_lease(ctx, FETCH, fetch_subject(data["site"], data["order"]), data)
-    ctx.effects.fetch.add(
-        (data["storefront"], data["site"], data["order"], int(data["generation"]))
-    )
+    ctx.effects.add(Fetch(data["storefront"], data["site"], data["order"], int(data["generation"])))
 
 
 async def _files_generated(ctx: Context, provider: str, site: str, order_number: str) -> list[int]:
@@ -234,7 +233,7 @@ async def on_storefront_poll_timer(ctx: Context, data: dict[str, Any]) -> None:
     if storefront is None:
         return  # removed from the config: the timer dies with it
     await set_timer(ctx.txn, "storefront_poll", name, ctx.now + storefront.poll_seconds, data)
-    ctx.effects.storefront_poll.add(name)
+    ctx.effects.add(PollStorefront(name))
 
 
 async def on_operator_poll(ctx: Context) -> list[str]:
@@ -245,7 +244,8 @@ async def on_operator_poll(ctx: Context) -> list[str]:
     if unknown:
         known = ", ".join(sorted(ctx.config.storefronts)) or "none configured"
         raise BadEventPayload(f"unknown storefront {unknown[0]!r} (known: {known})")
-    ctx.effects.storefront_poll.update(names)
+    for each in names:
+        ctx.effects.add(PollStorefront(each))
     return names
 
 
@@ -286,7 +286,7 @@ async def request_write(
 async def on_write_timer(ctx: Context, data: dict[str, Any]) -> None:
     """A write-back is due: hand it to the storefront actor and re-arm the lease."""
     await rearm_lease(ctx, WRITE, _write_key(data), data)
-    ctx.effects.writes.add((data["storefront"], json.dumps(data, sort_keys=True)))
+    ctx.effects.add(Write(data["storefront"], json.dumps(data, sort_keys=True)))
 
 
 def _write_key(payload: dict[str, Any]) -> str:

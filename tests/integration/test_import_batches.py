@@ -12,6 +12,7 @@ import anyio
 
 from daemon.actors.driver_actor import DriverActor, RunImport
 from daemon.actors.supervisor import supervise
+from daemon.engine import effects as fx
 from daemon.engine.engine import Engine
 from daemon.providers.reference.driver import ReferenceDriver
 from daemon.providers.reference.sandbox import ReferenceSandbox
@@ -36,7 +37,9 @@ def test_a_batch_imports_every_page_and_retries_a_network_error(tmp_path: Path) 
             account = config.accounts["mis"]
             driver = ReferenceDriver("mis", account.settings, account.credentials)
             actor = DriverActor(account, driver, engine)
-            engine.dispatch = lambda effects: [actor.tell(RunImport(b)) for _, b in effects.imports]
+            engine.dispatch = lambda effects: [
+                actor.tell(RunImport(m.batch)) for m in effects if isinstance(m, fx.Import)
+            ]
 
             async def batch() -> dict[str, Any]:
                 async with db.reading() as txn:

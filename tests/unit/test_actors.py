@@ -13,6 +13,7 @@ import pytest
 from daemon.actors.driver_actor import DriverActor
 from daemon.actors.rate_limit import TokenBucket
 from daemon.actors.supervisor import Health, supervise
+from daemon.engine import effects as fx
 from daemon.engine.engine import Engine
 from daemon.orders.model import Order, OrderItem
 from daemon.providers.contract import (
@@ -98,7 +99,8 @@ async def _engine(tmp_path: Path) -> Engine:
 async def _run_actor_until(actor: DriverActor, engine: Engine, done: Any) -> None:
     engine.dispatch = lambda effects: [
         actor.tell(__import__("daemon.actors.driver_actor", fromlist=["Wake"]).Wake())
-        for _ in effects.wake
+        for message in effects
+        if isinstance(message, fx.Wake)
     ]
     async with anyio.create_task_group() as tg:
         tg.start_soon(supervise, actor.health, actor.run)

@@ -31,6 +31,7 @@ import structlog
 from daemon.clock import Clock
 from daemon.config import Config
 from daemon.engine.effects import Effects
+from daemon.engine.events import TimerFired, to_payload
 from daemon.engine.handlers import Context, lost_retries, rearm_lost_retries
 from daemon.engine.registry import HANDLERS
 from daemon.errors import EsdError, EventError, StoreUnavailable
@@ -241,13 +242,11 @@ class Engine:
                         source="timer",
                         dedupe_key=f"{timer.id}@{timer.due_at!r}",
                         kind="timer.fired",
-                        payload={
-                            "timer_id": timer.id,
-                            "kind": timer.kind,
-                            "subject": timer.subject,
-                            "due_at": timer.due_at,
-                            "payload": timer.payload,
-                        },
+                        payload=to_payload(
+                            TimerFired(
+                                timer.id, timer.kind, timer.subject, timer.due_at, timer.payload
+                            )
+                        ),
                         subject=_timer_event_subject(timer.kind, timer.payload),
                     )
                     stored = await inbox.insert_event(txn, event, now)

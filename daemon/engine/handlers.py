@@ -27,14 +27,34 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import structlog
 
 from daemon.config import Config
 from daemon.engine import retry
 from daemon.engine.effects import Effects, Import, Poll, Reprocess, SendMail, Wake
+from daemon.engine.events import (
+    ImportClaim,
+    ImportPage,
+    ImportRequest,
+    ImportResult,
+    ImportRetryTimer,
+    LineStatus,
+    MisWebhook,
+    OperatorPush,
+    OperatorReplay,
+    OperatorSync,
+    OrderSnapshot,
+    PushClaim,
+    PushResult,
+    RetryTimer,
+    StatusPollTimer,
+    StatusReport,
+    parse_as,
+    to_payload,
+)
 from daemon.engine.machines import fire, record_created
 from daemon.errors import BadEventPayload
 from daemon.orders.go_live import CutOff, cut_off, is_foreign_mis_id, skip_reason
@@ -70,6 +90,8 @@ REPLAYABLE_KINDS = frozenset(
 
 log = structlog.get_logger("esd.engine")
 
+_P = TypeVar("_P")
+
 
 @dataclasses.dataclass
 class Context:
@@ -82,6 +104,10 @@ class Context:
     charts: Statecharts
     rng: random.Random
     effects: Effects
+
+    def payload(self, cls: type[_P]) -> _P:
+        """The event's payload as its kind's typed object (BadEventPayload if it is not)."""
+        return parse_as(cls, self.event.kind, self.event.payload, event_id=self.event.id)
 
 
 Handler = Callable[[Context], Awaitable[Any]]
@@ -113,20 +139,13 @@ async def _arm_retry(txn: Txn, item: ItemRow, due_at: float) -> None:
         "retry",
         _retry_subject_of(item),
         due_at,
-        {"site": item.site, "order": item.order_number, "account": item.account, "seq": item.seq},
+        to_payload(RetryTimer(item.site, item.order_number, item.account, item.seq)),
     )
 
 
 async def _disarm_retry(txn: Txn, item: ItemRow) -> None:
     """The item leaves `retrying` by another way than its timer: its timer goes."""
     await cancel_timer(txn, "retry", _retry_subject_of(item))
-
-
-def _require(payload: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
-    value = payload.get(key)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise BadEventPayload(f"{where}: {key!r} must be a {kind.__name__}, got {value!r}")
-    return value
 
 
 def operator_of(payload: Mapping[str, Any]) -> str | None:
@@ -159,7 +178,7 @@ async def _fire_item(ctx: Context, item: ItemRow, trigger: str, reason: str | No
 
 async def on_order_snapshot(ctx: Context) -> dict[str, Any]:
     """An order snapshot in esd's own model (operator submit, tests)."""
-    raw_order = ctx.event.payload.get("order")
+    raw_order = ctx.payload(OrderSnapshot).order
     order = Order.from_json(raw_order, where=f"event {ctx.event.id}.order")
     return await on_order_snapshot_of(ctx, order, raw_order)
 
@@ -351,19 +370,10 @@ async def judge_order(ctx: Context, order: Order, account: str) -> int:
 # --- pushes ------------------------------------------------------------------------------
 
 
-def _order_key(ctx: Context) -> tuple[str, str, str]:
-    where = f"event {ctx.event.id}"
-    payload = ctx.event.payload
-    return (
-        _require(payload, "site", str, where),
-        _require(payload, "order", str, where),
-        _require(payload, "account", str, where),
-    )
-
-
 async def on_push_claim(ctx: Context) -> list[int]:
     """An actor took a slot for this (order, account): its ready items go to pushing."""
-    site, order_number, account = _order_key(ctx)
+    claim = ctx.payload(PushClaim)
+    site, order_number, account = claim.site, claim.order, claim.account
     claimed = []
     for item in await items_of_order(ctx.txn, site, order_number, account):
         if item.state == "ready":
@@ -374,20 +384,18 @@ async def on_push_claim(ctx: Context) -> list[int]:
 
 async def on_push_result(ctx: Context) -> dict[str, Any]:
     """A driver finished pushing (or reconciling) the items it claimed."""
-    site, order_number, account = _order_key(ctx)
-    payload = ctx.event.payload
-    outcome = _require(payload, "outcome", str, f"event {ctx.event.id}")
-    via = payload.get("via", "push")
-    seqs = set(payload.get("seqs") or [])
+    result = ctx.payload(PushResult)
+    site, order_number, account = result.site, result.order, result.account
+    outcome, via, seqs = result.outcome, result.via, set(result.seqs)
     items = [
         i
         for i in await items_of_order(ctx.txn, site, order_number, account)
         if i.state == "pushing" and (not seqs or i.seq in seqs)
     ]
-    error = str(payload.get("error") or "")
+    error = result.error
+    external = {e.seq: e.external_id for e in result.items}
     if outcome == "pushed":
-        external = {int(e["seq"]): str(e["external_id"]) for e in payload.get("items") or []}
-        why = f"MIS order {payload.get('order_external_id')}"
+        why = f"MIS order {result.order_external_id}"
         for item in items:
             if via == "reconcile":
                 await _fire_item(ctx, item, "reconciled_pushed", why)
@@ -399,7 +407,7 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
                 ctx.now,
                 {
                     "external_id": external.get(item.seq),
-                    "order_external_id": payload.get("order_external_id"),
+                    "order_external_id": result.order_external_id,
                     "pushed_at": ctx.now,
                     "last_error": None,
                     "attempts": 0,
@@ -408,14 +416,14 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
                     "reasons": (),
                 },
             )
-        for warning in payload.get("warnings") or []:
-            await raise_alert(ctx, account, order_subject(site, order_number), str(warning))
+        for warning in result.warnings:
+            await raise_alert(ctx, account, order_subject(site, order_number), warning)
         log.info(
             "order.pushed",
             site=site,
             order=order_number,
             account=account,
-            mis_order=payload.get("order_external_id"),
+            mis_order=result.order_external_id,
             items=len(items),
             via=via,
         )
@@ -424,8 +432,8 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
             await _fire_item(ctx, item, "reconciled_absent", "the MIS has nothing yet")
         ctx.effects.add(Wake(account))
     elif outcome == "transient":
-        await _schedule_retry(ctx, items, account, error, payload.get("retry_after"))
-    elif outcome == "permanent":
+        await _schedule_retry(ctx, items, account, error, result.retry_after)
+    else:  # permanent
         for item in items:
             await _fire_item(ctx, item, "push_failed_permanent", error)
             await update_item(
@@ -433,8 +441,6 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
             )
         if items:
             await raise_alert(ctx, account, order_subject(site, order_number), error)
-    else:
-        raise BadEventPayload(f"event {ctx.event.id}: unknown push outcome {outcome!r}")
     return {
         "outcome": outcome,
         "site": site,
@@ -442,9 +448,9 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
         "account": account,
         "items": [i.seq for i in items],
         "external": {
-            int(e["seq"]): str(e["external_id"])
-            for e in payload.get("items") or []
-            if outcome == "pushed" and int(e["seq"]) in {i.seq for i in items}
+            seq: external_id
+            for seq, external_id in external.items()
+            if outcome == "pushed" and seq in {i.seq for i in items}
         },
     }
 
@@ -454,7 +460,7 @@ async def _schedule_retry(
     items: list[ItemRow],
     account: str,
     error: str,
-    retry_after: Any,
+    retry_after: float | None,
 ) -> None:
     if not items:
         return
@@ -465,7 +471,7 @@ async def _schedule_retry(
         attempts=attempts,
         first_failure_at=first,
         now=ctx.now,
-        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        retry_after=retry_after,
         rng=ctx.rng,
     )
     site, order_number = items[0].site, items[0].order_number
@@ -535,22 +541,18 @@ async def raise_alert(ctx: Context, account: str, subject: str, message: str) ->
 
 async def on_status_report(ctx: Context) -> list[dict[str, Any]]:
     """Record MIS status and tracking of pushed items: data with history, not states."""
-    site, order_number, account = _order_key(ctx)
-    reports = ctx.event.payload.get("reports")
-    if not isinstance(reports, list):
-        raise BadEventPayload(f"event {ctx.event.id}: 'reports' must be a list")
-    return await apply_status_reports(ctx, site, order_number, account, reports)
+    report = ctx.payload(StatusReport)
+    return await apply_status_reports(
+        ctx, report.site, report.order, report.account, report.reports
+    )
 
 
 async def on_mis_webhook(ctx: Context) -> list[dict[str, Any]]:
     """A status webhook of an MIS account: its line statuses, named by the MIS's own ids, are
     sorted to the orders whose pushed items carry those ids, then recorded as a poll's are."""
-    where = f"event {ctx.event.id}"
-    account = _require(ctx.event.payload, "account", str, where)
-    reports = ctx.event.payload.get("reports")
-    if not isinstance(reports, list):
-        raise BadEventPayload(f"{where}: 'reports' must be a list")
-    ids = [_require(r, "external_id", str, f"{where}.reports[{i}]") for i, r in enumerate(reports)]
+    hook = ctx.payload(MisWebhook)
+    account, reports = hook.account, hook.reports
+    ids = [r.external_id for r in reports]
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
@@ -559,13 +561,13 @@ async def on_mis_webhook(ctx: Context) -> list[dict[str, Any]]:
         f" WHERE account = ? AND state = 'pushed' AND external_id IN ({marks})",
         (account, *ids),
     )
-    by_order: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    by_order: dict[tuple[str, str], list[LineStatus]] = {}
     known: set[str] = set()
     for site, order_number, seq, external_id in rows:
         known.add(external_id)
         for report in reports:
-            if report["external_id"] == external_id:
-                by_order.setdefault((site, order_number), []).append({**report, "seq": seq})
+            if report.external_id == external_id:
+                by_order.setdefault((site, order_number), []).append(report.for_seq(seq))
     unknown = sorted(set(ids) - known)
     if unknown:
         # Not an error: the MIS reports lines esd did not push (or pushed and forgot).
@@ -581,17 +583,14 @@ async def apply_status_reports(
     site: str,
     order_number: str,
     account: str,
-    reports: list[Any],
+    reports: Sequence[LineStatus],
 ) -> list[dict[str, Any]]:
     """Record the `reports` ({seq, status, tracking}) of one order's pushed items, whether a
     poll or a webhook brought them; return what changed, for the storefront write-back."""
     by_seq = {i.seq: i for i in await items_of_order(ctx.txn, site, order_number, account)}
     changes: list[dict[str, Any]] = []
-    for index, report in enumerate(reports):
-        where = f"event {ctx.event.id}.reports[{index}]"
-        seq = _require(report, "seq", int, where)
-        status = _require(report, "status", str, where)
-        tracking = tuple(str(t) for t in report.get("tracking") or ())
+    for report in reports:
+        seq, status, tracking = report.seq, report.status, report.tracking
         item = by_seq.get(seq)
         if item is None or item.state != "pushed":
             continue
@@ -620,14 +619,13 @@ async def apply_status_reports(
 # --- timers ------------------------------------------------------------------------------
 
 
-async def on_retry_timer(ctx: Context, data: dict[str, Any]) -> list[int]:
+async def on_retry_timer(ctx: Context, timer: RetryTimer) -> list[int]:
     """An item's retry is due: it goes back to ready (if it is still retrying).
 
     A payload without "seq" is an (order, account) timer of esd before store version 3 (the
     migration replaces those; an old timer.fired event may still be replayed): it moves every
     retrying item of the (order, account), as it did then."""
-    site, order_number, account = data["site"], data["order"], data["account"]
-    seq = data.get("seq")
+    site, order_number, account, seq = timer.site, timer.order, timer.account, timer.seq
     moved = []
     for item in await items_of_order(ctx.txn, site, order_number, account):
         if item.state == "retrying" and (seq is None or item.seq == seq):
@@ -674,19 +672,19 @@ async def rearm_lost_retries(txn: Txn, now: float) -> list[ItemRow]:
     return lost
 
 
-async def on_status_poll_timer(ctx: Context, data: dict[str, Any]) -> str:
+async def on_status_poll_timer(ctx: Context, timer: StatusPollTimer) -> str:
     """An account's status poll is due: ask its actor and set the next one."""
-    account = str(data["account"])
+    account = timer.account
     if account in ctx.config.accounts:
         interval = ctx.config.accounts[account].status_poll_seconds
-        await set_timer(ctx.txn, "status_poll", account, ctx.now + interval, {"account": account})
+        await set_timer(ctx.txn, "status_poll", account, ctx.now + interval, to_payload(timer))
         ctx.effects.add(Poll(account))
     return account
 
 
-async def on_import_retry_timer(ctx: Context, data: dict[str, Any]) -> int:
+async def on_import_retry_timer(ctx: Context, timer: ImportRetryTimer) -> int:
     """A failed import batch may run again."""
-    batch_id = int(data["batch_id"])
+    batch_id = timer.batch_id
     batch = await _batch(ctx, batch_id)
     if batch["state"] == "retrying":
         await _fire_batch(ctx, batch, "retry_due", "retry timer fired")
@@ -699,10 +697,8 @@ async def on_import_retry_timer(ctx: Context, data: dict[str, Any]) -> int:
 
 async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
     """The "Push Order" button: failed or retrying items of the order go back to ready."""
-    payload = ctx.event.payload
-    site = _require(payload, "site", str, f"event {ctx.event.id}")
-    order_number = _require(payload, "order", str, f"event {ctx.event.id}")
-    account = payload.get("account")
+    push = ctx.payload(OperatorPush)
+    site, order_number, account = push.site, push.order, push.account
     moved: list[dict[str, Any]] = []
     snapshot = await ctx.txn.scalar(
         "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
@@ -761,7 +757,7 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
 async def on_operator_replay(ctx: Context) -> dict[str, Any]:
     """Put an event back in the queue, after the operator fixed its cause: a poisoned one, or
     a processed one of REPLAYABLE_KINDS (re-drive a webhook once the storefront data is right)."""
-    event_id = _require(ctx.event.payload, "event_id", int, f"event {ctx.event.id}")
+    event_id = ctx.payload(OperatorReplay).event_id
     target = await inbox.get_event(ctx.txn, event_id)
     done_too = target is not None and target.kind in REPLAYABLE_KINDS
     requeued = await inbox.requeue(ctx.txn, event_id, done_too=done_too)
@@ -774,8 +770,8 @@ async def on_operator_replay(ctx: Context) -> dict[str, Any]:
 
 async def on_operator_sync(ctx: Context) -> list[str]:
     """Status synchronisation on demand (seed 003: PressWise has no status feed)."""
-    account = ctx.event.payload.get("account")
-    accounts = [account] if isinstance(account, str) else sorted(ctx.config.accounts)
+    account = ctx.payload(OperatorSync).account
+    accounts = [account] if account is not None else sorted(ctx.config.accounts)
     unknown = [a for a in accounts if a not in ctx.config.accounts]
     if unknown:
         raise BadEventPayload(f"event {ctx.event.id}: unknown account {unknown[0]!r}")
@@ -811,9 +807,8 @@ async def _fire_batch(
 
 async def on_import_request(ctx: Context) -> int:
     """Start an import for an account: resume an unfinished batch or rerun a failed one first."""
-    payload = ctx.event.payload
-    account = _require(payload, "account", str, f"event {ctx.event.id}")
-    kind = _require(payload, "kind", str, f"event {ctx.event.id}")
+    request = ctx.payload(ImportRequest)
+    account, kind = request.account, request.kind
     if account not in ctx.config.accounts:
         raise BadEventPayload(f"event {ctx.event.id}: unknown account {account!r}")
     latest = await ctx.txn.fetchone(
@@ -848,7 +843,7 @@ async def on_import_request(ctx: Context) -> int:
 
 
 async def on_import_claim(ctx: Context) -> bool:
-    batch = await _batch(ctx, _require(ctx.event.payload, "batch_id", int, f"event {ctx.event.id}"))
+    batch = await _batch(ctx, ctx.payload(ImportClaim).batch_id)
     if batch["state"] != "pending":
         return False
     await _fire_batch(ctx, batch, "start", "driver slot taken")
@@ -856,11 +851,9 @@ async def on_import_claim(ctx: Context) -> bool:
 
 
 async def on_import_page(ctx: Context) -> int:
-    payload = ctx.event.payload
-    batch = await _batch(ctx, _require(payload, "batch_id", int, f"event {ctx.event.id}"))
-    records = payload.get("records")
-    if not isinstance(records, list):
-        raise BadEventPayload(f"event {ctx.event.id}: 'records' must be a list")
+    page = ctx.payload(ImportPage)
+    batch = await _batch(ctx, page.batch_id)
+    records = page.records
     await ctx.txn.executemany(
         "INSERT INTO imported_records (account, kind, key, data, batch_id, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data,"
@@ -879,10 +872,9 @@ async def on_import_page(ctx: Context) -> int:
 
 
 async def on_import_result(ctx: Context) -> str:
-    payload = ctx.event.payload
-    batch = await _batch(ctx, _require(payload, "batch_id", int, f"event {ctx.event.id}"))
-    outcome = _require(payload, "outcome", str, f"event {ctx.event.id}")
-    error = str(payload.get("error") or "")
+    result = ctx.payload(ImportResult)
+    batch = await _batch(ctx, result.batch_id)
+    outcome, error = result.outcome, result.error
     if batch["state"] != "running":
         return str(batch["state"])
     if outcome == "done":
@@ -907,7 +899,7 @@ async def on_import_result(ctx: Context) -> str:
         attempts=attempts,
         first_failure_at=first,
         now=ctx.now,
-        retry_after=payload.get("retry_after"),
+        retry_after=result.retry_after,
         rng=ctx.rng,
     )
     await ctx.txn.execute(
@@ -921,9 +913,8 @@ async def on_import_result(ctx: Context) -> str:
         )
         return await _fire_batch(ctx, batch, "give_up", f"{decision.reason}: {error}")
     assert decision.due_at is not None
-    await set_timer(
-        ctx.txn, "import_retry", str(batch["id"]), decision.due_at, {"batch_id": batch["id"]}
-    )
+    timer = ImportRetryTimer(int(batch["id"]))
+    await set_timer(ctx.txn, "import_retry", str(batch["id"]), decision.due_at, to_payload(timer))
     return await _fire_batch(ctx, batch, "fail_transient", f"{error} ({decision.reason})")
 
 

@@ -7,11 +7,13 @@ from typing import Any
 
 from daemon.engine import handlers as h
 from daemon.engine import storefront_handlers as sf
+from daemon.engine.events import TimerFired, parse_timer
 from daemon.errors import BadEventPayload
 
 __all__ = ["HANDLERS", "TIMER_HANDLERS"]
 
-TimerHandler = Callable[[h.Context, dict[str, Any]], Awaitable[Any]]
+#: a timer handler takes its kind's typed payload (daemon.engine.events.TIMER_PAYLOADS)
+TimerHandler = Callable[[h.Context, Any], Awaitable[Any]]
 
 #: timer kind -> what its firing does
 TIMER_HANDLERS: Mapping[str, TimerHandler] = {
@@ -26,11 +28,11 @@ TIMER_HANDLERS: Mapping[str, TimerHandler] = {
 
 async def on_timer_fired(ctx: h.Context) -> Any:
     """A durable timer came due."""
-    kind = ctx.event.payload.get("kind")
-    handler = TIMER_HANDLERS.get(str(kind))
+    fired = ctx.payload(TimerFired)
+    handler = TIMER_HANDLERS.get(fired.kind)
     if handler is None:
-        raise BadEventPayload(f"event {ctx.event.id}: unknown timer kind {kind!r}")
-    return await handler(ctx, dict(ctx.event.payload.get("payload") or {}))
+        raise BadEventPayload(f"event {ctx.event.id}: unknown timer kind {fired.kind!r}")
+    return await handler(ctx, parse_timer(fired.kind, fired.payload, event_id=ctx.event.id))
 
 
 async def on_push_result(ctx: h.Context) -> Any:

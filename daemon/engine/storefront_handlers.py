@@ -44,6 +44,20 @@ from typing import Any
 import structlog
 
 from daemon.engine.effects import Fetch, PollStorefront, Write
+from daemon.engine.events import (
+    WEBHOOK_KINDS,
+    FetchFailed,
+    FetchLease,
+    OperatorPoll,
+    StorefrontOrder,
+    StorefrontPoll,
+    StorefrontPollTimer,
+    StorefrontWebhook,
+    WriteFailed,
+    WriteLease,
+    Written,
+    to_payload,
+)
 from daemon.engine.handlers import Context, Handler, on_order_snapshot_of
 from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
 from daemon.errors import BadEventPayload
@@ -74,11 +88,6 @@ log = structlog.get_logger("esd.storefront")
 #: the timer kinds of storefront work
 FETCH = "storefront_fetch"
 WRITE = "storefront_write"
-
-#: the kinds a storefront webhook is stored under: today's, and each plug-in's older one
-WEBHOOK_KINDS = frozenset(
-    {WEBHOOK_KIND, *(legacy_webhook_kind(name) for name in storefronts.STOREFRONTS)}
-)
 
 
 def fetch_subject(site: str, order_number: str) -> str:
@@ -117,35 +126,24 @@ async def request_fetch(ctx: Context, site_key: str, order_number: str, why: str
     await request_lease(ctx, FETCH, fetch_subject(site_key, order_number), data)
 
 
-def _webhook_provider(ctx: Context) -> str:
-    """The plug-in a webhook event is for (an older event names it by its kind only)."""
-    provider = ctx.event.payload.get("provider")
-    if provider is None and ctx.event.kind != WEBHOOK_KIND:
-        provider = ctx.event.kind.removesuffix(".webhook")
-    if not isinstance(provider, str) or provider not in storefronts.STOREFRONTS:
-        raise BadEventPayload(f"event {ctx.event.id}: unknown storefront provider {provider!r}")
-    return provider
-
-
 async def on_storefront_webhook(ctx: Context) -> str:
     """A storefront webhook: read the order again if the type is one its plug-in acts on."""
-    payload = ctx.event.payload
-    spec = storefronts.spec(_webhook_provider(ctx))
-    kind = str(payload.get("type"))
-    order_number = payload.get("order")
+    hook = ctx.payload(StorefrontWebhook)
+    spec = storefronts.spec(hook.provider)
+    kind, order_number = hook.type, hook.order
     if kind not in spec.fetching_types:
-        log.info("webhook.unknown_type", type=kind, site=payload.get("site"), event_id=ctx.event.id)
+        log.info("webhook.unknown_type", type=kind, site=hook.site, event_id=ctx.event.id)
         return "ignored: unknown type"
-    if not isinstance(order_number, str):
+    if order_number is None:
         raise BadEventPayload(f"event {ctx.event.id}: {kind} without an order number")
-    await request_fetch(ctx, str(payload["site"]), order_number, kind)
+    await request_fetch(ctx, hook.site, order_number, kind)
     return "fetch requested"
 
 
-async def on_fetch_timer(ctx: Context, data: dict[str, Any]) -> None:
+async def on_fetch_timer(ctx: Context, lease: FetchLease) -> None:
     """The fetch timer fired: hand the fetch to the actor and re-arm the lease."""
-    await rearm_lease(ctx, FETCH, fetch_subject(data["site"], data["order"]), data)
-    ctx.effects.add(Fetch(data["storefront"], data["site"], data["order"], int(data["generation"])))
+    await rearm_lease(ctx, FETCH, fetch_subject(lease.site, lease.order), lease.data)
+    ctx.effects.add(Fetch(lease.storefront, lease.site, lease.order, lease.generation))
 
 
 async def _files_generated(ctx: Context, provider: str, site: str, order_number: str) -> list[int]:
@@ -164,36 +162,33 @@ async def _files_generated(ctx: Context, provider: str, site: str, order_number:
 
 async def on_storefront_order(ctx: Context) -> dict[str, Any]:
     """A fetched order: map the raw answer (pure), judge it, clear the fetch lease."""
-    payload = ctx.event.payload
-    site_key, order_number = str(payload["site"]), str(payload["order"])
+    fetched = ctx.payload(StorefrontOrder)
+    site_key, order_number, provider = fetched.site, fetched.order, fetched.provider
     site = _site(ctx, site_key)
-    provider = payload.get("provider")
-    if not isinstance(provider, str) or provider not in storefronts.STOREFRONTS:
-        raise BadEventPayload(f"event {ctx.event.id}: unknown storefront provider {provider!r}")
     order = storefronts.spec(provider).order_from_answer(
-        payload,
+        fetched.answer,
         site_key,
         site.name,
         await _files_generated(ctx, provider, site_key, order_number),
     )
     result = await on_order_snapshot_of(ctx, order, order.to_json())
-    await clear_lease(ctx, FETCH, fetch_subject(site_key, order_number), int(payload["generation"]))
+    await clear_lease(ctx, FETCH, fetch_subject(site_key, order_number), fetched.generation)
     return result
 
 
 async def on_fetch_failed(ctx: Context) -> str:
     """Reading the order failed: retry with backoff on the lease, or give up with an alert."""
-    payload = ctx.event.payload
-    site_key, order_number = str(payload["site"]), str(payload["order"])
+    failed = ctx.payload(FetchFailed)
+    site_key, order_number = failed.site, failed.order
     return await lease_failed(
         ctx,
         FETCH,
         fetch_subject(site_key, order_number),
-        int(payload["generation"]),
-        permanent=bool(payload.get("permanent")),
-        error=str(payload.get("error") or ""),
-        retry_after=payload.get("retry_after"),
-        alert_account=str(payload.get("storefront")),
+        failed.generation,
+        permanent=failed.permanent,
+        error=failed.error,
+        retry_after=failed.retry_after,
+        alert_account=failed.storefront,
         what=f"read order {order_number} of site {site_key}",
     )
 
@@ -203,13 +198,10 @@ async def on_fetch_failed(ctx: Context) -> str:
 
 async def on_storefront_poll(ctx: Context) -> dict[str, int]:
     """A reconciliation poll's list: fetch what was never seen or still waits on the rules."""
-    payload = ctx.event.payload
-    site_key = str(payload["site"])
-    orders = payload.get("orders")
-    if not isinstance(orders, list):
-        raise BadEventPayload(f"event {ctx.event.id}: 'orders' must be a list")
+    poll = ctx.payload(StorefrontPoll)
+    site_key = poll.site
     fetched = unchanged = 0
-    for order_number in (str(o) for o in orders):
+    for order_number in poll.orders:
         known = await ctx.txn.scalar(
             "SELECT 1 FROM orders WHERE site = ? AND order_number = ?", (site_key, order_number)
         )
@@ -226,20 +218,21 @@ async def on_storefront_poll(ctx: Context) -> dict[str, int]:
     return {"fetch": fetched, "finished": unchanged}
 
 
-async def on_storefront_poll_timer(ctx: Context, data: dict[str, Any]) -> None:
+async def on_storefront_poll_timer(ctx: Context, timer: StorefrontPollTimer) -> None:
     """Time for a storefront's reconciliation poll: ask the actor and set the next one."""
-    name = str(data["storefront"])
+    name = timer.storefront
     storefront = ctx.config.storefronts.get(name)
     if storefront is None:
         return  # removed from the config: the timer dies with it
-    await set_timer(ctx.txn, "storefront_poll", name, ctx.now + storefront.poll_seconds, data)
+    due_at = ctx.now + storefront.poll_seconds
+    await set_timer(ctx.txn, "storefront_poll", name, due_at, to_payload(timer))
     ctx.effects.add(PollStorefront(name))
 
 
 async def on_operator_poll(ctx: Context) -> list[str]:
     """The operator's Synchronize: run the reconciliation poll of a storefront (or all) now."""
-    name = ctx.event.payload.get("storefront")
-    names = [name] if isinstance(name, str) else sorted(ctx.config.storefronts)
+    name = ctx.payload(OperatorPoll).storefront
+    names = [name] if name is not None else sorted(ctx.config.storefronts)
     unknown = [n for n in names if n not in ctx.config.storefronts]
     if unknown:
         known = ", ".join(sorted(ctx.config.storefronts)) or "none configured"
@@ -283,41 +276,35 @@ async def request_write(
     return True
 
 
-async def on_write_timer(ctx: Context, data: dict[str, Any]) -> None:
+async def on_write_timer(ctx: Context, lease: WriteLease) -> None:
     """A write-back is due: hand it to the storefront actor and re-arm the lease."""
-    await rearm_lease(ctx, WRITE, _write_key(data), data)
-    ctx.effects.add(Write(data["storefront"], json.dumps(data, sort_keys=True)))
+    await rearm_lease(ctx, WRITE, _write_key(lease), lease.data)
+    ctx.effects.add(Write(lease.storefront, json.dumps(dict(lease.data), sort_keys=True)))
 
 
-def _write_key(payload: dict[str, Any]) -> str:
-    return write_subject(
-        payload["site"],
-        payload["order"],
-        int(payload["seq"]),
-        payload["op"],
-        payload.get("account"),
-    )
+def _write_key(write: WriteLease | Written | WriteFailed) -> str:
+    return write_subject(write.site, write.order, write.seq, write.op, write.account)
 
 
 async def on_written(ctx: Context) -> bool:
     """The storefront took the write."""
-    payload = ctx.event.payload
-    return await clear_lease(ctx, WRITE, _write_key(payload), int(payload["generation"]))
+    written = ctx.payload(Written)
+    return await clear_lease(ctx, WRITE, _write_key(written), written.generation)
 
 
 async def on_write_failed(ctx: Context) -> str:
     """The storefront refused or could not be reached: back off, or give up with an alert."""
-    payload = ctx.event.payload
+    failed = ctx.payload(WriteFailed)
     return await lease_failed(
         ctx,
         WRITE,
-        _write_key(payload),
-        int(payload["generation"]),
-        permanent=bool(payload.get("permanent")),
-        error=str(payload.get("error") or ""),
-        retry_after=payload.get("retry_after"),
-        alert_account=str(payload.get("storefront")),
-        what=f"write {payload['op']} of order {payload['order']} item {payload['seq']}",
+        _write_key(failed),
+        failed.generation,
+        permanent=failed.permanent,
+        error=failed.error,
+        retry_after=failed.retry_after,
+        alert_account=failed.storefront,
+        what=f"write {failed.op} of order {failed.order} item {failed.seq}",
     )
 
 

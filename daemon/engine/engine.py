@@ -40,6 +40,7 @@ from daemon.reload import ConfigHolder
 from daemon.statecharts import Statecharts
 from daemon.store import inbox
 from daemon.store.database import Database, Txn
+from daemon.store.fired_timers import take_timer
 from daemon.store.timers import due_timers, next_timer
 
 __all__ = ["Applied", "Engine"]
@@ -237,7 +238,7 @@ class Engine:
                 now = self.clock.now()
                 timers = await due_timers(txn, now)
                 for timer in timers:
-                    await txn.execute("DELETE FROM timers WHERE id = ?", (timer.id,))
+                    await take_timer(txn, timer.id)
                     event = inbox.NewEvent(
                         source="timer",
                         dedupe_key=f"{timer.id}@{timer.due_at!r}",

@@ -61,7 +61,14 @@ from daemon.orders.go_live import CutOff, cut_off, is_foreign_mis_id, skip_reaso
 from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate
 from daemon.statecharts import Statecharts
-from daemon.store import inbox
+from daemon.store import (
+    activation_live,
+    batches,
+    inbox,
+    item_status,
+    order_snapshots,
+    raised_alerts,
+)
 from daemon.store.database import Txn
 from daemon.store.items import ItemRow, create_item, items_in_state, items_of_order, update_item
 from daemon.store.timers import cancel_timer, set_timer, timers_of_kind
@@ -191,11 +198,8 @@ async def on_order_snapshot_of(ctx: Context, order: Order, raw_order: Any) -> di
         raise BadEventPayload(
             f"order {order.order_number}: site {order.site!r} is not configured (sites: {known})"
         )
-    await ctx.txn.execute(
-        "INSERT INTO orders (site, order_number, snapshot, event_id, updated_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET snapshot = excluded.snapshot,"
-        " event_id = excluded.event_id, updated_at = excluded.updated_at",
-        (order.site, order.order_number, _json(raw_order), ctx.event.id, ctx.now),
+    await order_snapshots.save_snapshot(
+        ctx.txn, order.site, order.order_number, raw_order, ctx.event.id, ctx.now
     )
     accounts = site.live_accounts()
     if not accounts:
@@ -212,28 +216,19 @@ async def first_live(ctx: Context, site: str, account: str) -> float:
     The daemon records every live activation at start (`record_first_live`); this covers an
     activation made live by a config the daemon has not started with yet.
     """
-    at = await ctx.txn.scalar(
-        "SELECT first_live_at FROM activation_live WHERE site = ? AND account = ?", (site, account)
-    )
+    at = await activation_live.first_live_at(ctx.txn, site, account)
     if at is None:
-        await ctx.txn.execute(
-            "INSERT INTO activation_live (site, account, first_live_at) VALUES (?, ?, ?)",
-            (site, account, ctx.now),
-        )
+        await activation_live.record_first_live_at(ctx.txn, site, account, ctx.now)
         return ctx.now
-    return float(at)
+    return at
 
 
 async def record_first_live(txn: Txn, config: Config, now: float) -> None:
     """Remember when each live activation first went live (kept if already known)."""
-    await txn.executemany(
-        "INSERT INTO activation_live (site, account, first_live_at) VALUES (?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        [
-            (site.key, account, now)
-            for site in config.sites.values()
-            for account in site.live_accounts()
-        ],
+    await activation_live.record_live_activations(
+        txn,
+        [(site.key, account) for site in config.sites.values() for account in site.live_accounts()],
+        now,
     )
 
 
@@ -517,19 +512,15 @@ async def raise_alert(ctx: Context, account: str, subject: str, message: str) ->
         )
     )
     mail = bool(recipients) and ctx.config.alerts.smtp_host is not None
-    await ctx.txn.execute(
-        "INSERT INTO alerts (account, subject, message, event_id, created_at, recipients,"
-        " mail_status, mail_next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            account,
-            subject,
-            message,
-            ctx.event.id,
-            ctx.now,
-            _json(recipients),
-            "pending" if mail else "none",
-            ctx.now if mail else None,
-        ),
+    await raised_alerts.record_alert(
+        ctx.txn,
+        account=account,
+        subject=subject,
+        message=message,
+        event_id=ctx.event.id,
+        now=ctx.now,
+        recipients=recipients,
+        mail=mail,
     )
     if mail:
         ctx.effects.add(SendMail())
@@ -555,12 +546,7 @@ async def on_mis_webhook(ctx: Context) -> list[dict[str, Any]]:
     ids = [r.external_id for r in reports]
     if not ids:
         return []
-    marks = ",".join("?" * len(ids))
-    rows = await ctx.txn.fetchall(
-        "SELECT site, order_number, seq, external_id FROM items"
-        f" WHERE account = ? AND state = 'pushed' AND external_id IN ({marks})",
-        (account, *ids),
-    )
+    rows = await item_status.pushed_lines(ctx.txn, account, ids)
     by_order: dict[tuple[str, str], list[LineStatus]] = {}
     known: set[str] = set()
     for site, order_number, seq, external_id in rows:
@@ -597,11 +583,7 @@ async def apply_status_reports(
         if item.mis_status == status and item.tracking == tracking:
             continue
         await update_item(ctx.txn, item.id, ctx.now, {"mis_status": status, "tracking": tracking})
-        await ctx.txn.execute(
-            "INSERT INTO item_status_history (item_id, status, tracking, event_id, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (item.id, status, _json(list(tracking)), ctx.event.id, ctx.now),
-        )
+        await item_status.record_status(ctx.txn, item.id, status, tracking, ctx.event.id, ctx.now)
         changes.append(
             {
                 "site": site,
@@ -700,9 +682,7 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
     push = ctx.payload(OperatorPush)
     site, order_number, account = push.site, push.order, push.account
     moved: list[dict[str, Any]] = []
-    snapshot = await ctx.txn.scalar(
-        "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
-    )
+    snapshot = await order_snapshots.snapshot_of(ctx.txn, site, order_number)
     site_cfg = ctx.config.sites.get(site)
     for item in await items_of_order(ctx.txn, site, order_number, account):
         if item.state == "skipped":
@@ -730,7 +710,7 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
             ctx.effects.add(Wake(item.account))
     if snapshot is not None:
         # Held items are judged again: the push rules, not the button, decide they may go.
-        order = Order.from_json(_loads(snapshot))
+        order = Order.from_json(snapshot)
         accounts = (
             {account}
             if account
@@ -784,10 +764,10 @@ async def on_operator_sync(ctx: Context) -> list[str]:
 
 
 async def _batch(ctx: Context, batch_id: int) -> dict[str, Any]:
-    row = await ctx.txn.fetchone("SELECT * FROM import_batches WHERE id = ?", (batch_id,))
+    row = await batches.batch_by_id(ctx.txn, batch_id)
     if row is None:
         raise BadEventPayload(f"event {ctx.event.id}: no import batch {batch_id}")
-    return dict(row)
+    return row
 
 
 async def _fire_batch(
@@ -811,24 +791,16 @@ async def on_import_request(ctx: Context) -> int:
     account, kind = request.account, request.kind
     if account not in ctx.config.accounts:
         raise BadEventPayload(f"event {ctx.event.id}: unknown account {account!r}")
-    latest = await ctx.txn.fetchone(
-        "SELECT * FROM import_batches WHERE account = ? AND kind = ? ORDER BY id DESC LIMIT 1",
-        (account, kind),
-    )
+    latest = await batches.latest_batch(ctx.txn, account, kind)
     if latest is not None and latest["state"] in ("pending", "running", "retrying"):
         return int(latest["id"])  # one batch of a kind at a time
     if latest is not None and latest["state"] == "failed":
-        await _fire_batch(ctx, dict(latest), "rerun", "import requested again")
-        await ctx.txn.execute(
-            "UPDATE import_batches SET attempts = 0, first_failure_at = NULL WHERE id = ?",
-            (latest["id"],),
-        )
+        await _fire_batch(ctx, latest, "rerun", "import requested again")
+        await batches.reset_failures(ctx.txn, int(latest["id"]))
         ctx.effects.add(Import(account, int(latest["id"])))
         return int(latest["id"])
-    batch_id = await ctx.txn.execute(
-        "INSERT INTO import_batches (account, kind, state, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (account, kind, ctx.charts.import_batch.initial, ctx.now, ctx.now),
+    batch_id = await batches.create_batch(
+        ctx.txn, account, kind, ctx.charts.import_batch.initial, ctx.now
     )
     await record_created(
         ctx.txn,
@@ -854,20 +826,7 @@ async def on_import_page(ctx: Context) -> int:
     page = ctx.payload(ImportPage)
     batch = await _batch(ctx, page.batch_id)
     records = page.records
-    await ctx.txn.executemany(
-        "INSERT INTO imported_records (account, kind, key, data, batch_id, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data,"
-        " batch_id = excluded.batch_id, updated_at = excluded.updated_at",
-        [
-            (batch["account"], batch["kind"], str(r["key"]), _json(r), batch["id"], ctx.now)
-            for r in records
-        ],
-    )
-    await ctx.txn.execute(
-        "UPDATE import_batches SET pages = pages + 1, records = records + ?, updated_at = ?"
-        " WHERE id = ?",
-        (len(records), ctx.now, batch["id"]),
-    )
+    await batches.add_page(ctx.txn, batch, records, ctx.now)
     return len(records)
 
 
@@ -878,16 +837,10 @@ async def on_import_result(ctx: Context) -> str:
     if batch["state"] != "running":
         return str(batch["state"])
     if outcome == "done":
-        await ctx.txn.execute(
-            "UPDATE import_batches SET attempts = 0, first_failure_at = NULL, last_error = NULL"
-            " WHERE id = ?",
-            (batch["id"],),
-        )
+        await batches.reset_failures(ctx.txn, int(batch["id"]), clear_error=True)
         return await _fire_batch(ctx, batch, "succeed", f"{batch['records']} records")
     if outcome == "permanent":
-        await ctx.txn.execute(
-            "UPDATE import_batches SET last_error = ? WHERE id = ?", (error, batch["id"])
-        )
+        await batches.set_last_error(ctx.txn, int(batch["id"]), error)
         await raise_alert(ctx, batch["account"], f"import {batch['id']}", error)
         return await _fire_batch(ctx, batch, "fail_permanent", error)
     if outcome == "interrupted":
@@ -902,10 +855,13 @@ async def on_import_result(ctx: Context) -> str:
         retry_after=result.retry_after,
         rng=ctx.rng,
     )
-    await ctx.txn.execute(
-        "UPDATE import_batches SET attempts = ?, first_failure_at = ?, next_retry_at = ?,"
-        " last_error = ? WHERE id = ?",
-        (attempts, first, decision.due_at, error, batch["id"]),
+    await batches.record_failure(
+        ctx.txn,
+        int(batch["id"]),
+        attempts=attempts,
+        first_failure_at=first,
+        next_retry_at=decision.due_at,
+        error=error,
     )
     if decision.give_up:
         await raise_alert(
@@ -916,15 +872,3 @@ async def on_import_result(ctx: Context) -> str:
     timer = ImportRetryTimer(int(batch["id"]))
     await set_timer(ctx.txn, "import_retry", str(batch["id"]), decision.due_at, to_payload(timer))
     return await _fire_batch(ctx, batch, "fail_transient", f"{error} ({decision.reason})")
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-
-
-def _loads(text: str) -> Any:
-    import json
-
-    return json.loads(text)

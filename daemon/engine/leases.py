@@ -10,12 +10,12 @@ the failure is permanent, raise one alert.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from daemon.engine import retry
 from daemon.engine.handlers import Context, raise_alert
+from daemon.store.leases import drop_lease_of_generation, lease_payload
 from daemon.store.timers import set_timer
 
 __all__ = ["LEASE_SECONDS", "clear_lease", "lease_failed", "rearm_lease", "request_lease"]
@@ -42,12 +42,7 @@ async def rearm_lease(ctx: Context, kind: str, subject: str, data: Mapping[str, 
 
 async def clear_lease(ctx: Context, kind: str, subject: str, generation: int) -> bool:
     """The work of `generation` is done: cancel its timer unless a newer request owns it."""
-    changed = await ctx.txn.changes(
-        "DELETE FROM timers WHERE kind = ? AND subject = ?"
-        " AND json_extract(payload, '$.generation') = ?",
-        (kind, subject, generation),
-    )
-    return changed > 0
+    return await drop_lease_of_generation(ctx.txn, kind, subject, generation)
 
 
 async def lease_failed(
@@ -63,12 +58,9 @@ async def lease_failed(
     what: str,
 ) -> str:
     """The work failed: retry on the timer with backoff, or give up with one alert."""
-    row = await ctx.txn.fetchone(
-        "SELECT payload FROM timers WHERE kind = ? AND subject = ?", (kind, subject)
-    )
-    if row is None:
+    data = await lease_payload(ctx.txn, kind, subject)
+    if data is None:
         return "nothing pending"
-    data = json.loads(row[0])
     if int(data["generation"]) != generation:
         return "a newer request owns the work"
     if permanent:

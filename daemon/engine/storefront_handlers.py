@@ -64,8 +64,11 @@ from daemon.errors import BadEventPayload
 from daemon.logs import REDACTOR
 from daemon.orders.go_live import is_foreign_mis_id
 from daemon.orders.model import Order
+from daemon.store import order_snapshots
+from daemon.store.chart_transitions import ever_reached
 from daemon.store.items import items_of_order
 from daemon.store.timers import set_timer
+from daemon.store.webhook_history import seqs_of_webhook_type
 from daemon.storefronts import registry as storefronts
 from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
 
@@ -152,12 +155,7 @@ async def _files_generated(ctx: Context, provider: str, site: str, order_number:
     if files_ready is None:
         return []
     kinds = (WEBHOOK_KIND, legacy_webhook_kind(provider))
-    rows = await ctx.txn.fetchall(
-        "SELECT DISTINCT json_extract(payload, '$.item_seq') FROM events"
-        " WHERE kind IN (?, ?) AND subject = ? AND json_extract(payload, '$.type') = ?",
-        (*kinds, f"{site}/{order_number}", files_ready),
-    )
-    return [int(r[0]) for r in rows if r[0] is not None]
+    return await seqs_of_webhook_type(ctx.txn, kinds, f"{site}/{order_number}", files_ready)
 
 
 async def on_storefront_order(ctx: Context) -> dict[str, Any]:
@@ -202,15 +200,8 @@ async def on_storefront_poll(ctx: Context) -> dict[str, int]:
     site_key = poll.site
     fetched = unchanged = 0
     for order_number in poll.orders:
-        known = await ctx.txn.scalar(
-            "SELECT 1 FROM orders WHERE site = ? AND order_number = ?", (site_key, order_number)
-        )
-        open_items = await ctx.txn.scalar(
-            "SELECT COUNT(*) FROM items WHERE site = ? AND order_number = ?"
-            " AND state IN ('pending', 'ready')",
-            (site_key, order_number),
-        )
-        if known and not open_items:
+        known = await order_snapshots.is_known(ctx.txn, site_key, order_number)
+        if known and not await order_snapshots.has_open_items(ctx.txn, site_key, order_number):
             unchanged += 1  # finished (or in the MIS's hands): a poll never re-triggers it
             continue
         await request_fetch(ctx, site_key, order_number, "reconciliation poll")
@@ -310,12 +301,10 @@ async def on_write_failed(ctx: Context) -> str:
 
 async def _foreign_mis_ids(ctx: Context, site: str, order_number: str) -> dict[int, str]:
     """Storefront MisIds of the order that esd did not write (the hosted integration's)."""
-    snapshot = await ctx.txn.scalar(
-        "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
-    )
+    snapshot = await order_snapshots.snapshot_of(ctx.txn, site, order_number)
     if snapshot is None:
         return {}
-    order = Order.from_json(json.loads(snapshot))
+    order = Order.from_json(snapshot)
     esd_ids: dict[int, set[str | None]] = {}
     adopted: set[int] = set()
     for item in await items_of_order(ctx.txn, site, order_number):
@@ -361,13 +350,7 @@ def success_note(account: str, order_external_id: str | None, external_id: str |
 
 
 async def _failed_before(ctx: Context, item_id: int) -> bool:
-    return bool(
-        await ctx.txn.scalar(
-            "SELECT 1 FROM transitions WHERE chart = 'order_item' AND subject_id = ?"
-            " AND to_state = 'failed' LIMIT 1",
-            (item_id,),
-        )
-    )
+    return await ever_reached(ctx.txn, "order_item", item_id, "failed")
 
 
 async def note_failures(ctx: Context, result: dict[str, Any]) -> int:

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import structlog
 
 from daemon.config import Config
-from daemon.engine import retry
+from daemon.engine import retry_bookkeeping
 from daemon.engine.effects import Effects, Import, Poll, Reprocess, SendMail, Wake
 from daemon.engine.events import (
     ImportClaim,
@@ -56,6 +56,7 @@ from daemon.engine.events import (
     to_payload,
 )
 from daemon.engine.machines import fire, record_created
+from daemon.engine.retry_bookkeeping import Bookkeeping
 from daemon.errors import BadEventPayload
 from daemon.orders.go_live import CutOff, cut_off, is_foreign_mis_id, skip_reason
 from daemon.orders.model import Order
@@ -71,7 +72,7 @@ from daemon.store import (
 )
 from daemon.store.database import Txn
 from daemon.store.items import ItemRow, create_item, items_in_state, items_of_order, update_item
-from daemon.store.timers import cancel_timer, set_timer, timers_of_kind
+from daemon.store.timers import set_timer, timers_of_kind
 from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
 from daemon.storefronts.registry import STOREFRONTS
 
@@ -141,18 +142,13 @@ def _retry_subject_of(item: ItemRow) -> str:
 
 async def _arm_retry(txn: Txn, item: ItemRow, due_at: float) -> None:
     """Set (or move) the item's own retry timer."""
-    await set_timer(
-        txn,
-        "retry",
-        _retry_subject_of(item),
-        due_at,
-        to_payload(RetryTimer(item.site, item.order_number, item.account, item.seq)),
-    )
+    timer = RetryTimer(item.site, item.order_number, item.account, item.seq)
+    await retry_bookkeeping.arm(txn, "retry", _retry_subject_of(item), due_at, to_payload(timer))
 
 
 async def _disarm_retry(txn: Txn, item: ItemRow) -> None:
     """The item leaves `retrying` by another way than its timer: its timer goes."""
-    await cancel_timer(txn, "retry", _retry_subject_of(item))
+    await retry_bookkeeping.disarm(txn, "retry", _retry_subject_of(item))
 
 
 def operator_of(payload: Mapping[str, Any]) -> str | None:
@@ -459,16 +455,14 @@ async def _schedule_retry(
 ) -> None:
     if not items:
         return
-    attempts = max(i.attempts for i in items) + 1
-    first = min((i.first_failure_at for i in items if i.first_failure_at), default=ctx.now)
-    decision = retry.decide(
+    failure = retry_bookkeeping.after_failure(
         ctx.config.retry,
-        attempts=attempts,
-        first_failure_at=first,
+        Bookkeeping.of_many(Bookkeeping(i.attempts, i.first_failure_at) for i in items),
         now=ctx.now,
         retry_after=retry_after,
         rng=ctx.rng,
     )
+    decision, attempts, first = failure.decision, failure.attempts, failure.first_failure_at
     site, order_number = items[0].site, items[0].order_number
     if decision.give_up:
         message = f"{decision.reason}: {error}"
@@ -495,8 +489,7 @@ async def _schedule_retry(
                 "next_retry_at": decision.due_at,
             },
         )
-        assert decision.due_at is not None
-        await _arm_retry(ctx.txn, item, decision.due_at)
+        await _arm_retry(ctx.txn, item, failure.due_at)
 
 
 async def raise_alert(ctx: Context, account: str, subject: str, message: str) -> None:
@@ -845,16 +838,14 @@ async def on_import_result(ctx: Context) -> str:
         return await _fire_batch(ctx, batch, "fail_permanent", error)
     if outcome == "interrupted":
         return await _fire_batch(ctx, batch, "interrupted", "daemon stopped during the import")
-    attempts = int(batch["attempts"]) + 1
-    first = batch["first_failure_at"] or ctx.now
-    decision = retry.decide(
+    failure = retry_bookkeeping.after_failure(
         ctx.config.retry,
-        attempts=attempts,
-        first_failure_at=first,
+        Bookkeeping(int(batch["attempts"]), batch["first_failure_at"]),
         now=ctx.now,
         retry_after=result.retry_after,
         rng=ctx.rng,
     )
+    decision, attempts, first = failure.decision, failure.attempts, failure.first_failure_at
     await batches.record_failure(
         ctx.txn,
         int(batch["id"]),
@@ -868,7 +859,8 @@ async def on_import_result(ctx: Context) -> str:
             ctx, batch["account"], f"import {batch['id']}", f"{decision.reason}: {error}"
         )
         return await _fire_batch(ctx, batch, "give_up", f"{decision.reason}: {error}")
-    assert decision.due_at is not None
     timer = ImportRetryTimer(int(batch["id"]))
-    await set_timer(ctx.txn, "import_retry", str(batch["id"]), decision.due_at, to_payload(timer))
+    await retry_bookkeeping.arm(
+        ctx.txn, "import_retry", str(batch["id"]), failure.due_at, to_payload(timer)
+    )
     return await _fire_batch(ctx, batch, "fail_transient", f"{error} ({decision.reason})")

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from daemon.engine import retry
+from daemon.engine import retry_bookkeeping
 from daemon.engine.handlers import Context, raise_alert
+from daemon.engine.retry_bookkeeping import Bookkeeping
 from daemon.store.leases import drop_lease_of_generation, lease_payload
 from daemon.store.timers import set_timer
 
@@ -53,7 +54,7 @@ async def lease_failed(
     *,
     permanent: bool,
     error: str,
-    retry_after: Any,
+    retry_after: float | None,
     alert_account: str,
     what: str,
 ) -> str:
@@ -67,21 +68,20 @@ async def lease_failed(
         await clear_lease(ctx, kind, subject, generation)
         await raise_alert(ctx, alert_account, subject, f"{what}: {error}")
         return "gave up: permanent"
-    attempts = int(data.get("attempts") or 0) + 1
-    first = data.get("first_failure_at") or ctx.now
-    decision = retry.decide(
+    failure = retry_bookkeeping.after_failure(
         ctx.config.retry,
-        attempts=attempts,
-        first_failure_at=float(first),
+        Bookkeeping.of_json(data),
         now=ctx.now,
-        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        retry_after=retry_after,
         rng=ctx.rng,
     )
+    decision = failure.decision
     if decision.give_up:
         await clear_lease(ctx, kind, subject, generation)
         await raise_alert(ctx, alert_account, subject, f"{what}: {decision.reason}: {error}")
         return "gave up"
-    assert decision.due_at is not None
-    data.update(attempts=attempts, first_failure_at=first, last_error=error)
-    await set_timer(ctx.txn, kind, subject, decision.due_at, data)
+    data.update(
+        attempts=failure.attempts, first_failure_at=failure.first_failure_at, last_error=error
+    )
+    await retry_bookkeeping.arm(ctx.txn, kind, subject, failure.due_at, data)
     return decision.reason

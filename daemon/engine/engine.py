@@ -30,9 +30,10 @@ import structlog
 
 from daemon.clock import Clock
 from daemon.config import Config
+from daemon.engine.context import Context
 from daemon.engine.effects import Effects
 from daemon.engine.events import TimerFired, to_payload
-from daemon.engine.handlers import Context, lost_retries, rearm_lost_retries
+from daemon.engine.item_retries import lost_retries, rearm_lost_retries
 from daemon.engine.registry import HANDLERS
 from daemon.errors import EsdError, EventError, StoreUnavailable
 from daemon.logs import REDACTOR

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from daemon.engine import retry_bookkeeping
-from daemon.engine.handlers import Context, raise_alert
+from daemon.engine.alerts import raise_alert
+from daemon.engine.context import Context
 from daemon.engine.retry_bookkeeping import Bookkeeping
 from daemon.store.leases import drop_lease_of_generation, lease_payload
 from daemon.store.timers import set_timer

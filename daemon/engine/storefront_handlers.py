@@ -43,6 +43,7 @@ from typing import Any
 
 import structlog
 
+from daemon.engine.context import Context, Handler
 from daemon.engine.effects import Fetch, PollStorefront, Write
 from daemon.engine.events import (
     WEBHOOK_KINDS,
@@ -58,8 +59,8 @@ from daemon.engine.events import (
     Written,
     to_payload,
 )
-from daemon.engine.handlers import Context, Handler, on_order_snapshot_of
 from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
+from daemon.engine.orders import on_order_snapshot_of
 from daemon.errors import BadEventPayload
 from daemon.logs import REDACTOR
 from daemon.orders.go_live import is_foreign_mis_id

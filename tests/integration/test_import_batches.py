@@ -37,9 +37,13 @@ def test_a_batch_imports_every_page_and_retries_a_network_error(tmp_path: Path) 
             account = config.accounts["mis"]
             driver = ReferenceDriver("mis", account.settings, account.credentials)
             actor = DriverActor(account, driver, engine)
-            engine.dispatch = lambda effects: [
-                actor.tell(RunImport(m.batch)) for m in effects if isinstance(m, fx.Import)
-            ]
+
+            def imports_only(effects: fx.Effects) -> None:
+                for message in effects:
+                    if isinstance(message, fx.Import):
+                        actor.tell(RunImport(message.batch))
+
+            engine.dispatch = imports_only
 
             async def batch() -> dict[str, Any]:
                 async with db.reading() as txn:

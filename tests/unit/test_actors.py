@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
+from daemon.actors import driver_actor
 from daemon.actors.driver_actor import DriverActor
 from daemon.actors.rate_limit import TokenBucket
 from daemon.actors.supervisor import Health, supervise
@@ -97,11 +98,12 @@ async def _engine(tmp_path: Path) -> Engine:
 
 
 async def _run_actor_until(actor: DriverActor, engine: Engine, done: Any) -> None:
-    engine.dispatch = lambda effects: [
-        actor.tell(__import__("daemon.actors.driver_actor", fromlist=["Wake"]).Wake())
-        for message in effects
-        if isinstance(message, fx.Wake)
-    ]
+    def wake_only(effects: fx.Effects) -> None:
+        for message in effects:
+            if isinstance(message, fx.Wake):
+                actor.tell(driver_actor.Wake())
+
+    engine.dispatch = wake_only
     async with anyio.create_task_group() as tg:
         tg.start_soon(supervise, actor.health, actor.run)
         with anyio.fail_after(10):

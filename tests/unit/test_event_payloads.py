@@ -3,12 +3,19 @@ which event, kind and field is wrong; what producers store parses back to the sa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from daemon.engine import events as ev
+from daemon.engine.engine import Engine
 from daemon.errors import BadEventPayload
+from daemon.statecharts import load_charts
+from daemon.store import inbox
+from daemon.store.database import Database
+from tests.helpers import ManualClock, make_config
 
 ORDER = {"site": "s", "order": "1001", "account": "mis"}
 
@@ -195,3 +202,27 @@ def test_stored_payloads_of_older_versions_still_parse() -> None:
 def test_a_handler_gets_the_type_it_expects_or_a_named_error() -> None:
     with pytest.raises(BadEventPayload, match=r"a PushResult handler got a PushClaim"):
         ev.parse_as(ev.PushResult, "push.claim", ORDER, event_id=5)
+
+
+def test_an_event_whose_payload_does_not_parse_is_kept_as_poisoned_with_that_error(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        db = await Database.open(tmp_path / "esd.sqlite3")
+        try:
+            engine = Engine(db, load_charts(), make_config(tmp_path), ManualClock())
+            bad = inbox.NewEvent("actor:mis", "b1", "push.result", {**ORDER, "outcome": "maybe"})
+            applied = await engine.apply(bad)
+            assert applied.error is not None
+            assert f"event {applied.event_id} (push.result): 'outcome' must be one of" in (
+                applied.error
+            )
+            async with db.reading() as txn:
+                kept = await inbox.get_event(txn, applied.event_id)
+            assert kept is not None and kept.status == "poisoned"
+            assert kept.error == applied.error and kept.payload["outcome"] == "maybe"
+            assert engine.poisoned == 1
+        finally:
+            await db.close()
+
+    anyio.run(main)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import structlog
 
-from daemon.engine.context import (
-    Context,
-)
+from daemon.engine.context import Context
 from daemon.engine.effects import SendMail
-from daemon.store import (
-    raised_alerts,
-)
+from daemon.store import raised_alerts
 
 __all__ = ["raise_alert"]
 

@@ -7,9 +7,7 @@ from typing import Any
 
 from daemon.engine import retry_bookkeeping
 from daemon.engine.alerts import raise_alert
-from daemon.engine.context import (
-    Context,
-)
+from daemon.engine.context import Context
 from daemon.engine.effects import Import
 from daemon.engine.events import (
     ImportClaim,
@@ -22,9 +20,7 @@ from daemon.engine.events import (
 from daemon.engine.machines import fire, record_created
 from daemon.engine.retry_bookkeeping import Bookkeeping
 from daemon.errors import BadEventPayload
-from daemon.store import (
-    batches,
-)
+from daemon.store import batches
 
 __all__ = [
     "on_import_claim",

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.engine.context import (
-    Context,
-    fire_item,
-)
+from daemon.engine.context import Context, fire_item
 from daemon.engine.effects import Poll, Reprocess, Wake
-from daemon.engine.events import (
-    OperatorPush,
-    OperatorReplay,
-    OperatorSync,
-)
-from daemon.engine.item_retries import (
-    disarm_item_retry,
-)
-from daemon.engine.orders import (
-    judge_order,
-)
+from daemon.engine.events import OperatorPush, OperatorReplay, OperatorSync
+from daemon.engine.item_retries import disarm_item_retry
+from daemon.engine.orders import judge_order
 from daemon.errors import BadEventPayload
 from daemon.orders.model import Order
-from daemon.store import (
-    inbox,
-    order_snapshots,
-)
+from daemon.store import inbox, order_snapshots
 from daemon.store.items import items_of_order, update_item
 from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
 from daemon.storefronts.registry import STOREFRONTS

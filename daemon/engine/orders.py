@@ -10,27 +10,16 @@ from typing import Any
 import structlog
 
 from daemon.config import Config
-from daemon.engine.context import (
-    Context,
-    fire_item,
-    with_operator,
-)
+from daemon.engine.context import Context, fire_item, with_operator
 from daemon.engine.effects import Wake
-from daemon.engine.events import (
-    OrderSnapshot,
-)
-from daemon.engine.item_retries import (
-    disarm_item_retry,
-)
+from daemon.engine.events import OrderSnapshot
+from daemon.engine.item_retries import disarm_item_retry
 from daemon.engine.machines import record_created
 from daemon.errors import BadEventPayload
 from daemon.orders.go_live import CutOff, cut_off, is_foreign_mis_id, skip_reason
 from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate
-from daemon.store import (
-    activation_live,
-    order_snapshots,
-)
+from daemon.store import activation_live, order_snapshots
 from daemon.store.database import Txn
 from daemon.store.items import create_item, items_of_order, update_item
 

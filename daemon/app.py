@@ -34,7 +34,7 @@ from daemon.config import Config, load_config
 from daemon.engine import effects as fx
 from daemon.engine.effects import Effects
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import record_first_live
+from daemon.engine.orders import record_first_live
 from daemon.errors import ConfigError, EsdError, ListenerError, StoreUnavailable
 from daemon.intake.limits import ListenerLimits, listener_limits
 from daemon.intake.mis_webhooks import mis_hooks

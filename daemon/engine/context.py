@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from daemon.config import Config
 from daemon.engine.effects import Effects
-from daemon.engine.events import parse_as
 from daemon.engine.machines import fire
+from daemon.events import parse_as
 from daemon.statecharts import Statecharts
 from daemon.store import inbox
 from daemon.store.database import Txn

@@ -32,10 +32,10 @@ from daemon.clock import Clock
 from daemon.config import Config
 from daemon.engine.context import Context
 from daemon.engine.effects import Effects
-from daemon.engine.events import TimerFired, to_payload
 from daemon.engine.item_retries import lost_retries, rearm_lost_retries
 from daemon.engine.registry import HANDLERS
 from daemon.errors import EsdError, EventError, StoreUnavailable
+from daemon.events import TimerFired, to_payload
 from daemon.logs import REDACTOR
 from daemon.reload import ConfigHolder
 from daemon.statecharts import Statecharts

@@ -9,7 +9,10 @@ from daemon.engine import retry_bookkeeping
 from daemon.engine.alerts import raise_alert
 from daemon.engine.context import Context
 from daemon.engine.effects import Import
-from daemon.engine.events import (
+from daemon.engine.machines import fire, record_created
+from daemon.engine.retry_bookkeeping import Bookkeeping
+from daemon.errors import BadEventPayload
+from daemon.events import (
     ImportClaim,
     ImportPage,
     ImportRequest,
@@ -17,9 +20,6 @@ from daemon.engine.events import (
     ImportRetryTimer,
     to_payload,
 )
-from daemon.engine.machines import fire, record_created
-from daemon.engine.retry_bookkeeping import Bookkeeping
-from daemon.errors import BadEventPayload
 from daemon.store import batches
 
 __all__ = [

@@ -7,7 +7,7 @@ import structlog
 from daemon.engine import retry_bookkeeping
 from daemon.engine.context import Context, fire_item
 from daemon.engine.effects import Wake
-from daemon.engine.events import RetryTimer, to_payload
+from daemon.events import RetryTimer, to_payload
 from daemon.store.database import Txn
 from daemon.store.items import ItemRow, items_in_state, items_of_order, update_item
 from daemon.store.timers import timers_of_kind

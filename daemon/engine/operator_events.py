@@ -6,10 +6,10 @@ from typing import Any
 
 from daemon.engine.context import Context, fire_item
 from daemon.engine.effects import Poll, Reprocess, Wake
-from daemon.engine.events import OperatorPush, OperatorReplay, OperatorSync
 from daemon.engine.item_retries import disarm_item_retry
 from daemon.engine.orders import judge_order
 from daemon.errors import BadEventPayload
+from daemon.events import OperatorPush, OperatorReplay, OperatorSync
 from daemon.orders.model import Order
 from daemon.store import inbox, order_snapshots
 from daemon.store.items import items_of_order, update_item

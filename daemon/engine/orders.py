@@ -12,10 +12,10 @@ import structlog
 from daemon.config import Config
 from daemon.engine.context import Context, fire_item, with_operator
 from daemon.engine.effects import Wake
-from daemon.engine.events import OrderSnapshot
 from daemon.engine.item_retries import disarm_item_retry
 from daemon.engine.machines import record_created
 from daemon.errors import BadEventPayload
+from daemon.events import OrderSnapshot
 from daemon.orders.go_live import CutOff, cut_off, is_foreign_mis_id, skip_reason
 from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate

@@ -11,9 +11,9 @@ from daemon.engine import retry_bookkeeping
 from daemon.engine.alerts import raise_alert
 from daemon.engine.context import Context, fire_item, order_subject
 from daemon.engine.effects import Wake
-from daemon.engine.events import PushClaim, PushResult
 from daemon.engine.item_retries import arm_item_retry
 from daemon.engine.retry_bookkeeping import Bookkeeping
+from daemon.events import PushClaim, PushResult
 from daemon.store.items import ItemRow, items_of_order, update_item
 
 __all__ = ["on_push_claim", "on_push_result"]

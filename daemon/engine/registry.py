@@ -7,7 +7,7 @@ the engine hands to the actors after the commit. The handlers live in one module
 orders (snapshot, judging, cut-off, go-live), push (claim, result, retry), item_retries (each
 item's retry timer), status (MIS status from polls and webhooks), operator_events, imports,
 alerts, storefront_reads (webhooks, fetches, polls) and storefront_writes (write-backs, notes).
-Each kind's payload is a typed object in daemon.engine.events.
+Each kind's payload is a typed object in daemon.events.
 
 Event kinds (payload keys):
     order.snapshot   {order}                                   storefront webhook / poll / operator
@@ -48,12 +48,12 @@ from daemon.engine import imports, item_retries, operator_events, orders, push, 
 from daemon.engine import storefront_reads as reads
 from daemon.engine import storefront_writes as writes
 from daemon.engine.context import Context, Handler
-from daemon.engine.events import WEBHOOK_KINDS, TimerFired, parse_timer
 from daemon.errors import BadEventPayload
+from daemon.events import WEBHOOK_KINDS, TimerFired, parse_timer
 
 __all__ = ["HANDLERS", "TIMER_HANDLERS"]
 
-#: a timer handler takes its kind's typed payload (daemon.engine.events.TIMER_PAYLOADS)
+#: a timer handler takes its kind's typed payload (daemon.events.TIMER_PAYLOADS)
 TimerHandler = Callable[[Context, Any], Awaitable[Any]]
 
 #: timer kind -> what its firing does
@@ -97,7 +97,7 @@ async def on_mis_webhook(ctx: Context) -> Any:
     return changes
 
 
-#: event kind -> its handler (every kind's payload: daemon.engine.events)
+#: event kind -> its handler (every kind's payload: daemon.events)
 HANDLERS: Mapping[str, Handler] = {
     "order.snapshot": orders.on_order_snapshot,
     "push.claim": push.on_push_claim,

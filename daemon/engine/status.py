@@ -9,7 +9,7 @@ import structlog
 
 from daemon.engine.context import Context
 from daemon.engine.effects import Poll
-from daemon.engine.events import LineStatus, MisWebhook, StatusPollTimer, StatusReport, to_payload
+from daemon.events import LineStatus, MisWebhook, StatusPollTimer, StatusReport, to_payload
 from daemon.store import item_status
 from daemon.store.items import items_of_order, update_item
 from daemon.store.timers import set_timer

@@ -21,7 +21,10 @@ import structlog
 
 from daemon.engine.context import Context
 from daemon.engine.effects import Fetch, PollStorefront
-from daemon.engine.events import (
+from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
+from daemon.engine.orders import on_order_snapshot_of
+from daemon.errors import BadEventPayload
+from daemon.events import (
     FetchFailed,
     FetchLease,
     OperatorPoll,
@@ -31,9 +34,6 @@ from daemon.engine.events import (
     StorefrontWebhook,
     to_payload,
 )
-from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
-from daemon.engine.orders import on_order_snapshot_of
-from daemon.errors import BadEventPayload
 from daemon.store import order_snapshots
 from daemon.store.timers import set_timer
 from daemon.store.webhook_history import seqs_of_webhook_type

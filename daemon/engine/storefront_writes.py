@@ -19,8 +19,8 @@ import structlog
 
 from daemon.engine.context import Context
 from daemon.engine.effects import Write
-from daemon.engine.events import WriteFailed, WriteLease, Written
 from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
+from daemon.events import WriteFailed, WriteLease, Written
 from daemon.logs import REDACTOR
 from daemon.orders.go_live import is_foreign_mis_id
 from daemon.orders.model import Order

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from daemon.engine.events import MisLineStatus, MisWebhook, to_payload
+from daemon.events import MisLineStatus, MisWebhook, to_payload
 from daemon.intake.judgement import Accept, Reject
 from daemon.providers.contract import Driver, StatusMode, WebhookJudge, WebhookRejection
 from daemon.providers.registry import webhook_judge

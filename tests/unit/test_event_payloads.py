@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from daemon.engine import events as ev
+from daemon import events as ev
 from daemon.engine.engine import Engine
 from daemon.errors import BadEventPayload
 from daemon.statecharts import load_charts

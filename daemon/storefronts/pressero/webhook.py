@@ -13,8 +13,8 @@ import json
 from collections.abc import Mapping
 
 from daemon.config import Site
-from daemon.engine.events import StorefrontWebhook, to_payload
 from daemon.errors import BadEventPayload
+from daemon.events import StorefrontWebhook, to_payload
 from daemon.store.inbox import NewEvent
 from daemon.storefronts.contract import WEBHOOK_KIND, Accept, Reject
 from daemon.storefronts.pressero.guesses import (

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from daemon.engine.events.fields import Fields, seq_and_op
+from daemon.events.fields import Fields, seq_and_op
 
 __all__ = [
     "FetchLease",

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from daemon.engine.events.fields import Fields
+from daemon.events.fields import Fields
 
 __all__ = ["ImportClaim", "ImportPage", "ImportRequest", "ImportResult"]
 

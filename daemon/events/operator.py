@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar, Self
 
-from daemon.engine.events.fields import Fields, operator_field
+from daemon.events.fields import Fields, operator_field
 
 __all__ = ["OperatorPoll", "OperatorPush", "OperatorReplay", "OperatorSync"]
 

@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from daemon.engine.events.fields import Fields, seq_and_op, show_value
 from daemon.errors import BadEventPayload
+from daemon.events.fields import Fields, seq_and_op, show_value
 from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
 from daemon.storefronts.registry import STOREFRONTS
 

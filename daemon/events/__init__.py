@@ -1,5 +1,9 @@
 """Every event kind's payload as a typed, frozen object, with one parser per kind.
 
+The vocabulary the intake, the actors, the operator commands and the engine share: it sits
+below all of them (it imports none), so a storefront plug-in may build an event without
+depending on the engine.
+
 An event is stored as JSON (the inbox keeps what came in, verbatim, so a bad one can be shown
 and replayed). A handler never reads that JSON by hand: it asks for its kind's object
 (`Context.payload`), and the parser either builds it or raises one `BadEventPayload` naming
@@ -24,10 +28,11 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from daemon.engine.events.fields import Fields, Payload
-from daemon.engine.events.imports import ImportClaim, ImportPage, ImportRequest, ImportResult
-from daemon.engine.events.operator import OperatorPoll, OperatorPush, OperatorReplay, OperatorSync
-from daemon.engine.events.pushes import (
+from daemon.errors import BadEventPayload
+from daemon.events.fields import Fields, Payload
+from daemon.events.imports import ImportClaim, ImportPage, ImportRequest, ImportResult
+from daemon.events.operator import OperatorPoll, OperatorPush, OperatorReplay, OperatorSync
+from daemon.events.pushes import (
     LineStatus,
     MisLineStatus,
     MisWebhook,
@@ -38,7 +43,7 @@ from daemon.engine.events.pushes import (
     PushResult,
     StatusReport,
 )
-from daemon.engine.events.storefronts import (
+from daemon.events.storefronts import (
     WEBHOOK_KINDS,
     FetchFailed,
     StorefrontOrder,
@@ -47,7 +52,7 @@ from daemon.engine.events.storefronts import (
     WriteFailed,
     Written,
 )
-from daemon.engine.events.timers import (
+from daemon.events.timers import (
     FetchLease,
     ImportRetryTimer,
     RetryTimer,
@@ -56,7 +61,6 @@ from daemon.engine.events.timers import (
     TimerFired,
     WriteLease,
 )
-from daemon.errors import BadEventPayload
 
 __all__ = [
     "PAYLOADS",

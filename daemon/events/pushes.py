@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Self, cast
 
-from daemon.engine.events.fields import Fields, operator_field
+from daemon.events.fields import Fields, operator_field
 
 __all__ = [
     "LineStatus",

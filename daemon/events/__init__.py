@@ -1,7 +1,8 @@
 """Every event kind's payload as a typed, frozen object, with one parser per kind.
 
 The vocabulary the intake, the actors, the operator commands and the engine share: it sits
-below all of them (it imports none), so a storefront plug-in may build an event without
+below all of them (it imports only the storefront kinds' names), so a storefront plug-in may build
+an event without
 depending on the engine.
 
 An event is stored as JSON (the inbox keeps what came in, verbatim, so a bad one can be shown

@@ -1,9 +1,8 @@
 """Every event kind's payload as a typed, frozen object, with one parser per kind.
 
 The vocabulary the intake, the actors, the operator commands and the engine share: it sits
-below all of them (it imports only the storefront kinds' names), so a storefront plug-in may build
-an event without
-depending on the engine.
+below all of them (it imports only the storefront kinds' names), so a storefront plug-in may
+build an event without depending on the engine.
 
 An event is stored as JSON (the inbox keeps what came in, verbatim, so a bad one can be shown
 and replayed). A handler never reads that JSON by hand: it asks for its kind's object

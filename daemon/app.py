@@ -14,24 +14,27 @@ import dataclasses
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import structlog
 
 from daemon import __version__
+from daemon.actors import driver_actor
 from daemon.actors.connection_health import ConnectionHealth
-from daemon.actors.driver_actor import DriverActor, Poll, RunImport, Wake
+from daemon.actors.driver_actor import DriverActor
 from daemon.actors.supervisor import supervise
 from daemon.alerts.connection_alert import ConnectionAlerts
 from daemon.alerts.mailer import AlertMailer
 from daemon.alerts.store_alert import StoreAlert
 from daemon.clock import Clock, SystemClock
 from daemon.config import Config, load_config
+from daemon.engine import effects as fx
+from daemon.engine.effects import Effects
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import Effects, record_first_live
+from daemon.engine.orders import record_first_live
 from daemon.errors import ConfigError, EsdError, ListenerError, StoreUnavailable
 from daemon.intake.limits import ListenerLimits, listener_limits
 from daemon.intake.mis_webhooks import mis_hooks
@@ -48,10 +51,11 @@ from daemon.statecharts import load_charts
 from daemon.store import timers
 from daemon.store.database import Database, Txn
 from daemon.store.retention import run_retention
-from daemon.storefronts.actor import Fetch, PollOrders, StorefrontActor, Write
+from daemon.storefronts import actor as storefront_actor
+from daemon.storefronts.actor import StorefrontActor
 from daemon.systemd_notify import Notifier
 
-__all__ = ["Daemon", "run_daemon"]
+__all__ = ["ROUTES", "Daemon", "dispatch_effects", "run_daemon"]
 
 log = structlog.get_logger("esd.daemon")
 
@@ -82,32 +86,7 @@ class Daemon:
 
     def dispatch(self, effects: Effects) -> None:
         """Route the effects of a commit to the actors' mailboxes."""
-        if effects.mail:
-            self.mailer.notify()
-        for account in effects.wake:
-            actor = self.actors.get(account)
-            if actor is not None:
-                actor.tell(Wake())
-        for account in effects.poll:
-            actor = self.actors.get(account)
-            if actor is not None:
-                actor.tell(Poll())
-        for account, batch_id in effects.imports:
-            actor = self.actors.get(account)
-            if actor is not None:
-                actor.tell(RunImport(batch_id))
-        for storefront, site, order, generation in effects.fetch:
-            reader = self.storefronts.get(storefront)
-            if reader is not None:
-                reader.tell(Fetch(site, order, generation))
-        for storefront, data in effects.writes:
-            reader = self.storefronts.get(storefront)
-            if reader is not None:
-                reader.tell(Write(data))
-        for storefront in effects.storefront_poll:
-            reader = self.storefronts.get(storefront)
-            if reader is not None:
-                reader.tell(PollOrders())
+        dispatch_effects(effects, self.actors, self.storefronts, self.mailer.notify)
 
     def status_extra(self) -> Mapping[str, Any]:
         return {
@@ -185,6 +164,48 @@ class Daemon:
         log.error("config.reload_failed", problems=problems, kept="the running config")
         self.notifier.ready(f"config reload failed, running on the old config: {problems[0]}")
         return False
+
+
+class Mailbox(Protocol):
+    """An actor's way in (a driver actor's or a storefront actor's `tell`)."""
+
+    def tell(self, message: Any, /) -> None: ...
+
+
+#: effect type -> (the kind of actor its address names, the message that actor is told)
+ROUTES: Mapping[type[fx.Effect], tuple[str, Callable[[Any], object]]] = {
+    fx.Wake: ("account", lambda m: driver_actor.Wake()),
+    fx.Poll: ("account", lambda m: driver_actor.Poll()),
+    fx.Import: ("account", lambda m: driver_actor.RunImport(m.batch)),
+    fx.Fetch: ("storefront", lambda m: storefront_actor.Fetch(m.site, m.order, m.generation)),
+    fx.Write: ("storefront", lambda m: storefront_actor.Write(m.write)),
+    fx.PollStorefront: ("storefront", lambda m: storefront_actor.PollOrders()),
+}
+
+
+def dispatch_effects(
+    effects: Iterable[fx.Effect],
+    accounts: Mapping[str, Mailbox],
+    storefronts: Mapping[str, Mailbox],
+    mail: Callable[[], None],
+) -> None:
+    """The one dispatch: each message goes to the actor its address names, in commit order.
+
+    A message for an actor that does not exist (an account removed from the config) is
+    dropped; the durable state it stands for is still in the store. `Reprocess` is the
+    engine's own (it runs its processor again) and goes nowhere here."""
+    actors: Mapping[str, Mapping[str, Mailbox]] = {"account": accounts, "storefront": storefronts}
+    for message in effects:
+        kind, name = message.address
+        if kind == "mailer":
+            mail()
+            continue
+        route = ROUTES.get(type(message))
+        if route is None:
+            continue  # the engine's own
+        actor = actors[route[0]].get(name)
+        if actor is not None:
+            actor.tell(route[1](message))
 
 
 async def _bring_polls_forward(txn: Txn, running: Config, new: Config, now: float) -> None:

@@ -26,8 +26,8 @@ from daemon.actors.poll_rounds import PollRounds, Round
 from daemon.actors.rate_limit import TokenBucket
 from daemon.actors.supervisor import Health
 from daemon.config import Account
+from daemon.engine.context import order_subject
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import order_subject
 from daemon.errors import DriverError, PermanentError, StoreUnavailable, TransientError
 from daemon.logs import REDACTOR
 from daemon.orders.model import Order

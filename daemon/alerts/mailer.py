@@ -1,7 +1,7 @@
 """The alert e-mail outbox: stored alerts are sent over SMTP, with durable retries.
 
 An alert row is written in the transaction of the event that raised it (daemon.engine.
-handlers.raise_alert), so no alert is lost to a crash. This task sends the pending ones:
+alerts.raise_alert), so no alert is lost to a crash. This task sends the pending ones:
 one e-mail per alert (one per failure episode, never one per retry of the failing push),
 retried with the spine's retry policy when the mail server is unreachable, marked failed
 (and logged) when the policy gives up. smtplib runs in a worker thread; the message body

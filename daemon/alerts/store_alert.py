@@ -1,7 +1,7 @@
 """One alert when the store cannot write (a full disk): e-mailed at once, recorded when it can.
 
 The alert outbox is a table in the very store that cannot be written, so the alert cannot be
-written in a transaction the way other alerts are (daemon.engine.handlers.raise_alert). What
+written in a transaction the way other alerts are (daemon.engine.alerts.raise_alert). What
 we chose, and why:
 
 - The alert is held in memory and e-mailed at once, straight from memory (SMTP needs no

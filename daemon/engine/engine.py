@@ -30,14 +30,18 @@ import structlog
 
 from daemon.clock import Clock
 from daemon.config import Config
-from daemon.engine.handlers import Context, Effects, lost_retries, rearm_lost_retries
+from daemon.engine.context import Context
+from daemon.engine.effects import Effects
+from daemon.engine.item_retries import lost_retries, rearm_lost_retries
 from daemon.engine.registry import HANDLERS
 from daemon.errors import EsdError, EventError, StoreUnavailable
+from daemon.events import TimerFired, to_payload
 from daemon.logs import REDACTOR
 from daemon.reload import ConfigHolder
 from daemon.statecharts import Statecharts
 from daemon.store import inbox
 from daemon.store.database import Database, Txn
+from daemon.store.fired_timers import take_timer
 from daemon.store.timers import due_timers, next_timer
 
 __all__ = ["Applied", "Engine"]
@@ -235,18 +239,16 @@ class Engine:
                 now = self.clock.now()
                 timers = await due_timers(txn, now)
                 for timer in timers:
-                    await txn.execute("DELETE FROM timers WHERE id = ?", (timer.id,))
+                    await take_timer(txn, timer.id)
                     event = inbox.NewEvent(
                         source="timer",
                         dedupe_key=f"{timer.id}@{timer.due_at!r}",
                         kind="timer.fired",
-                        payload={
-                            "timer_id": timer.id,
-                            "kind": timer.kind,
-                            "subject": timer.subject,
-                            "due_at": timer.due_at,
-                            "payload": timer.payload,
-                        },
+                        payload=to_payload(
+                            TimerFired(
+                                timer.id, timer.kind, timer.subject, timer.due_at, timer.payload
+                            )
+                        ),
                         subject=_timer_event_subject(timer.kind, timer.payload),
                     )
                     stored = await inbox.insert_event(txn, event, now)

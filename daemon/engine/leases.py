@@ -10,12 +10,14 @@ the failure is permanent, raise one alert.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from daemon.engine import retry
-from daemon.engine.handlers import Context, raise_alert
+from daemon.engine import retry_bookkeeping
+from daemon.engine.alerts import raise_alert
+from daemon.engine.context import Context
+from daemon.engine.retry_bookkeeping import Bookkeeping
+from daemon.store.leases import drop_lease_of_generation, lease_payload
 from daemon.store.timers import set_timer
 
 __all__ = ["LEASE_SECONDS", "clear_lease", "lease_failed", "rearm_lease", "request_lease"]
@@ -42,12 +44,7 @@ async def rearm_lease(ctx: Context, kind: str, subject: str, data: Mapping[str, 
 
 async def clear_lease(ctx: Context, kind: str, subject: str, generation: int) -> bool:
     """The work of `generation` is done: cancel its timer unless a newer request owns it."""
-    changed = await ctx.txn.changes(
-        "DELETE FROM timers WHERE kind = ? AND subject = ?"
-        " AND json_extract(payload, '$.generation') = ?",
-        (kind, subject, generation),
-    )
-    return changed > 0
+    return await drop_lease_of_generation(ctx.txn, kind, subject, generation)
 
 
 async def lease_failed(
@@ -58,38 +55,34 @@ async def lease_failed(
     *,
     permanent: bool,
     error: str,
-    retry_after: Any,
+    retry_after: float | None,
     alert_account: str,
     what: str,
 ) -> str:
     """The work failed: retry on the timer with backoff, or give up with one alert."""
-    row = await ctx.txn.fetchone(
-        "SELECT payload FROM timers WHERE kind = ? AND subject = ?", (kind, subject)
-    )
-    if row is None:
+    data = await lease_payload(ctx.txn, kind, subject)
+    if data is None:
         return "nothing pending"
-    data = json.loads(row[0])
     if int(data["generation"]) != generation:
         return "a newer request owns the work"
     if permanent:
         await clear_lease(ctx, kind, subject, generation)
         await raise_alert(ctx, alert_account, subject, f"{what}: {error}")
         return "gave up: permanent"
-    attempts = int(data.get("attempts") or 0) + 1
-    first = data.get("first_failure_at") or ctx.now
-    decision = retry.decide(
+    failure = retry_bookkeeping.after_failure(
         ctx.config.retry,
-        attempts=attempts,
-        first_failure_at=float(first),
+        Bookkeeping.of_json(data),
         now=ctx.now,
-        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        retry_after=retry_after,
         rng=ctx.rng,
     )
+    decision = failure.decision
     if decision.give_up:
         await clear_lease(ctx, kind, subject, generation)
         await raise_alert(ctx, alert_account, subject, f"{what}: {decision.reason}: {error}")
         return "gave up"
-    assert decision.due_at is not None
-    data.update(attempts=attempts, first_failure_at=first, last_error=error)
-    await set_timer(ctx.txn, kind, subject, decision.due_at, data)
+    data.update(
+        attempts=failure.attempts, first_failure_at=failure.first_failure_at, last_error=error
+    )
+    await retry_bookkeeping.arm(ctx.txn, kind, subject, failure.due_at, data)
     return decision.reason

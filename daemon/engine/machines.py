@@ -8,15 +8,11 @@ the event that caused it and why.
 
 from __future__ import annotations
 
-import sqlite3
-
 from daemon.statecharts import Chart
+from daemon.store.chart_transitions import TABLES, move_state, record_birth
 from daemon.store.database import Txn
 
 __all__ = ["TABLES", "fire", "record_created"]
-
-#: chart name -> table holding its subjects
-TABLES = {"order_item": "items", "import_batch": "import_batches"}
 
 
 async def fire(
@@ -32,27 +28,14 @@ async def fire(
 ) -> str:
     """Move subject `subject_id` from `state` by `trigger`; return the new state.
 
-    Raises TransitionNotAllowed if the chart has no such trigger from `state`. The UPDATE is
+    Raises TransitionNotAllowed if the chart has no such trigger from `state`. The write is
     guarded by the expected current state, so a stale caller cannot overwrite a newer state.
     """
     dest = chart.next_state(state, trigger)
-    table = TABLES[chart.name]
-
-    def write(raw: sqlite3.Connection) -> bool:  # both statements in one hop to SQLite
-        changed = raw.execute(
-            f"UPDATE {table} SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
-            (dest, now, subject_id, state),
-        ).rowcount
-        if changed != 1:
-            return False
-        raw.execute(
-            "INSERT INTO transitions (chart, subject_id, from_state, to_state, trigger,"
-            " event_id, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (chart.name, subject_id, state, dest, trigger, event_id, reason, now),
-        )
-        return True
-
-    if not await txn.run(write):
+    moved = await move_state(
+        txn, chart.name, subject_id, state, dest, trigger, event_id=event_id, reason=reason, now=now
+    )
+    if not moved:
         raise RuntimeError(f"{chart.name} {subject_id} is no longer in state {state!r}")
     return dest
 
@@ -61,8 +44,6 @@ async def record_created(
     txn: Txn, chart: Chart, subject_id: int, *, event_id: int | None, reason: str, now: float
 ) -> None:
     """History row for a subject's birth in the chart's initial state."""
-    await txn.execute(
-        "INSERT INTO transitions (chart, subject_id, from_state, to_state, trigger, event_id,"
-        " reason, at) VALUES (?, ?, '', ?, 'created', ?, ?, ?)",
-        (chart.name, subject_id, chart.initial, event_id, reason, now),
+    await record_birth(
+        txn, chart.name, subject_id, chart.initial, event_id=event_id, reason=reason, now=now
     )

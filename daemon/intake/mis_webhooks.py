@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from daemon.events import MisLineStatus, MisWebhook, to_payload
 from daemon.intake.judgement import Accept, Reject
 from daemon.providers.contract import Driver, StatusMode, WebhookJudge, WebhookRejection
 from daemon.providers.registry import webhook_judge
@@ -50,25 +51,21 @@ class MisRoute:
         verdict = hook.judge(hook.settings, hook.credentials, self.method, headers, body)
         if isinstance(verdict, WebhookRejection):
             return Reject(verdict.status, verdict.reason, verdict.detail)
-        reports = [
-            {
-                "external_id": r.external_id,
-                "status": r.status,
-                "tracking": list(r.tracking),
-                "shipped_at": None if r.shipped_at is None else r.shipped_at.isoformat(),
-            }
+        reports = tuple(
+            MisLineStatus(
+                r.external_id,
+                r.status,
+                tuple(r.tracking),
+                None if r.shipped_at is None else r.shipped_at.isoformat(),
+            )
             for r in verdict.reports
-        ]
+        )
         return Accept(
             NewEvent(
                 source=f"mis:{hook.account}",
                 dedupe_key=verdict.dedupe_key,
                 kind=EVENT_KIND,
-                payload={
-                    "account": hook.account,
-                    "dedupe_key": verdict.dedupe_key,
-                    "reports": reports,
-                },
+                payload=to_payload(MisWebhook(hook.account, verdict.dedupe_key, reports)),
                 subject=f"mis:{hook.account}",
             )
         )

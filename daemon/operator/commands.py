@@ -28,8 +28,9 @@ from daemon.actors.connection_health import ConnectionHealth
 from daemon.actors.poll_rounds import PollRounds
 from daemon.clock import iso
 from daemon.config import DEFAULT_ENVIRONMENT
+from daemon.engine.context import order_subject
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import REPLAYABLE_KINDS, order_subject
+from daemon.engine.operator_events import REPLAYABLE_KINDS
 from daemon.errors import (
     BadArgument,
     NotFound,

@@ -23,8 +23,8 @@ from typing import Any
 
 import anyio
 
+from daemon.engine.context import order_subject
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import order_subject
 from daemon.statecharts import load_charts
 from daemon.store import inbox
 from daemon.store.database import Database

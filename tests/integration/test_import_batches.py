@@ -12,8 +12,8 @@ import anyio
 
 from daemon.actors.driver_actor import DriverActor, RunImport
 from daemon.actors.supervisor import supervise
+from daemon.engine import effects as fx
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import Effects
 from daemon.providers.reference.driver import ReferenceDriver
 from daemon.providers.reference.sandbox import ReferenceSandbox
 from daemon.statecharts import load_charts
@@ -38,11 +38,12 @@ def test_a_batch_imports_every_page_and_retries_a_network_error(tmp_path: Path) 
             driver = ReferenceDriver("mis", account.settings, account.credentials)
             actor = DriverActor(account, driver, engine)
 
-            def dispatch(effects: Effects) -> None:
-                for _, batch in effects.imports:
-                    actor.tell(RunImport(batch))
+            def imports_only(effects: fx.Effects) -> None:
+                for message in effects:
+                    if isinstance(message, fx.Import):
+                        actor.tell(RunImport(message.batch))
 
-            engine.dispatch = dispatch
+            engine.dispatch = imports_only
 
             async def batch() -> dict[str, Any]:
                 async with db.reading() as txn:

@@ -10,11 +10,12 @@ from typing import Any
 import anyio
 import pytest
 
+from daemon.actors import driver_actor
 from daemon.actors.driver_actor import DriverActor
 from daemon.actors.rate_limit import TokenBucket
 from daemon.actors.supervisor import Health, supervise
+from daemon.engine import effects as fx
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import Effects
 from daemon.orders.model import Order, OrderItem
 from daemon.providers.contract import (
     Capabilities,
@@ -97,13 +98,12 @@ async def _engine(tmp_path: Path) -> Engine:
 
 
 async def _run_actor_until(actor: DriverActor, engine: Engine, done: Any) -> None:
-    from daemon.actors.driver_actor import Wake
+    def wake_only(effects: fx.Effects) -> None:
+        for message in effects:
+            if isinstance(message, fx.Wake):
+                actor.tell(driver_actor.Wake())
 
-    def dispatch(effects: Effects) -> None:
-        for _ in effects.wake:
-            actor.tell(Wake())
-
-    engine.dispatch = dispatch
+    engine.dispatch = wake_only
     async with anyio.create_task_group() as tg:
         tg.start_soon(supervise, actor.health, actor.run)
         with anyio.fail_after(10):

@@ -10,8 +10,8 @@ from typing import Any
 import anyio
 import pytest
 
+from daemon.engine.context import order_subject
 from daemon.engine.engine import Engine
-from daemon.engine.handlers import order_subject
 from daemon.errors import TransitionNotAllowed
 from daemon.orders.model import Approval, Payment
 from daemon.statecharts import load_charts

@@ -12,7 +12,7 @@ from daemon.errors import StatechartInvalid, TransitionNotAllowed
 from daemon.statecharts import _parse, load_charts, mermaid_all
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRING = {"_fire_item": "order_item", "_fire_batch": "import_batch"}
+FIRING = {"fire_item": "order_item", "_fire_batch": "import_batch"}
 
 
 def fired_triggers() -> list[tuple[str, str, str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.engine.engine import Engine
-from daemon.engine.storefront_handlers import note_reason
+from daemon.engine.storefront_writes import note_reason
 from daemon.store import inbox
 from tests.helpers import ManualClock, make_order
 from tests.unit.test_engine import (

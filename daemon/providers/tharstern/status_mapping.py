@@ -50,5 +50,5 @@ def is_final(status: str, settings: TharsternSettings) -> bool:
 
 def storefront_stage(status: str, storefront_stages: Mapping[str, str]) -> str | None:
     """The storefront stage the spine writes for a reported status (exact, else lower-case
-    key, as `daemon.engine.storefront_handlers.after_status` looks it up); None: unmapped."""
+    key, as `daemon.engine.storefront_writes.after_status` looks it up); None: unmapped."""
     return storefront_stages.get(status) or storefront_stages.get(status.lower()) or None

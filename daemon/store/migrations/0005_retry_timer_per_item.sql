@@ -1,5 +1,5 @@
 -- esd store, version 5: one retry timer per retrying item, subject "site/order/account/seq"
--- (daemon.engine.handlers.retry_subject). Before, one timer served an (order, account), and a
+-- (daemon.engine.item_retries.retry_subject). Before, one timer served an (order, account), and a
 -- sibling item's success cancelled it, leaving an item in `retrying` for ever (issue 12).
 -- Every retrying item gets its own timer, due at its next_retry_at (at once if unknown); the
 -- old (order, account) timers, whose payload has no "seq", go.

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from daemon.config import Site
 from daemon.errors import BadEventPayload
+from daemon.events import StorefrontWebhook, to_payload
 from daemon.store.inbox import NewEvent
 from daemon.storefronts.contract import WEBHOOK_KIND, Accept, Reject
 from daemon.storefronts.pressero.guesses import (
@@ -61,17 +62,19 @@ def judge(site: Site, headers: Mapping[str, str], body: bytes) -> Accept | Rejec
             source=f"{PROVIDER}:{site.key}",
             dedupe_key=envelope.message_id,
             kind=WEBHOOK_KIND,
-            payload={
-                "provider": PROVIDER,
-                "site": site.key,
-                "type": envelope.type_name,
-                "known": envelope.known,
-                "order": order,
-                "item_seq": envelope.item_seq,
-                "message_id": envelope.message_id,
-                "timestamp": envelope.timestamp.isoformat(),
-                "body": raw,
-            },
+            payload=to_payload(
+                StorefrontWebhook(
+                    provider=PROVIDER,
+                    site=site.key,
+                    type=envelope.type_name,
+                    known=envelope.known,
+                    order=order,
+                    item_seq=envelope.item_seq,
+                    message_id=envelope.message_id,
+                    timestamp=envelope.timestamp.isoformat(),
+                    body=raw,
+                )
+            ),
             subject=None if order is None else f"{site.key}/{order}",
         )
     )

@@ -45,7 +45,7 @@ def test_the_guessed_final_statuses_by_default() -> None:
 
 
 def test_a_stage_is_looked_up_as_the_spine_does() -> None:
-    # daemon.engine.storefront_handlers.after_status: the exact key, else the lower-case key
+    # daemon.engine.storefront_writes.after_status: the exact key, else the lower-case key
     assert storefront_stage("DESPATCHED", {"despatched": "Shipped"}) == "Shipped"
     assert storefront_stage("Despatched", {"Despatched": ""}) is None
 

@@ -46,7 +46,9 @@ __all__ = [
 DEFAULT_CALL_DEADLINE_SECONDS = 120.0
 #: bytes one answer may have
 DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024
-#: bytes one WSDL or XSD document may have (real Pace WSDLs are a few hundred KB)
+#: bytes one WSDL or XSD document may have. No real Pace WSDL is public, so their size is not
+#: known: this is a cap that stops a runaway answer, far above the reconstructed documents in
+#: `daemon/providers/pace/wsdl/`.
 DEFAULT_MAX_WSDL_BYTES = 10 * 1024 * 1024
 #: the settings keys `limits_problems` checks
 LIMIT_KEYS = ("call_deadline_seconds", "max_answer_bytes")

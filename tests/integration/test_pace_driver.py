@@ -837,6 +837,27 @@ async def test_find_pushed_sees_only_a_complete_push(sandbox: PaceSandbox) -> No
         assert found == PushResult(pushed.order_external_id, pushed.items)
 
 
+async def test_without_a_site_rule_the_job_and_parts_open_with_the_letter_o(
+    sandbox: PaceSandbox,
+) -> None:
+    # Seed 004: 'Default is “0” (New)', yet its example writes "adminStatus":"O" and EFI's
+    # samples open a job with the letter (pace.md §6, §7). The sandbox knows only documented
+    # JobStatus ids, so a default of the digit would be refused here.
+    seed_acme(sandbox)
+    await push(sandbox, site_mapping=[])
+    (job,) = sandbox.objects("Job")
+    assert job["adminStatus"] == "O"
+    assert {part["productionStatus"] for part in sandbox.objects("JobPart")} == {"O"}
+
+
+async def test_the_seeds_digit_zero_is_sent_when_configured(sandbox: PaceSandbox) -> None:
+    seed_acme(sandbox)
+    sandbox.seed_job_status("0")  # the shop's Pace has a status "0"
+    await push(sandbox, site_mapping=[{"siteName": "DefaultSiteConfiguration", "adminStatus": "0"}])
+    (job,) = sandbox.objects("Job")
+    assert job["adminStatus"] == "0"
+
+
 # -- status -------------------------------------------------------------------------------------
 
 
@@ -868,6 +889,21 @@ async def test_status_and_tracking_come_from_the_job_and_its_shipments(
         assert reports[1].tracking == ("1Z888",)
         with pytest.raises(DriverError, match="has no part 1001:09"):
             await driver.fetch_status(ORDER, [ItemRef(1, "1001:09")], job)
+
+
+async def test_on_an_older_pace_shipped_at_joins_the_shipments_date_and_time(
+    legacy: PaceSandbox,
+) -> None:
+    # pace.md §6 "Version drift": older servers split JobShipment `date` and `time`.
+    seed_acme(legacy)
+    async with pace_driver(legacy) as driver:
+        pushed = await driver.push_order(ORDER, READY, MemoryJournal(), REFERENCE)
+        job = pushed.order_external_id
+        shipment = legacy.add_shipment_tracking(job, "1Z999", job_part="01")
+        reports = await driver.fetch_status(ORDER, pushed.items, job)
+    assert shipment["date"].time() == dt.time(0, 0)
+    expected = dt.datetime.combine(shipment["date"].date(), shipment["time"].time(), dt.UTC)
+    assert reports[0].shipped_at == expected
 
 
 # -- connection and configuration -------------------------------------------------------------

@@ -668,6 +668,40 @@ def test_admin_status_and_tracking(
     create_job(http, legacy, customer="C1")
     old = legacy.add_shipment_tracking("1001", "1Z1")
     assert old["time"].date() == dt.date(1970, 1, 1) and "dateTime" not in old
+    # Older servers split the two (pace.md §6): the date carries the day only.
+    assert old["date"].time() == dt.time(0, 0)
+
+
+def test_a_job_status_must_be_a_known_job_status_id(
+    sandbox: PaceSandbox, http: httpx.Client
+) -> None:
+    # Documented JobStatus ids: "O" open, "C" closed (pace.md §6, §7 flow 4); seed 004's text
+    # says 'Default is “0” (New)', a digit no EFI source shows.
+    sandbox.seed_customer("C1", "Acme")
+    assert create_job(http, sandbox, adminStatus="O", customer="C1").status_code == 200
+    assert fault(create_job(http, sandbox, adminStatus="0", customer="C1")) == (
+        "soap:Server",
+        "Invalid reference: Job[adminStatus=0] (no such JobStatus)",
+    )
+    code, message = fault(
+        object_call(
+            http,
+            sandbox,
+            "UpdateObject",
+            "JobPart",
+            job="1001",
+            jobPart="01",
+            productionStatus="0",
+        )
+    )
+    assert (code, message) == (
+        "soap:Server",
+        "Invalid reference: JobPart[productionStatus=0] (no such JobStatus)",
+    )
+    sandbox.seed_job_status("0")  # a shop whose Pace has a status "0"
+    assert create_job(http, sandbox, adminStatus="0", customer="C1").status_code == 200
+    with pytest.raises(ValueError, match=r"JobStatus\.id"):
+        sandbox.seed_job_status("")
 
 
 def read_ship_via(http: httpx.Client, box: PaceSandbox, ship_via: str) -> httpx.Response:

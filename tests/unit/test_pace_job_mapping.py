@@ -35,7 +35,7 @@ from daemon.providers.pace.site_rules import SiteMapping
 D = Decimal
 TODAY = dt.date(2024, 5, 7)  # a Tuesday; the order was placed on Monday the 6th
 SETTINGS = PaceSettings(url="https://pace.example.com")
-PLAIN = SiteMapping()  # seed defaults: adminStatus "0", prices without tax and shipping
+PLAIN = SiteMapping()  # defaults: adminStatus "O" (open), prices without tax and shipping
 WITH_TAX = SiteMapping(admin_status="O", include_tax_and_shipping=True)
 
 CARDS = OrderItem(
@@ -106,7 +106,7 @@ def test_the_job_follows_the_seed_table() -> None:
         contact_last_name="Lee",
         po_number="PO-77",
         date_setup=TODAY,
-        admin_status="0",
+        admin_status="O",
         promise_date=dt.date(2024, 5, 9),  # order date Mon 6th + 3 days
         original_quoted_price=D("160.00"),
         amount_to_invoice=D("160.00"),
@@ -365,7 +365,7 @@ def test_one_part_per_item_and_the_first_updates_part_01() -> None:
             additional_description="Paper: 14pt; Sides: 2",
             job_type=7,  # product attribute JobType
             date_setup=TODAY,
-            production_status="0",
+            production_status="O",
             freight=D("5.00"),
             original_quoted_price=D("40.00"),
             quantity=500,
@@ -380,7 +380,7 @@ def test_one_part_per_item_and_the_first_updates_part_01() -> None:
             additional_description="A5, 4/4",
             job_type=1,  # no JobType attribute: the job type
             date_setup=TODAY,
-            production_status="0",
+            production_status="O",
             freight=D("5.00"),
             original_quoted_price=D("120.00"),
             quantity=1000,

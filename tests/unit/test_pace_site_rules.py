@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from daemon.providers.pace.guesses import JOB_STATUS_OPEN, SEED_ADMIN_STATUS
 from daemon.providers.pace.site_rules import (
     DEFAULT_ADMIN_STATUS,
     DEFAULT_SITE,
@@ -65,19 +66,33 @@ def test_the_seed_example_per_site(site_name: str, site_key: str, expected: Site
 def test_without_rules_the_seed_defaults_apply() -> None:
     mapping = site_mapping_for((), "Any Site")
     assert mapping == SiteMapping(
-        admin_status="0",
+        admin_status="O",
         include_tax_and_shipping=False,
         add_material_information=False,
         set_user_to_description=False,
         matched="",
     )
-    assert DEFAULT_ADMIN_STATUS == "0"
+
+
+def test_the_default_admin_status_is_the_documented_open_letter_not_the_digit() -> None:
+    # Seed 004: 'Default is “0” (New)', while its example writes "adminStatus":"O" and EFI's
+    # samples open a job with the letter "O" (pace.md §6, §7): the letter is sent by default.
+    assert DEFAULT_ADMIN_STATUS == JOB_STATUS_OPEN == "O"
+    assert SEED_ADMIN_STATUS == "0"
+
+
+def test_the_seed_digit_stays_configurable() -> None:
+    rules, problems = parse_site_rules(
+        [{"siteName": "DefaultSiteConfiguration", "adminStatus": SEED_ADMIN_STATUS}]
+    )
+    assert problems == []
+    assert site_mapping_for(rules, "Any Site").admin_status == "0"
 
 
 def test_a_site_rule_without_a_default_rule_falls_back_to_the_seed_defaults() -> None:
     rules, problems = parse_site_rules([{"siteName": "Shop", "addMaterialInformation": True}])
     assert problems == []
-    assert site_mapping_for(rules, "Shop") == SiteMapping("0", False, True, False, "Shop")
+    assert site_mapping_for(rules, "Shop") == SiteMapping("O", False, True, False, "Shop")
     assert site_mapping_for(rules, "Elsewhere") == SiteMapping()
 
 

@@ -11,16 +11,18 @@ has none, so a literal is written as:
 - `"value"` when it has a single quote but no double quote (pace.md §3 "pick the quote char not
   present in the value"; robgridley/pace-api's double quotes are accepted by live servers);
 - `concat('o', "'", 'brien "x"')` when it has both: the XPath 1.0 technique, the only way to
-  write such a string at all [GUESS that Pace's XPath supports concat(); EFI lists only
-  contains, starts-with, date and current-date, so such a value may be refused, never widened].
+  write such a string at all [GUESS that Pace's XPath supports concat(), `guesses.XPATH_HAS_CONCAT`;
+  EFI lists only contains, starts-with, date and current-date, so such a value may be refused,
+  never widened].
 
 Other refusals, each a `ValueError` naming the field and the problem:
 
 - an empty string: Pace tests for null with `@field = ''` (SDK sample), so searching for an empty
   e-mail would match every customer WITHOUT one;
 - characters XML 1.0 cannot carry (the expression travels inside a SOAP envelope);
-- floats (use `Decimal`), datetimes (Pace may not filter combined date-time fields, pace.md §3;
-  use a `date`), and field names that are not plain Pace property names.
+- floats (use `Decimal`), datetimes (Pace may not filter combined date-time fields, pace.md §3,
+  seen only through REST in low-trust code: `guesses.DATETIME_FIELDS_FILTERABLE`; use a `date`),
+  and field names that are not plain Pace property names.
 
 The building blocks compose with `&` / `|` (or `all_of` / `any_of`), adding parentheses only
 where `and` and `or` meet. Sans-IO: nothing here talks to Pace.
@@ -109,7 +111,7 @@ def literal(value: Value, *, field: str = "value") -> str:
             raise ValueError(f"find value for {field}: {value} is not a finite number")
         # Fixed notation: XPath numbers have no exponent ("1E+2" is not a number).
         return format(value, "f")
-    if isinstance(value, dt.datetime):
+    if isinstance(value, dt.datetime):  # guesses.DATETIME_FIELDS_FILTERABLE
         raise TypeError(
             f"find value for {field}: a datetime cannot be matched exactly; compare a date"
         )
@@ -162,7 +164,9 @@ def equals(field: str, value: Value) -> FindExpression:
 
 
 def not_equals(field: str, value: Value) -> FindExpression:
-    """`@field != value`; like SQL, Pace does not match objects where the field is null."""
+    """`@field != value`. Whether Pace matches objects where the field is null is not known:
+    esd assumes not, as in SQL (`guesses.NOT_EQUALS_MATCHES_NULL`, guessed; no source says), and
+    the sandbox behaves so. No driver find uses `!=`."""
     return _comparison(field, "!=", value)
 
 

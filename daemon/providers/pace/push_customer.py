@@ -8,7 +8,7 @@ Its journal steps are `customer.create`, `customer` and `contact:<location diges
 The location key match of `customer_resolution.decide_location_contact` finds what a lost
 Contact create made. A customer is inactive when its `customerStatus` is "I" or "C" [GUESS: EFI
 documents only "O" (open) for customers; "I"nactive and "C"losed are the codes other Pace lists
-use].
+use; `guesses.INACTIVE_CUSTOMER_STATUSES`].
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from daemon.errors import BusinessRuleError, NotFound, PermanentError
 from daemon.orders.model import Address, Order
@@ -48,6 +48,7 @@ from daemon.providers.pace.customer_resolution import (
     orderer_contact_fields,
 )
 from daemon.providers.pace.find_expressions import Value
+from daemon.providers.pace.guesses import INACTIVE_CUSTOMER_STATUSES
 from daemon.providers.pace.lookups import natural as _natural
 from daemon.providers.pace.lookups import where as _where
 from daemon.providers.pace.push_plan import PushPlan, location_digest
@@ -55,9 +56,6 @@ from daemon.providers.pace.shipment_mapping import ShipmentFields
 from daemon.providers.pace.soap_client import PaceClient
 
 __all__ = ["INACTIVE_CUSTOMER_STATUSES", "CustomerOutcome", "CustomerSteps"]
-
-#: Customer.customerStatus codes esd treats as inactive [GUESS, see the module docstring]
-INACTIVE_CUSTOMER_STATUSES: Final = frozenset({"I", "C"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

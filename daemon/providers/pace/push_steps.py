@@ -44,13 +44,17 @@ failed:
 How each object is found again after a lost answer (the look-up before every create):
 
 - Job: by `Job.importID` = the push reference (`esd:{account}:{site}:{order}`). importID is
-  chosen because the seed-004 mapping writes nothing there and FindObjects can filter on it
-  (both object schemas in `wsdl/` have it, as the swagger does): `poNum` carries the PO number,
+  chosen because the seed-004 mapping writes nothing there and the field exists (the swagger
+  and both object schemas in `wsdl/` have it; that FindObjects can filter on it is a guess,
+  `guesses.PUSH_REFERENCE_FIELD`, which also says what happens if Pace refuses the filter: there
+  is no fallback): `poNum` carries the PO number,
   `description`/`description2` are templates and notes, `reference` is a free text field the
   shop's staff see and edit on the job, and `webOrderID`/`webID` belong to EFI's own web-to-print
   integrations, which a shop may run beside esd. importID is the identity of a record that came
   from another system, which is exactly what this is. [GUESS: Pace keeps the value as sent;
   no source says Pace's own import tools overwrite it on jobs they did not import.]
+- JobShipment: linked to its ship-to Contact by `contactNumber` (`guesses.SHIPMENT_CONTACT_FIELD`:
+  seen in code; EFI's sample sets `jobContact` instead).
 - JobPart: by job + its exact description ("{order}-{seq} {product}", unique in the job, see
   `job_mapping`). Part 01 (made by Pace with the job) is updated for the first part unless its
   description already names another item of this order ("{order}-{n}..."): a later push into
@@ -66,7 +70,8 @@ How each object is found again after a lost answer (the look-up before every cre
 Other decisions:
 
 - Updates send every mapped field except `customer` (set by the create) and `itemTemplate`
-  (re-sending our value could make Pace apply the template again); sending the create fields
+  (re-sending our value could make Pace apply the template again [GUESS,
+  `guesses.NOT_RESENT_ON_UPDATE`]); sending the create fields
   again is what overrides "template default values" (seed steps 4 and 5).
 - Updates are read-modify-write, as EFI's guide and every client seen (RG, SDK-J) do them: the
   object as Pace last returned it in this push (the create's answer, the read that checked part
@@ -74,7 +79,7 @@ Other decisions:
   WHOLE. The fields seed 004 does not map (the Job template's sales person, terms, ship via,
   Csr; `customer` and `itemTemplate`) go back as Pace had them. [GUESS, pace.md §2: a field
   left out of an update's object may be cleared like a nil one; no EFI source says a partial
-  object keeps them. The sandbox clears them: `sandbox.UPDATE_SEMANTICS`.] The one extra call
+  object keeps them (`guesses.LEFT_OUT_ON_UPDATE`). The sandbox clears them.] The one extra call
   is the read of part 01 of a job this push created (Pace makes it with the job; no answer
   carried it), and of a job or part found again after a lost answer.
 - The item's external id is "{job}:{part}" of its first part (a kit's first child).
@@ -95,6 +100,11 @@ from daemon.orders.model import Order
 from daemon.providers.contract import PushJournal, PushResult
 from daemon.providers.kit import ensure_step, journal_int, journal_text
 from daemon.providers.pace.customer_resolution import LocationKey, job_contact_id
+from daemon.providers.pace.guesses import (
+    NOT_RESENT_ON_UPDATE,
+    PUSH_REFERENCE_FIELD,
+    SHIPMENT_CONTACT_FIELD,
+)
 from daemon.providers.pace.job_mapping import (
     JOB_CREATE_FIELDS,
     PART_CREATE_FIELDS,
@@ -121,9 +131,9 @@ from daemon.providers.pace.soap_client import PaceClient
 __all__ = ["REFERENCE_FIELD", "Push", "ship_via_warnings"]
 
 #: the Job field that carries the push reference (see the module docstring for the choice)
-REFERENCE_FIELD: Final = "importID"
+REFERENCE_FIELD: Final = PUSH_REFERENCE_FIELD
 # fields an update never re-sends (see the module docstring)
-_NOT_UPDATED: Final = frozenset({"customer", "itemTemplate"})
+_NOT_UPDATED: Final = NOT_RESENT_ON_UPDATE
 
 log = structlog.get_logger(__name__)
 
@@ -207,7 +217,9 @@ class Push:
             contact = contacts[shipment.location]
             found = await self.client.find(
                 "JobShipment",
-                _where("find shipments to the contact", job=job, contactNumber=contact),
+                _where(
+                    "find shipments to the contact", job=job, **{SHIPMENT_CONTACT_FIELD: contact}
+                ),
             )
             if len(found) > per_contact[contact]:
                 seqs = ", ".join(str(seq) for seq in shipment.item_seqs)
@@ -420,7 +432,9 @@ class Push:
                 by_name.append(await self.ship_vias.resolve(shipment.ship_via_name))
             found = await self.client.find(
                 "JobShipment",
-                _where("find shipment", job=job, jobPart=number, contactNumber=contact_id),
+                _where(
+                    "find shipment", job=job, jobPart=number, **{SHIPMENT_CONTACT_FIELD: contact_id}
+                ),
             )
             return min(int(key) for key in found) if found else None
 
@@ -430,7 +444,7 @@ class Push:
                 "job": job,
                 "jobPart": number,
                 "jobPartKey": f"{job}:{number}",
-                "contactNumber": contact_id,
+                SHIPMENT_CONTACT_FIELD: contact_id,
                 **shipment.to_pace(ship_via=resolved.ship_via if resolved else None),
             }
             if resolved is not None and resolved.ship_via is None:

@@ -5,7 +5,8 @@
 `to_pace()` gives the Pace properties (rest_swagger_selected_definitions.json: JobShipment,
 Carton, CartonContent). The driver adds what only Pace knows: `job`, `jobPart`, `jobPartKey`
 (the part at `ShipmentFields.part_index`), `contactNumber` (the location's Contact id from
-`customer_resolution.decide_location_contact`), `shipment` on each carton, and `carton`,
+`customer_resolution.decide_location_contact`; `guesses.SHIPMENT_CONTACT_FIELD`: seen in code,
+while EFI's sample sets `jobContact`), `shipment` on each carton, and `carton`,
 `jobPartJob`/`job`, `jobPart`, `jobPartKey` on each content (the part at `part_index`).
 
 JobShipment:
@@ -21,7 +22,8 @@ JobShipment:
     Planned quantity         plannedQuantity           sum of the shipment's item quantities
     Ship Via                 shipVia                   Accounts rule (`account_rules`)
     Account Number           accountNumber             Accounts rule
-    Charges                  charges                   "Third Party/Ship Bill To" when there
+    Charges                  charges                   "Third Party/Ship Bill To" (seed; Pace
+                                                       accepting it is guessed) when there
                                                        is an account number, else ""
     Number of cartons        Carton.count              1
     Carton Quantity          Carton.quantity           the shipment's quantity (below)
@@ -52,6 +54,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from daemon.orders.model import Address, Order, OrderItem
+from daemon.providers.pace import guesses
 from daemon.providers.pace.account_rules import AccountMatch, match_account_rule
 from daemon.providers.pace.customer_resolution import LocationKey, location_key
 from daemon.providers.pace.job_mapping import PartFields
@@ -65,8 +68,10 @@ __all__ = [
     "shipments_for",
 ]
 
-#: JobShipment.charges when the Accounts rule gives an account number (seed)
-THIRD_PARTY_CHARGES: Final = "Third Party/Ship Bill To"
+#: JobShipment.charges when the Accounts rule gives an account number: seed 004's text. That
+#: Pace accepts it is guessed: the only values seen are "Prepaid/Shipper" and "Third Party"
+#: (seen in code, pace.md §6.5); see `guesses.THIRD_PARTY_CHARGES`.
+THIRD_PARTY_CHARGES: Final = guesses.THIRD_PARTY_CHARGES
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

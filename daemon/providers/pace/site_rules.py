@@ -5,8 +5,8 @@ A JSON array (or, in esd.toml, an array of tables) of rules:
     key                      meaning                                              default
     siteName                 the site the rule is for; "DefaultSiteConfiguration"  (required)
                              is the rule for every site without its own
-    adminStatus              Pace status code of the Job (`Job.adminStatus`) and   "0" (New)
-                             of each Job Part (`JobPart.productionStatus`)
+    adminStatus              Pace status code of the Job (`Job.adminStatus`) and   "O" (open;
+                             of each Job Part (`JobPart.productionStatus`)         see below)
     includeTaxAndShipping    Job and Job Part prices include tax and shipping      false
     addMaterialInformation   add a Job Material from the product's `materialID`    false
     setUserToDescription     the site user's first and last name become the job's  false
@@ -19,9 +19,13 @@ Decisions where the seed is silent (each is tested):
 - Fallback is per field: a key missing from the site's own rule comes from the
   DefaultSiteConfiguration rule, and a key missing there too from the defaults above. A site
   with no rule at all uses DefaultSiteConfiguration, or the defaults.
-- `adminStatus` is passed to Pace verbatim: the seed's text says the default is "0" (New) while
-  its example writes "O" (the letter; "open" in the EFI SDK samples). esd does not guess which
-  was meant; an unknown code is Pace's to refuse.
+- The default `adminStatus` is the letter "O". The seed's text says 'Default is “0” (New)',
+  the digit, while its own example writes "O", and every EFI source uses the letter "O" for an
+  open job (SDK-J `CloseJob`, RG, BB; pace.md §6, §7); no source shows a JobStatus "0". So esd
+  reads the seed's "0" as the "O" of its example (`guesses.DEFAULT_ADMIN_STATUS`, with the
+  evidence). The seed's digit stays configurable: a shop whose Pace has a JobStatus "0" writes
+  `"adminStatus": "0"` in its DefaultSiteConfiguration rule.
+- A configured `adminStatus` is passed to Pace verbatim; an unknown code is Pace's to refuse.
 - Booleans may be JSON booleans or the strings "true"/"false" (any case); a number for
   `adminStatus` is taken as its text.
 - JSON keys are matched trimmed and case-insensitively (the seed writes
@@ -37,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from daemon.errors import cut, quoted
+from daemon.providers.pace import guesses
 from daemon.remote import json_text
 from daemon.remote.json_text import JsonTooDeep
 
@@ -51,8 +56,8 @@ __all__ = [
 
 #: the siteName of the rule that applies to every site without its own
 DEFAULT_SITE: Final = "DefaultSiteConfiguration"
-#: the seed's default status code: "0" (New)
-DEFAULT_ADMIN_STATUS: Final = "0"
+#: the status code when no rule sets one: "O" (open); see the module docstring and `guesses`
+DEFAULT_ADMIN_STATUS: Final = guesses.DEFAULT_ADMIN_STATUS
 
 _KEYS: Final = (
     "siteName",

@@ -28,10 +28,12 @@ dicts of Python values (datetimes in UTC), nil as None.
 
 Errors are `daemon.errors` classes, with Pace's own words where it gave some:
 
-- a SOAP fault "Unable to locate object ..." is `NotFound`; faults Pace raises for the data
-  ("Field is required: Job[customer=null]", "Unknown field ...", validation wording) and every
-  `soap:Client` fault are `BusinessRuleError`; any other fault is a `ServerError` (transient:
-  Pace's faults for a lost database connection look the same as any other);
+- a SOAP fault "Unable to locate object ..." is `NotFound`; faults that read as a refusal of
+  the data and every `soap:Client` fault are `BusinessRuleError`; any other fault is a
+  `ServerError` (transient: Pace's faults for a lost database connection look the same as any
+  other). The fragments are `guesses.NOT_FOUND_FAULT_MARKERS` and `BUSINESS_FAULT_MARKERS`,
+  each with its evidence: only "Field is required: Job[customer=null]" is a documented SOAP
+  fault; "Unknown field ..." and the others are REST answers or guesses;
 - HTTP 401/403 is `AuthenticationFailed`; 5xx without a SOAP fault, 429 and connection failures
   are transient, classified by `daemon.remote.http_errors`;
 - XML with a DTD or entity declarations is refused (for WSDLs zeep's `forbid_dtd`,
@@ -86,6 +88,7 @@ from daemon.errors import (
     ServerError,
 )
 from daemon.providers.pace.find_expressions import FindExpression, field_path
+from daemon.providers.pace.guesses import BUSINESS_FAULT_MARKERS, NOT_FOUND_FAULT_MARKERS
 from daemon.providers.pace.objects import (
     KEY_FIELDS,
     SERVICE_VERBS,
@@ -131,7 +134,7 @@ __all__ = [
 
 #: seconds for one SOAP call (Pace runs its business events inside a create)
 DEFAULT_TIMEOUT = 30.0
-#: seconds for loading one WSDL (they are large on real servers)
+#: seconds for loading one WSDL (guessed: real WSDLs are not public, and may be large)
 DEFAULT_WSDL_TIMEOUT = 60.0
 
 _INT_TYPES = frozenset({"int", "long", "short", "integer", "byte"})
@@ -142,21 +145,10 @@ _COMPANY = re.compile(r"[^/?#\s]+")
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
-# Fault texts Pace raises for the data it was sent (pace.md §2, §3), lower-cased.
-_NOT_FOUND_FAULTS = ("unable to locate object",)
-_BUSINESS_FAULTS = (
-    "field is required",
-    "is required",
-    "unknown field",
-    "unknown object type",
-    "invalid",
-    "not valid",
-    "validation",
-    "already exists",
-    "cannot convert",
-    "unknown or unsupported function",
-    "not allowed",
-)
+# Fault texts that mean "no such object" / "Pace refused the data", lower-cased; each marker's
+# evidence is in `guesses` (only "field is required" is a documented SOAP fault text).
+_NOT_FOUND_FAULTS = tuple(marker.text for marker in NOT_FOUND_FAULT_MARKERS)
+_BUSINESS_FAULTS = tuple(marker.text for marker in BUSINESS_FAULT_MARKERS)
 
 log = structlog.get_logger(__name__)
 

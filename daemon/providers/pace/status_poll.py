@@ -1,7 +1,8 @@
 """Status by polling (`PaceDriver.fetch_status`): the Job's `adminStatus` code (what the shop
 moves: "O" open, "C" closed, ...), the same for every item; tracking numbers come from the
 shipped JobShipments that carry the item (its own part, or the shipment its location was mapped
-to) and their cartons.
+to) and their cartons. That `shipped` = true means the shipment left the shop is guessed
+(`guesses.SHIPPED_FIELD`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,38 @@ from typing import Any
 from daemon.errors import NotFound
 from daemon.orders.model import Order, OrderItem
 from daemon.providers.contract import ItemRef, StatusReport
+from daemon.providers.pace.guesses import (
+    SHIPMENT_DATE_FIELD,
+    SHIPMENT_LEGACY_DATE_FIELDS,
+    SHIPPED_FIELD,
+)
 from daemon.providers.pace.lookups import natural as _natural
 from daemon.providers.pace.lookups import part_number as _part_number
 from daemon.providers.pace.lookups import where as _where
 from daemon.providers.pace.push_plan import PushPlan
 from daemon.providers.pace.soap_client import PaceClient
 
-__all__ = ["fetch_status", "job_of_item", "shipment_parts"]
+__all__ = ["fetch_status", "job_of_item", "shipment_parts", "shipment_shipped_at"]
+
+
+def shipment_shipped_at(shipment: Mapping[str, Any]) -> dt.datetime | None:
+    """When a JobShipment was shipped, as Pace answered it (UTC): its `dateTime` on newer servers;
+    on older ones its `date` with the clock time of its `time`, a time of day on 1970-01-01
+    (pace.md §2, §6 "Version drift"; `guesses.SHIPMENT_LEGACY_DATE_FIELDS`). A `date` without a
+    `time` is taken as it is."""
+    combined = shipment.get(SHIPMENT_DATE_FIELD)
+    if isinstance(combined, dt.datetime):
+        return combined
+    date_field, time_field = SHIPMENT_LEGACY_DATE_FIELDS
+    day = shipment.get(date_field)
+    if not isinstance(day, dt.date):
+        return None
+    clock = shipment.get(time_field)
+    if not isinstance(day, dt.datetime):
+        day = dt.datetime.combine(day, dt.time(), dt.UTC)
+    if isinstance(clock, dt.datetime):
+        return dt.datetime.combine(day.date(), clock.time(), day.tzinfo)
+    return day
 
 
 def job_of_item(external_id: str) -> str | None:
@@ -72,7 +98,7 @@ async def fetch_status(
     ]
     cartons: dict[int, list[dict[str, Any]]] = {}
     for shipment in shipments:
-        if shipment.get("shipped"):
+        if shipment.get(SHIPPED_FIELD):
             keys = await client.find("Carton", _where("find cartons", shipment=int(shipment["id"])))
             cartons[int(shipment["id"])] = [
                 await client.read("Carton", key) for key in sorted(keys, key=_natural)
@@ -82,7 +108,7 @@ async def fetch_status(
         mine = [
             s
             for s in shipments
-            if s.get("shipped") and s.get("jobPart") in parts_of_item[ref.item_seq]
+            if s.get(SHIPPED_FIELD) and s.get("jobPart") in parts_of_item[ref.item_seq]
         ]
         tracking: list[str] = []
         shipped_at: dt.datetime | None = None
@@ -91,8 +117,8 @@ async def fetch_status(
                 carton.get("trackingNumber") for carton in cartons[int(shipment["id"])]
             ]
             tracking += [str(n) for n in numbers if n and str(n) not in tracking]
-            when = shipment.get("dateTime") or shipment.get("date")
-            if isinstance(when, dt.datetime) and (shipped_at is None or when > shipped_at):
+            when = shipment_shipped_at(shipment)
+            if when is not None and (shipped_at is None or when > shipped_at):
                 shipped_at = when
         reports.append(
             StatusReport(

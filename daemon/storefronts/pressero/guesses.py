@@ -81,9 +81,11 @@ __all__ = [
     "PRODUCT_ATTRIBUTE_SLOTS",
     "PRODUCT_INTEGRATION_ID_FIELD",
     "PRODUCT_OBJECT_FIELD",
+    "SEARCH_COLUMNS",
     "SEARCH_DATE_FORMAT",
     "SEARCH_END_FIELD",
     "SEARCH_FILTERS_FIELD",
+    "SEARCH_OPERATORS",
     "SEARCH_SORT_FIELD",
     "SEARCH_START_FIELD",
     "SHIPMENTS_ROUTE",
@@ -150,6 +152,11 @@ SEARCH_START_FIELD: Final = "StartDate"
 SEARCH_END_FIELD: Final = "EndDate"
 SEARCH_SORT_FIELD: Final = "SortDescriptor"
 SEARCH_FILTERS_FIELD: Final = "Filters"
+#: seen in code: the filter columns and operators of the order search (§1.3: `OrderNumber`,
+#: `WorkflowStagePrinter`; `equals`, `isequalto`, `contains`). The client filters by
+#: `OrderNumber` only; the sandbox supports these and refuses other columns.
+SEARCH_COLUMNS: Final = ("OrderNumber", "WorkflowStagePrinter")
+SEARCH_OPERATORS: Final = ("equals", "isequalto", "contains")
 #: seen in code: the webinar sample sends `'2019-01-01 00:00:00Z'` (§1.4). Whether the window
 #: includes its ends is guessed (inclusive); the reconciliation poll overlaps windows anyway.
 SEARCH_DATE_FORMAT: Final = "%Y-%m-%d %H:%M:%SZ"
@@ -240,8 +247,10 @@ ADDRESS_FIELDS: Final = (
 )
 #: seen in code: ten product-attribute name/value slots, `ProductAttributeName1..10` (§1.5)
 PRODUCT_ATTRIBUTE_SLOTS: Final = 10
-#: seen in code: the item model nests the `Product` (PresseroConnector `OrderItem.Product`) and
-#: product details carry `MisId` (§1.7). That `MisId` is the product's integration id: guessed.
+#: guessed: that an item row nests its product under `Product`. The row fields seen in code
+#: (§1.5, PresseroConnector `Models/OrderItem.cs`) have no `Product`; only the product DETAIL
+#: route's answer is seen carrying `MisId` (§1.7, seen in code). That `MisId` is the product's
+#: integration id: guessed too. A row without `Product` simply has no product integration id.
 PRODUCT_OBJECT_FIELD: Final = "Product"
 PRODUCT_INTEGRATION_ID_FIELD: Final = "MisId"
 #: guessed: the order's payment method. Only the order-create body is seen in code
@@ -280,8 +289,11 @@ USER_ID_FIELD: Final = "UserId"
 USER_INTEGRATION_ID_FIELD: Final = "OrderedByIntegrationID"
 #: guessed: order notes on the header (order-create has `notes`, §1.4)
 ORDER_NOTES_FIELD: Final = "Notes"
-#: seen in code: .NET serialises an unset `DateTime` as year 1 (`ReqShipDate` is not nullable in
-#: `Models/Order.cs`); such a date means "none"
+#: guessed: a date in year 1 means "none". pressero.md says nothing of it: it lists
+#: `ReqShipDate` among the order header fields of `Models/Order.cs` (§1.5) but not its type or
+#: its unset value. .NET writes an unset non-nullable `DateTime` as `0001-01-01T00:00:00`
+#: (`DateTime.MinValue`), so a required ship date in year 1 would be nonsense; reading it as
+#: "none" costs nothing if Pressero never sends one.
 ORDER_DATE_ZERO_YEAR: Final = 1
 
 # -- the site user and their address book (pressero.md §1.7; seed 004's Customer mapping) ---------

@@ -118,7 +118,10 @@ KNOWN_TYPES: Final = frozenset(
 ITEM_EVENT_TYPES: Final = frozenset(name for name in KNOWN_TYPES if name.startswith("OrderItem"))
 
 _MAX_SHOWN = 60  # how much of a bad value an error quotes
-_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")  # .NET writes 7 fraction digits; Python reads 6
+# guessed: .NET's round-trip DateTime format writes 7 fraction digits (100 ns ticks); no
+# Pressero timestamp in pressero.md shows a fraction at all. Cut to 6 anyway, so a longer one
+# can never make a date unreadable: the 7th digit means nothing to an order.
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -877,7 +880,8 @@ class _Row:
         return value
 
     def datetime(self, name: str, *, required: bool = False) -> dt.datetime | None:
-        """A date-time; no zone means UTC (pressero.md §1.5); .NET's year 1 means unset."""
+        """A date-time; no zone means UTC (pressero.md §1.5); year 1 means unset (guessed:
+        `guesses.ORDER_DATE_ZERO_YEAR`)."""
         value = self.get(name)
         if value is None or value == "":
             if required:

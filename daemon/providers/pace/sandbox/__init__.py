@@ -10,21 +10,27 @@ CartonContent, JobMaterial, JobContact and JobNote; ShipVia (the shop's setup da
 - every request is VALIDATED against the WSDL's schema (lxml XMLSchema built from the WSDL's
   types and the object XSD): an unknown field, a wrong type or a malformed envelope is a
   `soap:Client` fault naming it; DOCTYPEs in requests are refused;
-- server rules are `soap:Server` faults with Pace's wording where it is known:
-  "Field is required: Job[customer=null]" (SDK-J CreateJob.java), "Unable to locate object: ..."
-  (pace.md §2), "Unknown field 'x' on object 'JobShipment'" and "unknown or unsupported function:
-  substring" (pace.md §2, §3); other wordings are [GUESS]es;
+- server rules are `soap:Server` faults. Their wordings are `guesses.FAULT_*`, each with its
+  evidence: "Field is required: Job[customer=null]" is the one documented SOAP fault text
+  (SDK-J CreateJob.java); "Unable to locate object" is seen in code (RG); "Unknown field 'x' on
+  object 'JobShipment'" and "unknown or unsupported function: substring" are the REST twin's
+  answers seen in low-trust code (pace.md §2, §3), used here for SOAP as a [GUESS]; all other
+  wordings are [GUESS]es;
 - jobs are auto-numbered from 1001 unless a number is given (which does not move the counter);
   part `01` is created with every job; int keys (Contact, JobShipment, Carton, ...) are
   server-assigned; create/read/update answer the whole object, nil for empty fields;
 - update takes the WHOLE object (`UPDATE_SEMANTICS`): an optional field absent from the sent
   object, or nil in it, is cleared; a required field sent as nil (or left out) keeps its value;
+- a Job's `adminStatus` and a JobPart's `productionStatus` must name a known JobStatus id
+  (`guesses.JOB_STATUS_IDS`: the documented "O" open and "C" closed, and "A" from EFI's
+  SDK-PHP sample; `seed_job_status` adds more); another is refused like a dangling reference;
 - a Job gets its template's defaults on create (`JOB_TEMPLATE_DEFAULTS`: sales person, terms,
   ship via), which a partial update would clear;
 - find understands the subset of Pace's XPath that esd sends (`parse_find_expression`): `@field`
   of the object itself, `= != < > <= >=`, `and`, `or`, parentheses, string and number literals,
   `concat()`, `date()`, `current-date()`, `contains()`, `starts-with()`, `true()`, `false()`,
-  a bare boolean field as a predicate; `@f = ''` matches null, as Pace's null test does.
+  a bare boolean field as a predicate; `@f = ''` matches null, as Pace's null test does
+  (documented), and `@f != x` does not match null (`guesses.NOT_EQUALS_MATCHES_NULL`, guessed).
 
 `pace_version` picks the object schema: "current" (combined `promiseDateTime`, as in the REST
 swagger) or "legacy" (`promiseDate` + `promiseTime`, as in older SOAP installs); pace.md §6

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from daemon.providers.pace.guesses import UPDATE_ANSWER_CARRIES_OBJECT
 from daemon.testing.faults import check_fault_knobs, fail_next_entries
 
 __all__ = ["DEFAULT_FAULT_MESSAGE", "FAULT_KINDS", "FAULT_KNOBS", "Fault", "validated_faults"]
@@ -32,7 +33,7 @@ FAULT_KNOBS: Mapping[str, object] = {
     "fault_rate": 0.0,
     "drop_rate": 0.0,
     "drop_after_commit_rate": 0.0,
-    "update_returns_object": True,
+    "update_returns_object": UPDATE_ANSWER_CARRIES_OBJECT,
     "drip_interval_ms": 500,
     "huge_bytes": 200_000_000,
     "seed": 0,

@@ -1,6 +1,7 @@
 """The subset of Pace's find expressions (XPath) that esd sends, parsed and evaluated over the
 sandbox's objects (`parse_find_expression`); anything else is a `FindSyntaxError` naming it, as
-Pace refuses what it does not understand.
+Pace refuses what it does not understand. What Pace does where no source says (`!=` over null,
+concat(), the wording of a refused function) comes from `daemon.providers.pace.guesses`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+
+from daemon.providers.pace.guesses import (
+    FAULT_UNSUPPORTED_FUNCTION,
+    NOT_EQUALS_MATCHES_NULL,
+    XPATH_HAS_CONCAT,
+)
 
 __all__ = ["FindPredicate", "FindSyntaxError", "parse_find_expression"]
 
@@ -91,7 +98,7 @@ _Node = _Field | _Literal | _Call | _Compare | _Junction
 
 # function -> (min args, max args)
 _FUNCTIONS: Mapping[str, tuple[int, int]] = {
-    "concat": (2, 1000),
+    **({"concat": (2, 1000)} if XPATH_HAS_CONCAT else {}),  # guessed: EFI does not list it
     "date": (3, 3),
     "current-date": (0, 0),
     "contains": (2, 2),
@@ -196,7 +203,7 @@ class _Parser:
     def _call(self) -> _Call:
         name = self._next().text
         if name not in _FUNCTIONS:
-            raise FindSyntaxError(f"unknown or unsupported function: {name}")
+            raise FindSyntaxError(FAULT_UNSUPPORTED_FUNCTION.format(name=name))
         self._expect("punct", "(")
         args: list[_Node] = []
         if not (self._peek().kind == "punct" and self._peek().text == ")"):
@@ -338,6 +345,8 @@ def _compare(op: str, left: _Value, right: _Value) -> bool:
     if left is None or right is None:
         # SQL-like: null matches nothing but the null test `@f = ''` (pace.md §3).
         other = right if left is None else left
+        if op == "!=":  # guessed: `guesses.NOT_EQUALS_MATCHES_NULL`
+            return NOT_EQUALS_MATCHES_NULL and other not in (None, "")
         return op == "=" and (other is None or other == "")
     a: Any
     b: Any
@@ -347,7 +356,7 @@ def _compare(op: str, left: _Value, right: _Value) -> bool:
         a, b = _number(left), _number(right)
     else:  # strings and booleans compare as strings ("true" = @active)
         a, b = _string(left), _string(right)
-    if a is None or b is None:
+    if a is None or b is None:  # no common type: unequal
         return op == "!="
     try:
         return bool(_OPERATORS[op](a, b))

@@ -93,6 +93,15 @@ class PaceSandbox(LoopbackSandbox):
             raise ValueError(f"ShipVia.id: must be an int, got {type(id).__name__}")
         return self._store.seed("ShipVia", {"id": id, "description": description, **fields})
 
+    def seed_job_status(self, status: str) -> None:
+        """Add a JobStatus id as the shop sets them up: a Job.adminStatus or
+        JobPart.productionStatus naming an id the sandbox does not know is refused, as a
+        dangling reference (`guesses.DANGLING_REFERENCES_REFUSED`). It starts with
+        `guesses.JOB_STATUS_IDS`; `reset` keeps those only."""
+        if not isinstance(status, str) or not status:
+            raise ValueError("JobStatus.id: must be a non-empty string")
+        self._store.seed_job_status(status)
+
     def set_job_status(self, job: str, status: str) -> dict[str, Any]:
         """Set the Job's adminStatus (JobStatus.id, e.g. "O" open, "C" closed); return the job."""
         return self._store.admin_update("Job", {"job": job}, {"adminStatus": status})

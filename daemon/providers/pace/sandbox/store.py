@@ -17,6 +17,20 @@ from typing import Any
 
 from lxml import etree
 
+from daemon.providers.pace.guesses import (
+    FAULT_ALREADY_EXISTS,
+    FAULT_FIELD_REQUIRED,
+    FAULT_INVALID_REFERENCE,
+    FAULT_INVALID_XPATH,
+    FAULT_NOT_FOUND,
+    FAULT_UNKNOWN_FIELD,
+    FAULT_UNKNOWN_OBJECT_TYPE,
+    JOB_STATUS_IDS,
+    JOB_STATUS_OPEN,
+    NIL_REQUIRED_ON_UPDATE,
+    OBJECT_FIELDS_QUALIFIED,
+    OPEN_CUSTOMER_STATUS,
+)
 from daemon.providers.pace.objects import KEY_FIELDS, SERVICE_VERBS
 from daemon.providers.pace.sandbox.envelopes import find_response, object_response
 from daemon.providers.pace.sandbox.faults import (
@@ -35,6 +49,7 @@ from daemon.providers.pace.sandbox.rules import (
     PART_REFERENCES,
     REFERENCES,
     REQUIRED_ON_CREATE,
+    STATUS_FIELDS,
     Record,
 )
 from daemon.providers.pace.sandbox.schema import Schema, decode, elements, key_text, natural
@@ -58,6 +73,8 @@ class Store:
         self.next_job = FIRST_JOB
         self.next_customer = 1
         self.faults: dict[str, Any] = copy.deepcopy(dict(FAULT_KNOBS))
+        #: the JobStatus ids a Job.adminStatus or JobPart.productionStatus may name
+        self.job_statuses: set[str] = set(JOB_STATUS_IDS)
         self.rng = random.Random(self.faults["seed"])
         self.calls: collections.Counter[str] = collections.Counter()
         self.wsdl_fetches: collections.Counter[str] = collections.Counter()
@@ -174,7 +191,8 @@ class Store:
             return response
 
     def _check_field_names(self, type_name: str, operation_element: Any) -> None:
-        """Pace's wording for a field its object does not have (pace.md §2, REST)."""
+        """A field its object does not have, in the REST twin's wording (pace.md §2; guessed for
+        SOAP: `guesses.FAULT_UNKNOWN_FIELD`)."""
         wrappers = elements(operation_element)
         if len(wrappers) != 1:
             return  # the schema names what is wrong
@@ -182,8 +200,10 @@ class Store:
         for child in elements(wrappers[0]):
             name = etree.QName(child)
             if name.localname not in fields:
-                raise Fault("Client", f"Unknown field '{name.localname}' on object '{type_name}'")
-            if name.namespace != OBJECT_NS:
+                raise Fault(
+                    "Client", FAULT_UNKNOWN_FIELD.format(field=name.localname, type=type_name)
+                )
+            if OBJECT_FIELDS_QUALIFIED and name.namespace != OBJECT_NS:
                 # [GUESS] Pace may accept unqualified fields (pace.md §11); the sandbox does not.
                 raise Fault(
                     "Client",
@@ -215,7 +235,7 @@ class Store:
         )
         record = None if None in values else self.objects[type_name].get(key_text(values))
         if record is None:
-            raise Fault("Server", f"Unable to locate object: {type_name}[{shown}]")
+            raise Fault("Server", FAULT_NOT_FOUND.format(type=type_name, key=shown))
         return record
 
     def _read(self, type_name: str, sent: Mapping[str, Any]) -> Record:
@@ -227,7 +247,7 @@ class Store:
     def _create(self, type_name: str, sent: Mapping[str, Any]) -> Record:
         for field in REQUIRED_ON_CREATE[type_name]:
             if sent.get(field) in (None, ""):
-                raise Fault("Server", f"Field is required: {type_name}[{field}=null]")
+                raise Fault("Server", FAULT_FIELD_REQUIRED.format(type=type_name, field=field))
         record = self._new_record(type_name)
         record.update({k: v for k, v in sent.items() if v is not None})
         self._check_references(type_name, record)
@@ -245,7 +265,9 @@ class Store:
                     self.next_customer += 1
                 record["id"] = f"C{self.next_customer:05d}"
             elif record["id"] in self.objects["Customer"]:
-                raise Fault("Server", f"Object already exists: Customer[id={record['id']}]")
+                raise Fault(
+                    "Server", FAULT_ALREADY_EXISTS.format(type="Customer", key=f"id={record['id']}")
+                )
         elif type_name == "Job":
             if record["job"] is None:
                 # A job number given by the caller does not move the counter (SDK-J CreateJob).
@@ -254,7 +276,9 @@ class Store:
                 record["job"] = str(self.next_job)
                 self.next_job += 1
             elif record["job"] in self.objects["Job"]:
-                raise Fault("Server", f"Object already exists: Job[job={record['job']}]")
+                raise Fault(
+                    "Server", FAULT_ALREADY_EXISTS.format(type="Job", key=f"job={record['job']}")
+                )
         elif type_name == "JobPart":
             parts = [key for key in self.objects["JobPart"] if key.startswith(f"{record['job']}:")]
             if record["jobPart"] is None:
@@ -267,8 +291,10 @@ class Store:
         elif type_name == "ShipVia":
             # Seeded only, with the shop's own id (REQUIRED_ON_CREATE has it).
             if self._key_of("ShipVia", record) in self.objects["ShipVia"]:
-                raise Fault("Server", f"Object already exists: ShipVia[id={record['id']}]")
-        else:  # int ids are the server's to give [GUESS: a sent id is ignored]
+                raise Fault(
+                    "Server", FAULT_ALREADY_EXISTS.format(type="ShipVia", key=f"id={record['id']}")
+                )
+        else:  # int ids are the server's to give (guesses.SENT_INT_ID_IGNORED)
             record["id"] = self.next_id[type_name]
             self.next_id[type_name] += 1
 
@@ -281,7 +307,7 @@ class Store:
             "timeSetUp": dt.datetime.combine(EPOCH, now.time(), dt.UTC),
         }
         if type_name == "Customer":
-            record["customerStatus"] = record["customerStatus"] or "O"
+            record["customerStatus"] = record["customerStatus"] or OPEN_CUSTOMER_STATUS
             record["dateSetup"] = record["dateSetup"] or now
         elif type_name in ("Contact", "ShipVia"):
             if record["active"] is None:
@@ -294,7 +320,7 @@ class Store:
                 for field, default in JOB_TEMPLATE_DEFAULTS.items():
                     if field in record and record[field] is None:
                         record[field] = default
-                record["adminStatus"] = record["adminStatus"] or "O"
+                record["adminStatus"] = record["adminStatus"] or JOB_STATUS_OPEN
                 record["enteredBy"] = record["enteredBy"] or self._login
             else:
                 job = self.objects["Job"][record["job"]]
@@ -330,7 +356,19 @@ class Store:
                 continue
             if key_text([value]) not in self.objects[target]:
                 raise Fault(
-                    "Server", f"Invalid reference: {type_name}[{field}={value}] (no such {target})"
+                    "Server",
+                    FAULT_INVALID_REFERENCE.format(
+                        type=type_name, fields=f"{field}={value}", target=target
+                    ),
+                )
+        for field in STATUS_FIELDS.get(type_name, ()):
+            value = record.get(field)
+            if value is not None and value not in self.job_statuses:
+                raise Fault(
+                    "Server",
+                    FAULT_INVALID_REFERENCE.format(
+                        type=type_name, fields=f"{field}={value}", target="JobStatus"
+                    ),
                 )
         for owner, job_field, part_field in PART_REFERENCES:
             if owner != type_name:
@@ -343,8 +381,11 @@ class Store:
             ):
                 raise Fault(
                     "Server",
-                    f"Invalid reference: {type_name}[{job_field}={job}, {part_field}={part}] "
-                    "(no such JobPart)",
+                    FAULT_INVALID_REFERENCE.format(
+                        type=type_name,
+                        fields=f"{job_field}={job}, {part_field}={part}",
+                        target="JobPart",
+                    ),
                 )
 
     def _update(self, type_name: str, sent: Mapping[str, Any]) -> Record:
@@ -355,7 +396,7 @@ class Store:
             if field in KEY_FIELDS[type_name]:
                 continue
             value = sent.get(field)
-            if value is None and field in required:
+            if value is None and field in required and NIL_REQUIRED_ON_UPDATE == "kept":
                 continue  # nil for a required field is ignored (SDK-J UpdateObjectTestCase)
             changed[field] = value
         self._check_references(type_name, changed)
@@ -367,10 +408,10 @@ class Store:
         args = {etree.QName(child).localname: child for child in elements(element)}
         type_name = (args["in0"].text or "").strip()
         if type_name not in KEY_FIELDS:
-            raise Fault("Server", f"Unknown object type: {type_name or 'null'}")
+            raise Fault("Server", FAULT_UNKNOWN_OBJECT_TYPE.format(type=type_name or "null"))
         text = args["in1"].text
         if args["in1"].get(f"{{{XSI}}}nil") in ("true", "1") or not (text or "").strip():
-            raise Fault("Server", "Invalid XPath expression: empty")
+            raise Fault("Server", FAULT_INVALID_XPATH.format(problem="empty"))
         try:
             predicate = parse_find_expression(text)
         except FindSyntaxError as exc:
@@ -378,7 +419,7 @@ class Store:
         fields = self.schema.fields[type_name]
         for field in sorted(predicate.fields):
             if field not in fields:
-                raise Fault("Server", f"Unknown field '{field}' on object '{type_name}'")
+                raise Fault("Server", FAULT_UNKNOWN_FIELD.format(field=field, type=type_name))
         rows = [
             (key, row) for key, row in self.objects[type_name].items() if predicate.matches(row)
         ]
@@ -423,6 +464,10 @@ class Store:
             record.update(fields)
             return copy.deepcopy(record)
 
+    def seed_job_status(self, status: str) -> None:
+        with self._lock:
+            self.job_statuses.add(status)
+
     def add_tracking(
         self,
         job: str,
@@ -454,9 +499,12 @@ class Store:
             shipment.update(
                 shipped=True, trackingNumber=tracking_number, trackingLink=tracking_link
             )
-            # Legacy time-of-day fields sit on 1970-01-01 (pace.md §2).
+            # Older servers split the date (the day) and the time of day, which sits on
+            # 1970-01-01 (pace.md §2, §6; guesses.SHIPMENT_LEGACY_DATE_FIELDS), as Job.dateSetup
+            # and timeSetUp do here.
+            day = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
             epoch_time = dt.datetime.combine(EPOCH, now.time(), dt.UTC)
-            for field, value in (("dateTime", now), ("date", now), ("time", epoch_time)):
+            for field, value in (("dateTime", now), ("date", day), ("time", epoch_time)):
                 if field in shipment:
                     shipment[field] = value
             for carton in self.objects["Carton"].values():

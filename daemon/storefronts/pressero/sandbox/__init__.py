@@ -27,7 +27,8 @@ Run `python -m daemon.storefronts.pressero.sandbox --port 0`: it prints
 
 API (under /api/, `Authorization: token <T>` except for the login):
 
-    POST V2/Authentication                   {UserName, Password, SubscriberId} -> {Token}
+    POST V2/Authentication                   {UserName, Password, SubscriberId, ConsumerID}
+                                             -> {Token}
     POST v2/Orders/Search?pageNumber&pageSize {StartDate, EndDate, Filters} -> page of item rows
     GET  v2/orders/{n}/Details               header with Items
     GET  v2/orders/{n}/items                 [item row, ...]

@@ -117,8 +117,9 @@ PLACE_ORDER_ARGUMENTS: Mapping[str, type] = {
     "header": dict,
     "emit": bool,
 }
-SEARCH_COLUMNS = ("OrderNumber", "WorkflowStagePrinter", "SiteId")
-SEARCH_OPERATORS = ("equals", "isequalto", "contains")
+#: the search filters the sandbox understands: those seen in code (`guesses`, pressero.md §1.3)
+SEARCH_COLUMNS = g.SEARCH_COLUMNS
+SEARCH_OPERATORS = g.SEARCH_OPERATORS
 
 
 class OrderOptions(TypedDict, total=False):

@@ -24,7 +24,7 @@ from daemon.providers.pace.customer_resolution import (
 from daemon.providers.pace.settings import PaceSettings
 from daemon.storefronts.pressero.mapping import order_from_api
 
-FIXTURES = Path(__file__).resolve().parents[1] / "storefronts" / "pressero" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TODAY = dt.date(2025, 3, 4)
 SETTINGS = PaceSettings(url="https://p", create_customer=True)
 

@@ -48,7 +48,7 @@ from daemon.storefronts.pressero.mapping import (
     shipment_body,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "storefronts" / "pressero" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SITE_ID = "0d5e7c2a-9b1f-4e3d-8c6a-2f4b1e9d7a30"
 UTC = dt.UTC
 

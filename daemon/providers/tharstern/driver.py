@@ -13,7 +13,7 @@ Tharstern's webhooks name (`webhook`) and what the poll fallback reads (`status_
 
 Status mode: an account with a `webhook_secret` credential takes Tharstern's webhooks
 (`StatusMode.WEBHOOK`) and is polled as well, on the account's `status_poll_seconds`, for lost
-webhooks (`Capabilities.poll_fallback`; `poll_fallback_seconds = 0` turns that off); one
+webhooks (`Capabilities.poll_fallback`; `poll_fallback = false` turns that off); one
 without is polled only (`StatusMode.POLL`, the shop that does not enable subscriptions).
 """
 
@@ -125,12 +125,12 @@ class TharsternDriver(Driver):
         self._parsed = parse_settings(settings)
         self._today = today or (lambda: dt.datetime.now(dt.UTC).date())
         # Webhooks need their secret; without one the account is polled. With one, the poll
-        # stays on as the fallback for lost webhooks unless `poll_fallback_seconds` is 0.
+        # stays on as the fallback for lost webhooks unless `poll_fallback = false`.
         mode = StatusMode.WEBHOOK if credentials.get("webhook_secret") else StatusMode.POLL
         self.capabilities = dataclasses.replace(
             type(self).capabilities,
             status=mode,
-            poll_fallback=mode is StatusMode.WEBHOOK and self._parsed.poll_fallback_seconds > 0,
+            poll_fallback=mode is StatusMode.WEBHOOK and self._parsed.poll_fallback,
         )
         self.final_statuses = frozenset(self._parsed.final_statuses)  # type: ignore[misc]
         self._client = TharsternClient(

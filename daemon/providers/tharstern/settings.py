@@ -52,9 +52,9 @@ Keys, with the seed sentence each comes from:
                              Ready ([CODE] ROIOrders sends true)
     submit_to_workflow       seed 000 "Workflow: select how orders ...   true/false; true
                              are transferred": SubmitToWorkflow
-    poll_fallback_seconds    issue 14 "Poll fallback ... for lost        seconds, 0 = off or at
-                             webhooks and for shops that do not enable   least 10; 3600
-                             subscriptions"
+    poll_fallback            issue 14 "Poll fallback ... for lost        true/false; true (the poll
+                             webhooks and for shops that do not enable   runs every account's
+                             subscriptions"                              `status_poll_seconds`)
     webhook_fields           issue 14 "a configurable field map so a     table (see
                              shop can adapt it without a release"        `webhook_payload`); {}
     alert_emails             (as Pace: who hears of a missing customer)  "a@x.com;b@y.com"; ""
@@ -80,7 +80,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -105,7 +104,6 @@ from daemon.remote.deadline import (
 __all__ = [
     "DEFAULT_APPLICATION_ID",
     "DEFAULT_DISPATCH_DAYS",
-    "DEFAULT_POLL_FALLBACK_SECONDS",
     "DEFAULT_TIMEOUT_SECONDS",
     "MAX_DISPATCH_DAYS",
     "PRICE_MODES",
@@ -122,8 +120,6 @@ __all__ = [
 DEFAULT_APPLICATION_ID: Final = "esd"
 DEFAULT_DISPATCH_DAYS: Final = 3
 MAX_DISPATCH_DAYS: Final = 3650
-DEFAULT_POLL_FALLBACK_SECONDS: Final = 3600.0
-MIN_POLL_FALLBACK_SECONDS: Final = 10.0
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0
 
 PriceMode = Literal["none", "item_price", "price_with_tax_and_shipping"]
@@ -150,7 +146,7 @@ _ACCOUNT_KEYS: Final = (
     "final_statuses",
     "production_ready",
     "submit_to_workflow",
-    "poll_fallback_seconds",
+    "poll_fallback",
     "webhook_fields",
     "alert_emails",
     "timeout_seconds",
@@ -207,7 +203,7 @@ class TharsternSettings:
     final_statuses: frozenset[str] = frozenset(s.casefold() for s in g.FINAL_STATUSES)
     production_ready: bool = True
     submit_to_workflow: bool = True
-    poll_fallback_seconds: float = DEFAULT_POLL_FALLBACK_SECONDS
+    poll_fallback: bool = True
     webhook_fields: FieldMap = DEFAULT_FIELD_MAP
     alert_emails: tuple[str, ...] = ()
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
@@ -307,7 +303,7 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[TharsternSettings | None
     final = _final_statuses(read)
     production_ready = read.flag("production_ready", True)
     workflow = read.flag("submit_to_workflow", True)
-    poll = _poll_seconds(read)
+    poll = read.flag("poll_fallback", True)
     fields, field_problems = parse_field_map(settings.get("webhook_fields"), "webhook_fields")
     problems += field_problems
     emails = read.emails("alert_emails")
@@ -340,7 +336,7 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[TharsternSettings | None
             final_statuses=final,
             production_ready=production_ready,
             submit_to_workflow=workflow,
-            poll_fallback_seconds=poll,
+            poll_fallback=poll,
             webhook_fields=fields,
             alert_emails=emails,
             timeout_seconds=timeout,
@@ -446,22 +442,6 @@ def _final_statuses(read: SettingsReader) -> frozenset[str]:
             continue
         final.add(status.strip().casefold())
     return frozenset(final)
-
-
-def _poll_seconds(read: SettingsReader) -> float:
-    value = read.raw("poll_fallback_seconds")
-    if value is None:
-        return DEFAULT_POLL_FALLBACK_SECONDS
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        read.problem("poll_fallback_seconds", "must be a number of seconds (0 = no poll)")
-        return DEFAULT_POLL_FALLBACK_SECONDS
-    if value != 0 and value < MIN_POLL_FALLBACK_SECONDS:
-        read.problem(
-            "poll_fallback_seconds",
-            f"must be 0 (no poll) or at least {MIN_POLL_FALLBACK_SECONDS:g} seconds, got {value:g}",
-        )
-        return DEFAULT_POLL_FALLBACK_SECONDS
-    return float(value)
 
 
 def _config_problems(prefix: str, problems: Problems) -> list[ConfigProblem]:

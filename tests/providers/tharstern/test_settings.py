@@ -50,7 +50,7 @@ def test_the_full_account_parses_every_setting() -> None:
     assert dict(settings.status_names) == {"40": "In Production", "dispatched": "Despatched"}
     assert settings.final_statuses == frozenset({"despatched", "invoiced", "cancelled"})
     assert (settings.production_ready, settings.submit_to_workflow) == (True, False)
-    assert settings.poll_fallback_seconds == 1800.0
+    assert settings.poll_fallback is True
     assert str(settings.webhook_fields.job_no) == "Job.JobNo"
     assert str(settings.webhook_fields.status) == "Status"  # not overridden: the guess
     assert settings.alert_emails == ("ops@print.example",)
@@ -117,8 +117,8 @@ def test_the_site_overrides_the_account() -> None:
         ({"final_statuses": "Despatched"}, "final_statuses", "list of status names"),
         ({"final_statuses": ["Despatched", 3]}, "final_statuses[1]", "status name"),
         ({"production_ready": "sometimes"}, "production_ready", "true or false"),
-        ({"poll_fallback_seconds": 5}, "poll_fallback_seconds", "at least 10"),
-        ({"poll_fallback_seconds": True}, "poll_fallback_seconds", "0 = no poll"),
+        ({"poll_fallback": "sometimes"}, "poll_fallback", "must be Y or N"),
+        ({"poll_fallback_seconds": 0}, "poll_fallback_seconds", "unknown setting"),
         ({"webhook_fields": {"job": "JobNo"}}, "webhook_fields.job", "unknown field"),
         ({"webhook_fields": {"status": "Job..Status"}}, "webhook_fields.status", "step"),
         ({"alert_emails": "ops@"}, "alert_emails", "not a valid e-mail address"),
@@ -183,9 +183,7 @@ def test_numbers_as_text_and_blank_values_as_the_admin_form_stores_them() -> Non
         {**MINIMAL_SETTINGS, "dispatch_days": "5", "customer_code": "", "price_mode": ""}
     )
     assert (settings.dispatch_days, settings.customer_code, settings.price_mode) == (5, "", "none")
-    assert (
-        parse_settings({**MINIMAL_SETTINGS, "poll_fallback_seconds": 0}).poll_fallback_seconds == 0
-    )
+    assert parse_settings({**MINIMAL_SETTINGS, "poll_fallback": False}).poll_fallback is False
 
 
 def test_alert_emails_for_the_manifest() -> None:

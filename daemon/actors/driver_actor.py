@@ -15,7 +15,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import structlog
@@ -29,6 +29,19 @@ from daemon.config import Account
 from daemon.engine.context import order_subject
 from daemon.engine.engine import Engine
 from daemon.errors import DriverError, PermanentError, StoreUnavailable, TransientError
+from daemon.events import (
+    ImportClaim,
+    ImportPage,
+    ImportResult,
+    LineStatus,
+    PushClaim,
+    PushedItem,
+    StatusPollTimer,
+    StatusReport,
+    kind_of,
+    to_payload,
+)
+from daemon.events import PushResult as PushResultEvent
 from daemon.logs import REDACTOR
 from daemon.orders.model import Order
 from daemon.providers.contract import (
@@ -171,26 +184,23 @@ class DriverActor:
             batches = await unfinished_batches(txn, self.account.name)
         for batch in batches:
             if batch.state == "running":  # the daemon stopped mid-import: back to pending
-                await self._emit_batch("import.result", batch.id, {"outcome": "interrupted"})
+                await self._apply(ImportResult(batch.id, "interrupted"), None)
             self.tell(RunImport(batch.id))
 
-    async def _emit_batch(self, kind: str, batch_id: int, payload: Mapping[str, Any]) -> Any:
-        return await self._apply(kind, {"batch_id": batch_id, **payload}, None)
-
-    async def _apply(self, kind: str, payload: Mapping[str, Any], subject: str | None) -> Any:
-        """Store and apply one input of this actor's (a claim, a result, a page); while the
-        store cannot write (a full disk) it waits and tries again: a result is never lost."""
+    async def _apply(self, payload: object, subject: str | None) -> Any:
+        """Store and apply one typed input of this actor's (a claim, a result, a page); while
+        the store cannot write (a full disk) it waits and tries again: a result is never lost."""
+        kind, data = kind_of(payload), to_payload(payload)
         applied = await self.engine.apply_when_stored(
-            NewEvent(f"actor:{self.account.name}", uuid.uuid4().hex, kind, payload, subject)
+            NewEvent(f"actor:{self.account.name}", uuid.uuid4().hex, kind, data, subject)
         )
         return applied.result
 
     async def _ensure_poll_timer(self) -> None:
         async with self.engine.db.transaction() as txn:
             due = self.engine.clock.now() + self.account.status_poll_seconds
-            await ensure_timer(
-                txn, "status_poll", self.account.name, due, {"account": self.account.name}
-            )
+            timer = StatusPollTimer(self.account.name)
+            await ensure_timer(txn, "status_poll", self.account.name, due, to_payload(timer))
         self.engine.notify_timers()
 
     async def _drop_poll_timer(self) -> None:
@@ -221,7 +231,7 @@ class DriverActor:
             # The slot is free once the MIS work is done: recording the result is our own work,
             # and the next order's push need not wait for it.
             if outcome is not None:
-                await self._emit("push.result", site, order_number, outcome)
+                await self._emit(outcome)
                 again = True
         finally:
             self._in_flight.discard((site, order_number))
@@ -230,11 +240,9 @@ class DriverActor:
         if again:
             self.tell(Wake())
 
-    async def _emit(
-        self, kind: str, site: str, order_number: str, payload: Mapping[str, Any]
-    ) -> Any:
-        order = {"site": site, "order": order_number, "account": self.account.name}
-        return await self._apply(kind, {**order, **payload}, order_subject(site, order_number))
+    async def _emit(self, payload: PushClaim | PushResultEvent | StatusReport) -> Any:
+        """Store and apply an input about one (order, account), with the order's subject."""
+        return await self._apply(payload, order_subject(payload.site, payload.order))
 
     async def _order(self, site: str, order_number: str) -> Order:
         async with self.engine.db.reading() as txn:
@@ -248,19 +256,20 @@ class DriverActor:
         outcome = await self._claim_and_push(site, order_number)
         if outcome is None:
             return False
-        await self._emit("push.result", site, order_number, outcome)
+        await self._emit(outcome)
         return True
 
-    async def _claim_and_push(self, site: str, order_number: str) -> dict[str, Any] | None:
+    async def _claim_and_push(self, site: str, order_number: str) -> PushResultEvent | None:
         """Claim the ready items of one order and push them: the push.result payload, or None
         if nothing was ready."""
-        seqs: list[int] = await self._emit("push.claim", site, order_number, {}) or []
+        claim = PushClaim(site, order_number, self.account.name)
+        seqs: list[int] = await self._emit(claim) or []
         if not seqs:
             return None
         log.info(
             "push.started", account=self.account.name, site=site, order=order_number, items=seqs
         )
-        result_payload: dict[str, Any]
+        result_payload: PushResultEvent
         try:
             order = await self._order(site, order_number)
             items = [order.item(seq) for seq in seqs]
@@ -276,11 +285,11 @@ class DriverActor:
                 if self._push_seconds is not None:
                     self._push_seconds(time.monotonic() - started)
                 await journal.flush()
-            result_payload = _pushed(result, "push")
+            result_payload = _pushed(claim, seqs, result, "push")
         except StoreUnavailable:
             raise  # not the push's failure: the supervisor restarts us, reconcile finds it
         except Exception as exc:
-            result_payload = _failure(exc)
+            result_payload = _push_failed(claim, seqs, exc)
             # journalctl shows why a push failed, as `esd order` does (the text is redacted
             # and an HTML error page is already summarised by then).
             log.warning(
@@ -288,10 +297,9 @@ class DriverActor:
                 account=self.account.name,
                 site=site,
                 order=order_number,
-                outcome=result_payload["outcome"],
-                error=result_payload.get("error"),
+                outcome=result_payload.outcome,
+                error=result_payload.error,
             )
-        result_payload["seqs"] = seqs
         return result_payload
 
     async def reconcile(self) -> None:
@@ -306,7 +314,8 @@ class DriverActor:
                     if i.state == "pushing"
                 ]
             seqs = [i.seq for i in items]
-            payload: dict[str, Any]
+            claim = PushClaim(site, order_number, self.account.name)
+            payload: PushResultEvent
             try:
                 order = await self._order(site, order_number)
                 journal = await StoreJournal.load(
@@ -320,23 +329,22 @@ class DriverActor:
                         push_reference(self.account.name, site, order_number),
                     )
                 payload = (
-                    _pushed(found, "reconcile")
+                    _pushed(claim, seqs, found, "reconcile")
                     if found
-                    else {"outcome": "absent", "via": "reconcile"}
+                    else PushResultEvent(*_order_of(claim), "absent", tuple(seqs), "reconcile")
                 )
             except StoreUnavailable:
                 raise
             except Exception as exc:
-                payload = _failure(exc)
-            payload["seqs"] = seqs
+                payload = _push_failed(claim, seqs, exc)
             log.info(
                 "push.reconciled",
                 account=self.account.name,
                 site=site,
                 order=order_number,
-                outcome=payload["outcome"],
+                outcome=payload.outcome,
             )
-            await self._emit("push.result", site, order_number, payload)
+            await self._emit(payload)
 
     # --- status -------------------------------------------------------------------------
 
@@ -401,15 +409,12 @@ class DriverActor:
                     )
                     continue
                 await self._emit(
-                    "status.report",
-                    site,
-                    order_number,
-                    {
-                        "reports": [
-                            {"seq": r.item_seq, "status": r.status, "tracking": list(r.tracking)}
-                            for r in reports
-                        ],
-                    },
+                    StatusReport(
+                        site,
+                        order_number,
+                        self.account.name,
+                        tuple(LineStatus(r.item_seq, r.status, tuple(r.tracking)) for r in reports),
+                    )
                 )
                 polled += 1
         if not asked:
@@ -443,11 +448,11 @@ class DriverActor:
 
     async def run_import(self, batch_id: int) -> None:
         """Run one import batch: claim it, stream its pages into the store, report the end."""
-        if not await self._emit_batch("import.claim", batch_id, {}):
+        if not await self._apply(ImportClaim(batch_id), None):
             return
         async with self.engine.db.reading() as txn:
             batch = await import_batch(txn, batch_id)
-        payload: dict[str, Any]
+        payload: ImportResult
         try:
             async with self._limiter:
                 if batch is None:  # claimed a moment ago: only a bug gets here
@@ -456,49 +461,71 @@ class DriverActor:
                 with self.connection.call("import"):
                     async for page in pages:
                         await self._bucket.acquire()
-                        await self._emit_batch(
-                            "import.page", batch_id, {"records": [_record(r) for r in page]}
+                        await self._apply(
+                            ImportPage(batch_id, tuple(_record(r) for r in page)), None
                         )
-            payload = {"outcome": "done"}
+            payload = ImportResult(batch_id, "done")
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
-                await self._emit_batch("import.result", batch_id, {"outcome": "interrupted"})
+                await self._apply(ImportResult(batch_id, "interrupted"), None)
             raise
         except Exception as exc:
-            payload = _failure(exc)
-        await self._emit_batch("import.result", batch_id, payload)
+            failure = _failure(exc)
+            payload = ImportResult(batch_id, failure.outcome, failure.error, failure.retry_after)
+        await self._apply(payload, None)
 
 
-def _pushed(result: PushResult, via: str) -> dict[str, Any]:
-    return {
-        "outcome": "pushed",
-        "via": via,
-        "order_external_id": result.order_external_id,
-        "items": [{"seq": i.item_seq, "external_id": i.external_id} for i in result.items],
-        "warnings": [REDACTOR.redact(w) for w in result.warnings],
-    }
+def _order_of(claim: PushClaim) -> tuple[str, str, str]:
+    return claim.site, claim.order, claim.account
 
 
-def _failure(exc: BaseException) -> dict[str, Any]:
+def _pushed(claim: PushClaim, seqs: list[int], result: PushResult, via: str) -> PushResultEvent:
+    return PushResultEvent(
+        *_order_of(claim),
+        "pushed",
+        tuple(seqs),
+        via,
+        result.order_external_id,
+        tuple(PushedItem(i.item_seq, i.external_id) for i in result.items),
+        tuple(REDACTOR.redact(w) for w in result.warnings),
+    )
+
+
+def _push_failed(claim: PushClaim, seqs: list[int], exc: BaseException) -> PushResultEvent:
+    failure = _failure(exc)
+    return PushResultEvent(
+        *_order_of(claim),
+        failure.outcome,
+        tuple(seqs),
+        error=failure.error,
+        retry_after=failure.retry_after,
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Failure:
+    """A driver failure as a push.result or import.result reports it."""
+
+    outcome: Literal["transient", "permanent"]
+    error: str
+    retry_after: float | None = None
+
+
+def _failure(exc: BaseException) -> _Failure:
     """Classify a driver failure: transient (retry later) or permanent (operator must act)."""
     if isinstance(exc, TransientError):
-        return {
-            "outcome": "transient",
-            "error": REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
-            "retry_after": exc.retry_after,
-        }
+        return _Failure(
+            "transient", REDACTOR.redact(f"{type(exc).__name__}: {exc}"), exc.retry_after
+        )
     if isinstance(exc, PermanentError):
-        return {"outcome": "permanent", "error": REDACTOR.redact(f"{type(exc).__name__}: {exc}")}
+        return _Failure("permanent", REDACTOR.redact(f"{type(exc).__name__}: {exc}"))
     # Anything else is a driver bug: permanent, with the traceback kept for the developer.
     log.error(
         "driver.bug",
         error=REDACTOR.redact(repr(exc)),
         traceback=REDACTOR.redact("".join(traceback.format_exception(exc))),
     )
-    return {
-        "outcome": "permanent",
-        "error": REDACTOR.redact(f"driver bug: {type(exc).__name__}: {exc}"),
-    }
+    return _Failure("permanent", REDACTOR.redact(f"driver bug: {type(exc).__name__}: {exc}"))
 
 
 def _import_pages(driver: Driver, kind: ImportKind) -> Any:

@@ -12,6 +12,7 @@ from daemon.config import Config
 from daemon.engine.effects import Effects
 from daemon.engine.machines import fire
 from daemon.events import parse_as
+from daemon.events.fields import Fields, operator_field
 from daemon.statecharts import Statecharts
 from daemon.store import inbox
 from daemon.store.database import Txn
@@ -49,9 +50,12 @@ def order_subject(site: str, order_number: str) -> str:
 
 
 def operator_of(payload: Mapping[str, Any]) -> str | None:
-    """Who gave the operator command an event records ("uid 1000 (ann)"), if one did."""
-    by = payload.get("by", payload.get("submitted_by"))
-    return by if isinstance(by, str) and by else None
+    """Who gave the operator command an event records ("uid 1000 (ann)"), if one did.
+
+    Read by the payload types' own field reader (OperatorPush/OperatorReplay's `by`,
+    OrderSnapshot's `submitted_by`), from any kind: the operator's `submit` stamps
+    `submitted_by` on whatever kind it stores, and its transitions name who asked."""
+    return operator_field(Fields(payload, "operator_of"))
 
 
 def with_operator(ctx: Context, reason: str | None) -> str | None:

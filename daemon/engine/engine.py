@@ -30,12 +30,12 @@ import structlog
 
 from daemon.clock import Clock
 from daemon.config import Config
-from daemon.engine.context import Context
+from daemon.engine.context import Context, order_subject
 from daemon.engine.effects import Effects
 from daemon.engine.item_retries import lost_retries, rearm_lost_retries
 from daemon.engine.registry import HANDLERS
-from daemon.errors import EsdError, EventError, StoreUnavailable
-from daemon.events import TimerFired, to_payload
+from daemon.errors import BadEventPayload, EsdError, EventError, StoreUnavailable
+from daemon.events import RetryTimer, TimerFired, parse_timer, to_payload
 from daemon.logs import REDACTOR
 from daemon.reload import ConfigHolder
 from daemon.statecharts import Statecharts
@@ -295,6 +295,12 @@ def _describe(exc: BaseException) -> str:
 
 
 def _timer_event_subject(kind: str, payload: dict[str, Any]) -> str | None:
-    if kind == "retry" and "site" in payload and "order" in payload:
-        return f"{payload['site']}/{payload['order']}"
-    return None
+    """The order a retry timer's firing is about (its trace key), read as the handler will."""
+    if kind != RetryTimer.KIND:
+        return None
+    try:
+        timer = parse_timer(kind, payload)
+    except BadEventPayload:
+        return None  # the timer.fired handler poisons it, naming the field that is wrong
+    assert isinstance(timer, RetryTimer)
+    return order_subject(timer.site, timer.order)

@@ -81,8 +81,8 @@ async def request_fetch(ctx: Context, site_key: str, order_number: str, why: str
             f"event {ctx.event.id}: site {site_key!r} has no storefront to read order "
             f"{order_number} from (set sites.{site_key}.storefront)"
         )
-    data = {"storefront": site.storefront, "site": site_key, "order": order_number, "why": why}
-    await request_lease(ctx, FETCH, fetch_subject(site_key, order_number), data)
+    lease = FetchLease(site.storefront, site_key, order_number, ctx.event.id, why, {})
+    await request_lease(ctx, FETCH, fetch_subject(site_key, order_number), to_payload(lease))
 
 
 async def on_storefront_webhook(ctx: Context) -> str:

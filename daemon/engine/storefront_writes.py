@@ -20,7 +20,7 @@ import structlog
 from daemon.engine.context import Context
 from daemon.engine.effects import Write
 from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
-from daemon.events import WriteFailed, WriteLease, Written
+from daemon.events import WriteFailed, WriteLease, Written, to_payload
 from daemon.logs import REDACTOR
 from daemon.orders.go_live import is_foreign_mis_id
 from daemon.orders.model import Order
@@ -76,16 +76,12 @@ async def request_write(
     site = ctx.config.sites.get(site_key)
     if site is None or site.storefront is None:
         return False  # orders that came by `esd submit` have no storefront to write to
-    data = {
-        "storefront": site.storefront,
-        "site": site_key,
-        "order": order_number,
-        "seq": seq,
-        "op": op,
-        **({"account": account} if account else {}),
-        **fields,
-    }
-    await request_lease(ctx, WRITE, write_subject(site_key, order_number, seq, op, account), data)
+    # `fields`: the op's own (mis_id, stage, tracking, text...), stored beside the lease's.
+    lease = WriteLease(
+        site.storefront, site_key, order_number, seq, op, ctx.event.id, account or None, fields
+    )
+    subject = write_subject(site_key, order_number, seq, op, account)
+    await request_lease(ctx, WRITE, subject, to_payload(lease))
     return True
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from daemon.errors import BadEventPayload
-from daemon.events.fields import Fields, Payload
+from daemon.events.fields import SPREAD, Fields, Payload
 from daemon.events.imports import ImportClaim, ImportPage, ImportRequest, ImportResult
 from daemon.events.operator import OperatorPoll, OperatorPush, OperatorReplay, OperatorSync
 from daemon.events.pushes import (
@@ -64,6 +64,7 @@ from daemon.events.timers import (
 
 __all__ = [
     "PAYLOADS",
+    "SPREAD",
     "TIMER_PAYLOADS",
     "WEBHOOK_KINDS",
     "FetchFailed",
@@ -98,6 +99,7 @@ __all__ = [
     "WriteFailed",
     "WriteLease",
     "Written",
+    "kind_of",
     "parse_as",
     "parse_payload",
     "parse_timer",
@@ -184,13 +186,30 @@ def parse_as(cls: type[_P], kind: str, data: object, *, event_id: int | None = N
     return parsed
 
 
+def kind_of(value: object) -> str:
+    """The event kind a typed payload is stored under (its class's KIND)."""
+    kind = getattr(type(value), "KIND", None)
+    if not isinstance(kind, str) or kind not in PAYLOADS:
+        raise TypeError(f"not a typed event payload: {value!r}")
+    return kind
+
+
 def to_payload(value: object) -> dict[str, Any]:
-    """The JSON object a typed payload is stored as (the keys every version has written)."""
+    """The JSON object a typed payload is stored as (the keys every version has written).
+
+    A field marked `SPREAD` (a fetched order's raw `answer`) is not stored under its name: its
+    keys are stored beside the others and win over them, as its producer always wrote it."""
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         raise TypeError(f"not a typed payload: {value!r}")
     out: dict[str, Any] = {}
+    spread: list[Mapping[str, Any]] = []
     for field in dataclasses.fields(value):
-        out[field.name] = _json_of(getattr(value, field.name))
+        if field.metadata.get(SPREAD):
+            spread.append(getattr(value, field.name))
+        else:
+            out[field.name] = _json_of(getattr(value, field.name))
+    for mapping in spread:
+        out.update(_json_of(mapping))
     return out
 
 

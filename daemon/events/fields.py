@@ -7,7 +7,10 @@ from typing import Any, ClassVar, Protocol, Self, cast
 
 from daemon.errors import BadEventPayload
 
-__all__ = ["Fields", "Payload", "operator_field", "seq_and_op", "show_value"]
+__all__ = ["SPREAD", "Fields", "Payload", "operator_field", "seq_and_op", "show_value"]
+
+#: the metadata key of a mapping field whose keys `to_payload` stores beside the others
+SPREAD = "spread"
 
 
 class Fields:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from daemon.errors import BadEventPayload
-from daemon.events.fields import Fields, seq_and_op, show_value
+from daemon.events.fields import SPREAD, Fields, seq_and_op, show_value
 from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
 from daemon.storefronts.registry import STOREFRONTS
 
@@ -77,7 +77,10 @@ class StorefrontWebhook:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StorefrontOrder:
-    """A fetched order: the storefront's raw answer, mapped by its plug-in (`answer`)."""
+    """A fetched order: the storefront's raw answer, mapped by its plug-in (`answer`).
+
+    The answer is stored beside the other keys, not under its own (`SPREAD`), as it always
+    was; parsed, `answer` is the whole stored object."""
 
     KIND: ClassVar[str] = "storefront.order"
     storefront: str | None
@@ -85,7 +88,7 @@ class StorefrontOrder:
     site: str
     order: str
     generation: int
-    answer: Mapping[str, Any]
+    answer: Mapping[str, Any] = dataclasses.field(metadata={SPREAD: True})
 
     @classmethod
     def parse(cls, data: object, where: str) -> Self:
@@ -151,7 +154,8 @@ class StorefrontPoll:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Written:
-    """The storefront took write `op` of one item (`account`: a note's own)."""
+    """The storefront took write `op` of one item (`account`: a note's own; `done`: what the
+    storefront did, as its plug-in says it, for the operator)."""
 
     KIND: ClassVar[str] = "storefront.written"
     storefront: str | None
@@ -161,6 +165,7 @@ class Written:
     op: str
     generation: int
     account: str | None = None
+    done: str = ""
 
     @classmethod
     def parse(cls, data: object, where: str) -> Self:
@@ -175,6 +180,7 @@ class Written:
             op,
             f.integer("generation"),
             f.opt_str("account") or None,
+            f.text("done"),
         )
 
 

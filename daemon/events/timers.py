@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from daemon.events.fields import Fields, seq_and_op
+from daemon.events.fields import SPREAD, Fields, seq_and_op
 
 __all__ = [
     "FetchLease",
@@ -99,8 +99,9 @@ class FetchLease:
     order: str
     generation: int
     why: str
-    #: the timer's whole payload, bookkeeping included (re-armed as it is)
-    data: Mapping[str, Any]
+    #: the timer's whole payload, bookkeeping included (re-armed as it is); stored beside
+    #: the other keys, not under its own (`SPREAD`)
+    data: Mapping[str, Any] = dataclasses.field(metadata={SPREAD: True})
 
     @classmethod
     def parse(cls, data: object, where: str) -> Self:
@@ -128,7 +129,9 @@ class WriteLease:
     op: str
     generation: int
     account: str | None
-    data: Mapping[str, Any]
+    #: the whole payload when parsed (the op's own fields when built), stored beside the
+    #: other keys, not under its own (`SPREAD`)
+    data: Mapping[str, Any] = dataclasses.field(metadata={SPREAD: True})
 
     @classmethod
     def parse(cls, data: object, where: str) -> Self:

@@ -38,6 +38,15 @@ from daemon.errors import (
     UnknownCommand,
     unknown_name,
 )
+from daemon.events import (
+    ImportRequest,
+    OperatorPoll,
+    OperatorPush,
+    OperatorReplay,
+    OperatorSync,
+    kind_of,
+    to_payload,
+)
 from daemon.operator import environments
 from daemon.operator.protocol import Request
 from daemon.orders.push_rules import evaluate
@@ -455,12 +464,8 @@ class OperatorCommands:
         wait = self._wait_args(args)
         await progress({"message": f"asking to push order {order_number} on {site}"})
         applied = await self.engine.apply(
-            inbox.NewEvent(
-                source="operator",
-                dedupe_key=uuid.uuid4().hex,
-                kind="operator.push",
-                payload={"site": site, "order": order_number, "account": account, "by": by},
-                subject=order_subject(site, order_number),
+            _operator_event(
+                OperatorPush(site, order_number, account, by), order_subject(site, order_number)
             )
         )
         if applied.error:
@@ -549,14 +554,7 @@ class OperatorCommands:
                 f"{', '.join(sorted(REPLAYABLE_KINDS))}"
             )
         await progress({"message": f"replaying event {event_id} ({record.kind}, {record.status})"})
-        applied = await self.engine.apply(
-            inbox.NewEvent(
-                source="operator",
-                dedupe_key=uuid.uuid4().hex,
-                kind="operator.replay",
-                payload={"event_id": event_id, "by": by},
-            )
-        )
+        applied = await self.engine.apply(_operator_event(OperatorReplay(event_id, by)))
         if applied.error:
             raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
         await self.engine.process_pending()
@@ -590,7 +588,7 @@ class OperatorCommands:
         run (`outcome`: ok only when every one answered)."""
         account = self._account_arg(args)
         return await self._ask_rounds(
-            "operator.sync", {"account": account}, "accounts", self.status_rounds, args,
+            OperatorSync(account), "accounts", self.status_rounds, args,
             progress, asked="status poll", counted="orders polled",
         )  # fmt: skip
 
@@ -600,14 +598,13 @@ class OperatorCommands:
         if storefront is not None and storefront not in self.engine.config.storefronts:
             raise unknown_name("storefront", storefront, self.engine.config.storefronts)
         return await self._ask_rounds(
-            "operator.poll", {"storefront": storefront}, "storefronts", self.poll_rounds, args,
+            OperatorPoll(storefront), "storefronts", self.poll_rounds, args,
             progress, asked="reconciliation poll", counted="orders listed",
         )  # fmt: skip
 
     async def _ask_rounds(
         self,
-        kind: str,
-        payload: dict[str, Any],
+        payload: OperatorSync | OperatorPoll,
         key: str,
         rounds: Mapping[str, PollRounds],
         args: Mapping[str, Any],
@@ -616,13 +613,11 @@ class OperatorCommands:
         asked: str,
         counted: str,
     ) -> dict[str, Any]:
-        """Store the operator's `kind` event (its handler asks the actors for a round) and,
+        """Store the operator's event (its handler asks the actors for a round) and,
         with `wait`, follow the round of each actor it named (under `key` in the answer)."""
         wait = self._wait_args(args)
         numbers = {name: r.next_number for name, r in rounds.items()}
-        applied = await self.engine.apply(
-            inbox.NewEvent("operator", uuid.uuid4().hex, kind, payload)
-        )
+        applied = await self.engine.apply(_operator_event(payload))
         if applied.error:
             raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
         await progress({"message": f"{asked} asked of {', '.join(applied.result)}"})
@@ -684,11 +679,7 @@ class OperatorCommands:
                 f"it can import: {can}"
             )
         wait = self._wait_args(args)
-        applied = await self.engine.apply(
-            inbox.NewEvent(
-                "operator", uuid.uuid4().hex, "import.request", {"account": account, "kind": kind}
-            )
-        )
+        applied = await self.engine.apply(_operator_event(ImportRequest(account, kind)))
         if applied.error:
             raise OperatorProtocolError(applied.error.split(": ", 1)[-1])
         batch_id = int(applied.result)
@@ -784,12 +775,22 @@ class OperatorCommands:
         order = payload.get("order")
         if isinstance(order, dict) and isinstance(order.get("site"), str):
             subject = order_subject(order["site"], str(order.get("order_number")))
+        # Stored as the operator gave it (the inbox keeps an input verbatim, as a webhook's
+        # body): its kind's parser judges it when applied, and a bad one is kept, poisoned,
+        # naming the field. `submitted_by` is OrderSnapshot's; `operator_of` reads it of any kind.
         if by is not None:
             payload = {**payload, "submitted_by": by}
         stored = await self.engine.ingest(
             inbox.NewEvent(source, dedupe_key, kind, payload, subject=subject)
         )
         return {"id": stored.id, "duplicate": stored.duplicate}
+
+
+def _operator_event(payload: object, subject: str | None = None) -> inbox.NewEvent:
+    """An operator command's event: its typed payload, stored as `to_payload` has it."""
+    return inbox.NewEvent(
+        "operator", uuid.uuid4().hex, kind_of(payload), to_payload(payload), subject
+    )
 
 
 def _settled(items: Iterable[Any]) -> list[dict[str, Any]]:

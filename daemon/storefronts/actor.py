@@ -24,6 +24,16 @@ from daemon.actors.supervisor import Health
 from daemon.config import Site, Storefront
 from daemon.engine.engine import Engine
 from daemon.errors import PermanentError, TransientError
+from daemon.events import (
+    FetchFailed,
+    StorefrontOrder,
+    StorefrontPoll,
+    StorefrontPollTimer,
+    WriteFailed,
+    Written,
+    kind_of,
+    to_payload,
+)
 from daemon.logs import REDACTOR
 from daemon.store.inbox import NewEvent
 from daemon.store.timers import ensure_timer
@@ -131,46 +141,47 @@ class StorefrontActor:
                 "storefront_poll",
                 self.storefront.name,
                 self.engine.clock.now(),
-                {"storefront": self.storefront.name},
+                to_payload(StorefrontPollTimer(self.storefront.name)),
             )
         self.engine.notify_timers()
 
-    async def _apply(
-        self, kind: str, dedupe: str, payload: dict[str, Any], subject: str | None
-    ) -> Any:
+    async def _apply(self, dedupe: str, payload: object, subject: str | None) -> Any:
+        """Store and apply one typed payload of this actor's (stored as `to_payload` has it)."""
         return await self.engine.apply_when_stored(
-            NewEvent(f"storefront:{self.storefront.name}", dedupe, kind, payload, subject)
+            NewEvent(
+                f"storefront:{self.storefront.name}",
+                dedupe,
+                kind_of(payload),
+                to_payload(payload),
+                subject,
+            )
         )
 
     async def _fetch(self, message: Fetch) -> None:
         site, order, generation = message.site, message.order, message.generation
         subject = f"{site}/{order}"
-        base = {
-            "storefront": self.storefront.name,
-            "site": site,
-            "order": order,
-            "generation": generation,
-        }
+        name = self.storefront.name
         try:
             async with self._limiter:
                 with self.connection.call("read_order"):
                     raw = await self.driver.read_order(order)
             applied = await self._apply(
-                "storefront.order",
                 f"{subject}@{generation}",
-                {**base, "provider": self.driver.provider, **raw},
+                StorefrontOrder(name, self.driver.provider, site, order, generation, raw),
                 subject,
             )
             if applied.error:
                 # The answer is kept (poisoned, raw) for a replay after a fix; stop asking.
                 await self._apply(
-                    "storefront.fetch_failed",
                     uuid.uuid4().hex,
-                    {
-                        **base,
-                        "permanent": True,
-                        "error": f"answer kept as event {applied.event_id}: {applied.error}",
-                    },
+                    FetchFailed(
+                        name,
+                        site,
+                        order,
+                        generation,
+                        permanent=True,
+                        error=f"answer kept as event {applied.event_id}: {applied.error}",
+                    ),
                     subject,
                 )
             log.info(
@@ -183,14 +194,16 @@ class StorefrontActor:
             )
         except (TransientError, PermanentError) as exc:
             await self._apply(
-                "storefront.fetch_failed",
                 uuid.uuid4().hex,
-                {
-                    **base,
-                    "permanent": isinstance(exc, PermanentError),
-                    "error": REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
-                    "retry_after": getattr(exc, "retry_after", None),
-                },
+                FetchFailed(
+                    name,
+                    site,
+                    order,
+                    generation,
+                    permanent=isinstance(exc, PermanentError),
+                    error=REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
+                    retry_after=getattr(exc, "retry_after", None),
+                ),
                 subject,
             )
         finally:
@@ -199,15 +212,21 @@ class StorefrontActor:
     async def _write(self, data: dict[str, Any]) -> None:
         """Do one write-back; report it (or its failure) as an event."""
         subject = f"{data['site']}/{data['order']}"
-        keys = ("storefront", "site", "order", "seq", "op", "generation", "account")
-        base = {k: data[k] for k in keys if k in data}  # `account`: a note's lease names it
+        # The lease's own fields (`account`: only a note's lease names it).
+        lease = (
+            data["storefront"],
+            data["site"],
+            data["order"],
+            data["seq"],
+            data["op"],
+            data["generation"],
+            data.get("account"),
+        )
         try:
             async with self._limiter:
                 with self.connection.call("write"):
                     done = await self.driver.write(data)
-            await self._apply(
-                "storefront.written", uuid.uuid4().hex, {**base, "done": done}, subject
-            )
+            await self._apply(uuid.uuid4().hex, Written(*lease, done=done), subject)
             log.info(
                 "storefront.written",
                 site=data["site"],
@@ -218,14 +237,13 @@ class StorefrontActor:
             )
         except (TransientError, PermanentError) as exc:
             await self._apply(
-                "storefront.write_failed",
                 uuid.uuid4().hex,
-                {
-                    **base,
-                    "permanent": isinstance(exc, PermanentError),
-                    "error": REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
-                    "retry_after": getattr(exc, "retry_after", None),
-                },
+                WriteFailed(
+                    *lease,
+                    permanent=isinstance(exc, PermanentError),
+                    error=REDACTOR.redact(f"{type(exc).__name__}: {exc}"),
+                    retry_after=getattr(exc, "retry_after", None),
+                ),
                 subject,
             )
 
@@ -251,15 +269,14 @@ class StorefrontActor:
         for site in self.sites:
             orders = found.get(site.key, [])
             await self._apply(
-                "storefront.poll",
                 f"{site.key}@{end.isoformat()}",
-                {
-                    "storefront": self.storefront.name,
-                    "site": site.key,
-                    "orders": orders,
-                    "window_start": start.isoformat(),
-                    "window_end": end.isoformat(),
-                },
+                StorefrontPoll(
+                    self.storefront.name,
+                    site.key,
+                    tuple(orders),
+                    start.isoformat(),
+                    end.isoformat(),
+                ),
                 None,
             )
         log.info(

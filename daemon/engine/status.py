@@ -9,6 +9,7 @@ import structlog
 
 from daemon.engine.context import Context
 from daemon.engine.effects import Poll
+from daemon.errors import BadEventPayload
 from daemon.events import LineStatus, MisWebhook, StatusPollTimer, StatusReport, to_payload
 from daemon.store import item_status
 from daemon.store.items import items_of_order, update_item
@@ -31,6 +32,13 @@ async def on_mis_webhook(ctx: Context) -> list[dict[str, Any]]:
     """A status webhook of an MIS account: its line statuses, named by the MIS's own ids, are
     sorted to the orders whose pushed items carry those ids, then recorded as a poll's are."""
     hook = ctx.payload(MisWebhook)
+    if hook.problem:
+        # Kept, not lost: poisoned with the judge's reason, its body in the payload.
+        raise BadEventPayload(
+            f"event {ctx.event.id} (mis.webhook): account {hook.account!r} sent a webhook "
+            f"its provider could not read: {hook.problem} (the body is kept in this event; "
+            "the account's status poll still runs)"
+        )
     account, reports = hook.account, hook.reports
     ids = [r.external_id for r in reports]
     if not ids:

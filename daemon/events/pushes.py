@@ -175,6 +175,9 @@ class MisWebhook:
     account: str
     dedupe_key: str | None
     reports: tuple[MisLineStatus, ...]
+    #: the judge authenticated the delivery but could not read it: why, and the body as sent
+    problem: str = ""
+    body: str = ""
 
     @classmethod
     def parse(cls, data: object, where: str) -> Self:
@@ -186,4 +189,4 @@ class MisWebhook:
             )
             for r in f.objects("reports")
         )
-        return cls(account, f.opt_str("dedupe_key"), reports)
+        return cls(account, f.opt_str("dedupe_key"), reports, f.text("problem"), f.text("body"))

@@ -65,7 +65,15 @@ class MisRoute:
                 source=f"mis:{hook.account}",
                 dedupe_key=verdict.dedupe_key,
                 kind=EVENT_KIND,
-                payload=to_payload(MisWebhook(hook.account, verdict.dedupe_key, reports)),
+                payload=to_payload(
+                    MisWebhook(
+                        hook.account,
+                        verdict.dedupe_key,
+                        reports,
+                        verdict.problem,
+                        body.decode("utf-8", "replace") if verdict.problem else "",
+                    )
+                ),
                 subject=f"mis:{hook.account}",
             )
         )

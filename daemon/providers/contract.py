@@ -126,11 +126,17 @@ class LineStatus:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JudgedWebhook:
-    """A status webhook that passed its provider's authentication and parsed: stored under
-    `dedupe_key` (a redelivery carries the same one and is acknowledged and ignored)."""
+    """A status webhook that passed its provider's authentication: stored under `dedupe_key`
+    (a redelivery carries the same one and is acknowledged and ignored).
+
+    `problem`: it authenticated but its body could not be read (a payload the provider's parser
+    does not know). It is stored all the same, with its body and the problem, and kept as a
+    poisoned event that `esd status` counts and `esd events --status poisoned` shows: nothing an
+    MIS sent with the right secret is lost to a parser that is wrong."""
 
     dedupe_key: str
     reports: tuple[LineStatus, ...]
+    problem: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

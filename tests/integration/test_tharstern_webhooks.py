@@ -161,15 +161,27 @@ def test_tharstern_webhooks_bring_job_status_and_tracking_back_once(tmp_path: Pa
         wait_until(lambda: storefront_item()["WorkflowStagePrinter"] == "Shipping", 30, "stage")
         wait_until(lambda: pressero.state()["shipments"], 30, "the shipment written back")
 
-        # A body with the right secret that names no job: refused, the secret never echoed.
-        answer = httpx.post(
-            f"{base}/webhooks/mis/th",
-            content=b'{"EventId": "X1", "Status": "Printing"}',
-            headers={g.WEBHOOK_SECRET_HEADER: WEBHOOK_SECRET},
+        # A body with the right secret that names no job: kept (2xx, stored once, poisoned
+        # with the parser's reason and its body), never refused nor lost; the secret never
+        # echoed.
+        unreadable = b'{"EventId": "X1", "Status": "Printing"}'
+        for _ in range(2):
+            answer = httpx.post(
+                f"{base}/webhooks/mis/th",
+                content=unreadable,
+                headers={g.WEBHOOK_SECRET_HEADER: WEBHOOK_SECRET},
+            )
+            assert answer.status_code == 200 and WEBHOOK_SECRET not in answer.text
+        assert len(_events(db)) == 3
+        poisoned = wait_until(
+            lambda: daemon.call(sock, "events", {"status": "poisoned"})["events"], 30, "kept"
         )
-        assert answer.status_code == 400 and WEBHOOK_SECRET not in answer.text
+        assert [e["kind"] for e in poisoned] == ["mis.webhook"]
+        shown = daemon.call(sock, "event", {"id": poisoned[0]["id"]})
+        assert shown["payload"]["body"] == unreadable.decode()
+        assert "could not read" in shown["error"] and "job" in shown["error"].lower()
         status = daemon.call(sock, "status")
-        assert status["webhooks"]["rejections"] == {"bad_secret": 1, "malformed": 1}
+        assert status["webhooks"]["rejections"] == {"bad_secret": 1}
         detail = daemon.call(sock, "order", {"order": str(order)})
         assert detail["items"][0]["mis_status"] == "Despatched"
         assert detail["items"][0]["tracking"] == [TRACKING]

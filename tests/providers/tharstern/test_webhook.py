@@ -1,6 +1,6 @@
 """Tharstern's webhooks as the sandbox sends them, over a real socket, judged: the shared
 secret checked before anything is read, the body parsed to job / order statuses with tracking,
-a redelivery keeping its dedupe key, malformed bodies refused naming what is wrong."""
+a redelivery keeping its dedupe key, unreadable bodies kept naming what is wrong."""
 
 from __future__ import annotations
 
@@ -119,9 +119,13 @@ def test_a_wrong_or_missing_secret_is_refused_unread(
     [b"not json", b"[]", b'{"EventId": "E1", "Status": "Printing"}'],
     ids=["not-json", "no-event", "no-job-or-order"],
 )
-def test_a_malformed_body_is_refused_naming_why(body: bytes) -> None:
+def test_an_authenticated_body_it_cannot_read_is_kept_naming_why(body: bytes) -> None:
+    # Issue 14: "an unparseable delivery is kept and shown": accepted with its problem (the
+    # spine stores it and keeps it as poisoned), deduped by its bytes, never refused.
     headers = {g.WEBHOOK_SECRET_HEADER.lower(): SECRET}
     verdict = webhook_judge(SETTINGS, CREDENTIALS, "POST", headers, body)
-    assert isinstance(verdict, WebhookRejection)
-    assert verdict.status == 400 and verdict.reason == "malformed"
-    assert verdict.detail.startswith("webhook")
+    assert isinstance(verdict, JudgedWebhook)
+    assert verdict.reports == () and verdict.problem.startswith("webhook")
+    again = webhook_judge(SETTINGS, CREDENTIALS, "POST", headers, body)
+    assert isinstance(again, JudgedWebhook) and again.dedupe_key == verdict.dedupe_key
+    assert SECRET not in verdict.problem

@@ -397,3 +397,25 @@ def test_the_examples_environment_block_validates_when_uncommented() -> None:
     assert account.credentials["url"] == "https://pace-test.printshop.example"
     assert account.credentials_of("live") is not None
     assert config.secrets() == set(environ.values())
+
+
+def test_the_examples_tharstern_block_validates_when_uncommented() -> None:
+    # The example's Tharstern account (seeds 000 and 002): a test and a live environment, the
+    # switch on test, both checked against the provider's credential keys and settings.
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index("# [accounts.tharstern-main]")
+    block: list[str] = []
+    for line in lines[start:]:
+        if not line.startswith("# "):
+            break
+        block.append(line.removeprefix("# "))
+    environ = {
+        "ESD_THARSTERN_TEST_PASSWORD": "th-test-password-6",
+        "ESD_THARSTERN_LIVE_PASSWORD": "th-live-password-7",
+        "ESD_THARSTERN_WEBHOOK_SECRET": "th-webhook-secret-8",
+    }
+    config = parsed("\n".join(block) + "\n", environ)
+    account = config.accounts["tharstern-main"]
+    assert account.provider == "tharstern" and account.environment == "test"
+    assert account.credentials["password"] == "th-test-password-6"
+    assert account.credentials["webhook_secret"] == "th-webhook-secret-8"

@@ -607,8 +607,10 @@ def _files(row: _Row, order_number: int, seq: int) -> tuple[ItemFile, ...]:
         url = _lookup(entry, g.ITEM_FILE_URL_FIELD)
         name = _lookup(entry, g.ITEM_FILE_NAME_FIELD)
         problem = _file_url_problem(url)
-        if problem is None and name is not None and not _is_clean_text(name):
+        if problem is None and name is not None and not isinstance(name, str):
             problem = f"{g.ITEM_FILE_NAME_FIELD}: expected a string, got {type(name).__name__}"
+        elif problem is None and name is not None and not _is_clean_text(name):
+            problem = f"{g.ITEM_FILE_NAME_FIELD}: the name has control characters"
         if problem is not None:
             _skip_file(f"{where}[{i}]", order_number, seq, problem)
             continue
@@ -630,7 +632,7 @@ def _file_url_problem(url: object) -> str | None:
     if not text:
         return shown + "expected an http(s) URL, got an empty string"
     if not _is_clean_text(text) or any(c.isspace() for c in text):
-        return shown + "the URL has spaces or control characters"
+        return shown + "the URL has spaces or control characters or is not UTF-8"
     try:
         parts = urllib.parse.urlsplit(text)
     except ValueError:

@@ -85,7 +85,9 @@ BAD_CASES = [
     pytest.param([_entry("")], 0, "empty string", id="empty URL"),
     pytest.param([_entry(42)], 0, "got int", id="a number as URL"),
     pytest.param([{g.ITEM_FILE_NAME_FIELD: "a.pdf"}], 0, "got NoneType", id="no URL"),
-    pytest.param([_entry(PDF, 7)], 0, "expected a string", id="a number as name"),
+    pytest.param([_entry(PDF, 7)], 0, "expected a string, got int", id="a number as name"),
+    pytest.param([_entry(PDF, "a\nb.pdf")], 0, "control characters", id="newline in name"),
+    pytest.param([_entry(PDF, "\ud800.pdf")], 0, "control characters", id="lone surrogate"),
     pytest.param(
         [_entry("ftp://x.example/a.pdf"), _entry(PDF)], 1, "scheme 'ftp'", id="bad one skipped"
     ),

@@ -21,6 +21,7 @@ from typing import Any
 from daemon.demo import MIS_PASSWORD, STOREFRONT_PASSWORD, daemon_process, wait_socket
 from daemon.operator.client import call_sync
 from daemon.providers.tharstern.sandbox import TharsternSandbox
+from daemon.storefronts.pressero import guesses as pg
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 
 __all__ = ["main", "run"]
@@ -135,8 +136,13 @@ def run(workdir: Path) -> int:
                     {
                         "ProductName": "Flyers",
                         "Quantity": 500,
-                        "ProductAttributeName1": "Artwork URL",
-                        "ProductAttributeValue1": ARTWORK,
+                        # its print-ready file, as eDocBuilder leaves it on the item row
+                        pg.ITEM_FILES_FIELD: [
+                            {
+                                pg.ITEM_FILE_URL_FIELD: ARTWORK,
+                                pg.ITEM_FILE_NAME_FIELD: "flyers-print-ready.pdf",
+                            }
+                        ],
                     },
                 )
             )

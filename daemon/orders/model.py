@@ -20,6 +20,7 @@ from daemon.errors import BadEventPayload
 __all__ = [
     "Address",
     "Approval",
+    "ItemFile",
     "KitChild",
     "Order",
     "OrderItem",
@@ -97,6 +98,15 @@ class KitChild:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ItemFile:
+    """One print-ready file of an item, as the storefront serves it: an http(s) URL the MIS
+    fetches (Tharstern attaches it to the job by `Content_URL`), and the file's name."""
+
+    url: str
+    name: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class OrderItem:
     """One line of an order."""
 
@@ -125,6 +135,9 @@ class OrderItem:
     # the MIS id the storefront holds for the item (written by esd, or by the hosted
     # integration before esd went live: then esd adopts it instead of pushing again)
     mis_id: str = ""
+    # the item's print-ready files, once the storefront has them (Pressero: after eDocBuilder
+    # generated them); a snapshot stored before this field existed has none
+    files: tuple[ItemFile, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import anyio
 import httpx
 import pytest
 
-from daemon.orders.model import Approval, Payment
+from daemon.orders.model import Approval, ItemFile, Payment
 from daemon.storefronts.pressero.guesses import MESSAGE_HASH_HEADER
 from daemon.storefronts.pressero.mapping import order_from_api, parse_envelope
 from daemon.storefronts.pressero.sandbox import (
@@ -207,6 +207,12 @@ def test_storefront_changes_send_their_webhooks_in_order(
         (Approval.PENDING, True, False),
         (Approval.PENDING, False, False),
     ]
+    # the generated production PDF is on the row (guessed fields, built from `guesses`)
+    name = f"{order}-1-production.pdf"
+    assert mapped.item(1).files == (
+        ItemFile(f"https://{SITE.domain}/edocfiles/{order}/1/{name}", name),
+    )
+    assert [i.files for i in mapped.items[1:]] == [(), (), ()]
 
 
 def test_lost_webhooks_are_not_sent(sandbox: PresseroSandbox, receiver: Receiver) -> None:

@@ -1,5 +1,6 @@
 """Tharstern end to end over real sockets: an order flows from the Pressero sandbox through a
-real daemon into the Tharstern sandbox as an estimate and a job; Tharstern's webhooks (one lost
+real daemon into the Tharstern sandbox as an estimate and a job, held until eDocBuilder made its
+production file, which is then attached to the job once; Tharstern's webhooks (one lost
 then resent, one with a wrong secret, one redelivered) bring the job's status and tracking
 number back to the storefront once, and a change whose webhook never comes is caught by the
 poll fallback."""
@@ -15,6 +16,7 @@ import pytest
 
 from daemon.providers.tharstern import guesses as g
 from daemon.providers.tharstern.sandbox import TharsternSandbox
+from daemon.storefronts.pressero import guesses as pg
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
 
@@ -107,6 +109,14 @@ def _item(db: Path, order: int) -> tuple[str, str | None, str]:
     return (str(row[0]), row[1], str(row[2])) if row else ("", None, "")
 
 
+def _reasons(db: Path, order: int) -> str:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT reasons FROM items WHERE order_number = ? AND seq = 1", (str(order),)
+        ).fetchone()
+    return str(row[0]) if row else ""
+
+
 def test_tharstern_webhooks_bring_job_status_and_tracking_back_once(tmp_path: Path) -> None:
     pressero = PresseroSandbox(password=PRESSERO_PASSWORD)
     th = TharsternSandbox(login="esd@shop.example", password=TH_PASSWORD)
@@ -124,7 +134,14 @@ def test_tharstern_webhooks_bring_job_status_and_tracking_back_once(tmp_path: Pa
         pressero.webhook_target = f"{base}/webhooks/pressero/shop"
         th.set_webhook(f"{base}/webhooks/mis/th", WEBHOOK_SECRET)
 
-        order = pressero.place_order(items=({"ProductName": "Flyers", "Quantity": 250},))
+        # An eDocBuilder item: held until its production file exists (seed 000 asks whether
+        # artwork is sent to Tharstern), then pushed with the file attached to the job.
+        order = pressero.place_order(
+            items=({"ProductName": "Flyers", "Quantity": 250, pg.EDOC_SESSION_FIELD: "e-77"},)
+        )
+        wait_until(lambda: "eDocBuilder" in _reasons(db, order), 30, "held for its file")
+        assert th.state()["jobs"] == []
+        pressero.files_generated(order, 1)
 
         def storefront_item() -> dict[str, object]:
             found = next(o for o in pressero.state()["orders"] if o["OrderNumber"] == order)
@@ -135,6 +152,13 @@ def test_tharstern_webhooks_bring_job_status_and_tracking_back_once(tmp_path: Pa
         (job,) = state["jobs"]
         assert str(job["JobNo"]) == job_no
         assert state["estimates"][0]["CustomerCode"] == "ESP001"
+        files = storefront_item()[pg.ITEM_FILES_FIELD]
+        assert isinstance(files, list) and len(files) == 1
+        generated: dict[str, str] = files[0]
+        (attachment,) = state["attachments"]
+        assert attachment["Content_URL"] == generated[pg.ITEM_FILE_URL_FIELD]
+        assert attachment["Filename"] == generated[pg.ITEM_FILE_NAME_FIELD]
+        assert attachment["RecordNo"] == job_no
 
         # Lost, then a resend with a wrong secret (refused, nothing stored), then the real one.
         th.set_job_status(job_no, "In Production", lose_webhook=True)
@@ -184,6 +208,10 @@ def test_tharstern_webhooks_bring_job_status_and_tracking_back_once(tmp_path: Pa
         assert status["webhooks"]["rejections"] == {"bad_secret": 1}
         detail = daemon.call(sock, "order", {"order": str(order)})
         assert detail["items"][0]["mis_status"] == "Despatched"
+        # after the resends, the poll and a sync: the file is still attached once
+        assert [a["Content_URL"] for a in th.state()["attachments"]] == [
+            generated[pg.ITEM_FILE_URL_FIELD]
+        ]
         assert detail["items"][0]["tracking"] == [TRACKING]
         assert daemon.terminate() == 0
     finally:

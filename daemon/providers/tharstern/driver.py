@@ -29,7 +29,7 @@ import structlog
 
 from daemon.errors import BusinessRuleError, DriverError
 from daemon.orders.charges import ItemCharges, item_charges
-from daemon.orders.model import Address, Order, OrderItem
+from daemon.orders.model import Address, ItemFile, Order, OrderItem
 from daemon.providers.contract import (
     ConnectionReport,
     Driver,
@@ -67,7 +67,7 @@ from daemon.providers.tharstern.status_poll import status_of_items
 __all__ = [
     "TharsternDriver",
     "alert_emails",
-    "artwork_urls",
+    "artwork_files",
     "credentials_problems",
     "settings_problems",
     "site_settings_problems",
@@ -92,18 +92,15 @@ def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]
     return problems
 
 
-def artwork_urls(item: OrderItem) -> tuple[str, ...]:
-    """The item's print-ready file URLs. ADAPTER: the order model has no file list yet, so the
-    URLs are read from the item's attributes whose name starts with "artwork" or "file url"
-    (case-insensitive), each an http(s) URL, in name order."""
-    urls: list[str] = []
-    for name in sorted(item.attributes):
-        folded = name.strip().casefold()
-        value = str(item.attributes[name]).strip()
-        wanted = folded.startswith(("artwork", "file url", "file_url", "fileurl"))
-        if wanted and value.startswith(("http://", "https://")) and value not in urls:
-            urls.append(value)
-    return tuple(urls)
+def artwork_files(item: OrderItem) -> tuple[ItemFile, ...]:
+    """The item's print-ready files, attached to its job by URL (seed 000: "Is artwork from an
+    order sent to Tharstern as well as the order data?"). They come from the storefront
+    (`OrderItem.files`: for Pressero, once eDocBuilder generated them); each URL once."""
+    files: list[ItemFile] = []
+    for file in item.files:
+        if all(f.url != file.url for f in files):
+            files.append(file)
+    return tuple(files)
 
 
 class TharsternDriver(Driver):
@@ -246,8 +243,8 @@ class TharsternDriver(Driver):
             )
             if job_no is None:
                 return None
-            urls = artwork_urls(estimate.item)
-            if urls and await steps.missing_artwork(self._client, job_no, urls):
+            files = artwork_files(estimate.item)
+            if files and await steps.missing_artwork(self._client, job_no, files):
                 return None  # the push is not finished: it resumes and attaches them
             first.append(job_no)
             refs[seq] = job_no
@@ -393,9 +390,9 @@ class TharsternDriver(Driver):
             job_from_estimate(estimate_id, push.reference, order, item.seq, push.settings),
             initial_status=push.settings.initial_status,
         )
-        urls = artwork_urls(item)
-        if urls:
-            await steps.ensure_artwork(self._client, journal, item.seq, job_no, urls)
+        files = artwork_files(item)
+        if files:
+            await steps.ensure_artwork(self._client, journal, item.seq, job_no, files)
         return job_no
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import structlog
 
 from daemon.errors import BusinessRuleError
-from daemon.orders.model import Address
+from daemon.orders.model import Address, ItemFile
 from daemon.providers.contract import PushJournal
 from daemon.providers.kit import ensure_step, journal_int, journal_text
 from daemon.providers.tharstern import guesses as g
@@ -281,40 +281,46 @@ async def ensure_job(
     )
 
 
-async def missing_artwork(client: TharsternClient, job_no: str, urls: Sequence[str]) -> list[str]:
-    """The `urls` job `job_no` does not hold yet."""
+async def missing_artwork(
+    client: TharsternClient, job_no: str, files: Sequence[ItemFile]
+) -> list[ItemFile]:
+    """The `files` job `job_no` does not hold yet, by `Content_URL`."""
     held = {
         str(a.get("Content_URL", ""))
         for a in await client.attachments(g.ATTACHMENT_MODULE_JOB, job_no)
     }
-    return [url for url in urls if url not in held]
+    return [file for file in files if file.url not in held]
 
 
 async def ensure_artwork(
-    client: TharsternClient, journal: PushJournal, seq: int, job_no: str, urls: Sequence[str]
+    client: TharsternClient,
+    journal: PushJournal,
+    seq: int,
+    job_no: str,
+    files: Sequence[ItemFile],
 ) -> int:
     """Item `seq`'s print-ready files attached to its job by URL, once each."""
-    missing: list[str] = []
+    missing: list[ItemFile] = []
 
     async def find() -> int | None:
-        missing[:] = await missing_artwork(client, job_no, urls)
-        return None if missing else len(urls)
+        missing[:] = await missing_artwork(client, job_no, files)
+        return None if missing else len(files)
 
     async def create() -> int:
         items = [
             {
-                "Filename": _filename(url),
+                "Filename": file.name or _filename(file.url),
                 "ModuleType": {"Value": g.ATTACHMENT_MODULE_JOB},
                 "RecordNo": job_no,
                 "Type": {"Value": g.ATTACHMENT_TYPE_ARTWORK},
                 "Details": "print-ready file from the storefront",
-                "Content_URL": url,
+                "Content_URL": file.url,
             }
-            for url in missing
+            for file in missing
         ]
         await client.add_attachments(items, what=f"attach the artwork of job {job_no}")
         log.info("tharstern.artwork.attached", job=job_no, files=len(items))
-        return len(urls)
+        return len(files)
 
     return await ensure_step(
         journal, f"artwork:{seq}", "files", read=journal_int, find=find, create=create

@@ -51,6 +51,9 @@ __all__ = [
     "EVENT_ORDER_SEQ",
     "FIRST_PAGE",
     "HASH_KEY_ENCODING",
+    "ITEM_FILES_FIELD",
+    "ITEM_FILE_NAME_FIELD",
+    "ITEM_FILE_URL_FIELD",
     "ITEM_MIS_ID_FIELDS",
     "ITEM_NOTE_ROUTE",
     "ITEM_ROUTE_ID_FIELD",
@@ -265,6 +268,15 @@ EDOC_SESSION_FIELD: Final = "EdocSessionId"
 #: guessed: no public field says the files are ready (§1.5); the `OrderItemFilesGenerated`
 #: webhook (§2) is the documented signal, and the mapping also takes the seqs it has seen.
 EDOC_FILES_READY_FIELD: Final = "EdocFilesGenerated"
+#: guessed: the item's print-ready files. pressero.md §1.5 says the production PDF exists only
+#: once the order is paid and the item approved (kb a411), and §5 gap 1 lists "any order-item
+#: file or eDoc-status fields" as not public: no client seen in code reads them. We take a
+#: list of objects on the item row, each with an http(s) download URL and a file name, filled
+#: once the files are generated (the `OrderItemFilesGenerated` webhook, §2). A value of another
+#: shape is skipped with a warning, never fatal: the order still maps, without that file.
+ITEM_FILES_FIELD: Final = "Files"
+ITEM_FILE_URL_FIELD: Final = "Url"
+ITEM_FILE_NAME_FIELD: Final = "FileName"
 #: guessed: which item-row field holds the MIS id the hosted integration (or esd) wrote. Both
 #: `MisId` and `OrderItemMISID` are fields of the search row in client code (§1.5,
 #: PresseroConnector `Models/OrderItem.cs`); the update route is seen writing `MisId` (§1.4),

@@ -60,6 +60,10 @@ Where each `Order` field comes from ("§" = a section of pressero.md; "g." = a c
     pricing_details          `OrderItemOptionsText`                                 §1.5 code
     mis_id                   g.ITEM_MIS_ID_FIELDS: `MisId`, else `OrderItemMISID`   §1.5 code,
                              (who wrote it decides adoption: daemon.orders.go_live) order guessed
+    files                    g.ITEM_FILES_FIELD: a list of objects, each            §1.5 doc
+                             g.ITEM_FILE_URL_FIELD (http or https) and              a411, fields
+                             g.ITEM_FILE_NAME_FIELD; a bad list or entry is         guessed
+                             skipped with a warning naming the item; a URL once
 """
 
 from __future__ import annotations
@@ -68,12 +72,24 @@ import dataclasses
 import datetime as dt
 import math
 import re
+import urllib.parse
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+import structlog
+
 from daemon.errors import BadEventPayload, quoted
-from daemon.orders.model import Address, Approval, KitChild, Order, OrderItem, Payment, SiteUser
+from daemon.orders.model import (
+    Address,
+    Approval,
+    ItemFile,
+    KitChild,
+    Order,
+    OrderItem,
+    Payment,
+    SiteUser,
+)
 from daemon.remote import json_text
 from daemon.remote.json_text import JsonTooDeep
 from daemon.storefronts.pressero import guesses as g
@@ -116,6 +132,8 @@ KNOWN_TYPES: Final = frozenset(
 )
 #: the known types about one item: their `Data.OrderItemSeq` is required
 ITEM_EVENT_TYPES: Final = frozenset(name for name in KNOWN_TYPES if name.startswith("OrderItem"))
+
+log = structlog.get_logger(__name__)
 
 _MAX_SHOWN = 60  # how much of a bad value an error quotes
 # guessed: .NET's round-trip DateTime format writes 7 fraction digits (100 ns ticks); no
@@ -367,7 +385,7 @@ def order_from_api(
     items: list[OrderItem] = []
     seen: dict[int, str] = {}
     for row in parents:
-        item = _item(row, kit_rows.get(row.text("OrderItemId"), ()), generated)
+        item = _item(row, kit_rows.get(row.text("OrderItemId"), ()), generated, order_number)
         if item.seq in seen:
             raise BadEventPayload(
                 f"{row.where}.OrderItemSeq: {item.seq} is also the seq of {seen[item.seq]}"
@@ -508,7 +526,9 @@ def _split_kit_rows(rows: list[_Row]) -> tuple[list[_Row], dict[str, list[_Row]]
     return parents, children
 
 
-def _item(row: _Row, kit_rows: Iterable[_Row], files_generated: frozenset[int]) -> OrderItem:
+def _item(
+    row: _Row, kit_rows: Iterable[_Row], files_generated: frozenset[int], order_number: int
+) -> OrderItem:
     seq = row.integer("OrderItemSeq", required=True, minimum=1)
     assert seq is not None
     quantity = row.integer("Quantity", required=True, minimum=0)
@@ -559,6 +579,90 @@ def _item(row: _Row, kit_rows: Iterable[_Row], files_generated: frozenset[int]) 
         pricing_details=row.text("OrderItemOptionsText"),
         sku=row.text("PrinterPartNumber"),
         mis_id=next((v for v in (row.text(f).strip() for f in g.ITEM_MIS_ID_FIELDS) if v), ""),
+        files=_files(row, order_number, seq),
+    )
+
+
+def _files(row: _Row, order_number: int, seq: int) -> tuple[ItemFile, ...]:
+    """The item's print-ready files (g.ITEM_FILES_FIELD). The field is a guess, so a value of
+    another shape costs the file, not the order: it is skipped with a warning naming the item.
+    Warnings name the type of a bad value, never the value: a link may carry a token."""
+    value = row.get(g.ITEM_FILES_FIELD)
+    where = f"{row.where}.{g.ITEM_FILES_FIELD}"
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        _skip_file(where, order_number, seq, f"expected a list, got {type(value).__name__}")
+        return ()
+    files: list[ItemFile] = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            _skip_file(
+                f"{where}[{i}]",
+                order_number,
+                seq,
+                f"expected an object, got {type(entry).__name__}",
+            )
+            continue
+        url = _lookup(entry, g.ITEM_FILE_URL_FIELD)
+        name = _lookup(entry, g.ITEM_FILE_NAME_FIELD)
+        problem = _file_url_problem(url)
+        if problem is None and name is not None and not isinstance(name, str):
+            problem = f"{g.ITEM_FILE_NAME_FIELD}: expected a string, got {type(name).__name__}"
+        elif problem is None and name is not None and not _is_clean_text(name):
+            problem = f"{g.ITEM_FILE_NAME_FIELD}: the name has control characters"
+        if problem is not None:
+            _skip_file(f"{where}[{i}]", order_number, seq, problem)
+            continue
+        assert isinstance(url, str)
+        url = url.strip()
+        if any(f.url == url for f in files):
+            continue  # the same file twice is attached once
+        files.append(ItemFile(url=url, name=str(name or "").strip()))
+    return tuple(files)
+
+
+def _file_url_problem(url: object) -> str | None:
+    """Why `url` is no file URL a MIS can fetch, or None when it is one. The URL itself is not
+    quoted: a download link may carry an access token in its query."""
+    shown = f"{g.ITEM_FILE_URL_FIELD}: "
+    if not isinstance(url, str):
+        return shown + f"expected an http(s) URL, got {type(url).__name__}"
+    text = url.strip()
+    if not text:
+        return shown + "expected an http(s) URL, got an empty string"
+    if not _is_clean_text(text) or any(c.isspace() for c in text):
+        return shown + "the URL has spaces or control characters or is not UTF-8"
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return shown + "not a URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = _show(parts.scheme) if parts.scheme else "none"
+        return shown + f"not an http(s) URL (scheme {scheme})"
+    if not parts.hostname:
+        return shown + "the URL names no host"
+    return None
+
+
+def _is_clean_text(value: object) -> bool:
+    """A string with no control character and no lone surrogate."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+
+
+def _skip_file(where: str, order_number: int, seq: int, problem: str) -> None:
+    log.warning(
+        "pressero.item_file.skipped",
+        order=order_number,
+        item_seq=seq,
+        where=where,
+        problem=problem,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from daemon.orders.model import Address, Order, OrderItem, Payment, SiteUser
+from daemon.orders.model import Address, ItemFile, Order, OrderItem, Payment, SiteUser
 from daemon.providers.contract import Driver, PushResult
 from daemon.providers.tharstern.driver import TharsternDriver
 from daemon.providers.tharstern.sandbox import TharsternSandbox
@@ -71,7 +71,7 @@ ORDER = Order(
             quantity=500,
             price=Decimal("60"),
             ship_to=_BOB,
-            attributes={"Artwork URL": ARTWORK},
+            files=(ItemFile(url=ARTWORK, name="5001-3-print.pdf"),),
         ),
     ),
 )

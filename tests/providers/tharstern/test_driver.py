@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from daemon.errors import BusinessRuleError
+from daemon.orders.model import ItemFile
 from daemon.providers.contract import PushResult, StatusMode, push_reference
-from daemon.providers.tharstern.driver import TharsternDriver, artwork_urls
+from daemon.providers.tharstern.driver import TharsternDriver, artwork_files
 from daemon.providers.tharstern.sandbox import TharsternSandbox
 from tests.providers.contract.harness import MemoryJournal
 from tests.providers.tharstern.harness import ARTWORK, ORDER, SETTINGS, created, make_driver
@@ -189,18 +190,44 @@ async def test_status_mode_follows_the_webhook_secret(sandbox: TharsternSandbox)
         await pushed_to.aclose()
 
 
-def test_artwork_comes_from_url_attributes_once() -> None:
+BACK = ItemFile(url="https://files.example/5001-3-back.pdf", name="back.pdf")
+
+
+def test_artwork_is_the_items_files_each_url_once() -> None:
+    # seed 000: "Is artwork from an order sent to Tharstern as well as the order data?"
     item = dataclasses.replace(
         ORDER.items[2],
-        attributes={
-            "Artwork URL": ARTWORK,
-            "artwork_2": ARTWORK,
-            "File URL back": "https://files.example/back.pdf",
-            "Artwork note": "not a url",
-            "Paper": "Silk",
-        },
+        files=(ItemFile(url=ARTWORK), BACK, ItemFile(url=ARTWORK, name="again.pdf")),
+        # attributes are options the buyer chose, never files (the old stand-in is gone)
+        attributes={"Artwork URL": "https://files.example/not-a-file.pdf"},
     )
-    assert artwork_urls(item) == (ARTWORK, "https://files.example/back.pdf")
+    assert artwork_files(item) == (ItemFile(url=ARTWORK), BACK)
+    assert artwork_files(dataclasses.replace(item, files=())) == ()
+
+
+async def test_a_file_added_later_is_attached_once_and_the_first_not_again(
+    driver: TharsternDriver, sandbox: TharsternSandbox
+) -> None:
+    first = await _push(driver)
+    item = ORDER.items[2]
+    order = dataclasses.replace(
+        ORDER, items=(*ORDER.items[:2], dataclasses.replace(item, files=(*item.files, BACK)))
+    )
+    reference = push_reference("tharstern", ORDER.site, ORDER.order_number)
+    # the job lacks the back: the push is not finished, so it is not "found pushed"
+    assert await driver.find_pushed(order, order.items, MemoryJournal(), reference) is None
+    again = await _push(driver, order)
+    assert again == first
+    state = sandbox.state()
+    job_no = str(state["jobs"][0]["JobNo"])
+    attached = sorted(
+        (a["Content_URL"], a["Filename"], a["RecordNo"]) for a in state["attachments"]
+    )
+    assert attached == [
+        (BACK.url, "back.pdf", job_no),
+        (ARTWORK, "5001-3-print.pdf", job_no),
+    ]
+    assert await driver.find_pushed(order, order.items, MemoryJournal(), reference) == first
 
 
 async def test_an_adopted_item_is_polled_by_its_own_mis_id(

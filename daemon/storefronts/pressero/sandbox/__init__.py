@@ -7,7 +7,8 @@ stages, orders with item rows shaped like pressero.md §1.5, shipments. Everythi
 one lock, so a test thread may read and change it while requests are served.
 
 Like a storefront, it changes orders (`place_order`, `approve_item`, `deny_item`, `mark_paid`,
-`cancel_item`, `files_generated`) and sends the matching webhook, signed with the site's key
+`cancel_item`, `files_generated`: the item row then carries its production PDF under
+g.ITEM_FILES_FIELD, a guessed shape) and sends the matching webhook, signed with the site's key
 (`MessageHash`, pressero.md §2), to `webhook_target`, from a delivery thread so an in-process
 daemon is never blocked. `lost_webhook_rate` and `lose_next_webhook()` drop some, as an
 at-most-once sender would: the reconciliation poll must find those orders. `send_webhook` posts

@@ -17,6 +17,7 @@ from daemon.storefronts.pressero.sandbox.data import (
     FIRST_STAGE,
     default_address_book,
     default_site_user,
+    generated_files,
     user_key,
 )
 from daemon.storefronts.pressero.sandbox.state import StoreState
@@ -148,6 +149,7 @@ class StorefrontChanges(StoreState):
                 "JobNumber": "",
                 g.EDOC_SESSION_FIELD: "",
                 g.EDOC_FILES_READY_FIELD: False,
+                g.ITEM_FILES_FIELD: [],
                 g.SHIPS_SEPARATELY_FIELD: False,
                 g.PAYMENT_METHOD_FIELD: payment_method,
                 **ordered_by,
@@ -220,6 +222,9 @@ class StorefrontChanges(StoreState):
             return "OrderItemStatusChanged"
         if action == "files_generated":
             row[g.EDOC_FILES_READY_FIELD] = True
+            row[g.ITEM_FILES_FIELD] = generated_files(
+                str(field(row, "Domain")), order_number, item_seq
+            )
             return "OrderItemFilesGenerated"
         raise LookupError(
             f"unknown action {action!r} (known: approve, deny, paid, cancel, files_generated)"

@@ -34,6 +34,7 @@ __all__ = [
     "SandboxSite",
     "default_address_book",
     "default_site_user",
+    "generated_files",
     "user_key",
 ]
 
@@ -156,6 +157,18 @@ def default_site_user(user_id: str, ordered_by: Mapping[str, Any]) -> dict[str, 
         "IsActive": True,
         "Groups": [{"GroupName": "Everyone"}],
     }
+
+
+def generated_files(domain: str, order_number: int, item_seq: int) -> list[dict[str, Any]]:
+    """The item's print-ready files once eDocBuilder made them, in g.ITEM_FILES_FIELD's guessed
+    shape: one production PDF on the site's domain (nothing serves it: a MIS only records it)."""
+    name = f"{order_number}-{item_seq}-production.pdf"
+    return [
+        {
+            g.ITEM_FILE_URL_FIELD: f"https://{domain}/edocfiles/{order_number}/{item_seq}/{name}",
+            g.ITEM_FILE_NAME_FIELD: name,
+        }
+    ]
 
 
 def default_address_book(user: Mapping[str, Any]) -> dict[str, Any]:

@@ -220,7 +220,8 @@ class PresseroSandbox(LoopbackSandbox):
         return self._change("cancel", order_number, item_seq)
 
     def files_generated(self, order_number: int, item_seq: int) -> str | None:
-        """eDocBuilder made the item's production file (OrderItemFilesGenerated)."""
+        """eDocBuilder made the item's production file (OrderItemFilesGenerated): the row's
+        g.ITEM_FILES_FIELD then lists it (`data.generated_files`)."""
         return self._change("files_generated", order_number, item_seq)
 
     def _change(self, action: str, order_number: int, item_seq: int | None) -> str | None:

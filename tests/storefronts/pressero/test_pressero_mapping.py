@@ -32,8 +32,6 @@ from daemon.storefronts.pressero.mapping import (
     Shipment,
     WebhookEnvelope,
     WorkflowStage,
-    _envelope_as_sent,
-    _read_envelope,
     find_stage,
     format_search_date,
     order_from_api,
@@ -47,6 +45,7 @@ from daemon.storefronts.pressero.mapping import (
     search_body,
     shipment_body,
 )
+from daemon.storefronts.pressero.mapping.webhooks import _envelope_as_sent, _read_envelope
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SITE_ID = "0d5e7c2a-9b1f-4e3d-8c6a-2f4b1e9d7a30"

@@ -16,6 +16,7 @@ from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.pace_helpers import pace_account_toml
+from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
 
 pytestmark = pytest.mark.slow
 
@@ -59,10 +60,7 @@ def write_config(tmp_path: Path, pace: PaceSandbox, pressero: PresseroSandbox) -
         concurrency=2,
         rate_per_second=1000.0,
         create_customer=True,
-        site_extra=(
-            f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
-            f'security_key = "{SITE.security_key}"\n'
-        ),
+        site_extra=pressero_site_keys(SITE),
     )
     text = (
         textwrap.dedent(
@@ -74,17 +72,9 @@ def write_config(tmp_path: Path, pace: PaceSandbox, pressero: PresseroSandbox) -
             socket = "{tmp_path}/esd.sock"
             log_level = "debug"
             drain_seconds = 2
-            [storefronts.pressero-main]
-            provider = "pressero"
-            url = "{pressero.url}"
-            poll_seconds = 300
-            poll_window_seconds = 3600
-            [storefronts.pressero-main.credentials]
-            username = "{pressero.username}"
-            password = "{PRESSERO_PASSWORD}"
-            subscriber_id = "{pressero.subscriber_id}"
             """
         )
+        + pressero_storefront_toml(pressero, PRESSERO_PASSWORD, poll_seconds=300)
         + account
     )
     path = tmp_path / "esd.toml"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
-import tempfile
 import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -166,18 +164,6 @@ class ToyDaemon:
                 await progress({"message": "import batch 3 queued"})
                 return {"batch": 3, "state": "done", "pages": 1, "records": 12, "last_error": None}
         raise UnknownCommand(f"unknown command {request.cmd!r}")
-
-
-@pytest.fixture
-def sock_dir() -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="esd-cli-", dir="/tmp"))
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def sock(sock_dir: Path) -> Path:
-    return sock_dir / "esd.sock"
 
 
 @pytest.fixture

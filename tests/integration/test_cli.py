@@ -19,6 +19,7 @@ from daemon.cli import main
 from daemon.errors import NotFound, UnknownCommand
 from daemon.operator.protocol import Request
 from daemon.operator.server import OperatorServer, Progress
+from tests.operator_samples import ORDER_EVENTS, ORDER_TRACE
 
 STATUS = {
     "version": "0.1.0",
@@ -63,27 +64,8 @@ ORDER = {
             "updated_at": "2025-05-01T08:10:00+00:00",
         }
     ],
-    "trace": [
-        {
-            "at": "2025-05-01T08:05:00+00:00",
-            "seq": 1,
-            "account": "pace-main",
-            "from": "ready",
-            "to": "pushed",
-            "trigger": "push_ok",
-            "event_id": 17,
-            "reason": None,
-        }
-    ],
-    "events": [
-        {
-            "id": 17,
-            "source": "pressero",
-            "kind": "order.snapshot",
-            "status": "done",
-            "received_at": "2025-05-01T08:00:00+00:00",
-        }
-    ],
+    "trace": ORDER_TRACE,
+    "events": ORDER_EVENTS,
 }
 
 

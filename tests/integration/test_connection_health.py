@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
+from tests.helpers import daemon_tables_toml
 from tests.integration.test_alert_mail import Inbox, free_port
 from tests.pace_helpers import pace_account_toml
 from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
@@ -40,15 +41,9 @@ def write_config(tmp_path: Path, pace: PaceSandbox, pressero: PresseroSandbox, s
         site_extra=pressero_site_keys(SITE),
     ).replace("status_poll_seconds = 300", "status_poll_seconds = 10")
     text = (
-        textwrap.dedent(
+        daemon_tables_toml(tmp_path, drain_seconds=2)
+        + textwrap.dedent(
             f"""
-            [listeners.webhook]
-            port = 0
-            [daemon]
-            state_dir = "{tmp_path}"
-            socket = "{tmp_path}/esd.sock"
-            log_level = "debug"
-            drain_seconds = 2
             [alerts]
             smtp_host = "127.0.0.1"
             smtp_port = {smtp}

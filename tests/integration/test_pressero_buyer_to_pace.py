@@ -6,7 +6,6 @@ Business and carries its address; the Contact has the user's title and telephone
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
+from tests.helpers import daemon_tables_toml
 from tests.pace_helpers import pace_account_toml
 from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
 
@@ -63,17 +63,7 @@ def write_config(tmp_path: Path, pace: PaceSandbox, pressero: PresseroSandbox) -
         site_extra=pressero_site_keys(SITE),
     )
     text = (
-        textwrap.dedent(
-            f"""
-            [listeners.webhook]
-            port = 0
-            [daemon]
-            state_dir = "{tmp_path}"
-            socket = "{tmp_path}/esd.sock"
-            log_level = "debug"
-            drain_seconds = 2
-            """
-        )
+        daemon_tables_toml(tmp_path, drain_seconds=2)
         + pressero_storefront_toml(pressero, PRESSERO_PASSWORD, poll_seconds=300)
         + account
     )

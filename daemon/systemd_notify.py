@@ -19,11 +19,11 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Final
 
 import anyio
 
+from daemon.closing import Closing
 from daemon.logs import REDACTOR, Redactor, get_logger
 
 __all__ = [
@@ -126,7 +126,7 @@ def _one_line(text: str) -> str:
     return flat
 
 
-class Notifier:
+class Notifier(Closing):
     """Talks to systemd over ``$NOTIFY_SOCKET``; every method is a no-op without it."""
 
     def __init__(self, config: NotifyConfig, *, redactor: Redactor = REDACTOR) -> None:
@@ -220,17 +220,6 @@ class Notifier:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-
-    def __enter__(self) -> Notifier:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _status_field(self, status: str) -> tuple[str, ...]:
         return (f"STATUS={_one_line(status)}",) if status else ()

@@ -32,6 +32,15 @@ class ManualClock:
         self.t += seconds
 
 
+def daemon_tables_toml(state_dir: Path, *, drain_seconds: float) -> str:
+    """The [listeners.webhook] (any free port) and [daemon] tables of a daemon run by a test:
+    state and socket in `state_dir`, debug logs. The rest of the config follows."""
+    return (
+        f'[listeners.webhook]\nport = 0\n[daemon]\nstate_dir = "{state_dir}"\n'
+        f'socket = "{state_dir}/esd.sock"\nlog_level = "debug"\ndrain_seconds = {drain_seconds}\n'
+    )
+
+
 def make_config(tmp_path: Path, **kwargs: Any) -> Config:
     """A valid config (see `config_text`)."""
     return parse_config(config_text(tmp_path, **kwargs), file="test.toml", environ={})

@@ -8,12 +8,15 @@ that keeps each request's and answer's bytes as they went over the wire.
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from daemon.testing.asgi import Message, Receive, Scope, Send
 from daemon.testing.loopback_http import LoopbackSandbox, ThreadedServer
 
-__all__ = ["Exchange", "record_exchanges"]
+__all__ = ["Exchange", "record_exchanges", "write_fixtures"]
 
 
 @dataclasses.dataclass
@@ -72,3 +75,18 @@ def record_exchanges(sandbox: LoopbackSandbox) -> list[Exchange]:
         name=f"{sandbox.label} (recorded)",
     )
     return exchanges
+
+
+def write_fixtures(
+    folder: Path, picked: Mapping[str, Exchange], calls: Sequence[str], extension: str
+) -> None:
+    """Write each picked exchange into `folder` as `<name>.request.<extension>` (where the
+    request had a body) and `<name>.response.<extension>`, and `calls.json`: every call, as
+    `calls` names them, and the HTTP status of each picked one."""
+    for name, exchange in picked.items():
+        if exchange.request:
+            (folder / f"{name}.request.{extension}").write_bytes(exchange.request)
+        (folder / f"{name}.response.{extension}").write_bytes(exchange.response)
+    statuses = {name: exchange.status for name, exchange in picked.items()}
+    text = json.dumps({"calls": list(calls), "statuses": statuses}, indent=1) + "\n"
+    (folder / "calls.json").write_text(text, encoding="utf-8")

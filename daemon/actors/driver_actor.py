@@ -10,7 +10,6 @@ first reconciles what it left in `pushing`, then looks for ready work.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 import traceback
 import uuid
@@ -22,6 +21,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from daemon.actors.connection_health import ConnectionHealth
+from daemon.actors.mailbox import Mailbox
 from daemon.actors.poll_rounds import PollRounds, Round
 from daemon.actors.rate_limit import TokenBucket
 from daemon.actors.supervisor import Health
@@ -113,7 +113,7 @@ class DriverActor:
         self._push_seconds = push_seconds
         self._limiter = anyio.CapacityLimiter(account.concurrency)
         self._bucket = TokenBucket(account.rate_per_second)
-        self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
+        self._mailbox = Mailbox[Message]()
         self._in_flight: set[tuple[str, str]] = set()
         self._accepting = True
         self._idle = anyio.Event()
@@ -129,11 +129,11 @@ class DriverActor:
 
     def tell(self, message: Message) -> None:
         """Post a message; never blocks."""
-        self._send.send_nowait(message)
+        self._mailbox.tell(message)
 
     @property
     def queued(self) -> int:
-        return self._receive.statistics().current_buffer_used
+        return self._mailbox.queued
 
     @property
     def in_flight(self) -> int:
@@ -141,8 +141,7 @@ class DriverActor:
 
     def close(self) -> None:
         """Close the mailbox (the daemon is stopping)."""
-        self._send.close()
-        self._receive.close()
+        self._mailbox.close()
 
     def stop_accepting(self) -> None:
         """Drain: finish what runs, start nothing new."""
@@ -169,7 +168,7 @@ class DriverActor:
             else:  # e.g. webhook mode: a poll timer left from an earlier config must not fire
                 await self._drop_poll_timer()
             self.tell(Wake())
-            async for message in self._receive:
+            async for message in self._mailbox:
                 if not self._accepting:
                     continue
                 if isinstance(message, Wake):

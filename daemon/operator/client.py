@@ -11,13 +11,13 @@ import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self, TypeAlias
 
 import anyio
 import anyio.lowlevel
 
 from daemon import errors
+from daemon.closing import AsyncClosing
 from daemon.errors import DaemonNotRunning, EsdError, OperatorError, OperatorProtocolError
 from daemon.operator.protocol import (
     MAX_LINE_BYTES,
@@ -66,7 +66,7 @@ def _not_running(path: Path, exc: OSError) -> DaemonNotRunning:
     return DaemonNotRunning(f"cannot connect to {path}: {exc.strerror or exc}")
 
 
-class OperatorClient:
+class OperatorClient(AsyncClosing):
     """One connection to the daemon's operator socket.
 
     `timeout` bounds the connect and each wait for the next answer line, so a command that keeps
@@ -86,14 +86,6 @@ class OperatorClient:
     async def __aenter__(self) -> Self:
         await self.connect()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def connect(self) -> None:
         """Connect; raise DaemonNotRunning naming the path and why when nobody answers."""

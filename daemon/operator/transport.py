@@ -15,11 +15,12 @@ import os
 import socket
 import struct
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import anyio
 import anyio.lowlevel
+
+from daemon.closing import Closing
 
 __all__ = ["SocketChannel", "UnixListener", "connect_unix"]
 
@@ -28,23 +29,12 @@ __all__ = ["SocketChannel", "UnixListener", "connect_unix"]
 _CONNECT_RETRY_SECONDS = 0.01
 
 
-class SocketChannel:
+class SocketChannel(Closing):
     """One connected unix stream socket: receive, send, half-close, close."""
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         self._sock = sock
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def peer_uid(self) -> int | None:
         """The uid of the process at the other end (SO_PEERCRED, as the kernel saw it at
@@ -95,7 +85,7 @@ class SocketChannel:
         self._sock.close()
 
 
-class UnixListener:
+class UnixListener(Closing):
     """A listening unix stream socket bound to a path."""
 
     def __init__(self, sock: socket.socket) -> None:
@@ -114,17 +104,6 @@ class UnixListener:
             sock.close()
             raise
         return cls(sock)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     async def accept(self) -> SocketChannel:
         """The next connection. Raises OSError (e.g. EMFILE when out of descriptors)."""

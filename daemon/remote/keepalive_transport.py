@@ -35,7 +35,6 @@ import ssl
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from types import TracebackType
 
 import httpx
 
@@ -146,17 +145,6 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         self._open = 0  # connections open: in use plus idle, never more than self._max
         self._slots = asyncio.Semaphore(max_connections)
         self._closed = False
-
-    async def __aenter__(self) -> KeepAliveTransport:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the idle connections; one in use is closed when its answer ends."""

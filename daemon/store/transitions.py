@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TypeVar
 
-from daemon.store.database import Txn
+from daemon.store.database import Row, Txn
 
 __all__ = [
     "EventChange",
@@ -50,6 +51,15 @@ class EventChange:
     account: str | None
 
 
+_Record = TypeVar("_Record", Transition, EventChange)
+
+
+def _rows_as(record: type[_Record], rows: Sequence[Row]) -> list[_Record]:
+    """Each row as a `record`: the query selects one column per field, named as the field."""
+    names = [field.name for field in dataclasses.fields(record)]
+    return [record(**{name: row[name] for name in names}) for row in rows]
+
+
 async def item_trace(txn: Txn, item_ids: Sequence[int]) -> list[Transition]:
     """Every transition of these order items, oldest first."""
     rows = await txn.fetchall(
@@ -57,20 +67,7 @@ async def item_trace(txn: Txn, item_ids: Sequence[int]) -> list[Transition]:
         f" ({','.join('?' * len(item_ids)) or 'NULL'}) ORDER BY id",
         list(item_ids),
     )
-    return [
-        Transition(
-            id=r["id"],
-            chart=r["chart"],
-            subject_id=r["subject_id"],
-            from_state=r["from_state"],
-            to_state=r["to_state"],
-            trigger=r["trigger"],
-            event_id=r["event_id"],
-            reason=r["reason"],
-            at=r["at"],
-        )
-        for r in rows
-    ]
+    return _rows_as(Transition, rows)
 
 
 async def last_transition_id(txn: Txn) -> int:
@@ -96,16 +93,4 @@ async def changes_of_event(txn: Txn, event_id: int, after: int) -> list[EventCha
         " WHERE t.event_id = ? AND t.id > ? ORDER BY t.id",
         (event_id, after),
     )
-    return [
-        EventChange(
-            chart=r["chart"],
-            from_state=r["from_state"],
-            to_state=r["to_state"],
-            trigger=r["trigger"],
-            site=r["site"],
-            order_number=r["order_number"],
-            seq=r["seq"],
-            account=r["account"],
-        )
-        for r in rows
-    ]
+    return _rows_as(EventChange, rows)

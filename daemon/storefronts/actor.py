@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +18,7 @@ import anyio
 import structlog
 
 from daemon.actors.connection_health import ConnectionHealth
+from daemon.actors.mailbox import Mailbox
 from daemon.actors.poll_rounds import PollRounds, Round
 from daemon.actors.supervisor import Health
 from daemon.config import Site, Storefront
@@ -90,7 +90,7 @@ class StorefrontActor:
         #: reconciliation polls, numbered, for `esd poll --wait`
         self.poll_rounds = PollRounds()
         self._limiter = anyio.CapacityLimiter(concurrency)
-        self._send, self._receive = anyio.create_memory_object_stream[Message](math.inf)
+        self._mailbox = Mailbox[Message]()
         self._in_flight: set[tuple[str, str, int]] = set()
 
     @property
@@ -107,22 +107,21 @@ class StorefrontActor:
 
     def tell(self, message: Message) -> None:
         """Post a message; never blocks."""
-        self._send.send_nowait(message)
+        self._mailbox.tell(message)
 
     def close(self) -> None:
-        self._send.close()
-        self._receive.close()
+        self._mailbox.close()
 
     @property
     def queued(self) -> int:
-        return self._receive.statistics().current_buffer_used
+        return self._mailbox.queued
 
     async def run(self) -> None:
         """The actor's life (restarted by the supervisor after a crash)."""
         self._in_flight.clear()
         await self._ensure_poll_timer()
         async with anyio.create_task_group() as tg:
-            async for message in self._receive:
+            async for message in self._mailbox:
                 if isinstance(message, Fetch):
                     key = (message.site, message.order, message.generation)
                     if key not in self._in_flight:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
-import tempfile
 import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,6 +19,7 @@ from daemon.cli import main
 from daemon.errors import NotFound, UnknownCommand
 from daemon.operator.protocol import Request
 from daemon.operator.server import OperatorServer, Progress
+from tests.operator_samples import ORDER_EVENTS, ORDER_TRACE
 
 STATUS = {
     "version": "0.1.0",
@@ -65,27 +64,8 @@ ORDER = {
             "updated_at": "2025-05-01T08:10:00+00:00",
         }
     ],
-    "trace": [
-        {
-            "at": "2025-05-01T08:05:00+00:00",
-            "seq": 1,
-            "account": "pace-main",
-            "from": "ready",
-            "to": "pushed",
-            "trigger": "push_ok",
-            "event_id": 17,
-            "reason": None,
-        }
-    ],
-    "events": [
-        {
-            "id": 17,
-            "source": "pressero",
-            "kind": "order.snapshot",
-            "status": "done",
-            "received_at": "2025-05-01T08:00:00+00:00",
-        }
-    ],
+    "trace": ORDER_TRACE,
+    "events": ORDER_EVENTS,
 }
 
 
@@ -166,18 +146,6 @@ class ToyDaemon:
                 await progress({"message": "import batch 3 queued"})
                 return {"batch": 3, "state": "done", "pages": 1, "records": 12, "last_error": None}
         raise UnknownCommand(f"unknown command {request.cmd!r}")
-
-
-@pytest.fixture
-def sock_dir() -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="esd-cli-", dir="/tmp"))
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def sock(sock_dir: Path) -> Path:
-    return sock_dir / "esd.sock"
 
 
 @pytest.fixture

@@ -19,8 +19,10 @@ from aiosmtpd.controller import Controller
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
+from tests.helpers import daemon_tables_toml
 from tests.integration.test_alert_mail import Inbox, free_port
 from tests.pace_helpers import pace_account_toml
+from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +38,12 @@ def write_config(tmp_path: Path, pace: PaceSandbox, pressero: PresseroSandbox, s
         concurrency=2,
         rate_per_second=1000.0,
         create_customer=True,
-        site_extra=(
-            f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
-            f'security_key = "{SITE.security_key}"\n'
-        ),
+        site_extra=pressero_site_keys(SITE),
     ).replace("status_poll_seconds = 300", "status_poll_seconds = 10")
     text = (
-        textwrap.dedent(
+        daemon_tables_toml(tmp_path, drain_seconds=2)
+        + textwrap.dedent(
             f"""
-            [listeners.webhook]
-            port = 0
-            [daemon]
-            state_dir = "{tmp_path}"
-            socket = "{tmp_path}/esd.sock"
-            log_level = "debug"
-            drain_seconds = 2
             [alerts]
             smtp_host = "127.0.0.1"
             smtp_port = {smtp}
@@ -59,17 +52,9 @@ def write_config(tmp_path: Path, pace: PaceSandbox, pressero: PresseroSandbox, s
             recipients = ["ops@printshop.example"]
             down_after_seconds = 1
             down_after_failures = 2
-            [storefronts.pressero-main]
-            provider = "pressero"
-            url = "{pressero.url}"
-            poll_seconds = 1
-            poll_window_seconds = 3600
-            [storefronts.pressero-main.credentials]
-            username = "{pressero.username}"
-            password = "{PRESSERO_PASSWORD}"
-            subscriber_id = "{pressero.subscriber_id}"
             """
         )
+        + pressero_storefront_toml(pressero, PRESSERO_PASSWORD, poll_seconds=1)
         + account
     )
     path = tmp_path / "esd.toml"

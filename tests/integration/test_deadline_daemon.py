@@ -16,6 +16,7 @@ from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.providers.reference.sandbox import ReferenceSandbox
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.helpers import config_text as reference_config
+from tests.helpers import daemon_tables_toml
 from tests.pace_helpers import pace_account_toml
 
 pytestmark = pytest.mark.slow
@@ -57,15 +58,9 @@ def pace_config(tmp_path: Path, url: str, *, deadline: float, drain: float) -> P
         'timezone = "UTC"\n', f'timezone = "UTC"\ncall_deadline_seconds = {deadline}\n'
     )
     text = (
-        textwrap.dedent(
-            f"""
-        [listeners.webhook]
-        port = 0
-        [daemon]
-        state_dir = "{tmp_path}"
-        socket = "{tmp_path}/esd.sock"
-        log_level = "debug"
-        drain_seconds = {drain}
+        daemon_tables_toml(tmp_path, drain_seconds=drain)
+        + textwrap.dedent(
+            """
         [retry]
         initial_seconds = 3600
         max_seconds = 3600

@@ -17,6 +17,7 @@ from daemon.providers.reference.sandbox import ReferenceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.helpers import config_text
+from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
 
 pytestmark = pytest.mark.slow
 
@@ -46,16 +47,9 @@ class Stack:
             accounts={"mis": {"url": self.mis.url, "password": MIS_PASSWORD, "poll": 3600}},
             account_extra='[accounts.mis.storefront_stages]\nshipped = "Shipping"\n',
             retry="initial_seconds = 1\nmax_seconds = 2\ngive_up_after_seconds = 600\njitter = 0",
-            site_extra=(
-                f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
-                f'security_key = "{SITE.security_key}"\n'
-            ),
-            extra=(
-                f'[storefronts.pressero-main]\nprovider = "pressero"\nurl = "{self.pressero.url}"\n'
-                "poll_seconds = 3600\npoll_window_seconds = 7200\n"
-                "[storefronts.pressero-main.credentials]\n"
-                f'username = "{self.pressero.username}"\npassword = "{PRESSERO_PASSWORD}"\n'
-                f'subscriber_id = "{self.pressero.subscriber_id}"\n'
+            site_extra=pressero_site_keys(SITE),
+            extra=pressero_storefront_toml(
+                self.pressero, PRESSERO_PASSWORD, poll_seconds=3600, poll_window_seconds=7200
             ),
         )
         live = 'account = "mis"\nenable = true\nis_live = true\n'

@@ -15,6 +15,7 @@ from daemon.providers.reference.sandbox import ReferenceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.helpers import config_text
+from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
 
 pytestmark = pytest.mark.slow
 
@@ -52,16 +53,9 @@ def write_config(tmp_path: Path, pressero: PresseroSandbox, mis: ReferenceSandbo
         config_text(
             tmp_path,
             accounts={"mis": {"url": mis.url, "password": MIS_PASSWORD}},
-            site_extra=(
-                f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
-                f'security_key = "{SITE.security_key}"\n'
-            ),
-            extra=(
-                f'[storefronts.pressero-main]\nprovider = "pressero"\nurl = "{pressero.url}"\n'
-                "poll_seconds = 3600\npoll_window_seconds = 7200\n"
-                "[storefronts.pressero-main.credentials]\n"
-                f'username = "{pressero.username}"\npassword = "{PRESSERO_PASSWORD}"\n'
-                f'subscriber_id = "{pressero.subscriber_id}"\n'
+            site_extra=pressero_site_keys(SITE),
+            extra=pressero_storefront_toml(
+                pressero, PRESSERO_PASSWORD, poll_seconds=3600, poll_window_seconds=7200
             ),
         )
     )

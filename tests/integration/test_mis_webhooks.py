@@ -16,6 +16,7 @@ from daemon.providers.reference.webhook import SIGNATURE_HEADER, sign
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.helpers import config_text
+from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
 
 pytestmark = pytest.mark.slow
 
@@ -33,17 +34,8 @@ def webhook_config(tmp_path: Path, mis_url: str, pressero: PresseroSandbox) -> s
         accounts={"mis": {"url": mis_url, "password": MIS_PASSWORD, "poll": 10}},
         account_extra='[accounts.mis.storefront_stages]\nshipped = "Shipping"\n',
         retry="initial_seconds = 1\nmax_seconds = 2\ngive_up_after_seconds = 600\njitter = 0",
-        site_extra=(
-            f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
-            f'security_key = "{SITE.security_key}"\n'
-        ),
-        extra=(
-            f'[storefronts.pressero-main]\nprovider = "pressero"\nurl = "{pressero.url}"\n'
-            "poll_seconds = 300\npoll_window_seconds = 3600\n"
-            "[storefronts.pressero-main.credentials]\n"
-            f'username = "{pressero.username}"\npassword = "{PRESSERO_PASSWORD}"\n'
-            f'subscriber_id = "{pressero.subscriber_id}"\n'
-        ),
+        site_extra=pressero_site_keys(SITE),
+        extra=pressero_storefront_toml(pressero, PRESSERO_PASSWORD, poll_seconds=300),
     )
     text = text.replace('customer = "C100"\n', 'customer = "C100"\nstatus = "webhook"\n', 1)
     secret_line = f'password = "{MIS_PASSWORD}"\nwebhook_secret = "{WEBHOOK_SECRET}"\n'

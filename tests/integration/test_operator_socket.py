@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import stat
-import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,19 +31,6 @@ from daemon.operator.server import OperatorServer, Progress
 from daemon.operator.transport import SocketChannel, connect_unix
 
 SECRET = "hunter2"
-
-
-@pytest.fixture
-def sock_dir() -> Iterator[Path]:
-    # pytest's tmp_path can exceed the 107-byte limit of a unix socket path.
-    directory = Path(tempfile.mkdtemp(prefix="esd-op-", dir="/tmp"))
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def sock(sock_dir: Path) -> Path:
-    return sock_dir / "esd.sock"
 
 
 def redact(value: Any) -> Any:

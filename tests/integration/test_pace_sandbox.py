@@ -127,6 +127,13 @@ def create_job(http: httpx.Client, box: PaceSandbox, **values: str | None) -> ht
     return object_call(http, box, "CreateObject", "Job", **values)
 
 
+def created(
+    http: httpx.Client, box: PaceSandbox, object_type: str, **values: str | None
+) -> dict[str, str | None]:
+    """create<Type> of an object with `values`, which must succeed: the object as created."""
+    return out_fields(object_call(http, box, "CreateObject", object_type, **values))
+
+
 # -- WSDLs --------------------------------------------------------------------------------------
 
 
@@ -248,45 +255,18 @@ def test_dangling_reference_is_refused(sandbox: PaceSandbox, http: httpx.Client)
 def test_parts_shipments_cartons_and_contents(sandbox: PaceSandbox, http: httpx.Client) -> None:
     sandbox.seed_customer("C1", "Acme")
     create_job(http, sandbox, customer="C1", description="d")
-    part = out_fields(
-        object_call(
-            http,
-            sandbox,
-            "CreateObject",
-            "JobPart",
-            job="1001",
-            description="second",
-            qtyOrdered="3",
-        )
-    )
+    part = created(http, sandbox, "JobPart", job="1001", description="second", qtyOrdered="3")
     assert (part["jobPart"], part["primaryKey"], part["qtyOrdered"]) == ("02", "1001:02", "3")
-    shipment = out_fields(
-        object_call(
-            http, sandbox, "CreateObject", "JobShipment", job="1001", jobPart="02", name="Ann"
-        )
-    )
+    shipment = created(http, sandbox, "JobShipment", job="1001", jobPart="02", name="Ann")
     assert (shipment["id"], shipment["jobPartKey"], shipment["customer"]) == (
         "7001",
         "1001:02",
         "C1",
     )
-    carton = out_fields(
-        object_call(
-            http, sandbox, "CreateObject", "Carton", count="1", quantity="3", shipment="7001"
-        )
-    )
+    carton = created(http, sandbox, "Carton", count="1", quantity="3", shipment="7001")
     assert carton["id"] == "8001"
-    content = out_fields(
-        object_call(
-            http,
-            sandbox,
-            "CreateObject",
-            "CartonContent",
-            carton="8001",
-            job="1001",
-            jobPart="02",
-            quantity="3",
-        )
+    content = created(
+        http, sandbox, "CartonContent", carton="8001", job="1001", jobPart="02", quantity="3"
     )
     assert (content["id"], content["jobPartKey"]) == ("9001", "1001:02")
     code, message = fault(object_call(http, sandbox, "CreateObject", "Carton", count="1"))

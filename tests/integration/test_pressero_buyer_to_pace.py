@@ -6,7 +6,6 @@ Business and carries its address; the Contact has the user's title and telephone
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,9 @@ import pytest
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
+from tests.helpers import daemon_tables_toml
 from tests.pace_helpers import pace_account_toml
+from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
 
 pytestmark = pytest.mark.slow
 
@@ -59,32 +60,11 @@ def write_config(tmp_path: Path, pace: PaceSandbox, pressero: PresseroSandbox) -
         concurrency=2,
         rate_per_second=1000.0,
         create_customer=True,
-        site_extra=(
-            f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
-            f'security_key = "{SITE.security_key}"\n'
-        ),
+        site_extra=pressero_site_keys(SITE),
     )
     text = (
-        textwrap.dedent(
-            f"""
-            [listeners.webhook]
-            port = 0
-            [daemon]
-            state_dir = "{tmp_path}"
-            socket = "{tmp_path}/esd.sock"
-            log_level = "debug"
-            drain_seconds = 2
-            [storefronts.pressero-main]
-            provider = "pressero"
-            url = "{pressero.url}"
-            poll_seconds = 300
-            poll_window_seconds = 3600
-            [storefronts.pressero-main.credentials]
-            username = "{pressero.username}"
-            password = "{PRESSERO_PASSWORD}"
-            subscriber_id = "{pressero.subscriber_id}"
-            """
-        )
+        daemon_tables_toml(tmp_path, drain_seconds=2)
+        + pressero_storefront_toml(pressero, PRESSERO_PASSWORD, poll_seconds=300)
         + account
     )
     path = tmp_path / "esd.toml"

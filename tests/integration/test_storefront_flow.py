@@ -13,6 +13,7 @@ from daemon.providers.reference.sandbox import ReferenceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.helpers import config_text
+from tests.pressero_helpers import pressero_site_keys, pressero_storefront_toml
 
 pytestmark = pytest.mark.slow
 
@@ -38,17 +39,8 @@ def test_webhooks_and_poll_bring_orders_from_the_storefront_to_the_mis(tmp_path:
             accounts={"mis": {"url": mis.url, "password": "mis-pw-1"}},
             account_extra='[accounts.mis.storefront_stages]\nshipped = "Shipping"\n',
             retry="initial_seconds = 1\nmax_seconds = 2\ngive_up_after_seconds = 600\njitter = 0",
-            site_extra=(
-                f'storefront = "pressero-main"\nsite_id = "{SITE.site_id}"\n'
-                f'security_key = "{SITE.security_key}"\n'
-            ),
-            extra=(
-                f'[storefronts.pressero-main]\nprovider = "pressero"\nurl = "{pressero.url}"\n'
-                "poll_seconds = 2\npoll_window_seconds = 3600\n"
-                "[storefronts.pressero-main.credentials]\n"
-                f'username = "{pressero.username}"\npassword = "{PRESSERO_PASSWORD}"\n'
-                f'subscriber_id = "{pressero.subscriber_id}"\n'
-            ),
+            site_extra=pressero_site_keys(SITE),
+            extra=pressero_storefront_toml(pressero, PRESSERO_PASSWORD, poll_seconds=2),
         )
     )
     daemon = DaemonProcess(config, tmp_path)

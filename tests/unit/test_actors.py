@@ -97,6 +97,22 @@ async def _engine(tmp_path: Path) -> Engine:
     return Engine(db, load_charts(), make_config(tmp_path), ManualClock(), rng=random.Random(0))
 
 
+async def _store_orders(engine: Engine, *numbers: str) -> None:
+    """One-item orders `numbers` arrive from the storefront (keyed by number) and are judged."""
+    for number in numbers:
+        await engine.committer.store_many(
+            [
+                inbox.NewEvent(
+                    "storefront:shop",
+                    number,
+                    "order.snapshot",
+                    {"order": make_order(number, items=1).to_json()},
+                )
+            ]
+        )
+    await engine.process_pending()
+
+
 async def _run_actor_until(actor: DriverActor, engine: Engine, done: Any) -> None:
     def wake_only(effects: fx.Effects) -> None:
         for message in effects:
@@ -136,18 +152,7 @@ def test_driver_failures_are_classified_and_the_actor_lives_on(
         engine = await _engine(tmp_path)
         driver = ScriptedDriver([failure])
         actor = DriverActor(engine.config.accounts["mis"], driver, engine)
-        for number in ("1", "2"):
-            await engine.committer.store_many(
-                [
-                    inbox.NewEvent(
-                        "storefront:shop",
-                        number,
-                        "order.snapshot",
-                        {"order": make_order(number, items=1).to_json()},
-                    )
-                ]
-            )
-        await engine.process_pending()
+        await _store_orders(engine, "1", "2")
 
         async def settled() -> bool:
             async with engine.db.reading() as txn:
@@ -242,18 +247,7 @@ def test_status_polling_stops_at_the_drivers_final_statuses(tmp_path: Path) -> N
         engine = await _engine(tmp_path)
         driver = PaceLike()
         actor = DriverActor(engine.config.accounts["mis"], driver, engine)
-        for number in ("1", "2"):
-            await engine.committer.store_many(
-                [
-                    inbox.NewEvent(
-                        "storefront:shop",
-                        number,
-                        "order.snapshot",
-                        {"order": make_order(number, items=1).to_json()},
-                    )
-                ]
-            )
-        await engine.process_pending()
+        await _store_orders(engine, "1", "2")
         for number in ("1", "2"):
             await actor.push("shop", number)
         assert await actor.poll_status() == 2

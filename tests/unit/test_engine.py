@@ -76,6 +76,12 @@ async def ingest_and_process(engine: Engine, event: inbox.NewEvent) -> inbox.Sto
     return stored
 
 
+async def claim_and_report(engine: Engine, order: str = "1001", **result: Any) -> None:
+    """The actor claims item 1 of `order` and reports its push's `result` (outcome, ...)."""
+    await engine.apply(actor_event("push.claim", order=order))
+    await engine.apply(actor_event("push.result", order=order, seqs=[1], **result))
+
+
 def test_paid_order_goes_ready_pushing_pushed_with_full_history(tmp_path: Path) -> None:
     async def body(engine: Engine, clock: ManualClock) -> None:
         await ingest_and_process(engine, snapshot(make_order()))
@@ -230,12 +236,7 @@ def test_network_error_retries_on_a_durable_timer_then_gives_up_with_one_alert(
 def test_retry_after_is_honoured_when_longer_than_the_backoff(tmp_path: Path) -> None:
     async def body(engine: Engine, clock: ManualClock) -> None:
         await ingest_and_process(engine, snapshot(make_order(items=1)))
-        await engine.apply(actor_event("push.claim"))
-        await engine.apply(
-            actor_event(
-                "push.result", outcome="transient", seqs=[1], error="RateLimited", retry_after=500
-            )
-        )
+        await claim_and_report(engine, outcome="transient", error="RateLimited", retry_after=500)
         async with engine.db.reading() as txn:
             timer = await next_timer(txn)
         assert timer is not None and timer.due_at == clock.now() + 500
@@ -246,14 +247,8 @@ def test_retry_after_is_honoured_when_longer_than_the_backoff(tmp_path: Path) ->
 def test_business_error_fails_at_once_and_push_order_button_retries(tmp_path: Path) -> None:
     async def body(engine: Engine, clock: ManualClock) -> None:
         await ingest_and_process(engine, snapshot(make_order(items=1)))
-        await engine.apply(actor_event("push.claim"))
-        await engine.apply(
-            actor_event(
-                "push.result",
-                outcome="permanent",
-                seqs=[1],
-                error="BusinessRuleError: customer not found: X",
-            )
+        await claim_and_report(
+            engine, outcome="permanent", error="BusinessRuleError: customer not found: X"
         )
         assert (await states(engine))[("mis", 1)] == "failed"
         async with engine.db.reading() as txn:
@@ -349,15 +344,11 @@ def test_a_trigger_not_allowed_from_the_state_raises() -> None:
 def test_status_reports_are_data_with_history(tmp_path: Path) -> None:
     async def body(engine: Engine, clock: ManualClock) -> None:
         await ingest_and_process(engine, snapshot(make_order(items=1)))
-        await engine.apply(actor_event("push.claim"))
-        await engine.apply(
-            actor_event(
-                "push.result",
-                outcome="pushed",
-                seqs=[1],
-                order_external_id="J1",
-                items=[{"seq": 1, "external_id": "L1"}],
-            )
+        await claim_and_report(
+            engine,
+            outcome="pushed",
+            order_external_id="J1",
+            items=[{"seq": 1, "external_id": "L1"}],
         )
         for status, tracking in [
             ("in production", []),
@@ -383,16 +374,12 @@ def test_status_reports_are_data_with_history(tmp_path: Path) -> None:
 def test_a_push_with_warnings_raises_one_alert_each(tmp_path: Path) -> None:
     async def body(engine: Engine, clock: ManualClock) -> None:
         await ingest_and_process(engine, snapshot(make_order(items=1)))
-        await engine.apply(actor_event("push.claim"))
-        await engine.apply(
-            actor_event(
-                "push.result",
-                outcome="pushed",
-                seqs=[1],
-                order_external_id="J1",
-                items=[{"seq": 1, "external_id": "J1:01"}],
-                warnings=["Customer ID 'X9' is not valid in Pace: ignored"],
-            )
+        await claim_and_report(
+            engine,
+            outcome="pushed",
+            order_external_id="J1",
+            items=[{"seq": 1, "external_id": "J1:01"}],
+            warnings=["Customer ID 'X9' is not valid in Pace: ignored"],
         )
         assert (await states(engine))[("mis", 1)] == "pushed"
         async with engine.db.reading() as txn:
@@ -411,16 +398,12 @@ STOREFRONT = (
 def test_the_reconciliation_poll_reads_unseen_and_held_orders_only(tmp_path: Path) -> None:
     async def body(engine: Engine, clock: ManualClock) -> None:
         await ingest_and_process(engine, snapshot(make_order("2001", items=1), "a"))
-        await engine.apply(actor_event("push.claim", order="2001"))
-        await engine.apply(
-            actor_event(
-                "push.result",
-                order="2001",
-                outcome="pushed",
-                seqs=[1],
-                order_external_id="J1",
-                items=[{"seq": 1, "external_id": "L1"}],
-            )
+        await claim_and_report(
+            engine,
+            order="2001",
+            outcome="pushed",
+            order_external_id="J1",
+            items=[{"seq": 1, "external_id": "L1"}],
         )
         await ingest_and_process(
             engine, snapshot(make_order("2002", items=1, payment=Payment.UNPAID), "b")

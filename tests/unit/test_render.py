@@ -8,6 +8,7 @@ import pytest
 
 from daemon.operator.protocol import COMMANDS
 from daemon.operator.render import cell, duration, render, render_progress, table, when
+from tests.operator_samples import ORDER_EVENTS, ORDER_TRACE
 
 STATUS: dict[str, Any] = {
     "version": "0.1.0",
@@ -78,27 +79,8 @@ ORDER: dict[str, Any] = {
             "updated_at": "2025-05-01T08:11:00+00:00",
         },
     ],
-    "trace": [
-        {
-            "at": "2025-05-01T08:05:00+00:00",
-            "seq": 1,
-            "account": "pace-main",
-            "from": "ready",
-            "to": "pushed",
-            "trigger": "push_ok",
-            "event_id": 17,
-            "reason": None,
-        }
-    ],
-    "events": [
-        {
-            "id": 17,
-            "source": "pressero",
-            "kind": "order.snapshot",
-            "status": "done",
-            "received_at": "2025-05-01T08:00:00+00:00",
-        }
-    ],
+    "trace": ORDER_TRACE,
+    "events": ORDER_EVENTS,
 }
 
 

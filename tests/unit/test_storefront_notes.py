@@ -16,7 +16,7 @@ from daemon.store import inbox
 from tests.helpers import ManualClock, make_order
 from tests.unit.test_engine import (
     STOREFRONT,
-    actor_event,
+    claim_and_report,
     ingest_and_process,
     run,
     snapshot,
@@ -50,8 +50,7 @@ async def answer(engine: Engine, lease: dict[str, Any]) -> None:
 
 
 async def push_fails(engine: Engine, outcome: str, error: str) -> None:
-    await engine.apply(actor_event("push.claim"))
-    await engine.apply(actor_event("push.result", outcome=outcome, seqs=[1], error=error))
+    await claim_and_report(engine, outcome=outcome, error=error)
 
 
 async def operator_push(engine: Engine, key: str) -> None:
@@ -89,15 +88,11 @@ def test_one_note_per_failure_episode_and_one_when_pushed_later(tmp_path: Path) 
         await answer(engine, second)
         # Fixed, pushed: one note saying so.
         await operator_push(engine, "p2")
-        await engine.apply(actor_event("push.claim"))
-        await engine.apply(
-            actor_event(
-                "push.result",
-                outcome="pushed",
-                seqs=[1],
-                order_external_id="J1001",
-                items=[{"seq": 1, "external_id": "J1001-01"}],
-            )
+        await claim_and_report(
+            engine,
+            outcome="pushed",
+            order_external_id="J1001",
+            items=[{"seq": 1, "external_id": "J1001-01"}],
         )
         notes = await note_leases(engine)
         assert [n["kind"] for n in notes] == ["pushed"]
@@ -115,15 +110,11 @@ def test_a_push_that_never_failed_gets_no_note(tmp_path: Path) -> None:
         await push_fails(engine, "transient", "NetworkError: timed out")
         clock.t += 3600
         await engine.fire_due_timers()
-        await engine.apply(actor_event("push.claim"))
-        await engine.apply(
-            actor_event(
-                "push.result",
-                outcome="pushed",
-                seqs=[1],
-                order_external_id="J1",
-                items=[{"seq": 1, "external_id": "J1-01"}],
-            )
+        await claim_and_report(
+            engine,
+            outcome="pushed",
+            order_external_id="J1",
+            items=[{"seq": 1, "external_id": "J1-01"}],
         )
         assert (await states(engine))[("mis", 1)] == "pushed"
         assert await note_leases(engine) == []

@@ -65,7 +65,6 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -78,6 +77,7 @@ import zeep.exceptions
 import zeep.transports
 from zeep.wsdl.bindings.soap import Soap11Binding
 
+from daemon.closing import AsyncClosing
 from daemon.errors import (
     BusinessRuleError,
     CallDeadlineExceeded,
@@ -292,7 +292,7 @@ class _Loaded:
         return found
 
 
-class PaceClient:
+class PaceClient(AsyncClosing):
     """Talks to one Pace server (or company) at `url` with HTTP Basic credentials."""
 
     def __init__(
@@ -352,17 +352,6 @@ class PaceClient:
             "SOAPAction": '""',
             "Authorization": f"Basic {token}",
         }
-
-    async def __aenter__(self) -> PaceClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close both connection pools (SOAP calls and WSDL loads)."""

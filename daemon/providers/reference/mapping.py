@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 from daemon.orders.model import Order, OrderItem
 from daemon.providers.contract import LineStatus, ProductRecord, StatusReport
@@ -233,22 +233,18 @@ def status_report(item_seq: int, line: Line) -> StatusReport:
 def parse_webhook_line(data: object, where: str) -> LineStatus:
     """One line of a status webhook (daemon.providers.reference.webhook)."""
     body = _object(data, where)
-    tracking = body.get("tracking", [])
-    if not isinstance(tracking, list) or not all(isinstance(t, str) for t in tracking):
-        raise WireFormatError(f"{where}.tracking: expected a list of strings")
+    tracking = _tracking(body, where)
     return LineStatus(
         external_id=_str(body, "line_id", where),
         status=_str(body, "status", where),
-        tracking=tuple(tracking),
+        tracking=tracking,
         shipped_at=_optional_datetime(body, "shipped_at", where),
     )
 
 
 def _parse_line(data: object, where: str) -> Line:
     body = _object(data, where)
-    tracking = body.get("tracking", [])
-    if not isinstance(tracking, list) or not all(isinstance(t, str) for t in tracking):
-        raise WireFormatError(f"{where}.tracking: expected a list of strings")
+    tracking = _tracking(body, where)
     return Line(
         line_id=_str(body, "line_id", where),
         line_key=_str(body, "line_key", where),
@@ -256,7 +252,7 @@ def _parse_line(data: object, where: str) -> Line:
         quantity=_int(body, "quantity", where),
         price=_decimal(body, "price", where),
         status=_str(body, "status", where),
-        tracking=tuple(tracking),
+        tracking=tracking,
         shipped_at=_optional_datetime(body, "shipped_at", where),
     )
 
@@ -265,6 +261,14 @@ def _object(data: object, where: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise WireFormatError(f"{where}: expected an object, got {type(data).__name__}")
     return data
+
+
+def _tracking(body: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """A line's tracking numbers: a list of strings, none where the key is absent."""
+    tracking = body.get("tracking", [])
+    if not isinstance(tracking, list) or not all(isinstance(t, str) for t in tracking):
+        raise WireFormatError(f"{where}.tracking: expected a list of strings")
+    return tuple(tracking)
 
 
 def _str(body: Mapping[str, Any], key: str, where: str) -> str:
@@ -294,25 +298,34 @@ def _decimal(body: Mapping[str, Any], key: str, where: str) -> Decimal:
     return number
 
 
+_When = TypeVar("_When", dt.date, dt.datetime)
+
+
 def _optional_date(body: Mapping[str, Any], key: str, where: str) -> dt.date | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise WireFormatError(f"{where}.{key}: expected a date string or null")
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise WireFormatError(f"{where}.{key}: {value!r} is not a date (YYYY-MM-DD)") from None
+    return _optional_iso(body, key, where, dt.date.fromisoformat, "date", "a date (YYYY-MM-DD)")
 
 
 def _optional_datetime(body: Mapping[str, Any], key: str, where: str) -> dt.datetime | None:
+    return _optional_iso(
+        body, key, where, dt.datetime.fromisoformat, "date-time", "an ISO date-time"
+    )
+
+
+def _optional_iso(
+    body: Mapping[str, Any],
+    key: str,
+    where: str,
+    parse: Callable[[str], _When],
+    kind: str,
+    form: str,
+) -> _When | None:
+    """`body[key]` parsed by `parse`: None where absent or null, else a string in ISO form."""
     value = body.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise WireFormatError(f"{where}.{key}: expected a date-time string or null")
+        raise WireFormatError(f"{where}.{key}: expected a {kind} string or null")
     try:
-        return dt.datetime.fromisoformat(value)
+        return parse(value)
     except ValueError:
-        raise WireFormatError(f"{where}.{key}: {value!r} is not an ISO date-time") from None
+        raise WireFormatError(f"{where}.{key}: {value!r} is not {form}") from None

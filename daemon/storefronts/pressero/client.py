@@ -23,7 +23,6 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -31,6 +30,7 @@ import anyio
 import httpx
 import structlog
 
+from daemon.closing import AsyncClosing
 from daemon.errors import (
     AuthenticationFailed,
     BadEventPayload,
@@ -77,7 +77,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
-class PresseroClient:
+class PresseroClient(AsyncClosing):
     """Talks to one Pressero subscriber's admin API at `base_url` (`https://admin.<region>...`).
 
     `subscriber_id` and `consumer_id` go into the login as Pressero asks (§1.2); they are ids,
@@ -127,17 +127,6 @@ class PresseroClient:
 
     def __repr__(self) -> str:
         return f"PresseroClient({str(self._http.base_url)!r})"
-
-    async def __aenter__(self) -> PresseroClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool."""

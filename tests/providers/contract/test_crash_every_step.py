@@ -21,6 +21,7 @@ import pytest
 
 from daemon.providers.contract import push_reference
 from tests.daemon_process import DaemonProcess, wait_until
+from tests.helpers import daemon_tables_toml
 from tests.providers.contract.conftest import SECRET
 from tests.providers.contract.harness import Harness, MemoryJournal, Sandbox
 
@@ -31,15 +32,10 @@ LATENCY_MS = 40
 
 
 def _config(tmp_path: Path, harness: Harness, url: str) -> str:
-    return textwrap.dedent(
-        f"""
-        [listeners.webhook]
-        port = 0
-        [daemon]
-        state_dir = "{tmp_path}"
-        socket = "{tmp_path}/esd.sock"
-        log_level = "debug"
-        drain_seconds = 5
+    return (
+        daemon_tables_toml(tmp_path, drain_seconds=5)
+        + textwrap.dedent(
+            """
         [retry]
         initial_seconds = 1
         multiplier = 2.0
@@ -47,7 +43,9 @@ def _config(tmp_path: Path, harness: Harness, url: str) -> str:
         give_up_after_seconds = 600
         jitter = 0.0
         """
-    ) + harness.account_toml(url, SECRET)
+        )
+        + harness.account_toml(url, SECRET)
+    )
 
 
 def _journal_steps(database: Path) -> int:

@@ -29,13 +29,15 @@ from daemon.operator.client import call_sync
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 
-__all__ = ["daemon_process", "main", "wait_socket", "write_config"]
+__all__ = ["SPINE_CONFIG", "daemon_process", "main", "wait_socket", "write_config"]
 
 MIS_PASSWORD = "demo-Secret-9f2"  # also proves redaction: the log is grepped for them
 STOREFRONT_PASSWORD = "demo-Pressero-7c1"
 SITE = DEFAULT_SITES[0]
 
-CONFIG = """
+#: the daemon, retry, listener and storefront tables every demo shares (str.format fields:
+#: dir, pressero_url, username, subscriber)
+SPINE_CONFIG = """
 [daemon]
 state_dir = "{dir}"
 socket = "{dir}/esd.sock"
@@ -62,7 +64,11 @@ poll_window_seconds = 3600
 username = "{username}"
 password = {{ env = "ESD_DEMO_STOREFRONT_PASSWORD" }}
 subscriber_id = "{subscriber}"
+"""
 
+CONFIG = (
+    SPINE_CONFIG
+    + """
 [accounts.pace]
 provider = "pace"
 concurrency = 4
@@ -88,6 +94,7 @@ account = "pace"
 enable = true
 is_live = true
 """
+)
 
 
 def write_config(workdir: Path, pressero: PresseroSandbox, mis: PaceSandbox) -> Path:

@@ -18,7 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon.demo import MIS_PASSWORD, STOREFRONT_PASSWORD, daemon_process, wait_socket
+from daemon.demo import (
+    MIS_PASSWORD,
+    SPINE_CONFIG,
+    STOREFRONT_PASSWORD,
+    daemon_process,
+    wait_socket,
+)
 from daemon.operator.client import call_sync
 from daemon.providers.tharstern.sandbox import TharsternSandbox
 from daemon.storefronts.pressero import guesses as pg
@@ -32,34 +38,9 @@ WEBHOOK_SECRET = "demo-th-hook-4e1"
 ARTWORK = "https://files.printshop.example/orders/flyers-print-ready.pdf"
 TRACKING = "CN-DEMO-0042"
 
-CONFIG = """
-[daemon]
-state_dir = "{dir}"
-socket = "{dir}/esd.sock"
-log_level = "info"
-drain_seconds = 5
-
-[retry]
-initial_seconds = 1
-multiplier = 2.0
-max_seconds = 4
-give_up_after_seconds = 600
-jitter = 0.1
-
-[listeners.webhook]
-address = "127.0.0.1"
-port = 0
-
-[storefronts.pressero]
-provider = "pressero"
-url = "{pressero_url}"
-poll_seconds = 3
-poll_window_seconds = 3600
-[storefronts.pressero.credentials]
-username = "{username}"
-password = {{ env = "ESD_DEMO_STOREFRONT_PASSWORD" }}
-subscriber_id = "{subscriber}"
-
+CONFIG = (
+    SPINE_CONFIG
+    + """
 [accounts.tharstern]
 provider = "tharstern"
 concurrency = 2
@@ -90,6 +71,7 @@ account = "tharstern"
 enable = true
 is_live = true
 """
+)
 
 
 def _wait(what: str, check: Callable[[], object], seconds: float = 30) -> Any:

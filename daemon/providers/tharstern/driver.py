@@ -29,7 +29,7 @@ import structlog
 
 from daemon.errors import BusinessRuleError, DriverError
 from daemon.orders.charges import ItemCharges, item_charges
-from daemon.orders.model import Address, ItemFile, Order, OrderItem
+from daemon.orders.model import Address, Order, OrderItem
 from daemon.providers.contract import (
     ConnectionReport,
     Driver,
@@ -40,7 +40,6 @@ from daemon.providers.contract import (
     StatusReport,
     check_account,
 )
-from daemon.providers.kit import required_credentials_problems, url_scheme_problems
 from daemon.providers.tharstern import MANIFEST
 from daemon.providers.tharstern import push_steps as steps
 from daemon.providers.tharstern.client import Product, TharsternClient
@@ -50,13 +49,19 @@ from daemon.providers.tharstern.dispatch_date import dispatch_date
 from daemon.providers.tharstern.estimate_request import estimate_request, job_from_estimate
 from daemon.providers.tharstern.pricing import item_price
 from daemon.providers.tharstern.product_routing import EstimateItem, Routes, StockLine, route_items
-from daemon.providers.tharstern.sales_order import OrderLine, sales_order
+from daemon.providers.tharstern.sales_order import (
+    OrderLine,
+    sales_order,
+    sales_order_reference,
+    stock_lines_by_address,
+)
 from daemon.providers.tharstern.settings import (
     TharsternSettings,
     parse_settings,
     parse_site_overrides,
 )
 from daemon.providers.tharstern.settings import alert_emails as alert_emails
+from daemon.providers.tharstern.settings import credentials_problems as credentials_problems
 from daemon.providers.tharstern.settings import settings_problems as settings_problems
 from daemon.providers.tharstern.settings import (
     site_settings_problems as site_settings_problems,
@@ -67,40 +72,12 @@ from daemon.providers.tharstern.status_poll import status_of_items
 __all__ = [
     "TharsternDriver",
     "alert_emails",
-    "artwork_files",
     "credentials_problems",
     "settings_problems",
     "site_settings_problems",
 ]
 
 log = structlog.get_logger(__name__)
-
-#: credentials beyond the manifest's required keys: an application id that wins over the
-#: setting, and the shared secret of the webhooks
-_OPTIONAL_CREDENTIALS = ("application_id", "webhook_secret")
-
-
-def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
-    """What is missing or malformed in an account's credentials; values are never quoted."""
-    problems = required_credentials_problems(
-        credentials, MANIFEST.credential_keys
-    ) + url_scheme_problems(credentials)
-    for key in _OPTIONAL_CREDENTIALS:
-        value = credentials.get(key)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            problems.append((key, "must be a non-empty string when given"))
-    return problems
-
-
-def artwork_files(item: OrderItem) -> tuple[ItemFile, ...]:
-    """The item's print-ready files, attached to its job by URL (seed 000: "Is artwork from an
-    order sent to Tharstern as well as the order data?"). They come from the storefront
-    (`OrderItem.files`: for Pressero, once eDocBuilder generated them); each URL once."""
-    files: list[ItemFile] = []
-    for file in item.files:
-        if all(f.url != file.url for f in files):
-            files.append(file)
-    return tuple(files)
 
 
 class TharsternDriver(Driver):
@@ -187,7 +164,7 @@ class TharsternDriver(Driver):
         addresses = await self._ensure_addresses(push, routes, journal)
         refs: dict[int, str] = {}
         order_nos: list[str] = []
-        for address, lines in _by_address(routes.stock):
+        for address, lines in stock_lines_by_address(routes.stock):
             order_no = await self._ensure_sales_order(
                 push, lines, addresses.get(address, ""), journal
             )
@@ -222,7 +199,7 @@ class TharsternDriver(Driver):
             return None
         refs: dict[int, str] = {}
         first: list[str] = []
-        for _address, lines in _by_address(routes.stock):
+        for _address, lines in stock_lines_by_address(routes.stock):
             seqs = [line.item.seq for line in lines]
             found = await steps.find_sales_order(
                 self._client, order.order_number, sales_order_reference(reference, seqs), seqs
@@ -243,7 +220,7 @@ class TharsternDriver(Driver):
             )
             if job_no is None:
                 return None
-            files = artwork_files(estimate.item)
+            files = steps.artwork_files(estimate.item)
             if files and await steps.missing_artwork(self._client, job_no, files):
                 return None  # the push is not finished: it resumes and attaches them
             first.append(job_no)
@@ -390,7 +367,7 @@ class TharsternDriver(Driver):
             job_from_estimate(estimate_id, push.reference, order, item.seq, push.settings),
             initial_status=push.settings.initial_status,
         )
-        files = artwork_files(item)
+        files = steps.artwork_files(item)
         if files:
             await steps.ensure_artwork(self._client, journal, item.seq, job_no, files)
         return job_no
@@ -409,19 +386,3 @@ class _Push:
 
     def charge(self, item: OrderItem) -> ItemCharges:
         return self.charges.get(item.seq) or ItemCharges(freight=Decimal(0), tax=Decimal(0))
-
-
-def sales_order_reference(reference: str, seqs: Sequence[int]) -> str:
-    """The push reference of the sales order of the stock lines `seqs` (one per delivery
-    address, and per batch when an order's items are released at different times): the
-    order's, with the first line's seq, so each sales order has its own UniqueSubmitOrderID
-    and Ref2 whatever was pushed before it."""
-    return f"{reference}/order{min(seqs)}"
-
-
-def _by_address(lines: Sequence[StockLine]) -> list[tuple[Address, list[StockLine]]]:
-    """Stock lines grouped by their ship-to, in the order each address first appears."""
-    groups: dict[Address, list[StockLine]] = {}
-    for line in lines:
-        groups.setdefault(line.item.ship_to, []).append(line)
-    return list(groups.items())

@@ -31,7 +31,7 @@ from typing import Any
 import structlog
 
 from daemon.errors import BusinessRuleError
-from daemon.orders.model import Address, ItemFile
+from daemon.orders.model import Address, ItemFile, OrderItem
 from daemon.providers.contract import PushJournal
 from daemon.providers.kit import ensure_step, journal_int, journal_text
 from daemon.providers.tharstern import guesses as g
@@ -330,3 +330,14 @@ async def ensure_artwork(
 def _filename(url: str) -> str:
     name = url.split("?", 1)[0].rstrip("/").rpartition("/")[2]
     return name or "artwork"
+
+
+def artwork_files(item: OrderItem) -> tuple[ItemFile, ...]:
+    """The item's print-ready files, attached to its job by URL (seed 000: "Is artwork from an
+    order sent to Tharstern as well as the order data?"). They come from the storefront
+    (`OrderItem.files`: for Pressero, once eDocBuilder generated them); each URL once."""
+    files: list[ItemFile] = []
+    for file in item.files:
+        if all(f.url != file.url for f in files):
+            files.append(file)
+    return tuple(files)

@@ -34,11 +34,12 @@ from decimal import Decimal
 from typing import Any, Final
 
 from daemon.errors import BusinessRuleError
-from daemon.orders.model import Order, OrderItem
+from daemon.orders.model import Address, Order, OrderItem
 from daemon.providers.tharstern import guesses as g
 from daemon.providers.tharstern import json_paths
 from daemon.providers.tharstern.dispatch_date import order_date_text
 from daemon.providers.tharstern.pricing import money
+from daemon.providers.tharstern.product_routing import StockLine
 from daemon.providers.tharstern.settings import TharsternSettings
 
 __all__ = ["OrderLine", "sales_order", "submit_order_id"]
@@ -109,3 +110,19 @@ def _line(line: OrderLine) -> Mapping[str, Any]:
     if line.price is not None:
         body[g.LINE_TOTAL_PRICE] = money(line.price)
     return body
+
+
+def sales_order_reference(reference: str, seqs: Sequence[int]) -> str:
+    """The push reference of the sales order of the stock lines `seqs` (one per delivery
+    address, and per batch when an order's items are released at different times): the
+    order's, with the first line's seq, so each sales order has its own UniqueSubmitOrderID
+    and Ref2 whatever was pushed before it."""
+    return f"{reference}/order{min(seqs)}"
+
+
+def stock_lines_by_address(lines: Sequence[StockLine]) -> list[tuple[Address, list[StockLine]]]:
+    """Stock lines grouped by their ship-to, in the order each address first appears."""
+    groups: dict[Address, list[StockLine]] = {}
+    for line in lines:
+        groups.setdefault(line.item.ship_to, []).append(line)
+    return list(groups.items())

@@ -85,7 +85,9 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
+from daemon.providers.kit.credentials import required_credentials_problems, url_scheme_problems
 from daemon.providers.kit.settings_reader import SECRET_KEYS, SettingsReader, table_problem
+from daemon.providers.tharstern import MANIFEST
 from daemon.providers.tharstern import guesses as g
 from daemon.providers.tharstern.estimate_operations import Operation, parse_operations
 from daemon.providers.tharstern.product_map import ProductRule, parse_product_map
@@ -111,6 +113,7 @@ __all__ = [
     "SiteOverrides",
     "TharsternSettings",
     "alert_emails",
+    "credentials_problems",
     "parse_settings",
     "parse_site_overrides",
     "settings_problems",
@@ -449,3 +452,20 @@ def _config_problems(prefix: str, problems: Problems) -> list[ConfigProblem]:
         ConfigProblem("", f"{prefix}.{key}" if key else prefix, message)
         for key, message in problems
     ]
+
+
+#: credentials beyond the manifest's required keys: an application id that wins over the
+#: setting, and the shared secret of the webhooks
+_OPTIONAL_CREDENTIALS = ("application_id", "webhook_secret")
+
+
+def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
+    """What is missing or malformed in an account's credentials; values are never quoted."""
+    problems = required_credentials_problems(
+        credentials, MANIFEST.credential_keys
+    ) + url_scheme_problems(credentials)
+    for key in _OPTIONAL_CREDENTIALS:
+        value = credentials.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            problems.append((key, "must be a non-empty string when given"))
+    return problems

@@ -12,7 +12,8 @@ import pytest
 from daemon.errors import BusinessRuleError
 from daemon.orders.model import ItemFile
 from daemon.providers.contract import PushResult, StatusMode, push_reference
-from daemon.providers.tharstern.driver import TharsternDriver, artwork_files
+from daemon.providers.tharstern.driver import TharsternDriver
+from daemon.providers.tharstern.push_steps import artwork_files
 from daemon.providers.tharstern.sandbox import TharsternSandbox
 from tests.providers.contract.harness import MemoryJournal
 from tests.providers.tharstern.harness import ARTWORK, ORDER, SETTINGS, created, make_driver

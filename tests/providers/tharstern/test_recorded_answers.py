@@ -29,9 +29,8 @@ from daemon.providers.tharstern.client import (
     TharsternClient,
     model_state_message,
 )
-from daemon.providers.tharstern.driver import sales_order_reference
 from daemon.providers.tharstern.estimate_request import estimate_reference, job_from_estimate
-from daemon.providers.tharstern.sales_order import submit_order_id
+from daemon.providers.tharstern.sales_order import sales_order_reference, submit_order_id
 from daemon.providers.tharstern.settings import parse_settings
 from daemon.providers.tharstern.status_poll import record_status
 from daemon.providers.tharstern.webhook_payload import parse_body

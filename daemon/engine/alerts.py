@@ -6,7 +6,7 @@ import structlog
 
 from daemon.engine.context import Context
 from daemon.engine.effects import SendMail
-from daemon.store import raised_alerts
+from daemon.store.alerts import NewAlert, insert_alert
 
 __all__ = ["raise_alert"]
 
@@ -26,15 +26,18 @@ async def raise_alert(ctx: Context, account: str, subject: str, message: str) ->
         )
     )
     mail = bool(recipients) and ctx.config.alerts.smtp_host is not None
-    await raised_alerts.record_alert(
+    await insert_alert(
         ctx.txn,
-        account=account,
-        subject=subject,
-        message=message,
-        event_id=ctx.event.id,
-        now=ctx.now,
-        recipients=recipients,
-        mail=mail,
+        NewAlert(
+            account=account,
+            subject=subject,
+            message=message,
+            created_at=ctx.now,
+            event_id=ctx.event.id,
+            recipients=tuple(recipients),
+            mail_status="pending" if mail else "none",
+            mail_next_at=ctx.now if mail else None,  # the mailer sends it now
+        ),
     )
     if mail:
         ctx.effects.add(SendMail())

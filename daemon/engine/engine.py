@@ -41,8 +41,7 @@ from daemon.reload import ConfigHolder
 from daemon.statecharts import Statecharts
 from daemon.store import inbox
 from daemon.store.database import Database, Txn
-from daemon.store.fired_timers import take_timer
-from daemon.store.timers import due_timers, next_timer
+from daemon.store.timers import due_timers, next_timer, take_timer
 
 __all__ = ["Applied", "Engine"]
 

@@ -9,8 +9,8 @@ the event that caused it and why.
 from __future__ import annotations
 
 from daemon.statecharts import Chart
-from daemon.store.chart_transitions import TABLES, move_state, record_birth
 from daemon.store.database import Txn
+from daemon.store.transitions import TABLES, move_state, record_birth
 
 __all__ = ["TABLES", "fire", "record_created"]
 

@@ -11,8 +11,9 @@ from daemon.engine.orders import judge_order
 from daemon.errors import BadEventPayload
 from daemon.events import OperatorPush, OperatorReplay, OperatorSync
 from daemon.orders.model import Order
-from daemon.store import inbox, order_snapshots
+from daemon.store import inbox
 from daemon.store.items import items_of_order, update_item
+from daemon.store.orders import snapshot_of
 from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
 from daemon.storefronts.registry import STOREFRONTS
 
@@ -34,7 +35,7 @@ async def on_operator_push(ctx: Context) -> list[dict[str, Any]]:
     push = ctx.payload(OperatorPush)
     site, order_number, account = push.site, push.order, push.account
     moved: list[dict[str, Any]] = []
-    snapshot = await order_snapshots.snapshot_of(ctx.txn, site, order_number)
+    snapshot = await snapshot_of(ctx.txn, site, order_number)
     site_cfg = ctx.config.sites.get(site)
     for item in await items_of_order(ctx.txn, site, order_number, account):
         if item.state == "skipped":

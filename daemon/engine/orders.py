@@ -19,9 +19,10 @@ from daemon.events import OrderSnapshot
 from daemon.orders.go_live import CutOff, cut_off, is_foreign_mis_id, skip_reason
 from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate
-from daemon.store import activation_live, order_snapshots
+from daemon.store import activation_live
 from daemon.store.database import Txn
 from daemon.store.items import create_item, items_of_order, update_item
+from daemon.store.orders import save_snapshot
 
 __all__ = [
     "first_live",
@@ -49,9 +50,7 @@ async def on_order_snapshot_of(ctx: Context, order: Order, raw_order: Any) -> di
         raise BadEventPayload(
             f"order {order.order_number}: site {order.site!r} is not configured (sites: {known})"
         )
-    await order_snapshots.save_snapshot(
-        ctx.txn, order.site, order.order_number, raw_order, ctx.event.id, ctx.now
-    )
+    await save_snapshot(ctx.txn, order.site, order.order_number, raw_order, ctx.event.id, ctx.now)
     accounts = site.live_accounts()
     if not accounts:
         log.info("order.no_live_account", site=order.site, order=order.order_number)

@@ -34,9 +34,10 @@ from daemon.events import (
     StorefrontWebhook,
     to_payload,
 )
-from daemon.store import order_snapshots
+from daemon.store.inbox import seqs_of_webhook_type
+from daemon.store.items import has_open_items
+from daemon.store.orders import order_stored
 from daemon.store.timers import set_timer
-from daemon.store.webhook_history import seqs_of_webhook_type
 from daemon.storefronts import registry as storefronts
 from daemon.storefronts.contract import WEBHOOK_KIND, legacy_webhook_kind
 
@@ -153,8 +154,8 @@ async def on_storefront_poll(ctx: Context) -> dict[str, int]:
     site_key = poll.site
     fetched = unchanged = 0
     for order_number in poll.orders:
-        known = await order_snapshots.is_known(ctx.txn, site_key, order_number)
-        if known and not await order_snapshots.has_open_items(ctx.txn, site_key, order_number):
+        known = await order_stored(ctx.txn, site_key, order_number)
+        if known and not await has_open_items(ctx.txn, site_key, order_number):
             unchanged += 1  # finished (or in the MIS's hands): a poll never re-triggers it
             continue
         await request_fetch(ctx, site_key, order_number, "reconciliation poll")

@@ -24,9 +24,9 @@ from daemon.events import WriteFailed, WriteLease, Written, to_payload
 from daemon.logs import REDACTOR
 from daemon.orders.go_live import is_foreign_mis_id
 from daemon.orders.model import Order
-from daemon.store import order_snapshots
-from daemon.store.chart_transitions import ever_reached
 from daemon.store.items import items_of_order
+from daemon.store.orders import snapshot_of
+from daemon.store.transitions import ever_reached
 
 __all__ = [
     "NOTE_REASON_CHARS",
@@ -119,7 +119,7 @@ async def on_write_failed(ctx: Context) -> str:
 
 async def _foreign_mis_ids(ctx: Context, site: str, order_number: str) -> dict[int, str]:
     """Storefront MisIds of the order that esd did not write (the hosted integration's)."""
-    snapshot = await order_snapshots.snapshot_of(ctx.txn, site, order_number)
+    snapshot = await snapshot_of(ctx.txn, site, order_number)
     if snapshot is None:
         return {}
     order = Order.from_json(snapshot)

@@ -46,6 +46,7 @@ __all__ = [
     "pending_events",
     "record_of",
     "requeue",
+    "seqs_of_webhook_type",
     "subjects_ending",
 ]
 
@@ -560,3 +561,16 @@ class _Pump:
 
     def __init__(self) -> None:
         self.in_flight: _Batch | None = None
+
+
+async def seqs_of_webhook_type(
+    txn: Txn, kinds: tuple[str, ...], subject: str, webhook_type: str
+) -> list[int]:
+    """The item seqs named by stored webhooks of `kinds` and `webhook_type` for `subject`."""
+    marks = ",".join("?" * len(kinds))
+    rows = await txn.fetchall(
+        "SELECT DISTINCT json_extract(payload, '$.item_seq') FROM events"
+        f" WHERE kind IN ({marks}) AND subject = ? AND json_extract(payload, '$.type') = ?",
+        (*kinds, subject, webhook_type),
+    )
+    return [int(r[0]) for r in rows if r[0] is not None]

@@ -17,6 +17,7 @@ __all__ = [
     "count_items",
     "create_item",
     "find_items",
+    "has_open_items",
     "item_accounts",
     "item_counts",
     "items_in_state",
@@ -211,3 +212,14 @@ async def update_item(txn: Txn, item_id: int, now: float, fields: Mapping[str, A
 def seqs(items: Iterable[ItemRow]) -> list[int]:
     """The sequence numbers of `items`."""
     return [i.seq for i in items]
+
+
+async def has_open_items(txn: Txn, site: str, order_number: str) -> bool:
+    """Whether an item of the order still waits on the push rules (pending or ready)."""
+    return bool(
+        await txn.scalar(
+            "SELECT COUNT(*) FROM items WHERE site = ? AND order_number = ?"
+            " AND state IN ('pending', 'ready')",
+            (site, order_number),
+        )
+    )

@@ -7,16 +7,19 @@ of the daemon reads it through, so no caller outside the store names the `orders
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from daemon.orders.model import Order
 from daemon.store.database import Txn
+from daemon.store.json_columns import to_column
 
 __all__ = [
     "OrderKey",
     "order_stored",
     "recent_order_numbers",
+    "save_snapshot",
     "sites_of_order",
+    "snapshot_of",
     "stored_order",
     "stored_sites",
 ]
@@ -72,3 +75,23 @@ async def recent_order_numbers(txn: Txn, limit: int = 1000) -> list[str]:
         (limit,),
     )
     return [str(r[0]) for r in rows]
+
+
+async def save_snapshot(
+    txn: Txn, site: str, order_number: str, snapshot: Any, event_id: int, now: float
+) -> None:
+    """Keep `snapshot` as the order's latest (insert or replace), with the event it came by."""
+    await txn.execute(
+        "INSERT INTO orders (site, order_number, snapshot, event_id, updated_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET snapshot = excluded.snapshot,"
+        " event_id = excluded.event_id, updated_at = excluded.updated_at",
+        (site, order_number, to_column(snapshot), event_id, now),
+    )
+
+
+async def snapshot_of(txn: Txn, site: str, order_number: str) -> Any | None:
+    """The order's stored snapshot (parsed JSON), or None if it was never stored."""
+    text = await txn.scalar(
+        "SELECT snapshot FROM orders WHERE site = ? AND order_number = ?", (site, order_number)
+    )
+    return None if text is None else json.loads(text)

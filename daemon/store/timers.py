@@ -23,6 +23,7 @@ __all__ = [
     "ensure_timer",
     "next_timer",
     "set_timer",
+    "take_timer",
     "timers_of_kind",
 ]
 
@@ -88,6 +89,11 @@ async def cancel_timer(txn: Txn, kind: str, subject: str) -> bool:
     return (
         await txn.changes("DELETE FROM timers WHERE kind = ? AND subject = ?", (kind, subject)) > 0
     )
+
+
+async def take_timer(txn: Txn, timer_id: int) -> None:
+    """Take a due timer off the table as it fires (its firing is an event from then on)."""
+    await txn.execute("DELETE FROM timers WHERE id = ?", (timer_id,))
 
 
 async def due_timers(txn: Txn, now: float, limit: int = 256) -> list[Timer]:

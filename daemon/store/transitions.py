@@ -1,24 +1,30 @@
-"""The transition history, as the operator reads it: an item's trace, what an event changed.
+"""The charts' subjects' `state` column and the transition history.
 
-The rows are written by the engine (daemon.engine.machines), each in the transaction of the
-event that caused it; here they are read back, and annotated when the operator replays an event.
+A move writes the subject's state and its history row together, in the transaction of the event
+that caused it (daemon.engine.machines); the operator reads the rows back (an item's trace, what
+an event changed), annotated when the operator replays an event.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Sequence
 from typing import TypeVar
 
 from daemon.store.database import Row, Txn
 
 __all__ = [
+    "TABLES",
     "EventChange",
     "Transition",
     "changes_of_event",
+    "ever_reached",
     "item_trace",
     "last_transition_id",
+    "move_state",
     "note_on_transitions",
+    "record_birth",
 ]
 
 
@@ -94,3 +100,70 @@ async def changes_of_event(txn: Txn, event_id: int, after: int) -> list[EventCha
         (event_id, after),
     )
     return _rows_as(EventChange, rows)
+
+
+#: chart name -> table holding its subjects
+TABLES = {"order_item": "items", "import_batch": "import_batches"}
+
+
+async def move_state(
+    txn: Txn,
+    chart: str,
+    subject_id: int,
+    from_state: str,
+    to_state: str,
+    trigger: str,
+    *,
+    event_id: int | None,
+    reason: str | None,
+    now: float,
+) -> bool:
+    """Move the subject if it is still in `from_state`, with its history row; False if not.
+
+    The UPDATE is guarded by the expected current state, so a stale caller cannot overwrite
+    a newer state."""
+    table = TABLES[chart]
+
+    def write(raw: sqlite3.Connection) -> bool:  # both statements in one hop to SQLite
+        changed = raw.execute(
+            f"UPDATE {table} SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (to_state, now, subject_id, from_state),
+        ).rowcount
+        if changed != 1:
+            return False
+        raw.execute(
+            "INSERT INTO transitions (chart, subject_id, from_state, to_state, trigger,"
+            " event_id, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (chart, subject_id, from_state, to_state, trigger, event_id, reason, now),
+        )
+        return True
+
+    return await txn.run(write)
+
+
+async def record_birth(
+    txn: Txn,
+    chart: str,
+    subject_id: int,
+    initial: str,
+    *,
+    event_id: int | None,
+    reason: str,
+    now: float,
+) -> None:
+    """History row for a subject's birth in the chart's initial state."""
+    await txn.execute(
+        "INSERT INTO transitions (chart, subject_id, from_state, to_state, trigger, event_id,"
+        " reason, at) VALUES (?, ?, '', ?, 'created', ?, ?, ?)",
+        (chart, subject_id, initial, event_id, reason, now),
+    )
+
+
+async def ever_reached(txn: Txn, chart: str, subject_id: int, state: str) -> bool:
+    """Whether the subject's history has it entering `state` at least once."""
+    return bool(
+        await txn.scalar(
+            "SELECT 1 FROM transitions WHERE chart = ? AND subject_id = ? AND to_state = ? LIMIT 1",
+            (chart, subject_id, state),
+        )
+    )

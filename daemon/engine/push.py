@@ -92,16 +92,17 @@ async def on_push_result(ctx: Context) -> dict[str, Any]:
             )
         if items:
             await raise_alert(ctx, account, order_subject(site, order_number), error)
+    moved = [i.seq for i in items]
     return {
         "outcome": outcome,
         "site": site,
         "order": order_number,
         "account": account,
-        "items": [i.seq for i in items],
+        "items": moved,
         "external": {
             seq: external_id
             for seq, external_id in external.items()
-            if outcome == "pushed" and seq in {i.seq for i in items}
+            if outcome == "pushed" and seq in moved
         },
     }
 

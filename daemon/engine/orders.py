@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -21,10 +22,11 @@ from daemon.orders.model import Order
 from daemon.orders.push_rules import evaluate
 from daemon.store import activation_live
 from daemon.store.database import Txn
-from daemon.store.items import create_item, items_of_order, update_item
+from daemon.store.items import ItemRow, create_item, items_of_order, update_item
 from daemon.store.orders import save_snapshot
 
 __all__ = [
+    "esd_ids_of",
     "first_live",
     "judge_order",
     "on_order_snapshot",
@@ -95,10 +97,11 @@ async def _cut_off(ctx: Context, order: Order, account: str) -> CutOff | None:
     return cut_off(placed_after, dt.datetime.fromtimestamp(live, dt.UTC))
 
 
-async def _esd_ids(ctx: Context, site: str, order_number: str) -> dict[int, set[str | None]]:
-    """The external ids esd recorded for each item, under every account: MisIds esd wrote."""
+def esd_ids_of(items: Iterable[ItemRow]) -> dict[int, set[str | None]]:
+    """The external ids esd recorded for each item of an order's rows (every account's):
+    the MisIds esd wrote (an adopted item's id is the storefront's, not esd's)."""
     found: dict[int, set[str | None]] = {}
-    for item in await items_of_order(ctx.txn, site, order_number):
+    for item in items:
         if not item.adopted:
             found.setdefault(item.seq, set()).add(item.external_id)
     return found
@@ -111,16 +114,17 @@ async def judge_order(ctx: Context, order: Order, account: str) -> int:
     an item placed before the go-live cut-off, or of a status-only activation, is skipped.
     """
     decision = evaluate(order)
-    existing = {
-        i.seq: i for i in await items_of_order(ctx.txn, order.site, order.order_number, account)
-    }
+    # one read of the order's rows: this account's are its items, every account's say which
+    # MisIds esd wrote
+    rows = await items_of_order(ctx.txn, order.site, order.order_number)
+    existing = {i.seq: i for i in rows if i.account == account}
     moved = 0
     chart = ctx.charts.order_item
     site_cfg = ctx.config.sites.get(order.site)
     activation = site_cfg.activation(account) if site_cfg is not None else None
     adopt = activation is not None and activation.adopt_mis_id
     limit = await _cut_off(ctx, order, account)
-    esd_ids = await _esd_ids(ctx, order.site, order.order_number)
+    esd_ids = esd_ids_of(rows)
     for order_item in order.items:
         item = existing.get(order_item.seq)
         if item is None:

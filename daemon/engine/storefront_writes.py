@@ -20,6 +20,7 @@ import structlog
 from daemon.engine.context import Context
 from daemon.engine.effects import Write
 from daemon.engine.leases import clear_lease, lease_failed, rearm_lease, request_lease
+from daemon.engine.orders import esd_ids_of
 from daemon.events import WriteFailed, WriteLease, Written, to_payload
 from daemon.logs import REDACTOR
 from daemon.orders.go_live import is_foreign_mis_id
@@ -123,13 +124,9 @@ async def _foreign_mis_ids(ctx: Context, site: str, order_number: str) -> dict[i
     if snapshot is None:
         return {}
     order = Order.from_json(snapshot)
-    esd_ids: dict[int, set[str | None]] = {}
-    adopted: set[int] = set()
-    for item in await items_of_order(ctx.txn, site, order_number):
-        if item.adopted:
-            adopted.add(item.seq)
-        else:
-            esd_ids.setdefault(item.seq, set()).add(item.external_id)
+    rows = await items_of_order(ctx.txn, site, order_number)
+    esd_ids = esd_ids_of(rows)
+    adopted = {item.seq for item in rows if item.adopted}
     return {
         i.seq: i.mis_id
         for i in order.items

@@ -172,14 +172,14 @@ class Mailbox(Protocol):
     def tell(self, message: Any, /) -> None: ...
 
 
-#: effect type -> (the kind of actor its address names, the message that actor is told)
-ROUTES: Mapping[type[fx.Effect], tuple[str, Callable[[Any], object]]] = {
-    fx.Wake: ("account", lambda m: driver_actor.Wake()),
-    fx.Poll: ("account", lambda m: driver_actor.Poll()),
-    fx.Import: ("account", lambda m: driver_actor.RunImport(m.batch)),
-    fx.Fetch: ("storefront", lambda m: storefront_actor.Fetch(m.site, m.order, m.generation)),
-    fx.Write: ("storefront", lambda m: storefront_actor.Write(m.write)),
-    fx.PollStorefront: ("storefront", lambda m: storefront_actor.PollOrders()),
+#: effect type -> the message the actor its address names is told
+ROUTES: Mapping[type[fx.Effect], Callable[[Any], object]] = {
+    fx.Wake: lambda m: driver_actor.Wake(),
+    fx.Poll: lambda m: driver_actor.Poll(),
+    fx.Import: lambda m: driver_actor.RunImport(m.batch),
+    fx.Fetch: lambda m: storefront_actor.Fetch(m.site, m.order, m.generation),
+    fx.Write: lambda m: storefront_actor.Write(m.write),
+    fx.PollStorefront: lambda m: storefront_actor.PollOrders(),
 }
 
 
@@ -200,12 +200,12 @@ def dispatch_effects(
         if kind == "mailer":
             mail()
             continue
-        route = ROUTES.get(type(message))
-        if route is None:
+        told = ROUTES.get(type(message))
+        if told is None:
             continue  # the engine's own
-        actor = actors[route[0]].get(name)
+        actor = actors[kind].get(name)
         if actor is not None:
-            actor.tell(route[1](message))
+            actor.tell(told(message))
 
 
 async def _bring_polls_forward(txn: Txn, running: Config, new: Config, now: float) -> None:

@@ -166,7 +166,7 @@ class Daemon:
         return False
 
 
-class Mailbox(Protocol):
+class Addressee(Protocol):
     """An actor's way in (a driver actor's or a storefront actor's `tell`)."""
 
     def tell(self, message: Any, /) -> None: ...
@@ -185,8 +185,8 @@ ROUTES: Mapping[type[fx.Effect], Callable[[Any], object]] = {
 
 def dispatch_effects(
     effects: Iterable[fx.Effect],
-    accounts: Mapping[str, Mailbox],
-    storefronts: Mapping[str, Mailbox],
+    accounts: Mapping[str, Addressee],
+    storefronts: Mapping[str, Addressee],
     mail: Callable[[], None],
 ) -> None:
     """The one dispatch: each message goes to the actor its address names, in commit order.
@@ -194,7 +194,7 @@ def dispatch_effects(
     A message for an actor that does not exist (an account removed from the config) is
     dropped; the durable state it stands for is still in the store. `Reprocess` is the
     engine's own (it runs its processor again) and goes nowhere here."""
-    actors: Mapping[str, Mapping[str, Mailbox]] = {"account": accounts, "storefront": storefronts}
+    actors: Mapping[str, Mapping[str, Addressee]] = {"account": accounts, "storefront": storefronts}
     for message in effects:
         kind, name = message.address
         if kind == "mailer":

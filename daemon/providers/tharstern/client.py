@@ -43,7 +43,7 @@ from daemon.remote.http_errors import (
     json_answer,
     transport_errors,
 )
-from daemon.remote.in_call_retry import retry_read
+from daemon.remote.in_call_retry import retry_if_read
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -356,11 +356,9 @@ class TharsternClient:
         *,
         json: Mapping[str, Any] | None = None,
     ) -> _Envelope:
-        if method == "GET":  # idempotent: a blip is retried at once, in the call
-            return await retry_read(
-                lambda: self._authorized(method, path, what, params, json), what=what
-            )
-        return await self._authorized(method, path, what, params, json)
+        return await retry_if_read(
+            method, lambda: self._authorized(method, path, what, params, json), what=what
+        )
 
     async def _authorized(
         self,

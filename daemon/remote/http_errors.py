@@ -40,6 +40,7 @@ __all__ = [
     "html_summary",
     "json_answer",
     "parse_retry_after",
+    "server_text",
     "transport_errors",
 ]
 
@@ -188,7 +189,12 @@ def _server_message(response: httpx.Response) -> str:
                 if isinstance(found, dict) and isinstance(found.get("message"), str):
                     message = found["message"].strip()
                     break
-    message = " ".join(message.split())  # one line in logs
-    if len(message) > MAX_SERVER_MESSAGE:
-        message = message[: MAX_SERVER_MESSAGE - 1] + "…"
-    return message
+    return server_text(message)
+
+
+def server_text(text: str) -> str:
+    """A server's own words as esd shows them: one line (logs), at most `MAX_SERVER_MESSAGE`."""
+    text = " ".join(text.split())
+    if len(text) > MAX_SERVER_MESSAGE:
+        return text[: MAX_SERVER_MESSAGE - 1] + "…"
+    return text

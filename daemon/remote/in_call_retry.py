@@ -22,7 +22,7 @@ from tenacity import (
 
 from daemon.errors import CallDeadlineExceeded, NetworkError, RateLimited, ServerError
 
-__all__ = ["READ_ATTEMPTS", "retry_read"]
+__all__ = ["READ_ATTEMPTS", "retry_if_read", "retry_read"]
 
 log = structlog.get_logger(__name__)
 
@@ -77,6 +77,14 @@ async def retry_read(
         with attempt:
             return await call()
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+async def retry_if_read(method: str, call: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """`call` through `retry_read` when `method` is GET (idempotent), else run once: a create
+    whose answer was lost is the journal's and the spine's to settle, never retried here."""
+    if method == "GET":
+        return await retry_read(call, what=what)
+    return await call()
 
 
 def _log_retry(what: str, attempt: int, error: BaseException | None) -> None:

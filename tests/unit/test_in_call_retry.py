@@ -7,7 +7,7 @@ import pytest
 import structlog
 
 from daemon.errors import BusinessRuleError, NetworkError, RateLimited, ServerError
-from daemon.remote.in_call_retry import READ_ATTEMPTS, retry_read
+from daemon.remote.in_call_retry import READ_ATTEMPTS, retry_if_read, retry_read
 
 
 def run_with(errors: list[Exception], attempts: int = READ_ATTEMPTS) -> tuple[object, int]:
@@ -65,3 +65,26 @@ def test_each_retry_is_logged_with_its_attempt_number() -> None:
         run_with([NetworkError("a"), ServerError("b")])
     retries = [(e["attempt"], e["error"]) for e in logs if e["event"] == "http.read_retry"]
     assert retries == [(1, "NetworkError"), (2, "ServerError")]
+
+
+@pytest.mark.parametrize(("method", "calls"), [("GET", 2), ("POST", 1), ("PUT", 1)])
+def test_only_a_get_is_retried_in_the_call(method: str, calls: int) -> None:
+    # a create whose answer was lost is the journal's to settle, never sent again here
+    tries = 0
+
+    async def call() -> str:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise NetworkError("reset")
+        return "ok"
+
+    async def main() -> object:
+        try:
+            return await retry_if_read(method, call, what=f"{method} x")
+        except NetworkError as exc:
+            return exc
+
+    result = anyio.run(main)
+    assert tries == calls
+    assert (result == "ok") is (method == "GET")

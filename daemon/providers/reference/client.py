@@ -35,7 +35,7 @@ from daemon.remote.deadline import (
     read_capped,
 )
 from daemon.remote.http_errors import error_for_response, json_answer, transport_errors
-from daemon.remote.in_call_retry import retry_read
+from daemon.remote.in_call_retry import retry_if_read
 
 __all__ = ["DEFAULT_TIMEOUT", "ReferenceClient"]
 
@@ -123,11 +123,9 @@ class ReferenceClient:
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
     ) -> object:
-        if method == "GET":  # idempotent: a blip is retried at once, in the call
-            return await retry_read(
-                lambda: self._once(method, path, what=what, params=params, json=json), what=what
-            )
-        return await self._once(method, path, what=what, params=params, json=json)
+        return await retry_if_read(
+            method, lambda: self._once(method, path, what=what, params=params, json=json), what=what
+        )
 
     async def _once(
         self,

@@ -38,12 +38,12 @@ from daemon.remote.deadline import (
     read_capped,
 )
 from daemon.remote.http_errors import (
-    MAX_SERVER_MESSAGE,
     error_for_response,
     json_answer,
+    server_text,
     transport_errors,
 )
-from daemon.remote.in_call_retry import retry_read
+from daemon.remote.in_call_retry import retry_if_read
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -112,7 +112,7 @@ def model_state_message(body: object) -> str | None:
         texts = reasons if isinstance(reasons, list) else [reasons]
         said = "; ".join(str(t).strip() for t in texts if str(t).strip()) or "invalid"
         parts.append(f"{field}: {said}")
-    return _short("; ".join(parts))
+    return server_text("; ".join(parts))
 
 
 class TharsternClient:
@@ -247,7 +247,7 @@ class TharsternClient:
         order_id = _int(first.get(g.SUBMITTED_ORDER_ID) or 0, f"{what}: Orders[0].ID")
         if order_id == 0:
             reason = str(first.get(g.SUBMITTED_ORDER_DETAILS) or "no reason given")
-            raise BusinessRuleError(f"{what}: Tharstern refused the order: {_short(reason)}")
+            raise BusinessRuleError(f"{what}: Tharstern refused the order: {server_text(reason)}")
         return order_id
 
     async def find_orders(self, keyword: str) -> list[Mapping[str, Any]]:
@@ -344,7 +344,7 @@ class TharsternClient:
             reasons = _problems(envelope.details) or (
                 (envelope.message,) if envelope.message else ("no reason given",)
             )
-            raise BusinessRuleError(f"{what}: Tharstern refused: {_short('; '.join(reasons))}")
+            raise BusinessRuleError(f"{what}: Tharstern refused: {server_text('; '.join(reasons))}")
         return envelope.details
 
     async def _call(
@@ -356,11 +356,9 @@ class TharsternClient:
         *,
         json: Mapping[str, Any] | None = None,
     ) -> _Envelope:
-        if method == "GET":  # idempotent: a blip is retried at once, in the call
-            return await retry_read(
-                lambda: self._authorized(method, path, what, params, json), what=what
-            )
-        return await self._authorized(method, path, what, params, json)
+        return await retry_if_read(
+            method, lambda: self._authorized(method, path, what, params, json), what=what
+        )
 
     async def _authorized(
         self,
@@ -458,7 +456,7 @@ def _envelope(response: httpx.Response, what: str) -> _Envelope:
     return _Envelope(
         status[g.ENVELOPE_SUCCESS],
         details,
-        _short(message.strip()) if isinstance(message, str) else "",
+        server_text(message.strip()) if isinstance(message, str) else "",
     )
 
 
@@ -475,7 +473,7 @@ def _problems(details: Mapping[str, Any]) -> tuple[str, ...]:
     found = _dig(details, g.PROBLEMS)
     if not isinstance(found, list):
         return ()
-    return tuple(_short(str(p).strip()) for p in found if str(p).strip())
+    return tuple(server_text(str(p).strip()) for p in found if str(p).strip())
 
 
 def _dig(data: Mapping[str, Any], keys: Sequence[str]) -> Any:
@@ -495,10 +493,3 @@ def _int(value: object, where: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     raise ServerError(f"{where}: expected a number")
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > MAX_SERVER_MESSAGE:
-        return text[: MAX_SERVER_MESSAGE - 1] + "…"
-    return text

@@ -118,6 +118,9 @@ class TharsternDriver(Driver):
         )
         #: product code -> its Tharstern product (stable; read once per driver)
         self._products: dict[str, Product] = {}
+        #: product type -> its example estimate request (a template: `estimate_request` edits a
+        #: copy, so one fetch serves every estimate item of that type, as products above)
+        self._examples: dict[int, Mapping[str, Any]] = {}
         #: customer codes seen to exist (a code in use is not deleted behind a push's back)
         self._customers: set[str] = set()
 
@@ -334,6 +337,13 @@ class TharsternDriver(Driver):
             self._products[line.stock_code] = product
         return product.product_id
 
+    async def _example(self, product_type: int) -> Mapping[str, Any]:
+        example = self._examples.get(product_type)
+        if example is None:
+            example = await self._client.estimate_example(product_type)
+            self._examples[product_type] = example
+        return example
+
     async def _ensure_estimate_job(
         self, push: _Push, estimate: EstimateItem, delivery_code: str, journal: PushJournal
     ) -> str:
@@ -341,9 +351,8 @@ class TharsternDriver(Driver):
         order = push.order
 
         async def build() -> Mapping[str, Any]:
-            example = await self._client.estimate_example(estimate.product_type)
             return estimate_request(
-                example,
+                await self._example(estimate.product_type),
                 order,
                 estimate,
                 push.settings,

@@ -80,7 +80,6 @@ def estimate_request(
     document: `example` is not changed. `reference` is the order's push reference; `price` is
     `pricing.item_price(...)` (None: no price sent)."""
     item = entry.item
-    request: dict[str, Any] = dict(example)
     base: list[tuple[str, object]] = [
         (g.ESTIMATE_PRODUCT_TYPE, entry.product_type),
         (g.ESTIMATE_TITLE, estimate_title(order, item)),
@@ -94,8 +93,7 @@ def estimate_request(
         base.append((g.ESTIMATE_DELIVERY_CODE, delivery_code))
     if price is not None:
         base.append((g.ESTIMATE_TOTAL_PRICE, money(price)))
-    for path, value in base:
-        request = json_paths.write(request, _path(path), value)
+    request = json_paths.write_all(example, [(_path(path), value) for path, value in base])
     for rule in entry.rule.attributes:
         value = rule.applies_to(item.attributes)
         if value is not None:
@@ -156,12 +154,10 @@ def _apply_attribute(
             process[g.PROCESS_VALUE] = rule.process.value
         owner = part if rule.process_on_part else None
         edits.append((_under(owner, g.ESTIMATE_PROCESSES + "[]"), process))
-    for path, new in edits:
-        try:
-            request = json_paths.write(request, path, new)
-        except PathError as exc:
-            raise BusinessRuleError(f"{where}: {exc}") from None
-    return request
+    try:
+        return json_paths.write_all(request, edits)
+    except PathError as exc:
+        raise BusinessRuleError(f"{where}: {exc}") from None
 
 
 def _part_path(request: Mapping[str, Any], rule: AttributeRule, where: str) -> JsonPath | None:

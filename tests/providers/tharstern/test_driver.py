@@ -180,6 +180,18 @@ async def test_calls_per_order_per_path(sandbox: TharsternSandbox) -> None:
     assert costs == {"stock": 10, "estimate": 13}
 
 
+async def test_the_example_estimate_request_is_read_once_per_product_type(
+    driver: TharsternDriver, sandbox: TharsternSandbox
+) -> None:
+    # the example is a template edited on a copy: a second order of the same product type
+    # costs no second read (as the stock products, cached per driver)
+    await _push(driver, dataclasses.replace(ORDER, order_number="6003", items=ORDER.items[2:]))
+    await _push(driver, dataclasses.replace(ORDER, order_number="6004", items=ORDER.items[2:]))
+    examples = {k: n for k, n in sandbox.state()["calls"].items() if k.endswith("/example")}
+    assert examples == {"GET estrequest/{product_type}/example": 1}
+    assert created(sandbox.state())["estimate"] == 2
+
+
 async def test_status_mode_follows_the_webhook_secret(sandbox: TharsternSandbox) -> None:
     polled = make_driver(sandbox.url, PASSWORD)
     pushed_to = make_driver(sandbox.url, PASSWORD, webhook_secret="hook-secret")

@@ -17,6 +17,7 @@ from daemon.providers.tharstern.json_paths import (
     read,
     remove,
     write,
+    write_all,
 )
 from tests.providers.tharstern.samples import example_request
 
@@ -127,3 +128,19 @@ def test_a_write_is_read_back_and_leaves_the_input_alone(keys: list[str], value:
     finally:
         assert original == example_request()
     assert read(written, path) == value
+
+
+def test_write_all_is_each_write_in_turn_on_one_copy() -> None:
+    original = example_request()
+    edits: list[tuple[Any, object]] = [
+        (parse_path("Parts[0].PaperCode"), "SILK170"),
+        (parse_path("Processes[]"), {"Name": "Fold"}),
+        (parse_path("Parts[0].PaperCode"), "GLOSS150"),
+    ]
+    one_by_one: dict[str, Any] = dict(original)
+    for path, value in edits:
+        one_by_one = write(one_by_one, path, value)
+    assert write_all(original, edits) == one_by_one
+    assert original == example_request()
+    with pytest.raises(PathError, match=r"Parts\[9\]"):
+        write_all(original, [(parse_path("Parts[9].Gsm"), 1)])

@@ -75,6 +75,11 @@ class _Webhook:
 Sender = Callable[[str, bytes, Mapping[str, str]], int]
 
 
+def _delivery(tracking: str) -> dict[str, Any]:
+    """A delivery note of today, carrying the consignment (tracking) number."""
+    return {"DelNoteNumber": f"DN{tracking}", g.DELIVERY_TRACKING: tracking, g.DELIVERY_DATE: now()}
+
+
 def _post(url: str, body: bytes, headers: Mapping[str, str]) -> int:
     return httpx.post(url, content=body, headers=dict(headers), timeout=10.0).status_code
 
@@ -151,12 +156,7 @@ class TharsternSandbox(LoopbackSandbox):
         lose_webhook: bool = False,
     ) -> dict[str, Any]:
         """Dispatch a job with a carrier consignment (tracking) number."""
-        delivery = {
-            "DelNoteNumber": f"DN{tracking}",
-            g.DELIVERY_TRACKING: tracking,
-            g.DELIVERY_DATE: now(),
-        }
-        job = self._store.change_job(str(job_no), status, delivery)
+        job = self._store.change_job(str(job_no), status, _delivery(tracking))
         self._notify("job", job, lose_webhook)
         return job
 
@@ -177,12 +177,7 @@ class TharsternSandbox(LoopbackSandbox):
         lose_webhook: bool = False,
     ) -> dict[str, Any]:
         """Dispatch a sales order with a tracking number."""
-        delivery = {
-            "DelNoteNumber": f"DN{tracking}",
-            g.DELIVERY_TRACKING: tracking,
-            g.DELIVERY_DATE: now(),
-        }
-        order = self._store.change_order(order_id, status, delivery)
+        order = self._store.change_order(order_id, status, _delivery(tracking))
         self._notify("order", order, lose_webhook)
         return order
 

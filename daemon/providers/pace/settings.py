@@ -87,7 +87,7 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
-from daemon.providers.kit.settings_reader import SettingsReader, table_problem
+from daemon.providers.kit.settings_reader import Problems, SettingsReader, table_problem
 from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
 from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
 from daemon.remote.deadline import (
@@ -168,8 +168,6 @@ _SITE_KEYS: Final = (
 )
 
 _TEMPLATE_VARIABLE: Final = re.compile(r"\{([^{}]*)\}")
-
-Problems = list[tuple[str, str]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

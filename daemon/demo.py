@@ -35,6 +35,7 @@ __all__ = [
     "log_report",
     "main",
     "print_status",
+    "running_daemon",
     "wait_socket",
     "wait_until",
     "write_config",
@@ -194,6 +195,19 @@ def wait_socket(sock: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise SystemExit("the daemon did not open its socket within 30 s")
 
 
+@contextlib.contextmanager
+def running_daemon(
+    config: Path, workdir: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, str]]:
+    """`daemon_process` once it answers on workdir/esd.sock: (the process, the socket, the base
+    URL of its webhook listener)."""
+    sock = workdir / "esd.sock"
+    with daemon_process(config, workdir) as proc:
+        wait_socket(sock, proc, workdir / "daemon.log")
+        port = call_sync(sock, "status", {})["webhooks"]["port"]
+        yield proc, sock, f"http://127.0.0.1:{port}"
+
+
 def wait_until(what: str, check: Callable[[], Any], seconds: float = 30) -> Any:
     """`check()`'s first truthy answer, asked every 0.1 s (SystemExit naming `what` after
     `seconds`)."""
@@ -314,12 +328,9 @@ def run(workdir: Path) -> int:
     mis.start()
     try:
         config = write_config(workdir, pressero, mis)
-        sock = workdir / "esd.sock"
         print(f"Pressero sandbox {pressero.url}, Pace sandbox {mis.url}, store in {workdir}")
-        with daemon_process(config, workdir) as proc:
-            wait_socket(sock, proc, workdir / "daemon.log")
-            port = call_sync(sock, "status", {})["webhooks"]["port"]
-            pressero.webhook_target = f"http://127.0.0.1:{port}/webhooks/pressero/shop"
+        with running_daemon(config, workdir) as (_, sock, base):
+            pressero.webhook_target = f"{base}/webhooks/pressero/shop"
             scenes = _Scenes(pressero, mis)
             scenes.all()
             started = time.monotonic()

@@ -20,10 +20,9 @@ from daemon.demo import (
     MIS_PASSWORD,
     SPINE_CONFIG,
     STOREFRONT_PASSWORD,
-    daemon_process,
     log_report,
     print_status,
-    wait_socket,
+    running_daemon,
     wait_until,
 )
 from daemon.operator.client import call_sync
@@ -95,12 +94,8 @@ def run(workdir: Path) -> int:
                 site_id=SITE.site_id,
             )
         )
-        sock = workdir / "esd.sock"
         print(f"\nPressero sandbox {pressero.url}, Tharstern sandbox {mis.url}, store in {workdir}")
-        with daemon_process(config, workdir) as proc:
-            wait_socket(sock, proc, workdir / "daemon.log")
-            port = call_sync(sock, "status", {})["webhooks"]["port"]
-            base = f"http://127.0.0.1:{port}"
+        with running_daemon(config, workdir) as (_, sock, base):
             pressero.webhook_target = f"{base}/webhooks/pressero/shop"
             mis.set_webhook(f"{base}/webhooks/mis/tharstern", WEBHOOK_SECRET)
             number = pressero.place_order(

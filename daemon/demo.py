@@ -29,7 +29,17 @@ from daemon.operator.client import call_sync
 from daemon.providers.pace.sandbox import PaceSandbox
 from daemon.storefronts.pressero.sandbox import DEFAULT_SITES, PresseroSandbox
 
-__all__ = ["SPINE_CONFIG", "daemon_process", "main", "wait_socket", "write_config"]
+__all__ = [
+    "SPINE_CONFIG",
+    "daemon_process",
+    "log_report",
+    "main",
+    "print_status",
+    "running_daemon",
+    "wait_socket",
+    "wait_until",
+    "write_config",
+]
 
 MIS_PASSWORD = "demo-Secret-9f2"  # also proves redaction: the log is grepped for them
 STOREFRONT_PASSWORD = "demo-Pressero-7c1"
@@ -185,6 +195,59 @@ def wait_socket(sock: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise SystemExit("the daemon did not open its socket within 30 s")
 
 
+@contextlib.contextmanager
+def running_daemon(
+    config: Path, workdir: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, str]]:
+    """`daemon_process` once it answers on workdir/esd.sock: (the process, the socket, the base
+    URL of its webhook listener)."""
+    sock = workdir / "esd.sock"
+    with daemon_process(config, workdir) as proc:
+        wait_socket(sock, proc, workdir / "daemon.log")
+        port = call_sync(sock, "status", {})["webhooks"]["port"]
+        yield proc, sock, f"http://127.0.0.1:{port}"
+
+
+def wait_until(what: str, check: Callable[[], Any], seconds: float = 30) -> Any:
+    """`check()`'s first truthy answer, asked every 0.1 s (SystemExit naming `what` after
+    `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise SystemExit(f"the demo waited {seconds:g} s for {what}")
+
+
+def print_status(sock: Path) -> dict[str, Any]:
+    """The summary's head every demo prints (each account's item states, the webhook counts);
+    the daemon's status answer, for the lines that follow."""
+    status: dict[str, Any] = call_sync(sock, "status", {})
+    print("\nsummary")
+    for name, account in status["accounts"].items():
+        states = ", ".join(f"{k} {v}" for k, v in sorted(account["states"].items()))
+        print(f"  account {name}: {states}")
+    hooks = status["webhooks"]
+    print(
+        f"  webhooks: {hooks['accepted']} stored, {hooks['duplicates']} duplicates, "
+        f"rejected {hooks['rejections'] or 'none'}"
+    )
+    return status
+
+
+def log_report(workdir: Path, secrets: tuple[str, ...]) -> int:
+    """Prints the daemon log's size and whether any of `secrets` reached it; the exit code
+    (1 if one did)."""
+    log_text = (workdir / "daemon.log").read_text()
+    leaked = any(s in log_text for s in secrets)
+    print(
+        f"\ndaemon log: {len(log_text.splitlines())} JSON lines, "
+        f"secrets {'LEAKED' if leaked else 'never written'}"
+    )
+    return 1 if leaked else 0
+
+
 class _Scenes:
     """The orders of the demo, placed in the storefront, and the changes that follow."""
 
@@ -265,12 +328,9 @@ def run(workdir: Path) -> int:
     mis.start()
     try:
         config = write_config(workdir, pressero, mis)
-        sock = workdir / "esd.sock"
         print(f"Pressero sandbox {pressero.url}, Pace sandbox {mis.url}, store in {workdir}")
-        with daemon_process(config, workdir) as proc:
-            wait_socket(sock, proc, workdir / "daemon.log")
-            port = call_sync(sock, "status", {})["webhooks"]["port"]
-            pressero.webhook_target = f"http://127.0.0.1:{port}/webhooks/pressero/shop"
+        with running_daemon(config, workdir) as (_, sock, base):
+            pressero.webhook_target = f"{base}/webhooks/pressero/shop"
             scenes = _Scenes(pressero, mis)
             scenes.all()
             started = time.monotonic()
@@ -300,13 +360,7 @@ def run(workdir: Path) -> int:
             print(_render(_table(sock), scenes.notes, time.monotonic() - started))
             _status_back(sock, pressero, mis, scenes)
             _summary(sock, mis, scenes)
-        log_text = (workdir / "daemon.log").read_text()
-        leaked = MIS_PASSWORD in log_text or STOREFRONT_PASSWORD in log_text
-        print(
-            f"\ndaemon log: {len(log_text.splitlines())} JSON lines, "
-            f"secrets {'LEAKED' if leaked else 'never written'}"
-        )
-        return 1 if leaked else 0
+        return log_report(workdir, (MIS_PASSWORD, STOREFRONT_PASSWORD))
     finally:
         pressero.stop()
         mis.stop()
@@ -319,14 +373,17 @@ def _status_back(sock: Path, pressero: PresseroSandbox, mis: PaceSandbox, scenes
     mis.set_job_status(job, "C")
     mis.add_shipment_tracking(job, "1Z999AA10123456784")
     call_sync(sock, "sync", {})  # what `status_poll_seconds` does on its own
-    deadline = time.monotonic() + 20
-    item: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def first_item() -> dict[str, Any]:
         order = next(o for o in pressero.state()["orders"] if o["OrderNumber"] == number)
-        item = dict(order["Items"][0])
-        if item.get("WorkflowStagePrinter") == "Order Completed" and item.get("ShipmentTracking"):
-            break
-        time.sleep(0.2)
+        return dict(order["Items"][0])
+
+    def closed_and_shipped() -> dict[str, Any] | None:
+        item = first_item()
+        closed = item.get("WorkflowStagePrinter") == "Order Completed"
+        return item if closed and item.get("ShipmentTracking") else None
+
+    item: dict[str, Any] = wait_until("the closed job on the storefront", closed_and_shipped, 20)
     print(
         f"\nPace closed job {job} and shipped it: storefront order {number} item 1 is now "
         f"'{item.get('WorkflowStagePrinter')}', tracking {item.get('ShipmentTracking')}, "
@@ -335,16 +392,7 @@ def _status_back(sock: Path, pressero: PresseroSandbox, mis: PaceSandbox, scenes
 
 
 def _summary(sock: Path, mis: PaceSandbox, scenes: _Scenes) -> None:
-    status = call_sync(sock, "status", {})
-    print("\nsummary")
-    for name, account in status["accounts"].items():
-        states = ", ".join(f"{k} {v}" for k, v in sorted(account["states"].items()))
-        print(f"  account {name}: {states}")
-    hooks = status["webhooks"]
-    print(
-        f"  webhooks: {hooks['accepted']} stored, {hooks['duplicates']} duplicates, "
-        f"rejected {hooks['rejections'] or 'none'}"
-    )
+    status = print_status(sock)
     print(f"  inbox: {status['inbox']['total']} events, {status['inbox']['poisoned']} poisoned")
     jobs, parts = mis.objects("Job"), mis.objects("JobPart")
     shipments = mis.objects("JobShipment")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,10 @@ from daemon.demo import (
     MIS_PASSWORD,
     SPINE_CONFIG,
     STOREFRONT_PASSWORD,
-    daemon_process,
-    wait_socket,
+    log_report,
+    print_status,
+    running_daemon,
+    wait_until,
 )
 from daemon.operator.client import call_sync
 from daemon.providers.tharstern.sandbox import TharsternSandbox
@@ -74,16 +74,6 @@ is_live = true
 )
 
 
-def _wait(what: str, check: Callable[[], object], seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise SystemExit(f"the demo waited {seconds:g} s for {what}")
-
-
 def run(workdir: Path) -> int:
     """The Tharstern demo, in `workdir`; returns the exit code."""
     pressero = PresseroSandbox(password=STOREFRONT_PASSWORD)
@@ -104,12 +94,8 @@ def run(workdir: Path) -> int:
                 site_id=SITE.site_id,
             )
         )
-        sock = workdir / "esd.sock"
         print(f"\nPressero sandbox {pressero.url}, Tharstern sandbox {mis.url}, store in {workdir}")
-        with daemon_process(config, workdir) as proc:
-            wait_socket(sock, proc, workdir / "daemon.log")
-            port = call_sync(sock, "status", {})["webhooks"]["port"]
-            base = f"http://127.0.0.1:{port}"
+        with running_daemon(config, workdir) as (_, sock, base):
             pressero.webhook_target = f"{base}/webhooks/pressero/shop"
             mis.set_webhook(f"{base}/webhooks/mis/tharstern", WEBHOOK_SECRET)
             number = pressero.place_order(
@@ -133,7 +119,7 @@ def run(workdir: Path) -> int:
                 found = next(o for o in pressero.state()["orders"] if o["OrderNumber"] == number)
                 return [dict(i) for i in found["Items"]]
 
-            _wait("both items pushed", lambda: all(i.get("MisId") for i in items()))
+            wait_until("both items pushed", lambda: all(i.get("MisId") for i in items()))
             mis_ids = {i["OrderItemSeq"]: i["MisId"] for i in items()}
             state = mis.state()
             print(
@@ -147,14 +133,14 @@ def run(workdir: Path) -> int:
                 return str(next(i for i in detail["items"] if i["seq"] == 2)["mis_status"] or "")
 
             mis.set_job_status(job, "In Production")
-            _wait("In Production by webhook", lambda: mis_status() == "In Production")
+            wait_until("In Production by webhook", lambda: mis_status() == "In Production")
             print(f"Tharstern: job {job} In Production -> by webhook, esd records it")
             mis.set_job_status(job, "Finishing", lose_webhook=True)
             call_sync(sock, "sync", {"wait": True})  # what status_poll_seconds does on its own
-            _wait("the lost change polled", lambda: mis_status() == "Finishing")
+            wait_until("the lost change polled", lambda: mis_status() == "Finishing")
             print(f"Tharstern: job {job} Finishing, its webhook LOST -> caught by the poll")
             mis.add_delivery(job, TRACKING)
-            _wait("the shipment on the storefront", lambda: pressero.state()["shipments"])
+            wait_until("the shipment on the storefront", lambda: pressero.state()["shipments"])
             flyers = next(i for i in items() if i["OrderItemSeq"] == 2)
             print(
                 f"Tharstern: job {job} Despatched with consignment {TRACKING} -> storefront "
@@ -162,13 +148,7 @@ def run(workdir: Path) -> int:
                 f"{flyers.get('ShipmentTracking')}"
             )
             _summary(sock, mis, state)
-        log_text = (workdir / "daemon.log").read_text()
-        leaked = any(s in log_text for s in (MIS_PASSWORD, STOREFRONT_PASSWORD, WEBHOOK_SECRET))
-        print(
-            f"\ndaemon log: {len(log_text.splitlines())} JSON lines, "
-            f"secrets {'LEAKED' if leaked else 'never written'}"
-        )
-        return 1 if leaked else 0
+        return log_report(workdir, (MIS_PASSWORD, STOREFRONT_PASSWORD, WEBHOOK_SECRET))
     finally:
         pressero.stop()
         mis.stop()
@@ -176,13 +156,7 @@ def run(workdir: Path) -> int:
 
 def _summary(sock: Path, mis: TharsternSandbox, pushed: dict[str, Any]) -> None:
     state = mis.state()
-    status = call_sync(sock, "status", {})
-    print("\nsummary")
-    for name, account in status["accounts"].items():
-        states = ", ".join(f"{k} {v}" for k, v in sorted(account["states"].items()))
-        print(f"  account {name}: {states}")
-    hooks = status["webhooks"]
-    print(f"  webhooks: {hooks['accepted']} stored, {hooks['duplicates']} duplicates")
+    print_status(sock)
     print(
         f"  Tharstern: {len(state['contacts'])} contact, {len(state['addresses'])} delivery "
         f"address, {len(state['orders'])} sales "

@@ -336,7 +336,7 @@ class ChangeCommands(CommandBase):
         in_use = configured.environment if configured is not None else DEFAULT_ENVIRONMENT
         await progress({"message": f"testing {name} ({in_use})"})
         try:
-            with anyio.fail_after(60):
+            with anyio.fail_after(environments.CHECK_TIMEOUT_SECONDS):
                 outcome = await self.drivers[name].test_connection()
         except Exception as exc:  # a failed check is an answer, not a crash
             outcome = environments.failed(exc)

@@ -25,6 +25,7 @@ from daemon.providers import registry
 from daemon.providers.contract import ConnectionReport, Driver
 
 __all__ = [
+    "CHECK_TIMEOUT_SECONDS",
     "NOT_CONFIGURED",
     "check_environment",
     "failed",
@@ -36,7 +37,8 @@ log = structlog.get_logger(__name__)
 #: the detail of an environment the account gives no credentials for
 NOT_CONFIGURED: Final = "not configured"
 
-#: how long one environment's check may take before it counts as failed
+#: how long one environment's check may take before it counts as failed (the one in use
+#: through the running driver too)
 CHECK_TIMEOUT_SECONDS: Final = 60.0
 
 

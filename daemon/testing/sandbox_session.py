@@ -34,8 +34,7 @@ from daemon.demo import (
     MIS_PASSWORD,
     SITE,
     STOREFRONT_PASSWORD,
-    daemon_process,
-    wait_socket,
+    running_daemon,
     write_config,
 )
 from daemon.operator.client import call_sync
@@ -183,11 +182,8 @@ def serve_session(workdir: Path, stdin: TextIO, stdout: TextIO) -> int:
     mis.start()
     try:
         config = write_config(workdir, pressero, mis)
-        sock = workdir / "esd.sock"
-        with daemon_process(config, workdir) as proc:
-            wait_socket(sock, proc, workdir / "daemon.log")
-            port = call_sync(sock, "status", {})["webhooks"]["port"]
-            pressero.webhook_target = f"http://127.0.0.1:{port}/webhooks/pressero/shop"
+        with running_daemon(config, workdir) as (proc, sock, base):
+            pressero.webhook_target = f"{base}/webhooks/pressero/shop"
             # The buyer the sample orders come from is known to Pace (Create Customer N).
             mis.seed_customer("ACME", "Acme Corp")
             mis.seed_contact(

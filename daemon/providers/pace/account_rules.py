@@ -50,6 +50,7 @@ from typing import Final
 
 from daemon.errors import cut, quoted
 from daemon.orders.model import Address
+from daemon.providers.kit.settings_reader import Problems
 from daemon.remote import json_text
 from daemon.remote.json_text import JsonTooDeep
 
@@ -82,8 +83,6 @@ _KEYS: Final = (
     "source_method",
     "source_address",
 )
-
-Problems = list[tuple[str, str]]
 
 
 class RuleType(StrEnum):

@@ -21,7 +21,7 @@ from daemon.providers.pace.push_steps import REFERENCE_FIELD, ship_via_warnings
 from daemon.providers.pace.ship_via import ShipVias as _ShipVias
 from daemon.providers.pace.soap_client import PaceClient
 
-__all__ = ["find_pushed", "holds_rest"]
+__all__ = ["find_pushed"]
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +55,7 @@ async def find_pushed(
         if not found_parts:
             return None
         part_numbers.append(_part_number(min(found_parts, key=_natural)))
-    if not await holds_rest(client, job, plan, part_numbers):
+    if not await _holds_rest(client, job, plan, part_numbers):
         return None
     customer = journal.get("customer")
     warnings = journal_warnings(customer, "customer") if customer is not None else ()
@@ -67,7 +67,7 @@ async def find_pushed(
     )
 
 
-async def holds_rest(
+async def _holds_rest(
     client: PaceClient, job: str, plan: PushPlan, part_numbers: Sequence[str]
 ) -> bool:
     """Does Pace hold the materials, shipments, cartons and contents of a complete push?"""

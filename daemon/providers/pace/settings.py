@@ -87,7 +87,7 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError, ConfigProblem, cut, quoted
-from daemon.providers.kit.settings_reader import SettingsReader, table_problem
+from daemon.providers.kit.settings_reader import Problems, SettingsReader, table_problem
 from daemon.providers.pace.account_rules import AccountRule, parse_account_rules
 from daemon.providers.pace.site_rules import SiteRule, parse_site_rules
 from daemon.remote.deadline import (
@@ -166,11 +166,8 @@ _SITE_KEYS: Final = (
     "integration_id",
     "default_mis_id",
 )
-_SECRET_KEYS: Final = ("login", "password", "username", "user")
 
 _TEMPLATE_VARIABLE: Final = re.compile(r"\{([^{}]*)\}")
-
-Problems = list[tuple[str, str]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -290,7 +287,7 @@ def _read_account(settings: Mapping[str, Any]) -> tuple[PaceSettings | None, Pro
     if not isinstance(settings, Mapping):
         return None, table_problem(settings)
     read = SettingsReader(settings)
-    read.unknown_keys(_ACCOUNT_KEYS, _SECRET_KEYS)
+    read.unknown_keys(_ACCOUNT_KEYS)
     problems = read.problems
 
     url = _url(settings.get("url"), problems)
@@ -362,7 +359,7 @@ def _read_site(settings: Mapping[str, Any]) -> tuple[SiteOverrides, Problems]:
     if not isinstance(settings, Mapping):
         return SiteOverrides(), table_problem(settings)
     read = SettingsReader(settings)
-    read.unknown_keys(_SITE_KEYS, _SECRET_KEYS)
+    read.unknown_keys(_SITE_KEYS)
     promise_days = read.optional_int("promise_days", 0, MAX_PROMISE_DAYS)
     job_type = read.optional_int("job_type", minimum=1)
     description = _description(read)

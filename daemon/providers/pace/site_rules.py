@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from daemon.errors import cut, quoted
+from daemon.providers.kit.settings_reader import Problems
 from daemon.providers.pace import guesses
 from daemon.remote import json_text
 from daemon.remote.json_text import JsonTooDeep
@@ -67,8 +68,6 @@ _KEYS: Final = (
     "setUserToDescription",
 )
 _FLAGS: Final = ("includeTaxAndShipping", "addMaterialInformation", "setUserToDescription")
-
-Problems = list[tuple[str, str]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

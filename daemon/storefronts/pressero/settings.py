@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from daemon.providers.kit.credentials import required_credentials_problems
 from daemon.storefronts.pressero.guesses import DEFAULT_HASH_VARIANT, HashVariant
 
 __all__ = [
@@ -51,11 +52,7 @@ def _show(value: object) -> str:
 def credentials_problems(credentials: Mapping[str, str]) -> list[tuple[str, str]]:
     """The login's keys: username and password present, and an id that is written not empty
     (Pressero would refuse the login with a reason that names neither). Values never quoted."""
-    problems = [
-        (key, "required for the storefront API: a non-empty string")
-        for key in CREDENTIAL_KEYS
-        if not credentials.get(key)
-    ]
+    problems = required_credentials_problems(credentials, CREDENTIAL_KEYS)
     problems += [
         (key, "expected a non-empty id, or leave the key out")
         for key in OPTIONAL_CREDENTIAL_KEYS

@@ -116,7 +116,7 @@ from daemon.remote.deadline import (
     read_capped,
     too_large,
 )
-from daemon.remote.http_errors import MAX_SERVER_MESSAGE, error_for_response, transport_errors
+from daemon.remote.http_errors import error_for_response, server_text, transport_errors
 from daemon.remote.in_call_retry import retry_read
 
 # KEY_FIELDS, SERVICES and service_namespace are `objects`' own, still importable from here.
@@ -166,9 +166,7 @@ class Sort:
 
 def fault_error(what: str, code: str | None, message: str | None) -> DriverError:
     """The esd error a Pace SOAP fault means; `what` starts the message, Pace's text ends it."""
-    text = " ".join((message or "").split()) or "no fault message"
-    if len(text) > MAX_SERVER_MESSAGE:
-        text = text[: MAX_SERVER_MESSAGE - 1] + "…"
+    text = server_text(message or "") or "no fault message"
     lowered = text.lower()
     if any(marker in lowered for marker in _NOT_FOUND_FAULTS):
         return NotFound(f"{what}: Pace: {text}")

@@ -115,6 +115,8 @@ class DriverActor:
         self._bucket = TokenBucket(account.rate_per_second)
         self._mailbox = Mailbox[Message]()
         self._in_flight: set[tuple[str, str]] = set()
+        #: the last look for ready orders may have left some: a push's end looks again
+        self._backlog = False
         self._accepting = True
         self._idle = anyio.Event()
         self._idle.set()
@@ -186,12 +188,13 @@ class DriverActor:
                 await self._apply(ImportResult(batch.id, "interrupted"), None)
             self.tell(RunImport(batch.id))
 
-    async def _apply(self, payload: object, subject: str | None) -> Any:
+    async def _apply(self, payload: object, subject: str | None, *, power_safe: bool = True) -> Any:
         """Store and apply one typed input of this actor's (a claim, a result, a page); while
         the store cannot write (a full disk) it waits and tries again: a result is never lost."""
         kind, data = kind_of(payload), to_payload(payload)
         applied = await self.engine.apply_when_stored(
-            NewEvent(f"actor:{self.account.name}", uuid.uuid4().hex, kind, data, subject)
+            NewEvent(f"actor:{self.account.name}", uuid.uuid4().hex, kind, data, subject),
+            power_safe=power_safe,
         )
         return applied.result
 
@@ -207,12 +210,25 @@ class DriverActor:
             await cancel_timer(txn, "status_poll", self.account.name)
 
     async def _start_ready(self, tg: TaskGroup) -> None:
+        # Only as many pushes as there are slots, oldest order first: a backlog of thousands
+        # of ready orders is not thousands of waiting tasks, and a Wake reads a few rows, not
+        # all of them (reading every ready order at every push's end cost more than the push
+        # in the push bench). A push that ends wakes the actor again while some may be left.
+        free = int(self._limiter.total_tokens) - len(self._in_flight)
+        if free <= 0:
+            self._backlog = True
+            return
+        wanted = free + len(self._in_flight)  # in-flight orders may still show as ready
         async with self.engine.db.reading() as txn:
-            ready = await orders_in_state(txn, self.account.name, "ready")
+            ready = await orders_in_state(txn, self.account.name, "ready", limit=wanted)
+        self._backlog = len(ready) == wanted
         for site, order_number in ready:
             key = (site, order_number)
             if key in self._in_flight:
                 continue
+            if free == 0:
+                break
+            free -= 1
             self._in_flight.add(key)
             self._idle = anyio.Event()
             tg.start_soon(self._push_guarded, site, order_number)
@@ -236,12 +252,19 @@ class DriverActor:
             self._in_flight.discard((site, order_number))
             if not self._in_flight:
                 self._idle.set()
-        if again:
+        if again or self._backlog:
             self.tell(Wake())
 
     async def _emit(self, payload: PushClaim | PushResultEvent | StatusReport) -> Any:
-        """Store and apply an input about one (order, account), with the order's subject."""
-        return await self._apply(payload, order_subject(payload.site, payload.order))
+        """Store and apply an input about one (order, account), with the order's subject.
+
+        Not power-safe (no wait for the disk, two of them a push): a claim or result a power
+        cut takes back leaves the items ready or pushing, and the push after the restart finds
+        what this one made (each step looks it up by the push reference before creating) or
+        reconcile asks the MIS; a lost status report is the next poll's again.
+        """
+        subject = order_subject(payload.site, payload.order)
+        return await self._apply(payload, subject, power_safe=False)
 
     async def _order(self, site: str, order_number: str) -> Order:
         async with self.engine.db.reading() as txn:

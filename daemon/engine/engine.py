@@ -108,10 +108,16 @@ class Engine:
         one frame less."""
         return self.committer.store(event)
 
-    async def apply(self, event: inbox.NewEvent) -> Applied:
-        """Store an input of the daemon's own and apply it in the same transaction."""
+    async def apply(self, event: inbox.NewEvent, *, power_safe: bool = True) -> Applied:
+        """Store an input of the daemon's own and apply it in the same transaction.
+
+        `power_safe=False` commits without waiting for the disk (`Database.transaction`): only
+        for inputs the daemon rebuilds by asking the MIS again after a power cut, such as a
+        driver's claim, push result or polled status (the push reconciles or looks up what
+        it made by its reference; the next poll reports the status again).
+        """
         effects = Effects()
-        async with self.db.transaction() as txn:
+        async with self.db.transaction(power_safe=power_safe) as txn:
             now = self.clock.now()
             stored = await inbox.insert_event(txn, event, now)
             if stored.duplicate:
@@ -121,11 +127,13 @@ class Engine:
         self._after_commit(effects, txn.timers_changed)
         return Applied(stored.id, False, outcome.result, outcome.error)
 
-    async def apply_when_stored(self, event: inbox.NewEvent) -> Applied:
+    async def apply_when_stored(self, event: inbox.NewEvent, *, power_safe: bool = True) -> Applied:
         """`apply`, tried again while the store cannot write (an actor's claim or result must
         not be lost to a full disk). The event keeps its dedupe key across tries, so a try
         whose commit did land after all is found as a duplicate, not applied twice."""
-        return await self.db.health.retrying(lambda: self.apply(event), event.kind)
+        return await self.db.health.retrying(
+            lambda: self.apply(event, power_safe=power_safe), event.kind
+        )
 
     def notify_inbox(self) -> None:
         """New pending events exist: wake the processor."""

@@ -11,6 +11,8 @@ drive a non-blocking socket with them.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import socket
 import struct
@@ -85,12 +87,37 @@ class SocketChannel(Closing):
         self._sock.close()
 
 
+#: accept errors that mean "no descriptor to give the connection"
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE})
+
+
 class UnixListener(Closing):
-    """A listening unix stream socket bound to a path."""
+    """A listening unix stream socket bound to a path.
+
+    It keeps one descriptor in reserve (/dev/null, opened at start): when an accept fails for
+    want of descriptors (EMFILE, ENFILE), the reserve is closed and the accept tried again at
+    once, so the operator gets in even while a flood of webhook connections takes every
+    descriptor the moment one comes free (the webhook listener accepts whole bursts, and won
+    every race against a retry here). The reserve is taken again when it can be.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         self._sock = sock
+        self._reserve: int | None = None
+        self._take_reserve()
+
+    def _take_reserve(self) -> None:
+        if self._reserve is None:
+            with contextlib.suppress(OSError):
+                self._reserve = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    def _give_up_reserve(self) -> bool:
+        if self._reserve is None:
+            return False
+        os.close(self._reserve)
+        self._reserve = None
+        return True
 
     @classmethod
     def bind(cls, path: Path, *, mode: int, backlog: int = 128) -> Self:
@@ -108,17 +135,26 @@ class UnixListener(Closing):
     async def accept(self) -> SocketChannel:
         """The next connection. Raises OSError (e.g. EMFILE when out of descriptors)."""
         await anyio.lowlevel.checkpoint()
+        self._take_reserve()
         while True:
             try:
                 conn, _ = self._sock.accept()
             except BlockingIOError:
                 await anyio.wait_readable(self._sock)
+                self._take_reserve()
                 continue
+            except OSError as exc:
+                if exc.errno in _OUT_OF_DESCRIPTORS and self._give_up_reserve():
+                    continue  # the reserve's descriptor is this connection's now
+                raise
             return SocketChannel(conn)
 
     def close(self) -> None:
         """Stop listening (idempotent); the socket file stays for the caller to remove."""
         self._sock.close()
+        if self._reserve is not None:
+            os.close(self._reserve)
+            self._reserve = None
 
 
 async def connect_unix(path: Path) -> SocketChannel:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -197,61 +199,99 @@ def _encode(value: object) -> object:
 
 T = TypeVar("T")
 
+#: decodes one JSON value found at `where` (a path like "order.items[0].seq", for errors)
+_Decoder = Callable[[object, str], Any]
+
+# A decoder per type hint, built once from the dataclasses' type hints and kept: looking the
+# hints up again for every value cost more than the decoding itself, and an order is decoded on
+# intake, on every push and after it (the push bench).
+_DECODERS: dict[object, _Decoder] = {}
+
 
 def _decode(cls: type[T], data: object, where: str) -> T:
-    if not isinstance(data, Mapping):
-        raise BadEventPayload(f"{where}: expected an object, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise BadEventPayload(f"{where}: unknown field {unknown[0]!r}")
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        kwargs[name] = _decode_value(hints[name], value, f"{where}.{name}")
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # a required field is missing
-        raise BadEventPayload(f"{where}: {exc}") from exc
+    decoded: T = _decoder(cls)(data, where)
+    return decoded
 
 
-_HINT_CACHE: dict[type, dict[str, Any]] = {}
+def _decoder(hint: object) -> _Decoder:
+    found = _DECODERS.get(hint)
+    if found is None:
+        found = _build_decoder(hint)
+        _DECODERS[hint] = found
+    return found
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _HINT_CACHE.get(cls)
-    if hints is None:
-        import typing
-
-        hints = typing.get_type_hints(cls)
-        _HINT_CACHE[cls] = hints
-    return hints
-
-
-def _decode_value(hint: Any, value: object, where: str) -> object:
-    import types
-    import typing
-
+def _build_decoder(hint: Any) -> _Decoder:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value is None:
-            return None
-        return _decode_value(args[0], value, where)
+        return _optional_decoder(next(a for a in typing.get_args(hint) if a is not type(None)))
     if dataclasses.is_dataclass(hint):
-        return _decode(hint, value, where)  # type: ignore[arg-type]
+        return _dataclass_decoder(hint)  # type: ignore[arg-type]
     if origin is tuple:
+        return _tuple_decoder(typing.get_args(hint)[0])
+    if origin is Mapping or origin is dict:
+        return _decode_strings
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return _enum_decoder(hint)
+    simple = _SIMPLE_DECODERS.get(hint)
+    if simple is None:  # pragma: no cover - every field of the model has a decoder
+        raise TypeError(f"cannot decode {hint!r}")
+    return simple
+
+
+def _optional_decoder(hint: object) -> _Decoder:
+    def decode(value: object, where: str) -> object:
+        # Built on first use: a dataclass's decoder may name a type not yet decodable.
+        return None if value is None else _decoder(hint)(value, where)
+
+    return decode
+
+
+def _dataclass_decoder(cls: type) -> _Decoder:
+    names = frozenset(f.name for f in dataclasses.fields(cls))
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, _Decoder] = {}
+
+    def decode(data: object, where: str) -> object:
+        if not isinstance(data, Mapping):
+            raise BadEventPayload(f"{where}: expected an object, got {type(data).__name__}")
+        if not names.issuperset(data):
+            unknown = sorted(set(data) - names)
+            raise BadEventPayload(f"{where}: unknown field {unknown[0]!r}")
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            field = fields.get(name)
+            if field is None:
+                field = fields[name] = _decoder(hints[name])
+            kwargs[name] = field(value, f"{where}.{name}")
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # a required field is missing
+            raise BadEventPayload(f"{where}: {exc}") from exc
+
+    return decode
+
+
+def _tuple_decoder(inner: object) -> _Decoder:
+    def decode(value: object, where: str) -> object:
         if not isinstance(value, list):
             raise BadEventPayload(f"{where}: expected a list")
-        (inner, _ellipsis) = typing.get_args(hint)
-        return tuple(_decode_value(inner, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is Mapping or origin is dict:
-        if not isinstance(value, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            raise BadEventPayload(f"{where}: expected an object of strings")
-        return dict(value)
-    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        each = _decoder(inner)
+        return tuple(each(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+    return decode
+
+
+def _decode_strings(value: object, where: str) -> object:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise BadEventPayload(f"{where}: expected an object of strings")
+    return dict(value)
+
+
+def _enum_decoder(hint: type[StrEnum]) -> _Decoder:
+    def decode(value: object, where: str) -> object:
         try:
             if not isinstance(value, str):
                 raise ValueError(value)
@@ -259,36 +299,59 @@ def _decode_value(hint: Any, value: object, where: str) -> object:
         except ValueError:
             allowed = ", ".join(m.value for m in hint)
             raise BadEventPayload(f"{where}: {value!r} is not one of {allowed}") from None
-    if hint is Decimal:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise BadEventPayload(f"{where}: expected a number")
-        try:
-            result = Decimal(str(value))
-        except InvalidOperation:
-            raise BadEventPayload(f"{where}: {value!r} is not a number") from None
-        if not result.is_finite():
-            raise BadEventPayload(f"{where}: {value!r} is not a finite number")
-        return result
-    if hint is dt.datetime:
-        try:
-            return dt.datetime.fromisoformat(str(value))
-        except ValueError:
-            raise BadEventPayload(f"{where}: {value!r} is not an ISO date-time") from None
-    if hint is dt.date:
-        try:
-            return dt.date.fromisoformat(str(value))
-        except ValueError:
-            raise BadEventPayload(f"{where}: {value!r} is not an ISO date (YYYY-MM-DD)") from None
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise BadEventPayload(f"{where}: expected true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise BadEventPayload(f"{where}: expected an integer")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise BadEventPayload(f"{where}: expected a string")
-        return value
-    raise BadEventPayload(f"{where}: cannot decode {hint!r}")  # pragma: no cover
+
+    return decode
+
+
+def _decode_decimal(value: object, where: str) -> object:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadEventPayload(f"{where}: expected a number")
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise BadEventPayload(f"{where}: {value!r} is not a number") from None
+    if not result.is_finite():
+        raise BadEventPayload(f"{where}: {value!r} is not a finite number")
+    return result
+
+
+def _decode_datetime(value: object, where: str) -> object:
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise BadEventPayload(f"{where}: {value!r} is not an ISO date-time") from None
+
+
+def _decode_date(value: object, where: str) -> object:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise BadEventPayload(f"{where}: {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _decode_bool(value: object, where: str) -> object:
+    if not isinstance(value, bool):
+        raise BadEventPayload(f"{where}: expected true or false")
+    return value
+
+
+def _decode_int(value: object, where: str) -> object:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadEventPayload(f"{where}: expected an integer")
+    return value
+
+
+def _decode_str(value: object, where: str) -> object:
+    if not isinstance(value, str):
+        raise BadEventPayload(f"{where}: expected a string")
+    return value
+
+
+_SIMPLE_DECODERS: dict[object, _Decoder] = {
+    Decimal: _decode_decimal,
+    dt.datetime: _decode_datetime,
+    dt.date: _decode_date,
+    bool: _decode_bool,
+    int: _decode_int,
+    str: _decode_str,
+}

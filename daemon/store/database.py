@@ -5,10 +5,22 @@ one connection means every transaction sees every earlier commit. Transactions a
 by an anyio lock and opened with BEGIN IMMEDIATE, so a transaction never fails half-way for a
 lock it could have taken at the start.
 
+Where statements run: inside a transaction (and a `reading` block) on the event loop itself,
+holding the lock; the disk is waited for on aiosqlite's thread. A statement of a handler reads
+and writes SQLite's page cache in microseconds, while a hop to the thread and back waited for
+a turn of the busy event loop, each of ten or so per event, with the lock held all along: under
+load the lock, not SQLite, bounded the pushes (the push bench: 37 hops an order, every other
+writer queued behind them). So: statements inline; COMMIT of a power-safe transaction, which
+fsyncs, on the thread (`_commit_on_thread`), with a passive WAL checkpoint every
+`_CHECKPOINT_EVERY` commits (the automatic one is off: it would run in whichever commit crossed
+its threshold, an inline one too, and sync the disk on the loop); `Txn.off_loop()` for the few
+statements that may touch many rows (retention, import pages, metrics counts).
+
 Durability: WAL with synchronous=FULL fsyncs the log at every commit (anchors.md: SQLite is
 durable at FULL, not at NORMAL in WAL mode). Group commit (daemon.store.inbox) amortises it.
-The one exception, `write(power_safe=False)`, is for records that can be rebuilt (a driver's push
-journal): they survive a crash of the daemon, not a power cut.
+The exception, `power_safe=False` (`transaction`, `write`), is for records that can be rebuilt
+(a driver's claim, result and push journal, a polled status): they survive a crash of the
+daemon, not a power cut, until the next power-safe commit syncs them too; they commit inline.
 
 A full disk or an I/O error is not a bug of the caller: every sqlite3 error whose code says so
 is raised as `StoreFull` / `StoreUnavailable` (`unavailable`, the one place that decides), and
@@ -122,26 +134,34 @@ def migrations() -> list[Migration]:
 class Txn:
     """An open transaction: thin typed helpers over the connection.
 
-    Each helper runs its statement AND reads its answer in one hop to aiosqlite's thread
-    (`Connection._execute` with a plain function). aiosqlite's public cursor API costs two or
-    three hops per statement (execute, fetch, close), and those hops, not SQLite, dominated
-    the time per event (measured with `make bench`).
+    Inline (a transaction's, a `reading` block's), each helper runs its statement and reads
+    its answer on the event loop. Otherwise (`off_loop`, the group committer's) it does both in
+    one hop to aiosqlite's thread (`Connection._execute` with a plain function): aiosqlite's
+    public cursor API costs two or three hops per statement (execute, fetch, close).
     """
 
-    __slots__ = ("_conn", "timers_changed")
+    __slots__ = ("_conn", "_inline", "timers_changed")
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, *, inline: bool = False) -> None:
         self._conn = conn
+        self._inline = inline
         #: set by `store.timers.set_timer`: the timer loop must look again after the commit
         self.timers_changed = False
 
+    def off_loop(self) -> Txn:
+        """This transaction, its statements run on the SQLite thread: for one that may touch
+        many rows, which would hold up the event loop (it holds up only other writers)."""
+        return Txn(self._conn, inline=False)
+
     async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run `fn(connection)` on the SQLite thread: several statements for one hop."""
+        """Run `fn(connection)`: several statements in one go (one hop, off the loop)."""
         return await self._run(fn)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        raw = self._conn._conn  # the sqlite3 connection, used only on aiosqlite's thread
+        raw = self._conn._conn  # the sqlite3 connection (the lock makes us its only user)
         try:
+            if self._inline:
+                return fn(raw)
             result: _T = await self._conn._execute(fn, raw)  # type: ignore[no-untyped-call]
         except sqlite3.Error as exc:
             _raise_classified(exc)
@@ -205,12 +225,25 @@ class Txn:
         return None if row is None else row[0]
 
 
+#: commits between two passive WAL checkpoints (SQLite's automatic one is at 1000 pages; a
+#: commit of ours writes a few)
+_CHECKPOINT_EVERY = 200
+
+
+def _checkpoint(raw: sqlite3.Connection) -> None:
+    """Copy what it can of the WAL into the database, waiting for no reader (PASSIVE): the
+    WAL stays small. A failure is left for the next one (the data is safe in the WAL)."""
+    with contextlib.suppress(sqlite3.Error):
+        raw.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+
+
 class Database:
     """The daemon's SQLite store."""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._commits = 0  # since the last checkpoint
         self._lock = anyio.Lock()
         #: can the store write now? (kept by every write here and by the group committer)
         self.health = StoreHealth(path)
@@ -220,7 +253,7 @@ class Database:
         """Open (creating if needed) the store at `path` and bring its schema up to date."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(str(path), isolation_level=None)
+            conn = await aiosqlite.connect(str(path), isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
@@ -231,6 +264,7 @@ class Database:
                 "PRAGMA synchronous=FULL",
                 "PRAGMA foreign_keys=ON",
                 "PRAGMA busy_timeout=5000",
+                "PRAGMA wal_autocheckpoint=0",  # ours run on the thread (module docstring)
             ):
                 await conn.execute(pragma)
             if migrate:
@@ -302,25 +336,35 @@ class Database:
         log.info("store.copied_before_migration", copy=str(copy), bytes=done.bytes)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Txn]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+    async def transaction(self, *, power_safe: bool = True) -> AsyncIterator[Txn]:
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        `power_safe=False` commits without waiting for the disk (synchronous=NORMAL for this
+        transaction, see `write`), inline.
+        """
         async with self._lock:
+            txn = Txn(self._conn, inline=True)
+            raw = self._conn._conn
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
+                if not power_safe:  # the safety level cannot change inside a transaction
+                    raw.execute("PRAGMA synchronous=NORMAL")
+                await txn.execute("BEGIN IMMEDIATE")
                 try:
-                    yield Txn(self._conn)
+                    yield txn
                 except BaseException:
-                    with anyio.CancelScope(shield=True):
-                        await self._rollback()
+                    self._rollback()
                     raise
                 try:
-                    with anyio.CancelScope(shield=True):
-                        await self._conn.execute("COMMIT")
+                    if power_safe:
+                        with anyio.CancelScope(shield=True):
+                            await self._commit_on_thread()
+                    else:
+                        raw.execute("COMMIT")
+                        self._commits += 1
                 except sqlite3.Error:
                     # A failed COMMIT (SQLITE_FULL, IOERR) may leave the transaction open;
                     # SQLite's advice is an explicit ROLLBACK, or the next BEGIN fails.
-                    with anyio.CancelScope(shield=True):
-                        await self._rollback()
+                    self._rollback()
                     raise
             except sqlite3.Error as exc:
                 self._note_failure(exc)
@@ -329,13 +373,34 @@ class Database:
             except StoreUnavailable as exc:
                 self.health.failed(exc)
                 raise
+            finally:
+                if not power_safe:
+                    with contextlib.suppress(sqlite3.Error):
+                        raw.execute("PRAGMA synchronous=FULL")
         self.health.succeeded()
 
-    async def _rollback(self) -> None:
-        """ROLLBACK if a transaction is still open (a failed COMMIT may have ended it)."""
-        if self._conn.in_transaction:
+    async def _commit_on_thread(self) -> None:
+        """COMMIT (the disk sync) on the SQLite thread, and every `_CHECKPOINT_EVERY` commits
+        a passive checkpoint after it, in the same hop (the lock is held)."""
+        self._commits += 1
+        checkpoint = self._commits >= _CHECKPOINT_EVERY
+        if checkpoint:
+            self._commits = 0
+
+        def commit(raw: sqlite3.Connection) -> None:
+            raw.execute("COMMIT")
+            if checkpoint:
+                _checkpoint(raw)
+
+        await Txn(self._conn).run(commit)
+
+    def _rollback(self) -> None:
+        """ROLLBACK if a transaction is still open (a failed COMMIT may have ended it); inline:
+        a rollback in WAL mode waits for no disk."""
+        raw = self._conn._conn
+        if raw.in_transaction:
             with contextlib.suppress(sqlite3.Error):
-                await self._conn.execute("ROLLBACK")
+                raw.execute("ROLLBACK")
 
     def _note_failure(self, exc: BaseException) -> None:
         error = unavailable(exc)
@@ -344,7 +409,8 @@ class Database:
 
     async def write(self, fn: Callable[[sqlite3.Connection], _T], *, power_safe: bool = True) -> _T:
         """A whole small write transaction (BEGIN IMMEDIATE, `fn`, COMMIT) in one hop to the
-        SQLite thread; rolled back if `fn` raises.
+        SQLite thread (inline when not power-safe: there is no disk to wait for); rolled back
+        if `fn` raises.
 
         `power_safe=False` commits without waiting for the disk (synchronous=NORMAL for this
         transaction): the commit survives a crash of the daemon, and may be lost to a power cut
@@ -352,6 +418,10 @@ class Database:
         too). Only for records that can be rebuilt, such as a driver's push journal, whose every
         create is preceded by a lookup in the MIS.
         """
+        self._commits += 1
+        checkpoint = power_safe and self._commits >= _CHECKPOINT_EVERY
+        if checkpoint:
+            self._commits = 0
 
         def in_thread(raw: sqlite3.Connection) -> _T:
             if not power_safe:
@@ -361,6 +431,8 @@ class Database:
                 try:
                     result = fn(raw)
                     raw.execute("COMMIT")
+                    if checkpoint:
+                        _checkpoint(raw)
                 except BaseException:
                     if raw.in_transaction:  # a failed COMMIT may have rolled back already
                         with contextlib.suppress(sqlite3.Error):
@@ -374,7 +446,7 @@ class Database:
         async with self._lock:
             with anyio.CancelScope(shield=True):  # never leave a transaction half-open
                 try:
-                    result = await Txn(self._conn).run(in_thread)
+                    result = await Txn(self._conn, inline=not power_safe).run(in_thread)
                 except StoreUnavailable as exc:
                     self.health.failed(exc)
                     raise
@@ -430,10 +502,11 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[Txn]:
-        """Read-only access (no transaction is opened; statements see committed data)."""
+        """Read-only access (no transaction is opened; statements see committed data). Its
+        statements run on the event loop (`Txn.off_loop()` for one that reads many rows)."""
         async with self._lock:
             try:
-                yield Txn(self._conn)
+                yield Txn(self._conn, inline=True)
             except StoreUnavailable as exc:  # an I/O error reading: the disk is failing
                 self.health.failed(exc)
                 raise

@@ -83,7 +83,7 @@ async def add_page(
     txn: Txn, batch: ImportBatch, records: Sequence[Mapping[str, Any]], now: float
 ) -> None:
     """Keep one page of records (each by its `key`, the newest data wins) and count it."""
-    await txn.executemany(
+    await txn.off_loop().executemany(
         "INSERT INTO imported_records (account, kind, key, data, batch_id, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data,"
         " batch_id = excluded.batch_id, updated_at = excluded.updated_at",

@@ -141,15 +141,32 @@ async def find_items(
     return [ItemRow.from_row(r) for r in rows]
 
 
-async def orders_in_state(txn: Txn, account: str, state: str) -> list[OrderKey]:
+async def orders_in_state(
+    txn: Txn, account: str, state: str, *, limit: int | None = None
+) -> list[OrderKey]:
     """The orders with an item of `account` in `state`, the one with the oldest such item
-    first."""
-    rows = await txn.fetchall(
-        "SELECT site, order_number FROM items WHERE account = ? AND state = ?"
-        " GROUP BY site, order_number ORDER BY MIN(id)",
-        (account, state),
-    )
-    return [OrderKey(str(r[0]), str(r[1])) for r in rows]
+    first (at most `limit` of them).
+
+    Read in pages along the (account, state) index, which holds each state's items in id
+    order: the first `limit` orders cost a page or two however many are waiting (grouping all
+    of them first made every push's look for the next order slower as the backlog grew).
+    """
+    found: dict[OrderKey, None] = {}
+    page = 256 if limit is None else max(16, 4 * limit)
+    after = 0
+    while True:
+        rows = await txn.fetchall(
+            "SELECT id, site, order_number FROM items WHERE account = ? AND state = ?"
+            " AND id > ? ORDER BY id LIMIT ?",
+            (account, state, after, page),
+        )
+        for row in rows:
+            found.setdefault(OrderKey(str(row[1]), str(row[2])), None)
+            if limit is not None and len(found) >= limit:
+                return list(found)
+        if len(rows) < page:
+            return list(found)
+        after = int(rows[-1][0])
 
 
 async def orders_to_poll(txn: Txn, account: str, final_statuses: Iterable[str]) -> list[OrderKey]:

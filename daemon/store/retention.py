@@ -93,7 +93,7 @@ async def prune(db: Database, *, before: float, batch: int = 500) -> Pruned:
     for name, sql in (("transitions", _PRUNE_TRANSITIONS), ("events", _PRUNE_EVENTS)):
         while True:
             async with db.transaction() as txn:
-                deleted = await txn.changes(sql, (before, batch))
+                deleted = await txn.off_loop().changes(sql, (before, batch))
             batches += 1
             counts[name] += deleted
             if deleted < batch:

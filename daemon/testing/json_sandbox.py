@@ -41,12 +41,14 @@ from daemon.testing.faults import (
 )
 
 __all__ = [
+    "ARRIVED",
     "Handler",
     "JsonAnswer",
     "JsonApp",
     "JsonStore",
     "Rejected",
     "Route",
+    "answer_seconds",
     "match_route",
     "route",
 ]
@@ -212,6 +214,15 @@ class JsonStore(abc.ABC):
         return JsonAnswer(200, {"reset": True})
 
 
+#: the scope key holding the event-loop time a request arrived at
+ARRIVED = "esd.sandbox.arrived"
+
+
+def answer_seconds(scope: Scope) -> float:
+    """Seconds since the request of `scope` arrived (its whole answer time, once answered)."""
+    return float(asyncio.get_running_loop().time() - scope[ARRIVED])
+
+
 class JsonApp(abc.ABC):
     """The raw ASGI app of a JSON sandbox: reads the body (413 over `max_body`), answers JSON,
     and carries out the `FaultPlan` of an API request. A subclass routes in `serve` and says
@@ -226,10 +237,15 @@ class JsonApp(abc.ABC):
         # client (host, port) -> its transport; touched only on the server's event loop
         self.transports: dict[tuple[str, int], asyncio.Transport] = {}
         self.streams = StreamLog()
+        # How much earlier than the deadline to wake, learned from the answers sent (as the
+        # Pace sandbox does): acting and answering take time, and epoll wakes a timer up to
+        # 1 ms late (millisecond timeouts).
+        self._early = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
             return
+        scope[ARRIVED] = asyncio.get_running_loop().time()
         try:
             body = await read_body(receive, self.max_body)
         except BodyTooLarge as exc:
@@ -265,8 +281,15 @@ class JsonApp(abc.ABC):
     ) -> None:
         """Answer an API request as its `plan` says: after the latency (nothing is done if the
         client leaves meanwhile), hang up or answer the injected fault instead of acting, or
-        act (`act`) and then answer, or hang up (the lost answer)."""
-        if plan.latency > 0 and not await still_there_after(plan.latency, receive):
+        act (`act`) and then answer, or hang up (the lost answer).
+
+        The latency is the answer time, counted from the request's arrival (`answer_seconds`):
+        reading, routing and acting on it are part of it, as they are of a remote server's.
+        """
+        loop = asyncio.get_running_loop()
+        arrived: float = scope.get(ARRIVED, loop.time())
+        wait = plan.latency - self._early - (loop.time() - arrived)
+        if plan.latency > 0 and not await still_there_after(max(wait, 0.0), receive):
             return  # the client gave up waiting; nothing was done
         if plan.before == "drop":
             await hang_up(self.transports, scope, receive)
@@ -295,3 +318,6 @@ class JsonApp(abc.ABC):
             )
             return
         await self.respond(send, answer)
+        if plan.latency > 0:
+            late = answer_seconds(scope) - plan.latency
+            self._early = min(max(self._early + 0.25 * late, 0.0), plan.latency / 2)

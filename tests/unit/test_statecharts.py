@@ -65,6 +65,28 @@ def test_one_shared_machine_serves_many_subjects() -> None:
     assert len(machine.models) <= 1, "subjects are not left attached to the machine"
 
 
+def test_remembered_answers_are_the_machines_for_every_state_and_trigger() -> None:
+    """Each (state, trigger) is asked of the Machine once and remembered: asked again, the
+    answer (a state, or TransitionNotAllowed) is the one a fresh chart's Machine gives."""
+    for name in ("order_item", "import_batch"):
+        warm = getattr(load_charts(), name)
+        for _ in range(2):  # the second round answers from memory
+            for state in warm.states:
+                for trigger in sorted(warm.triggers):
+                    fresh = getattr(load_charts(), name)
+                    try:
+                        expected: str | None = fresh._ask_machine(state, trigger)
+                    except TransitionNotAllowed:
+                        expected = None
+                    if expected is None:
+                        with pytest.raises(TransitionNotAllowed):
+                            warm.next_state(state, trigger)
+                    else:
+                        assert warm.next_state(state, trigger) == expected, (state, trigger)
+        with pytest.raises(TransitionNotAllowed):
+            warm.next_state("no-such-state", sorted(warm.triggers)[0])
+
+
 def test_unknown_trigger_raises() -> None:
     with pytest.raises(TransitionNotAllowed, match="no trigger 'fly'"):
         load_charts().import_batch.next_state("pending", "fly")

@@ -195,6 +195,73 @@ def test_a_write_that_is_not_power_safe_is_committed_and_leaves_full_sync(tmp_pa
     anyio.run(main)
 
 
+def test_a_transaction_that_is_not_power_safe_commits_and_leaves_full_sync(
+    tmp_path: Path,
+) -> None:
+    """`transaction(power_safe=False)` (a driver's claim and result) commits at NORMAL, seen by
+    another connection; FULL holds again after it, after one that raised, and in the next
+    power-safe transaction."""
+
+    async def main() -> None:
+        db = await Database.open(tmp_path / "t.sqlite3")
+        try:
+            levels: list[int] = []
+            async with db.transaction(power_safe=False) as txn:
+                levels.append(await txn.scalar("PRAGMA synchronous"))
+                await txn.execute("INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'a', 1)")
+            with pytest.raises(RuntimeError):
+                async with db.transaction(power_safe=False) as txn:
+                    await txn.execute(
+                        "INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'b', 1)"
+                    )
+                    raise RuntimeError("boom")
+            async with db.transaction() as txn:
+                levels.append(await txn.scalar("PRAGMA synchronous"))
+            async with db.reading() as txn:
+                levels.append(await txn.scalar("PRAGMA synchronous"))
+            assert levels == [1, 2, 2]
+            other = sqlite3.connect(tmp_path / "t.sqlite3")
+            try:
+                assert other.execute("SELECT subject FROM timers").fetchall() == [("a",)]
+            finally:
+                other.close()
+        finally:
+            await db.close()
+
+    anyio.run(main)
+
+
+def test_checkpoints_keep_the_wal_small_without_the_automatic_one(tmp_path: Path) -> None:
+    """SQLite's automatic checkpoint is off (it could sync the disk on the event loop); ours
+    run on the SQLite thread every so many commits, so thousands of commits, inline and
+    power-safe, leave a WAL of a few pages, not thousands."""
+
+    async def main() -> None:
+        db = await Database.open(tmp_path / "w.sqlite3")
+        try:
+            async with db.reading() as txn:
+                assert await txn.scalar("PRAGMA wal_autocheckpoint") == 0
+            blob = "x" * 3000  # about a page a row
+            for n in range(1500):
+                async with db.transaction(power_safe=n % 3 == 0) as txn:
+                    await txn.execute(
+                        "INSERT INTO timers (kind, subject, due_at, payload) VALUES (?, ?, 1, ?)",
+                        ("k", str(n), blob),
+                    )
+            wal = (tmp_path / "w.sqlite3-wal").stat().st_size
+            main = (tmp_path / "w.sqlite3").stat().st_size
+            # Without checkpoints the WAL holds every commit's pages (about 4 each: 6000, 24
+            # MiB) and the database file none of the rows; with one every 200 commits the WAL
+            # holds about 200 commits' worth (it is reused from its start, never shrunk), and
+            # at least the first 1200 rows are in the database file.
+            assert wal < 1500 * 4096, wal
+            assert main > 1200 * 3000, main
+        finally:
+            await db.close()
+
+    anyio.run(main)
+
+
 def test_the_journal_writes_behind_the_driver_and_flush_waits_for_every_step(
     tmp_path: Path,
 ) -> None:

@@ -131,6 +131,31 @@ def test_orders_in_state_come_once_each_oldest_item_first(tmp_path: Path) -> Non
     run_in_store(tmp_path, body)
 
 
+def test_orders_in_state_with_a_limit_read_past_orders_of_many_items(tmp_path: Path) -> None:
+    """The first `limit` orders, oldest item first, however many items each has and however
+    many orders wait behind them (the reads go page by page along the index)."""
+
+    async def body(db: Database) -> None:
+        async with db.transaction() as txn:
+            for seq in range(1, 41):  # one order of 40 items fills the first pages
+                await create_item(txn, "shop", "BIG", seq, "mis", "ready", 1.0)
+            for n in range(300):
+                await create_item(txn, "shop", f"O{n:03}", 1, "mis", "ready", 1.0)
+                await create_item(txn, "shop", f"X{n:03}", 1, "other", "ready", 1.0)
+            await create_item(txn, "shop", "O000", 2, "mis", "pushing", 1.0)
+        async with db.reading() as txn:
+            assert await orders_in_state(txn, "mis", "ready", limit=1) == [("shop", "BIG")]
+            three = await orders_in_state(txn, "mis", "ready", limit=3)
+            assert three == [("shop", "BIG"), ("shop", "O000"), ("shop", "O001")]
+            every = await orders_in_state(txn, "mis", "ready")
+            assert len(every) == 301 and every[0] == ("shop", "BIG") and every[-1][1] == "O299"
+            assert len(set(every)) == 301
+            assert await orders_in_state(txn, "mis", "ready", limit=500) == every
+            assert await orders_in_state(txn, "mis", "pushing", limit=2) == [("shop", "O000")]
+
+    run_in_store(tmp_path, body)
+
+
 def test_orders_to_poll_skip_final_statuses_whatever_their_case(tmp_path: Path) -> None:
     async def body(db: Database) -> None:
         async with db.transaction() as txn:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from typing import Any
 
 from daemon.providers.tharstern import guesses as g
@@ -18,7 +17,7 @@ from daemon.providers.tharstern.sandbox.store import (
 )
 from daemon.testing.asgi import Receive, Scope, Send, request_header
 from daemon.testing.faults import FaultPlan
-from daemon.testing.json_sandbox import JsonAnswer, JsonApp, match_route
+from daemon.testing.json_sandbox import JsonAnswer, JsonApp, answer_seconds, match_route
 
 __all__ = ["SandboxApp"]
 
@@ -51,9 +50,8 @@ class SandboxApp(JsonApp):
             act = functools.partial(
                 self._api, scope, method, found, params, allowed, sub, query, body, quirk
             )
-            arrived = time.monotonic()
             await self.carry_out(scope, receive, send, plan, act)
-            self._store.count_answer(time.monotonic() - arrived)
+            self._store.count_answer(answer_seconds(scope))
         elif path.startswith("/_admin/"):
             found, params, _ = match_route(ADMIN_ROUTES, method, path)
             if found is None:

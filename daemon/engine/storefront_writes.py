@@ -24,9 +24,8 @@ from daemon.engine.orders import esd_ids_of
 from daemon.events import WriteFailed, WriteLease, Written, to_payload
 from daemon.logs import REDACTOR
 from daemon.orders.go_live import is_foreign_mis_id
-from daemon.orders.model import Order
 from daemon.store.items import items_of_order
-from daemon.store.orders import snapshot_of
+from daemon.store.orders import stored_order
 from daemon.store.transitions import ever_reached
 
 __all__ = [
@@ -120,10 +119,9 @@ async def on_write_failed(ctx: Context) -> str:
 
 async def _foreign_mis_ids(ctx: Context, site: str, order_number: str) -> dict[int, str]:
     """Storefront MisIds of the order that esd did not write (the hosted integration's)."""
-    snapshot = await snapshot_of(ctx.txn, site, order_number)
-    if snapshot is None:
+    order = await stored_order(ctx.txn, site, order_number)
+    if order is None:
         return {}
-    order = Order.from_json(snapshot)
     rows = await items_of_order(ctx.txn, site, order_number)
     esd_ids = esd_ids_of(rows)
     adopted = {item.seq for item in rows if item.adopted}

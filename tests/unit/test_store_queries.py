@@ -7,6 +7,7 @@ statements, as the engine writes them; the rest through the store's own writers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -371,5 +372,32 @@ def test_alert_outbox_round_trip(tmp_path: Path) -> None:
             sent = await latest_alert(txn, "mis", ("connection down",))
         assert sent is not None and (sent.mail_status, sent.mailed_at) == ("sent", 21.0)
         assert sent.mail_attempts == 1 and sent.mail_error is None
+
+    run_in_store(tmp_path, body)
+
+
+def test_a_stored_order_decodes_once_while_its_snapshot_text_stays_the_same(
+    tmp_path: Path,
+) -> None:
+    """The same snapshot text gives the same (frozen) Order; a new snapshot a new one."""
+
+    async def body(db: Database) -> None:
+        async with db.transaction() as txn:
+            await store_order(txn, "shop", "7001", 10.0)
+        async with db.reading() as txn:
+            first = await stored_order(txn, "shop", "7001")
+            again = await stored_order(txn, "shop", "7001")
+        assert first is not None and again is first
+        changed = make_order("7001", site="shop")
+        changed = dataclasses.replace(changed, notes="rush, please")
+        async with db.transaction() as txn:
+            await txn.execute(
+                "UPDATE orders SET snapshot = ? WHERE site = ? AND order_number = ?",
+                (json.dumps(changed.to_json()), "shop", "7001"),
+            )
+        async with db.reading() as txn:
+            newer = await stored_order(txn, "shop", "7001")
+        assert newer is not None and newer is not first and newer.notes == "rush, please"
+        assert newer == changed
 
     run_in_store(tmp_path, body)

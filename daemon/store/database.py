@@ -361,9 +361,10 @@ class Database:
                     else:
                         raw.execute("COMMIT")
                         self._commits += 1
-                except sqlite3.Error:
-                    # A failed COMMIT (SQLITE_FULL, IOERR) may leave the transaction open;
-                    # SQLite's advice is an explicit ROLLBACK, or the next BEGIN fails.
+                except (sqlite3.Error, StoreUnavailable):
+                    # A failed COMMIT (SQLITE_FULL, IOERR; raised as StoreFull from the
+                    # thread) may leave the transaction open; SQLite's advice is an explicit
+                    # ROLLBACK, or the next BEGIN fails.
                     self._rollback()
                     raise
             except sqlite3.Error as exc:

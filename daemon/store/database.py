@@ -150,7 +150,8 @@ class Txn:
 
     def off_loop(self) -> Txn:
         """This transaction, its statements run on the SQLite thread: for one that may touch
-        many rows, which would hold up the event loop (it holds up only other writers)."""
+        many rows, which would hold up the event loop (it holds up only other writers). Its
+        `timers_changed` is its own: not for `set_timer`."""
         return Txn(self._conn, inline=False)
 
     async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
@@ -360,7 +361,7 @@ class Database:
                             await self._commit_on_thread()
                     else:
                         raw.execute("COMMIT")
-                        self._commits += 1
+                        self._checkpoint_due(power_safe=False)
                 except (sqlite3.Error, StoreUnavailable):
                     # A failed COMMIT (SQLITE_FULL, IOERR; raised as StoreFull from the
                     # thread) may leave the transaction open; SQLite's advice is an explicit
@@ -383,10 +384,7 @@ class Database:
     async def _commit_on_thread(self) -> None:
         """COMMIT (the disk sync) on the SQLite thread, and every `_CHECKPOINT_EVERY` commits
         a passive checkpoint after it, in the same hop (the lock is held)."""
-        self._commits += 1
-        checkpoint = self._commits >= _CHECKPOINT_EVERY
-        if checkpoint:
-            self._commits = 0
+        checkpoint = self._checkpoint_due(power_safe=True)
 
         def commit(raw: sqlite3.Connection) -> None:
             raw.execute("COMMIT")
@@ -394,6 +392,15 @@ class Database:
                 _checkpoint(raw)
 
         await Txn(self._conn).run(commit)
+
+    def _checkpoint_due(self, *, power_safe: bool) -> bool:
+        """Count a commit; True when a checkpoint should follow it. Only a power-safe commit,
+        which runs on the SQLite thread, takes one: an inline commit's would sync on the loop."""
+        self._commits += 1
+        if power_safe and self._commits >= _CHECKPOINT_EVERY:
+            self._commits = 0
+            return True
+        return False
 
     def _rollback(self) -> None:
         """ROLLBACK if a transaction is still open (a failed COMMIT may have ended it); inline:
@@ -419,10 +426,7 @@ class Database:
         too). Only for records that can be rebuilt, such as a driver's push journal, whose every
         create is preceded by a lookup in the MIS.
         """
-        self._commits += 1
-        checkpoint = power_safe and self._commits >= _CHECKPOINT_EVERY
-        if checkpoint:
-            self._commits = 0
+        checkpoint = self._checkpoint_due(power_safe=power_safe)
 
         def in_thread(raw: sqlite3.Connection) -> _T:
             if not power_safe:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMappi
 from typing import Any
 
 __all__ = [
+    "AnswerPacer",
     "BodyTooLarge",
     "Headers",
     "Message",
@@ -73,6 +74,25 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
             if size > limit:
                 raise BodyTooLarge(limit)
             return b"".join(chunks)
+
+
+class AnswerPacer:
+    """Keeps a sandbox's answers `latency` after each request's arrival, its own acting and
+    answering included, as a remote server's are: it learns from each answer sent how much
+    earlier than the deadline to wake (acting takes time, and epoll wakes a timer up to 1 ms
+    late: millisecond timeouts)."""
+
+    def __init__(self) -> None:
+        self._early = 0.0
+
+    def wait(self, latency: float, waited: float) -> float:
+        """Seconds still to wait before acting, `waited` seconds after the arrival."""
+        return max(latency - self._early - waited, 0.0)
+
+    def answered(self, latency: float, took: float) -> None:
+        """An answer went out `took` seconds after its request arrived."""
+        late = took - latency
+        self._early = min(max(self._early + 0.25 * late, 0.0), latency / 2)
 
 
 async def still_there_after(seconds: float, receive: Receive) -> bool:

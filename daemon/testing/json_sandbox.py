@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from daemon.testing.asgi import (
+    AnswerPacer,
     BodyTooLarge,
     Headers,
     Receive,
@@ -237,10 +238,7 @@ class JsonApp(abc.ABC):
         # client (host, port) -> its transport; touched only on the server's event loop
         self.transports: dict[tuple[str, int], asyncio.Transport] = {}
         self.streams = StreamLog()
-        # How much earlier than the deadline to wake, learned from the answers sent (as the
-        # Pace sandbox does): acting and answering take time, and epoll wakes a timer up to
-        # 1 ms late (millisecond timeouts).
-        self._early = 0.0
+        self._pacer = AnswerPacer()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
@@ -286,10 +284,10 @@ class JsonApp(abc.ABC):
         The latency is the answer time, counted from the request's arrival (`answer_seconds`):
         reading, routing and acting on it are part of it, as they are of a remote server's.
         """
-        loop = asyncio.get_running_loop()
-        arrived: float = scope.get(ARRIVED, loop.time())
-        wait = plan.latency - self._early - (loop.time() - arrived)
-        if plan.latency > 0 and not await still_there_after(max(wait, 0.0), receive):
+        if ARRIVED not in scope:  # served without __call__ (a subclass's own entry)
+            scope[ARRIVED] = asyncio.get_running_loop().time()
+        wait = self._pacer.wait(plan.latency, answer_seconds(scope))
+        if plan.latency > 0 and not await still_there_after(wait, receive):
             return  # the client gave up waiting; nothing was done
         if plan.before == "drop":
             await hang_up(self.transports, scope, receive)
@@ -319,5 +317,4 @@ class JsonApp(abc.ABC):
             return
         await self.respond(send, answer)
         if plan.latency > 0:
-            late = answer_seconds(scope) - plan.latency
-            self._early = min(max(self._early + 0.25 * late, 0.0), plan.latency / 2)
+            self._pacer.answered(plan.latency, answer_seconds(scope))

@@ -21,6 +21,7 @@ from daemon.providers.pace.sandbox.envelopes import (
 from daemon.providers.pace.sandbox.faults import Fault
 from daemon.providers.pace.sandbox.store import Store
 from daemon.testing.asgi import (
+    AnswerPacer,
     BodyTooLarge,
     Headers,
     Receive,
@@ -68,9 +69,7 @@ class SandboxApp:
         # client (host, port) -> its transport; touched only on the server's event loop
         self.transports: dict[tuple[str, int], asyncio.Transport] = {}
         self.streams = StreamLog()
-        # How much earlier than the deadline to wake, learned from the answers sent: acting and
-        # answering take time, and epoll wakes a timer up to 1 ms late (millisecond timeouts).
-        self._early = 0.0
+        self._pacer = AnswerPacer()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
@@ -154,8 +153,8 @@ class SandboxApp:
         # The latency is the answer time, counted from the request's arrival: reading, parsing,
         # checking and acting on it are part of it, as they are of a remote Pace's.
         loop = asyncio.get_running_loop()
-        wait = plan.latency - self._early - (loop.time() - arrived)
-        if plan.latency > 0 and not await still_there_after(max(wait, 0.0), receive):
+        wait = self._pacer.wait(plan.latency, loop.time() - arrived)
+        if plan.latency > 0 and not await still_there_after(wait, receive):
             return  # the client gave up waiting; nothing was done
         if plan.before == "drop":
             await self._hang_up(scope, receive)
@@ -191,8 +190,7 @@ class SandboxApp:
         if plan.latency > 0:
             took = loop.time() - arrived
             self._store.count_answer(took)
-            late = took - plan.latency
-            self._early = min(max(self._early + 0.25 * late, 0.0), plan.latency / 2)
+            self._pacer.answered(plan.latency, took)
 
     async def _hang_up(self, scope: Scope, receive: Receive) -> None:
         """Close the client's TCP connection without answering."""

@@ -39,7 +39,8 @@ class ReadCommands(CommandBase):
     async def status(self, args: dict[str, Any], progress: Progress) -> dict[str, Any]:
         extra = self._status_extra()
         accounts: dict[str, Any] = {}
-        async with self.db.reading() as txn:
+        async with self.db.reading() as reading:
+            txn = reading.off_loop()  # counts over every item and event: not on the loop
             item_numbers = await item_counts(txn)
             counts = await inbox.count_by_status(txn)
             mail_counts = await alert_mail_counts(txn)
@@ -219,7 +220,8 @@ class ReadCommands(CommandBase):
         limit = args.get("limit", 100)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10000:
             raise OperatorProtocolError('argument "limit" must be an integer from 1 to 10000')
-        async with self.db.reading() as txn:
+        async with self.db.reading() as reading:
+            txn = reading.off_loop()  # a count (and up to 10,000 rows): not on the loop
             total = await count_items(txn, **filters)
             found = await find_items(txn, **filters, limit=limit)
         return {

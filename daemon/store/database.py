@@ -1,20 +1,23 @@
 """The SQLite file under the daemon: opening, WAL, forward-only migrations, transactions.
 
-One aiosqlite connection serves the whole daemon. SQLite has one writer at a time anyway, and
-one connection means every transaction sees every earlier commit. Transactions are serialised
-by an anyio lock and opened with BEGIN IMMEDIATE, so a transaction never fails half-way for a
-lock it could have taken at the start.
+One aiosqlite connection writes for the whole daemon. SQLite has one writer at a time anyway,
+and one connection means every transaction sees every earlier commit. Transactions are
+serialised by an anyio lock and opened with BEGIN IMMEDIATE, so a transaction never fails
+half-way for a lock it could have taken at the start. A `reading` block has a read-only
+connection of its own (`_Readers`) and one snapshot of what is committed: WAL lets it read
+beside the writer, so it never waits for the lock (nor for a commit's disk sync under it).
 
 Where statements run: inside a transaction (and a `reading` block) on the event loop itself,
-holding the lock; the disk is waited for on aiosqlite's thread. A statement of a handler reads
-and writes SQLite's page cache in microseconds, while a hop to the thread and back waited for
-a turn of the busy event loop, each of ten or so per event, with the lock held all along: under
-load the lock, not SQLite, bounded the pushes (the push bench: 37 hops an order, every other
-writer queued behind them). So: statements inline; COMMIT of a power-safe transaction, which
-fsyncs, on the thread (`_commit_on_thread`), with a passive WAL checkpoint every
-`_CHECKPOINT_EVERY` commits (the automatic one is off: it would run in whichever commit crossed
-its threshold, an inline one too, and sync the disk on the loop); `Txn.off_loop()` for the few
-statements that may touch many rows (retention, import pages, metrics counts).
+a transaction's holding the lock; the disk is waited for on aiosqlite's thread. A statement
+of a handler reads and writes SQLite's page cache in microseconds, while a hop to the thread
+and back waited for a turn of the busy event loop, each of ten or so per event, with the lock
+held all along: under load the lock, not SQLite, bounded the pushes (the push bench: 37 hops
+an order, every other writer queued behind them). So: statements inline; COMMIT of a
+power-safe transaction, which fsyncs, on the thread (`_commit_on_thread`), with a passive WAL
+checkpoint every `_CHECKPOINT_EVERY` commits (the automatic one is off: it would run in
+whichever commit crossed its threshold, an inline one too, and sync the disk on the loop);
+`Txn.off_loop()` for the few statements that may touch many rows (retention, import pages,
+metrics counts), on aiosqlite's thread for a transaction, on a worker thread for a reading.
 
 Durability: WAL with synchronous=FULL fsyncs the log at every commit (anchors.md: SQLite is
 durable at FULL, not at NORMAL in WAL mode). Group commit (daemon.store.inbox) amortises it.
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +57,8 @@ __all__ = ["Database", "Migration", "Txn", "migrations", "unavailable"]
 
 Row = sqlite3.Row
 _T = TypeVar("_T")
+#: runs a function of the connection on the thread that may use it (`Txn.off_loop`)
+_Hop = Callable[[Callable[[sqlite3.Connection], Any], sqlite3.Connection], Awaitable[Any]]
 
 log = structlog.get_logger("esd.store")
 
@@ -140,30 +145,30 @@ class Txn:
     public cursor API costs two or three hops per statement (execute, fetch, close).
     """
 
-    __slots__ = ("_conn", "_inline", "timers_changed")
+    __slots__ = ("_hop", "_inline", "_raw", "timers_changed")
 
-    def __init__(self, conn: aiosqlite.Connection, *, inline: bool = False) -> None:
-        self._conn = conn
+    def __init__(self, raw: sqlite3.Connection, hop: _Hop, *, inline: bool = False) -> None:
+        self._raw = raw
+        self._hop = hop
         self._inline = inline
         #: set by `store.timers.set_timer`: the timer loop must look again after the commit
         self.timers_changed = False
 
     def off_loop(self) -> Txn:
-        """This transaction, its statements run on the SQLite thread: for one that may touch
-        many rows, which would hold up the event loop (it holds up only other writers). Its
-        `timers_changed` is its own: not for `set_timer`."""
-        return Txn(self._conn, inline=False)
+        """This transaction, its statements run on a thread: for one that may touch many
+        rows, which would hold up the event loop (a write holds up only other writers, a read
+        nobody). Its `timers_changed` is its own: not for `set_timer`."""
+        return Txn(self._raw, self._hop, inline=False)
 
     async def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `fn(connection)`: several statements in one go (one hop, off the loop)."""
         return await self._run(fn)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        raw = self._conn._conn  # the sqlite3 connection (the lock makes us its only user)
         try:
             if self._inline:
-                return fn(raw)
-            result: _T = await self._conn._execute(fn, raw)  # type: ignore[no-untyped-call]
+                return fn(self._raw)
+            result: _T = await self._hop(fn, self._raw)
         except sqlite3.Error as exc:
             _raise_classified(exc)
             raise
@@ -246,6 +251,7 @@ class Database:
         self.path = path
         self._commits = 0  # since the last checkpoint
         self._lock = anyio.Lock()
+        self._readers = _Readers(path)
         #: can the store write now? (kept by every write here and by the group committer)
         self.health = StoreHealth(path)
 
@@ -276,7 +282,8 @@ class Database:
         return db
 
     async def close(self) -> None:
-        """Close the connection (a checkpoint leaves the WAL small for the next start)."""
+        """Close the connections (a checkpoint leaves the WAL small for the next start)."""
+        self._readers.close()
         with contextlib.suppress(sqlite3.Error):
             await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         await self._conn.close()
@@ -344,7 +351,7 @@ class Database:
         transaction, see `write`), inline.
         """
         async with self._lock:
-            txn = Txn(self._conn, inline=True)
+            txn = self._writer(inline=True)
             raw = self._conn._conn
             try:
                 if not power_safe:  # the safety level cannot change inside a transaction
@@ -391,7 +398,7 @@ class Database:
             if checkpoint:
                 _checkpoint(raw)
 
-        await Txn(self._conn).run(commit)
+        await self._writer().run(commit)
 
     def _checkpoint_due(self, *, power_safe: bool) -> bool:
         """Count a commit; True when a checkpoint should follow it. Only a power-safe commit,
@@ -451,7 +458,7 @@ class Database:
         async with self._lock:
             with anyio.CancelScope(shield=True):  # never leave a transaction half-open
                 try:
-                    result = await Txn(self._conn, inline=not power_safe).run(in_thread)
+                    result = await self._writer(inline=not power_safe).run(in_thread)
                 except StoreUnavailable as exc:
                     self.health.failed(exc)
                     raise
@@ -503,15 +510,90 @@ class Database:
         own single-statement (autocommit) transactions on the SQLite thread, such as the
         inbox's group committer. Every statement it runs must commit or roll back whole."""
         async with self._lock:
-            yield Txn(self._conn)
+            yield self._writer()
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[Txn]:
-        """Read-only access (no transaction is opened; statements see committed data). Its
-        statements run on the event loop (`Txn.off_loop()` for one that reads many rows)."""
-        async with self._lock:
-            try:
-                yield Txn(self._conn, inline=True)
-            except StoreUnavailable as exc:  # an I/O error reading: the disk is failing
-                self.health.failed(exc)
-                raise
+        """Read-only access: one snapshot of what is committed, on a reader connection of its
+        own, statements on the event loop (`Txn.off_loop()` for one that reads many rows, on a
+        thread).
+
+        Readers do not wait for the writer: WAL lets them read beside it. Before, a reading
+        waited for the one connection's lock, which a power-safe commit holds while the disk
+        syncs; a push's order and journal reads spent 2-3 ms a push waiting for it (the push
+        bench at concurrency 8)."""
+        try:
+            raw = self._readers.take()
+        except sqlite3.Error as exc:
+            self._note_failure(exc)
+            _raise_classified(exc)
+            raise
+        kept = False
+        try:
+            raw.execute("BEGIN")  # deferred: the snapshot is taken at the first read
+            yield Txn(raw, _on_a_thread, inline=True)
+            kept = True
+        except sqlite3.Error as exc:
+            self._note_failure(exc)
+            _raise_classified(exc)
+            raise
+        except StoreUnavailable as exc:  # an I/O error reading: the disk is failing
+            self.health.failed(exc)
+            raise
+        finally:
+            self._readers.give_back(raw, reusable=kept)
+
+    def _writer(self, *, inline: bool = False) -> Txn:
+        """A Txn on the writing connection (the lock must be held)."""
+        return Txn(self._conn._conn, self._conn._execute, inline=inline)
+
+
+async def _on_a_thread(fn: Callable[[sqlite3.Connection], _T], raw: sqlite3.Connection) -> _T:
+    """Run `fn(raw)` on a worker thread; not cancellable midway: the connection goes back to
+    the pool only once nothing uses it."""
+    return await anyio.to_thread.run_sync(fn, raw)
+
+
+class _Readers:
+    """Read-only connections to the store, kept for the next `reading` (opening one costs
+    more than a read). Each serves one reading block at a time: its snapshot is that block's."""
+
+    #: connections kept while idle (more are opened while more blocks read at once)
+    KEEP = 4
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+
+    def take(self) -> sqlite3.Connection:
+        if self._idle:
+            return self._idle.pop()
+        raw = sqlite3.connect(str(self._path), isolation_level=None, check_same_thread=False)
+        try:
+            raw.row_factory = sqlite3.Row
+            raw.execute("PRAGMA query_only=ON")  # a write through a reader is a bug: refused
+            raw.execute("PRAGMA busy_timeout=5000")
+            raw.execute("PRAGMA wal_autocheckpoint=0")  # as the writer's: it never writes
+        except BaseException:
+            raw.close()
+            raise
+        return raw
+
+    def give_back(self, raw: sqlite3.Connection, *, reusable: bool) -> None:
+        """End the block's snapshot and keep the connection (closed if the block failed, the
+        pool is full or closed)."""
+        try:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")  # it read only: nothing to keep
+        except sqlite3.Error:
+            reusable = False
+        if reusable and not self._closed and len(self._idle) < self.KEEP:
+            self._idle.append(raw)
+        else:
+            raw.close()
+
+    def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            self._idle.pop().close()

@@ -30,7 +30,7 @@ def test_from_empty_sets_wal_and_latest_version(tmp_path: Path) -> None:
     async def main() -> None:
         db = await Database.open(tmp_path / "a.sqlite3")
         assert await db.version() == len(migrations())
-        async with db.reading() as txn:
+        async with db.exclusive() as txn:  # the writing connection
             assert await txn.scalar("PRAGMA journal_mode") == "wal"
             assert await txn.scalar("PRAGMA synchronous") == 2  # FULL
         await db.close()
@@ -217,7 +217,7 @@ def test_a_transaction_that_is_not_power_safe_commits_and_leaves_full_sync(
                     raise RuntimeError("boom")
             async with db.transaction() as txn:
                 levels.append(await txn.scalar("PRAGMA synchronous"))
-            async with db.reading() as txn:
+            async with db.exclusive() as txn:
                 levels.append(await txn.scalar("PRAGMA synchronous"))
             assert levels == [1, 2, 2]
             other = sqlite3.connect(tmp_path / "t.sqlite3")
@@ -239,7 +239,7 @@ def test_checkpoints_keep_the_wal_small_without_the_automatic_one(tmp_path: Path
     async def main() -> None:
         db = await Database.open(tmp_path / "w.sqlite3")
         try:
-            async with db.reading() as txn:
+            async with db.exclusive() as txn:
                 assert await txn.scalar("PRAGMA wal_autocheckpoint") == 0
             blob = "x" * 3000  # about a page a row
             for n in range(1500):
@@ -285,5 +285,72 @@ def test_the_journal_writes_behind_the_driver_and_flush_waits_for_every_step(
         await closed.record("customer", {"id": "C2"})  # its write fails: the store is closed
         with pytest.raises(Exception):  # noqa: B017 - whatever aiosqlite raises for a closed db
             await closed.flush()
+
+    anyio.run(main)
+
+
+async def _timer_subjects(db: Database) -> list[str]:
+    async with db.reading() as txn:
+        return [r[0] for r in await txn.fetchall("SELECT subject FROM timers ORDER BY subject")]
+
+
+def test_a_reading_runs_beside_an_open_write_and_sees_only_what_is_committed(
+    tmp_path: Path,
+) -> None:
+    """Readers have connections of their own (WAL lets them read beside the writer): a reading
+    does not wait for a transaction in progress, nor sees its rows before the commit."""
+
+    async def main() -> None:
+        db = await Database.open(tmp_path / "r.sqlite3")
+        try:
+            with anyio.fail_after(10):  # a reading that waited for the writer's lock: a hang
+                async with db.transaction() as txn:
+                    await txn.execute(
+                        "INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'a', 1)"
+                    )
+                    assert await _timer_subjects(db) == []
+            assert await _timer_subjects(db) == ["a"]
+        finally:
+            await db.close()
+
+    anyio.run(main)
+
+
+def test_a_reading_block_reads_one_snapshot(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = await Database.open(tmp_path / "s.sqlite3")
+        try:
+            with anyio.fail_after(10):
+                async with db.reading() as txn:
+                    before = await txn.scalar("SELECT count(*) FROM timers")
+                    async with db.transaction() as write:
+                        await write.execute(
+                            "INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'b', 1)"
+                        )
+                    assert await txn.scalar("SELECT count(*) FROM timers") == before == 0
+                    off_loop = await txn.off_loop().scalar("SELECT count(*) FROM timers")
+                    assert off_loop == 0, "its statements on a thread read the same snapshot"
+            assert await _timer_subjects(db) == ["b"], "the next block sees the commit"
+        finally:
+            await db.close()
+
+    anyio.run(main)
+
+
+def test_a_write_through_a_reading_is_refused_and_the_store_stays_usable(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = await Database.open(tmp_path / "q.sqlite3")
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                async with db.reading() as txn:
+                    await txn.execute(
+                        "INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'c', 1)"
+                    )
+            assert await _timer_subjects(db) == []
+            async with db.transaction() as txn:
+                await txn.execute("INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'd', 1)")
+            assert await _timer_subjects(db) == ["d"]
+        finally:
+            await db.close()
 
     anyio.run(main)

@@ -20,7 +20,7 @@ def test_sqlite_full_is_store_full_and_the_connection_stays_usable(tmp_path: Pat
     async def main() -> None:
         db = await Database.open(tmp_path / "esd.sqlite3")
         try:
-            async with db.reading() as txn:
+            async with db.exclusive() as txn:  # the writing connection's own limit
                 pages = await txn.scalar("PRAGMA page_count")
                 await txn.execute(f"PRAGMA max_page_count = {pages}")
             with pytest.raises(StoreFull) as caught:
@@ -41,7 +41,7 @@ def test_sqlite_full_is_store_full_and_the_connection_stays_usable(tmp_path: Pat
                         ("x" * 200_000,),
                     )
                 )
-            async with db.reading() as txn:
+            async with db.exclusive() as txn:
                 await txn.execute("PRAGMA max_page_count = 1073741823")
             async with db.transaction() as txn:  # no transaction was left open
                 await txn.execute(

@@ -26,6 +26,13 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
+    def has_token(self) -> bool:
+        """Whether `acquire()` would take a token now without waiting."""
+        if self._lock.locked():
+            return False
+        self._refill()
+        return self._tokens >= 1
+
     async def acquire(self) -> None:
         """Take one token, waiting for it if the bucket is empty."""
         async with self._lock:  # first come, first served

@@ -92,9 +92,12 @@ def test_supervisor_stops_on_cancel() -> None:
     assert health.state == "stopped" and health.restarts == 0
 
 
-async def _engine(tmp_path: Path) -> Engine:
+async def _engine(tmp_path: Path, *, concurrency: int = 4) -> Engine:
     db = await Database.open(tmp_path / "esd.sqlite3")
-    return Engine(db, load_charts(), make_config(tmp_path), ManualClock(), rng=random.Random(0))
+    config = make_config(
+        tmp_path, accounts={"mis": {"url": "http://127.0.0.1:9", "concurrency": concurrency}}
+    )
+    return Engine(db, load_charts(), config, ManualClock(), rng=random.Random(0))
 
 
 async def _store_orders(engine: Engine, *numbers: str) -> None:
@@ -254,6 +257,109 @@ def test_status_polling_stops_at_the_drivers_final_statuses(tmp_path: Path) -> N
         assert await actor.poll_status() == 0, "closed ('C', any case) is not asked again"
         assert sorted(driver.asked) == ["1", "2"]
         actor.close()
+        await engine.db.close()
+
+    anyio.run(main)
+
+
+async def _actor_inputs(engine: Engine) -> list[tuple[str, str]]:
+    """The actor's claims and results, in the order they were stored: (kind, order)."""
+    async with engine.db.reading() as txn:
+        rows = await txn.fetchall(
+            "SELECT kind, subject FROM events WHERE source LIKE 'actor:%' ORDER BY id"
+        )
+    return [(str(r[0]), str(r[1]).rsplit("/", 1)[-1]) for r in rows]
+
+
+def test_a_slot_claims_the_next_order_before_it_records_the_last_result(tmp_path: Path) -> None:
+    """At concurrency 1, a push's slot goes on with the next ready order as soon as the MIS
+    work ends; the result is recorded beside it, after the next claim, and none is lost."""
+
+    async def main() -> None:
+        engine = await _engine(tmp_path, concurrency=1)
+        account = engine.config.accounts["mis"]
+        driver = ScriptedDriver([])
+        actor = DriverActor(account, driver, engine)
+        await _store_orders(engine, "1", "2", "3")
+
+        async def all_pushed() -> bool:
+            async with engine.db.reading() as txn:
+                states = [(await items_of_order(txn, "shop", n))[0].state for n in ("1", "2", "3")]
+            return states == ["pushed"] * 3
+
+        await _run_actor_until(actor, engine, all_pushed)
+        assert driver.pushed == ["1", "2", "3"]
+        assert await _actor_inputs(engine) == [
+            ("push.claim", "1"),
+            ("push.claim", "2"),
+            ("push.result", "1"),
+            ("push.claim", "3"),
+            ("push.result", "2"),
+            ("push.result", "3"),
+        ]
+        await engine.db.close()
+
+    anyio.run(main)
+
+
+def test_a_result_is_recorded_while_a_poll_holds_the_next_slot(tmp_path: Path) -> None:
+    """The next order of a slot waits for the limiter while a poll (or an import) holds it;
+    the last push's result does not wait with it."""
+
+    class Gated(ScriptedDriver):
+        def __init__(self) -> None:
+            super().__init__([])
+            self.entered = anyio.Event()
+            self.go = anyio.Event()
+
+        async def push_order(
+            self, order: Order, items: Sequence[OrderItem], journal: PushJournal, reference: str
+        ) -> PushResult:
+            if order.order_number == "1":
+                self.entered.set()
+                await self.go.wait()
+            return await super().push_order(order, items, journal, reference)
+
+    async def main() -> None:
+        engine = await _engine(tmp_path, concurrency=1)
+        account = engine.config.accounts["mis"]
+        driver = Gated()
+        actor = DriverActor(account, driver, engine)
+        await _store_orders(engine, "1", "2")
+
+        async def state_of(number: str) -> str:
+            async with engine.db.reading() as txn:
+                return (await items_of_order(txn, "shop", number))[0].state
+
+        async def scenario() -> bool:
+            await driver.entered.wait()
+            async with anyio.create_task_group() as polls:
+                held = anyio.Event()
+                release = anyio.Event()
+
+                async def poll_like() -> None:
+                    async with actor._limiter:  # queued behind push 1, as a status poll is
+                        held.set()
+                        await release.wait()
+
+                polls.start_soon(poll_like)
+                await anyio.wait_all_tasks_blocked()
+                driver.go.set()
+                await held.wait()
+                with anyio.fail_after(10):
+                    while await state_of("1") != "pushed":
+                        await anyio.sleep(0.01)
+                assert await state_of("2") == "ready", "order 2 waits for the slot"
+                release.set()
+            return True
+
+        async def done() -> bool:
+            return await state_of("2") == "pushed"
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_run_actor_until, actor, engine, done)
+            assert await scenario()
+        assert driver.pushed == ["1", "2"]
         await engine.db.close()
 
     anyio.run(main)

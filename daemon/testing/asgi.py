@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMappi
 from typing import Any
 
 __all__ = [
+    "ARRIVED",
     "AnswerPacer",
     "BodyTooLarge",
     "Headers",
@@ -48,6 +49,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 Transports = MutableMapping[tuple[str, int], asyncio.Transport]
+
+#: the scope key holding the event-loop time a request arrived at: when the server read its
+#: bytes (`daemon.testing.loopback_http.cuttable_protocol`), before any parsing
+ARRIVED = "esd.sandbox.arrived"
 
 
 class BodyTooLarge(Exception):

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from daemon.testing.asgi import (
+    ARRIVED,
     AnswerPacer,
     BodyTooLarge,
     Headers,
@@ -215,10 +216,6 @@ class JsonStore(abc.ABC):
         return JsonAnswer(200, {"reset": True})
 
 
-#: the scope key holding the event-loop time a request arrived at
-ARRIVED = "esd.sandbox.arrived"
-
-
 def answer_seconds(scope: Scope) -> float:
     """Seconds since the request of `scope` arrived (its whole answer time, once answered)."""
     return float(asyncio.get_running_loop().time() - scope[ARRIVED])
@@ -243,7 +240,7 @@ class JsonApp(abc.ABC):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
             return
-        scope[ARRIVED] = asyncio.get_running_loop().time()
+        scope.setdefault(ARRIVED, asyncio.get_running_loop().time())  # not served by ours
         try:
             body = await read_body(receive, self.max_body)
         except BodyTooLarge as exc:

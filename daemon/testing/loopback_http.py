@@ -19,7 +19,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.utils import get_remote_addr
 
-from daemon.testing.asgi import StreamLog, StreamReport, Transports
+from daemon.testing.asgi import ARRIVED, StreamLog, StreamReport, Transports
 
 __all__ = [
     "LoopbackSandbox",
@@ -32,7 +32,8 @@ __all__ = [
 
 def cuttable_protocol(transports: Transports) -> type[H11Protocol]:
     """uvicorn's h11 protocol, remembering each connection's transport (by scope["client"])
-    in `transports`, so the app can abort it: a real reset, not a 500."""
+    in `transports`, so the app can abort it: a real reset, not a 500; and stamping each
+    request's arrival in its scope (`ARRIVED`)."""
 
     class _CuttableH11Protocol(H11Protocol):
         _peer: tuple[str, int] | None = None
@@ -43,6 +44,15 @@ def cuttable_protocol(transports: Transports) -> type[H11Protocol]:
             self._peer = get_remote_addr(transport)
             if self._peer is not None:
                 transports[self._peer] = transport
+
+        def data_received(self, data: bytes) -> None:
+            # A request arrives when its bytes are read, not when uvicorn has parsed them and
+            # called the app: a sandbox's latency counts from here, its own HTTP parsing
+            # inside it, as a remote server's is (uvicorn's h11 parsing is pure Python).
+            before, now = self.scope, self.loop.time()
+            super().data_received(data)
+            if self.scope is not before:  # a request's head was read: its scope is new
+                self.scope[ARRIVED] = now  # type: ignore[literal-required]
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._peer is not None and transports.get(self._peer) is self.transport:

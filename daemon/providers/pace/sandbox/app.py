@@ -21,6 +21,7 @@ from daemon.providers.pace.sandbox.envelopes import (
 from daemon.providers.pace.sandbox.faults import Fault
 from daemon.providers.pace.sandbox.store import Store
 from daemon.testing.asgi import (
+    ARRIVED,
     AnswerPacer,
     BodyTooLarge,
     Headers,
@@ -74,7 +75,7 @@ class SandboxApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
             return
-        arrived = asyncio.get_running_loop().time()
+        arrived: float = scope.get(ARRIVED) or asyncio.get_running_loop().time()
         try:
             body = await read_body(receive, _MAX_BODY)
         except BodyTooLarge as exc:

@@ -32,7 +32,8 @@ to the last item's `pushed` transition (read from the store, read-only). Figures
 - `cpu`: the CPU the daemon used over the measured span (cores, and ms per order: one event loop
   can give about 1000 ms/s, so orders/s cannot pass 1000 / daemon_ms_per_order), and the
   sandbox's (cores, and ms per SOAP call: its parsing, schema validation and acting, inside the
-  latency); `load_average` (1 min, before the run) and `calibration_ms` (a fixed loop's time
+  latency), and the submitters' (ms per order: they run in this process, on this machine);
+  `load_average` (1 min, before the run) and `calibration_ms` (a fixed loop's time
   just before the run): other work on the machine, or a slower machine, shows there.
 
 Speed is never asserted by a test. Environment overrides: PUSH_ORDERS (400: the orders at the
@@ -44,7 +45,6 @@ a storefront's webhooks arrive, so the submission round trip does not bound a fa
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import json
 import math
@@ -60,6 +60,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import anyio
+
+from daemon.operator.client import OperatorClient
 from daemon.orders.model import Order
 from tests.bench.push_targets import TARGETS, PushTarget, SandboxControl
 from tests.bench.settings import env_int
@@ -194,19 +197,44 @@ def _config_text(target: PushTarget, folder: Path, url: str, concurrency: int) -
     ) + target.account_toml(url, concurrency)
 
 
+def _submit_args(order: Order) -> dict[str, Any]:
+    return {
+        "source": "storefront:shop",
+        "dedupe_key": f"{order.order_number}-v1",
+        "kind": "order.snapshot",
+        "payload": {"order": order.to_json()},
+    }
+
+
 def _submit(daemon: DaemonProcess, sock: Path, order: Order) -> None:
-    answer = daemon.call(
-        sock,
-        "submit",
-        {
-            "source": "storefront:shop",
-            "dedupe_key": f"{order.order_number}-v1",
-            "kind": "order.snapshot",
-            "payload": {"order": order.to_json()},
-        },
-    )
+    answer = daemon.call(sock, "submit", _submit_args(order))
     if answer.get("duplicate"):
         raise RuntimeError(f"order {order.order_number} was submitted twice")
+
+
+def _submit_all(sock: Path, requests: Sequence[dict[str, Any]], submitters: int) -> None:
+    """Submit every request over `submitters` operator-socket connections at once, each
+    kept open and taking the next request once its last is answered, all on one event loop.
+
+    The submitters stand in for a storefront on another machine, so they must cost this one
+    little: a connection and an event loop per submit (`esd submit`'s way) kept a core of
+    this 2-core machine busy while the orders were submitted, and the daemon and the sandbox
+    waited for it (`cpu.submitters_ms_per_order`)."""
+    left = iter(requests)
+
+    async def submitter() -> None:
+        async with OperatorClient(sock, timeout=30) as client:
+            for args in left:  # shared: each takes the next (one loop, no preemption here)
+                answer = await client.call("submit", args)
+                if answer.get("duplicate"):
+                    raise RuntimeError(f"{args['dedupe_key']} was submitted twice")
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(submitters):
+                tg.start_soon(submitter)
+
+    anyio.run(main)
 
 
 def _item_states(database: Path, orders: Sequence[str]) -> dict[str, int]:
@@ -312,15 +340,15 @@ def run_push(
             assert daemon.proc is not None
             pids = {"daemon": daemon.proc.pid, "sandbox": sandbox.pid}
             cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
-            prepared = [target.order(number, n) for n, number in enumerate(numbers)]
+            prepared = [_submit_args(target.order(number, n)) for n, number in enumerate(numbers)]
             # Generous: ten times the latency-bound time of 40 calls per order.
             deadline = time.monotonic() + 60 + 10 * orders * 40 * latency / concurrency
             started = time.time()
+            submitter_cpu = time.process_time()
             # Several submitters, as webhooks from a storefront arrive: one at a time, the
             # operator socket's round trip (not the push) would bound a fast MIS's rate.
-            with concurrent.futures.ThreadPoolExecutor(_SUBMITTERS) as pool:
-                for done in pool.map(lambda order: _submit(daemon, sock, order), prepared):
-                    del done
+            _submit_all(sock, prepared, _SUBMITTERS)
+            submitter_cpu = time.process_time() - submitter_cpu
             submitted = time.time()
             states = _wait_pushed(database, numbers, deadline)
             after = sandbox.call("counts")
@@ -379,6 +407,7 @@ def run_push(
             "daemon_ms_per_order": _rounded(cpu["daemon"] / orders * 1000, 1),
             "sandbox_cores": _rounded(cpu["sandbox"] / span, 2),
             "sandbox_ms_per_call": _rounded(cpu["sandbox"] / sum(calls.values()) * 1000, 2),
+            "submitters_ms_per_order": _rounded(submitter_cpu / orders * 1000, 2),
         },
         "ramp_seconds": round(first_claim - started, 3),
         "submit_seconds": round(submitted - started, 2),

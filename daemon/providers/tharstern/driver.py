@@ -167,12 +167,18 @@ class TharsternDriver(Driver):
         addresses = await self._ensure_addresses(push, routes, journal)
         refs: dict[int, str] = {}
         order_nos: list[str] = []
+        warnings: list[str] = []
         for address, lines in stock_lines_by_address(routes.stock):
             order_no = await self._ensure_sales_order(
                 push, lines, addresses.get(address, ""), journal
             )
             order_nos.append(order_no)
             refs.update((line.item.seq, order_no) for line in lines)
+            warnings.extend(
+                warning
+                for line in lines
+                if (warning := steps.unsent_stock_files(line.item, order_no)) is not None
+            )
         job_nos: list[str] = []
         for estimate in routes.estimates:
             job_no = await self._ensure_estimate_job(
@@ -190,6 +196,7 @@ class TharsternDriver(Driver):
         return PushResult(
             order_external_id=(order_nos or job_nos)[0],
             items=tuple(ItemRef(seq, refs[seq]) for seq in sorted(refs)),
+            warnings=tuple(warnings),
         )
 
     async def find_pushed(

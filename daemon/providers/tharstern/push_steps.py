@@ -51,6 +51,7 @@ __all__ = [
     "find_job",
     "find_sales_order",
     "missing_artwork",
+    "unsent_stock_files",
 ]
 
 log = structlog.get_logger(__name__)
@@ -330,6 +331,23 @@ async def ensure_artwork(
 def _filename(url: str) -> str:
     name = url.split("?", 1)[0].rstrip("/").rpartition("/")[2]
     return name or "artwork"
+
+
+def unsent_stock_files(item: OrderItem, order_no: str) -> str | None:
+    """The operator's warning for a stock item that has print-ready files, or None: they are
+    not sent. A sales order takes files only as their contents (`orders/submitorderasset
+    {OrderId, Filename, Content_Base64}`, seen in code), which esd would have to download,
+    with no known look-up to send each once; Tharstern's `attachments` modules known are the
+    estimate and the job. Names only, never the URLs (a signed URL carries its token)."""
+    files = artwork_files(item)
+    if not files:
+        return None
+    names = ", ".join(file.name or _filename(file.url) for file in files)
+    return (
+        f"item {item.seq}: {len(files)} print-ready file(s) not sent to Tharstern ({names}):"
+        f" a sales order takes files only as their contents (orders/submitorderasset), which"
+        f" esd does not send; attach them to sales order {order_no} by hand"
+    )
 
 
 def artwork_files(item: OrderItem) -> tuple[ItemFile, ...]:

@@ -13,7 +13,7 @@ from daemon.errors import BusinessRuleError
 from daemon.orders.model import ItemFile
 from daemon.providers.contract import PushResult, StatusMode, push_reference
 from daemon.providers.tharstern.driver import TharsternDriver
-from daemon.providers.tharstern.push_steps import artwork_files
+from daemon.providers.tharstern.push_steps import artwork_files, unsent_stock_files
 from daemon.providers.tharstern.sandbox import TharsternSandbox
 from tests.providers.contract.harness import MemoryJournal
 from tests.providers.tharstern.harness import ARTWORK, ORDER, SETTINGS, created, make_driver
@@ -269,3 +269,47 @@ async def test_items_released_later_get_their_own_sales_order_from_the_same_jour
     refs = {ref.item_seq: ref.external_id for ref in first.items + later.items}
     assert refs[1] != refs[2]
     assert {o["OrderNo"] for o in state["orders"]} == {refs[1], refs[2]}
+
+
+async def test_a_stock_items_files_are_not_sent_and_the_operator_is_warned(
+    driver: TharsternDriver, sandbox: TharsternSandbox
+) -> None:
+    signed = "https://files.example/cards.pdf?token=sig-77f3"
+    cards = dataclasses.replace(ORDER.items[0], files=(ItemFile(url=signed),))
+    order = dataclasses.replace(ORDER, items=(cards, *ORDER.items[1:]))
+    result = await _push(driver, order)
+    state = sandbox.state()
+    (sales_order,) = state["orders"]
+    (attachment,) = state["attachments"]
+    assert attachment["Content_URL"] == ARTWORK, "only the estimate item's file is attached"
+    (warning,) = result.warnings
+    assert warning.startswith("item 1: 1 print-ready file(s) not sent to Tharstern (cards.pdf)")
+    assert f"sales order {sales_order['OrderNo']} by hand" in warning
+    assert "sig-77f3" not in warning, "a signed URL's token never reaches an alert"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ((), None),
+        (
+            (
+                ItemFile(url="https://f.example/a/b.pdf"),
+                ItemFile(url="https://f.example/c", name="C"),
+            ),
+            "item 1: 2 print-ready file(s) not sent to Tharstern (b.pdf, C)",
+        ),
+        (
+            (ItemFile(url="https://f.example/x.pdf"), ItemFile(url="https://f.example/x.pdf")),
+            "item 1: 1 print-ready file(s) not sent to Tharstern (x.pdf)",
+        ),
+    ],
+)
+def test_the_unsent_stock_files_warning(files: tuple[ItemFile, ...], expected: str | None) -> None:
+    item = dataclasses.replace(ORDER.items[0], files=files)
+    warning = unsent_stock_files(item, "SO001234")
+    if expected is None:
+        assert warning is None
+    else:
+        assert warning is not None and warning.startswith(expected)
+        assert warning.endswith("attach them to sales order SO001234 by hand")

@@ -259,7 +259,11 @@ class DriverActor:
         claimed: anyio.Event | None = None
         try:
             while True:
-                outcome = await self._push_in_slot(key, claimed)
+                try:
+                    outcome = await self._push_in_slot(key, claimed)
+                except BaseException:
+                    self._let_go(key)  # the actor restarts; reconcile asks the MIS
+                    raise
                 claimed = None
                 if outcome is None:
                     self._let_go(key)

@@ -528,20 +528,21 @@ class Database:
             self._note_failure(exc)
             _raise_classified(exc)
             raise
-        kept = False
+        reusable = True  # unless SQLite failed: the caller's own exceptions leave it sound
         try:
             raw.execute("BEGIN")  # deferred: the snapshot is taken at the first read
             yield Txn(raw, _on_a_thread, inline=True)
-            kept = True
         except sqlite3.Error as exc:
+            reusable = False
             self._note_failure(exc)
             _raise_classified(exc)
             raise
         except StoreUnavailable as exc:  # an I/O error reading: the disk is failing
+            reusable = False
             self.health.failed(exc)
             raise
         finally:
-            self._readers.give_back(raw, reusable=kept)
+            self._readers.give_back(raw, reusable=reusable)
 
     def _writer(self, *, inline: bool = False) -> Txn:
         """A Txn on the writing connection (the lock must be held)."""

@@ -435,7 +435,7 @@ class Database:
         """
         checkpoint = self._checkpoint_due(power_safe=power_safe)
 
-        def in_thread(raw: sqlite3.Connection) -> _T:
+        def whole(raw: sqlite3.Connection) -> _T:
             if not power_safe:
                 raw.execute("PRAGMA synchronous=NORMAL")
             try:
@@ -458,7 +458,7 @@ class Database:
         async with self._lock:
             with anyio.CancelScope(shield=True):  # never leave a transaction half-open
                 try:
-                    result = await self._writer(inline=not power_safe).run(in_thread)
+                    result = await self._writer(inline=not power_safe).run(whole)
                 except StoreUnavailable as exc:
                     self.health.failed(exc)
                     raise

@@ -10,7 +10,7 @@ import pytest
 
 from daemon.errors import MigrationError
 from daemon.store import inbox
-from daemon.store.database import Database, migrations
+from daemon.store.database import Database, Txn, migrations
 
 
 def schema(path: Path) -> list[tuple[str, str]]:
@@ -289,6 +289,10 @@ def test_the_journal_writes_behind_the_driver_and_flush_waits_for_every_step(
     anyio.run(main)
 
 
+async def _add_timer(txn: Txn, subject: str) -> None:
+    await txn.execute("INSERT INTO timers (kind, subject, due_at) VALUES ('k', ?, 1)", (subject,))
+
+
 async def _timer_subjects(db: Database) -> list[str]:
     async with db.reading() as txn:
         return [r[0] for r in await txn.fetchall("SELECT subject FROM timers ORDER BY subject")]
@@ -305,9 +309,7 @@ def test_a_reading_runs_beside_an_open_write_and_sees_only_what_is_committed(
         try:
             with anyio.fail_after(10):  # a reading that waited for the writer's lock: a hang
                 async with db.transaction() as txn:
-                    await txn.execute(
-                        "INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'a', 1)"
-                    )
+                    await _add_timer(txn, "a")
                     assert await _timer_subjects(db) == []
             assert await _timer_subjects(db) == ["a"]
         finally:
@@ -324,9 +326,7 @@ def test_a_reading_block_reads_one_snapshot(tmp_path: Path) -> None:
                 async with db.reading() as txn:
                     before = await txn.scalar("SELECT count(*) FROM timers")
                     async with db.transaction() as write:
-                        await write.execute(
-                            "INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'b', 1)"
-                        )
+                        await _add_timer(write, "b")
                     assert await txn.scalar("SELECT count(*) FROM timers") == before == 0
                     off_loop = await txn.off_loop().scalar("SELECT count(*) FROM timers")
                     assert off_loop == 0, "its statements on a thread read the same snapshot"
@@ -343,12 +343,10 @@ def test_a_write_through_a_reading_is_refused_and_the_store_stays_usable(tmp_pat
         try:
             with pytest.raises(sqlite3.OperationalError, match="readonly"):
                 async with db.reading() as txn:
-                    await txn.execute(
-                        "INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'c', 1)"
-                    )
+                    await _add_timer(txn, "c")
             assert await _timer_subjects(db) == []
             async with db.transaction() as txn:
-                await txn.execute("INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'd', 1)")
+                await _add_timer(txn, "d")
             assert await _timer_subjects(db) == ["d"]
         finally:
             await db.close()

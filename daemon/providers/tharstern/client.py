@@ -150,7 +150,7 @@ class TharsternClient:
         )
         self._timeouts = httpx.Timeout(timeout).as_dict()
 
-    def __repr__(self) -> str:  # the httpx client's repr is harmless, but say less
+    def __repr__(self) -> str:  # the base URL only: never the login or the token
         return f"TharsternClient({self._base!r})"
 
     # -- authentication --------------------------------------------------------------------

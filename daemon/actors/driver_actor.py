@@ -23,7 +23,7 @@ from anyio.abc import TaskGroup
 from daemon.actors.connection_health import ConnectionHealth
 from daemon.actors.mailbox import Mailbox
 from daemon.actors.poll_rounds import PollRounds, Round
-from daemon.actors.rate_limit import TokenBucket
+from daemon.actors.rate_limit import ConcurrencyLimit, TokenBucket
 from daemon.actors.supervisor import Health
 from daemon.config import Account
 from daemon.engine.context import order_subject
@@ -111,7 +111,7 @@ class DriverActor:
         self.status_rounds = PollRounds()
         #: observes each push's duration (the daemon's metrics histogram)
         self._push_seconds = push_seconds
-        self._limiter = anyio.CapacityLimiter(account.concurrency)
+        self._limiter = ConcurrencyLimit(account.concurrency)
         self._bucket = TokenBucket(account.rate_per_second)
         self._mailbox = Mailbox[Message]()
         #: orders a push holds, from the claim until its result is recorded
@@ -270,6 +270,10 @@ class DriverActor:
                 else:
                     claimed = anyio.Event()
                     tg.start_soon(self._record, key, outcome, claimed)
+                # One turn of the event loop a push: the locks and limits a push takes do not
+                # yield when free, and a push that fails before any call (a mapping error)
+                # would otherwise go through a backlog of thousands with nothing else running.
+                await anyio.lowlevel.checkpoint()
                 next_key = None
                 if self._accepting:
                     found = await self._ready_orders(1)

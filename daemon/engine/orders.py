@@ -52,7 +52,9 @@ async def on_order_snapshot_of(ctx: Context, order: Order, raw_order: Any) -> di
         raise BadEventPayload(
             f"order {order.order_number}: site {order.site!r} is not configured (sites: {known})"
         )
-    await save_snapshot(ctx.txn, order.site, order.order_number, raw_order, ctx.event.id, ctx.now)
+    await save_snapshot(
+        ctx.txn, order.site, order.order_number, raw_order, ctx.event.id, ctx.now, decoded=order
+    )
     accounts = site.live_accounts()
     if not accounts:
         log.info("order.no_live_account", site=order.site, order=order.order_number)

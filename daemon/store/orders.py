@@ -55,10 +55,15 @@ def _decoded_order(snapshot: str) -> Order:
         _DECODED.move_to_end(snapshot)
         return order
     order = Order.from_json(json.loads(snapshot))
+    _keep_decoded(snapshot, order)
+    return order
+
+
+def _keep_decoded(snapshot: str, order: Order) -> None:
     _DECODED[snapshot] = order
+    _DECODED.move_to_end(snapshot)
     if len(_DECODED) > _DECODED_KEPT:
         _DECODED.popitem(last=False)
-    return order
 
 
 async def order_stored(txn: Txn, site: str | None, order_number: str) -> bool:
@@ -99,15 +104,29 @@ async def recent_order_numbers(txn: Txn, limit: int = 1000) -> list[str]:
 
 
 async def save_snapshot(
-    txn: Txn, site: str, order_number: str, snapshot: Any, event_id: int, now: float
+    txn: Txn,
+    site: str,
+    order_number: str,
+    snapshot: Any,
+    event_id: int,
+    now: float,
+    *,
+    decoded: Order | None = None,
 ) -> None:
-    """Keep `snapshot` as the order's latest (insert or replace), with the event it came by."""
+    """Keep `snapshot` as the order's latest (insert or replace), with the event it came by.
+
+    `decoded`: the Order `snapshot` decodes to, which the caller has already; the push that
+    follows reads the order back and is then spared decoding it again."""
+    text = to_column(snapshot)
     await txn.execute(
         "INSERT INTO orders (site, order_number, snapshot, event_id, updated_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET snapshot = excluded.snapshot,"
         " event_id = excluded.event_id, updated_at = excluded.updated_at",
-        (site, order_number, to_column(snapshot), event_id, now),
+        (site, order_number, text, event_id, now),
     )
+    if decoded is not None:
+        # Keyed by the text, so a transaction that rolls back leaves nothing wrong behind.
+        _keep_decoded(text, decoded)
 
 
 async def snapshot_of(txn: Txn, site: str, order_number: str) -> Any | None:

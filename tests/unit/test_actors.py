@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from daemon.actors import driver_actor
 from daemon.actors.driver_actor import DriverActor
-from daemon.actors.rate_limit import TokenBucket
+from daemon.actors.rate_limit import ConcurrencyLimit, TokenBucket
 from daemon.actors.supervisor import Health, supervise
 from daemon.engine import effects as fx
 from daemon.engine.engine import Engine
@@ -230,6 +231,65 @@ def test_token_bucket_allows_a_burst_then_paces() -> None:
     assert blocked, "the sixth call waits for a refill"
 
 
+async def _entered_before_others_ran(enter: Callable[[], Any]) -> bool:
+    """Whether `enter()` (an async context manager) let its caller in before a task started
+    just before it had a turn: True when it did not yield to the event loop."""
+    ran: list[str] = []
+
+    async def other() -> None:
+        ran.append("other")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(other)
+        async with enter():
+            first = not ran
+    return first
+
+
+def test_free_limits_let_a_push_through_without_a_turn_of_the_event_loop() -> None:
+    """At concurrency 8 a turn waits behind every other push's ready work."""
+
+    async def main() -> tuple[bool, bool]:
+        limit, bucket = ConcurrencyLimit(2), TokenBucket(rate=1000.0)
+
+        @contextlib.asynccontextmanager
+        async def token() -> AsyncIterator[None]:
+            await bucket.acquire()
+            yield
+
+        return await _entered_before_others_ran(lambda: limit), await _entered_before_others_ran(
+            token
+        )
+
+    assert anyio.run(main) == (True, True)
+
+
+def test_a_concurrency_limit_lets_waiters_in_first_come_first_served() -> None:
+    async def main() -> list[str]:
+        limit, order = ConcurrencyLimit(1), []
+        release = anyio.Event()
+
+        async def holder(name: str, hold: anyio.Event | None) -> None:
+            async with limit:
+                order.append(name)
+                if hold is not None:
+                    await hold.wait()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(holder, "first", release)
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(holder, "second", None)
+            await anyio.wait_all_tasks_blocked()
+            assert limit.available_tokens == 0
+            release.set()
+            # A newcomer as the first holder lets go: the waiting second is ahead of it.
+            async with limit:
+                order.append("newcomer")
+        return order
+
+    assert anyio.run(main) == ["first", "second", "newcomer"]
+
+
 def test_status_polling_stops_at_the_drivers_final_statuses(tmp_path: Path) -> None:
     class PaceLike(ScriptedDriver):
         final_statuses = frozenset({"C"})
@@ -300,6 +360,35 @@ def test_a_slot_claims_the_next_order_before_it_records_the_last_result(tmp_path
         await engine.db.close()
 
     anyio.run(main)
+
+
+def test_a_backlog_of_pushes_that_never_wait_still_lets_other_tasks_run(tmp_path: Path) -> None:
+    """Free locks and limits do not yield: a slot going through ready orders whose pushes
+    never wait (failing before any call would be such) still gives the loop a turn a push."""
+
+    async def main() -> list[int]:
+        engine = await _engine(tmp_path, concurrency=1)
+        driver = ScriptedDriver([])
+        actor = DriverActor(engine.config.accounts["mis"], driver, engine)
+        await _store_orders(engine, *(str(n) for n in range(1, 31)))
+        seen: list[int] = []
+
+        async def all_pushed() -> bool:
+            return len(driver.pushed) == 30
+
+        async def watcher() -> None:
+            while len(driver.pushed) < 30:
+                seen.append(len(driver.pushed))
+                await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher)
+            await _run_actor_until(actor, engine, all_pushed)
+        await engine.db.close()
+        return seen
+
+    seen = anyio.run(main)
+    assert any(0 < pushed < 30 for pushed in seen), "other tasks ran only before and after"
 
 
 def test_a_result_is_recorded_while_a_poll_holds_the_next_slot(tmp_path: Path) -> None:

@@ -231,6 +231,44 @@ def test_a_transaction_that_is_not_power_safe_commits_and_leaves_full_sync(
     anyio.run(main)
 
 
+def test_a_prompt_transaction_on_a_free_store_runs_without_a_turn_of_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """A claim or a result (not power-safe, inline) on a free store goes from the lock to its
+    commit with no other task running in between; one that finds the lock held waits."""
+
+    async def main() -> tuple[list[str], list[str]]:
+        db = await Database.open(tmp_path / "t.sqlite3")
+        ran: list[str] = []
+
+        async def other() -> None:
+            ran.append("other")
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(other)
+                async with db.transaction(power_safe=False) as txn:
+                    await txn.execute(
+                        "INSERT INTO timers (kind, subject, due_at) VALUES ('k', 'a', 1)"
+                    )
+                    free = list(ran)
+            held: list[str] = []
+            async with anyio.create_task_group() as tg, db.transaction() as txn:
+
+                async def prompt() -> None:
+                    async with db.transaction(power_safe=False):
+                        held.append("prompt")
+
+                tg.start_soon(prompt)
+                await anyio.wait_all_tasks_blocked()
+                held.append("holder")
+        finally:
+            await db.close()
+        return free, held
+
+    assert anyio.run(main) == ([], ["holder", "prompt"])
+
+
 def test_checkpoints_keep_the_wal_small_without_the_automatic_one(tmp_path: Path) -> None:
     """SQLite's automatic checkpoint is off (it could sync the disk on the event loop); ours
     run on the SQLite thread every so many commits, so thousands of commits, inline and

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import anyio
 
+from daemon.orders.model import Order
 from daemon.store import inbox
 from daemon.store.alerts import (
     NewAlert,
@@ -41,6 +42,7 @@ from daemon.store.orders import (
     OrderKey,
     order_stored,
     recent_order_numbers,
+    save_snapshot,
     sites_of_order,
     stored_order,
     stored_sites,
@@ -372,6 +374,24 @@ def test_alert_outbox_round_trip(tmp_path: Path) -> None:
             sent = await latest_alert(txn, "mis", ("connection down",))
         assert sent is not None and (sent.mail_status, sent.mailed_at) == ("sent", 21.0)
         assert sent.mail_attempts == 1 and sent.mail_error is None
+
+    run_in_store(tmp_path, body)
+
+
+def test_a_snapshot_saved_with_its_order_is_read_back_without_decoding(tmp_path: Path) -> None:
+    """The engine stores an order it has decoded: the push's read gets that very Order, equal
+    to what decoding the stored text gives."""
+
+    async def body(db: Database) -> None:
+        order = make_order("7002", site="shop")
+        async with db.transaction() as txn:
+            event = await inbox.insert_event(txn, inbox.NewEvent("t", "1", "k", {}), 1.0)
+            await save_snapshot(txn, "shop", "7002", order.to_json(), event.id, 2.0, decoded=order)
+        async with db.reading() as txn:
+            read = await stored_order(txn, "shop", "7002")
+            text = await txn.scalar("SELECT snapshot FROM orders WHERE order_number = '7002'")
+        assert read is order
+        assert Order.from_json(json.loads(text)) == order
 
     run_in_store(tmp_path, body)
 

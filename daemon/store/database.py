@@ -37,6 +37,8 @@ Before a migration upgrades an existing store, a copy of it is kept beside it
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -53,7 +55,7 @@ from daemon.errors import MigrationError, StoreError, StoreFull, StoreUnavailabl
 from daemon.store.backup import backup_file
 from daemon.store.health import StoreHealth
 
-__all__ = ["Database", "Migration", "Txn", "migrations", "unavailable"]
+__all__ = ["Database", "Migration", "Txn", "WriterTurns", "migrations", "unavailable"]
 
 Row = sqlite3.Row
 _T = TypeVar("_T")
@@ -243,6 +245,58 @@ def _checkpoint(raw: sqlite3.Connection) -> None:
         raw.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
 
+class WriterTurns:
+    """Whose turn it is to write: the one connection's lock, with two queues.
+
+    A prompt writer (a transaction that does not wait for the disk: a driver's claim, result
+    or journal step, run inline on the event loop in well under a millisecond) waits ahead of
+    the power-safe ones (the event processor's batches and the inbox's group commits, which
+    hold the lock while the disk syncs). Each queue is first come, first served, and a free
+    lock is taken without a turn of the event loop. Prompt writers are few at a time (one per
+    push in flight) and short, so the others still get their turn. While 400 orders poured
+    in (the push bench, Tharstern at concurrency 8), a claim took 7.9 ms waiting behind them
+    in one queue, 3.2 ms with two (0.6 ms once the orders were in).
+    """
+
+    __slots__ = ("_held", "_others", "_prompt")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._prompt: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._others: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self, *, prompt: bool) -> None:
+        """Wait for the turn (the lock is then held until `release`)."""
+        if not self._held:  # a waiter is only ever queued while the lock is held
+            self._held = True
+            return
+        queue = self._prompt if prompt else self._others
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed the turn as it was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):  # already skipped by a release
+                    queue.remove(turn)
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the first prompt writer waiting, else to the first other one."""
+        for queue in (self._prompt, self._others):
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():  # a cancelled waiter's future is done: skipped
+                    turn.set_result(None)
+                    return
+        self._held = False
+
+
 class Database:
     """The daemon's SQLite store."""
 
@@ -250,9 +304,7 @@ class Database:
         self._conn = conn
         self.path = path
         self._commits = 0  # since the last checkpoint
-        # Taken without a turn of the event loop when free: every claim, result and journal
-        # step takes it, and a turn behind eight pushes' work cost each about a millisecond.
-        self._lock = anyio.Lock(fast_acquire=True)
+        self._lock = WriterTurns()
         self._readers = _Readers(path)
         #: can the store write now? (kept by every write here and by the group committer)
         self.health = StoreHealth(path)
@@ -350,9 +402,11 @@ class Database:
         """One write transaction: committed when the block ends, rolled back if it raises.
 
         `power_safe=False` commits without waiting for the disk (synchronous=NORMAL for this
-        transaction, see `write`), inline.
+        transaction, see `write`), inline, and waits for its turn ahead of power-safe writers
+        (`WriterTurns`).
         """
-        async with self._lock:
+        await self._lock.acquire(prompt=not power_safe)
+        try:
             txn = self._writer(inline=True)
             raw = self._conn._conn
             try:
@@ -388,6 +442,8 @@ class Database:
                 if not power_safe:
                     with contextlib.suppress(sqlite3.Error):
                         raw.execute("PRAGMA synchronous=FULL")
+        finally:
+            self._lock.release()
         self.health.succeeded()
 
     async def _commit_on_thread(self) -> None:
@@ -457,13 +513,16 @@ class Database:
                     raw.execute("PRAGMA synchronous=FULL")
             return result
 
-        async with self._lock:
+        await self._lock.acquire(prompt=not power_safe)
+        try:
             with anyio.CancelScope(shield=True):  # never leave a transaction half-open
                 try:
                     result = await self._writer(inline=not power_safe).run(whole)
                 except StoreUnavailable as exc:
                     self.health.failed(exc)
                     raise
+        finally:
+            self._lock.release()
         self.health.succeeded()
         return result
 
@@ -511,8 +570,11 @@ class Database:
         """The connection to oneself, with no transaction opened: for a writer that runs its
         own single-statement (autocommit) transactions on the SQLite thread, such as the
         inbox's group committer. Every statement it runs must commit or roll back whole."""
-        async with self._lock:
+        await self._lock.acquire(prompt=False)
+        try:
             yield self._writer()
+        finally:
+            self._lock.release()
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[Txn]:

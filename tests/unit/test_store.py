@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from daemon.errors import MigrationError
 from daemon.store import inbox
-from daemon.store.database import Database, Txn, migrations
+from daemon.store.database import Database, Txn, WriterTurns, migrations
 
 
 def schema(path: Path) -> list[tuple[str, str]]:
@@ -267,6 +270,63 @@ def test_a_prompt_transaction_on_a_free_store_runs_without_a_turn_of_the_event_l
         return free, held
 
     assert anyio.run(main) == ([], ["holder", "prompt"])
+
+
+def test_prompt_writers_take_their_turn_before_power_safe_ones_each_in_arrival_order() -> None:
+    async def main() -> list[str]:
+        turns, order = WriterTurns(), []
+
+        async def writer(name: str, prompt: bool) -> None:
+            await turns.acquire(prompt=prompt)
+            order.append(name)
+            await anyio.lowlevel.checkpoint()  # others may queue meanwhile: they wait
+            turns.release()
+
+        await turns.acquire(prompt=False)
+        async with anyio.create_task_group() as tg:
+            for name, prompt in (("safe 1", False), ("prompt 1", True), ("safe 2", False)):
+                tg.start_soon(writer, name, prompt)
+                await anyio.wait_all_tasks_blocked()
+            tg.start_soon(writer, "prompt 2", True)
+            await anyio.wait_all_tasks_blocked()
+            turns.release()
+        assert not turns.locked()
+        return order
+
+    assert anyio.run(main) == ["prompt 1", "prompt 2", "safe 1", "safe 2"]
+
+
+def test_a_writer_cancelled_in_the_queue_loses_its_turn_and_the_lock_goes_on() -> None:
+    """Cancelled while it waits: skipped. Cancelled once handed the turn, before it ran (a
+    task cancelled by asyncio itself): it passes the turn on. The lock is free at the end."""
+
+    async def main() -> list[str]:
+        turns, order = WriterTurns(), []
+        tasks: dict[str, asyncio.Task[Any]] = {}
+
+        async def writer(name: str) -> None:
+            tasks[name] = asyncio.current_task()  # type: ignore[assignment]
+            try:
+                await turns.acquire(prompt=True)
+            except asyncio.CancelledError:
+                order.append(f"{name} cancelled")
+                return
+            order.append(name)
+            turns.release()
+
+        await turns.acquire(prompt=False)
+        async with anyio.create_task_group() as tg:
+            for name in ("gone", "handed", "last"):
+                tg.start_soon(writer, name)
+            await anyio.wait_all_tasks_blocked()
+            tasks["gone"].cancel()
+            await anyio.wait_all_tasks_blocked()
+            turns.release()  # hands the turn to "handed", cancelled before it runs
+            tasks["handed"].cancel()
+        assert not turns.locked()
+        return order
+
+    assert anyio.run(main) == ["gone cancelled", "handed cancelled", "last"]
 
 
 def test_checkpoints_keep_the_wal_small_without_the_automatic_one(tmp_path: Path) -> None:

@@ -161,7 +161,8 @@ async def read_capped(
         if _whole_and_plain(response):
             # The lean keep-alive transport's answers: read already, neither compressed nor
             # chunked, so reading them is a join and a copy would describe the same bytes.
-            # (Building the copy was an eighth of a Tharstern call's CPU, the push bench.)
+            # (Building the copy was an eighth of a Tharstern call's CPU: 383 -> 333 us in a
+            # loop of calls against the sandbox.)
             if len(await response.aread()) > limit:
                 raise too_large(what, response.request.url, limit, setting)
             return response

@@ -252,10 +252,10 @@ class WriterTurns:
     or journal step, run inline on the event loop in well under a millisecond) waits ahead of
     the power-safe ones (the event processor's batches and the inbox's group commits, which
     hold the lock while the disk syncs). Each queue is first come, first served, and a free
-    lock is taken without a turn of the event loop. Prompt writers are few at a time (one per
-    push in flight) and short, so the others still get their turn. While 400 orders poured
-    in (the push bench, Tharstern at concurrency 8), a claim took 7.9 ms waiting behind them
-    in one queue, 3.2 ms with two (0.6 ms once the orders were in).
+    lock is taken without a turn of the event loop. Prompt writers are few at a time (a claim
+    or result and a journal step per push in flight) and short, so the others still get their
+    turn. While 400 orders poured in (the push bench, Tharstern at concurrency 8), a claim
+    took 7.9 ms waiting behind them in one queue, 3.2 ms with two (0.6 ms once they were in).
     """
 
     __slots__ = ("_held", "_others", "_prompt")
